@@ -1,0 +1,111 @@
+#include "apps/common/cli.hpp"
+
+#include <charconv>
+#include <cstdlib>
+
+namespace appkit {
+
+ArgParser::ArgParser(std::string program, std::string usage)
+    : program_(std::move(program)), usage_(std::move(usage)) {}
+
+void ArgParser::flag(const std::string& name, std::string help, std::function<void()> on_set) {
+  specs_[name] = Spec{"", std::move(help), std::move(on_set), nullptr};
+  order_.push_back(name);
+}
+
+void ArgParser::option(const std::string& name, std::string metavar, std::string help,
+                       std::function<bool(const std::string&)> on_value) {
+  specs_[name] = Spec{std::move(metavar), std::move(help), nullptr, std::move(on_value)};
+  order_.push_back(name);
+}
+
+bool parse_probability(const std::string& text, double& out) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !(v >= 0.0 && v <= 1.0)) return false;
+  out = v;
+  return true;
+}
+
+bool parse_u64(const std::string& text, std::uint64_t& out) {
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && ptr == text.data() + text.size() && !text.empty();
+}
+
+void ArgParser::add_net_options(NetOptions& net) {
+  auto set = [](auto& field) {
+    return [&field](const std::string& v) { field = v; return !v.empty(); };
+  };
+  option("--tap", "NAME", "TAP device to attach to (default tap0)", set(net.tap));
+  option("--mac", "MAC", "our MAC address (default: a stable locally administered one)", set(net.mac));
+  option("--ip", "ADDR/PREFIX", "static address; without it the program runs DHCP", set(net.ip));
+  option("--gateway", "ADDR", "default router (with --ip)", set(net.gateway));
+  option("--dns", "ADDR", "DNS server (with --ip, or to override DHCP's)", set(net.dns));
+  option("--hosts", "FILE", "hosts file consulted before DNS (default /etc/hosts)", set(net.hosts));
+  option("--pcap", "FILE", "write every frame, both directions, to a pcap file", set(net.pcap));
+  option("--drop-chance", "P", "drop each frame with probability P (fault injection)",
+         [&net](const std::string& v) { return parse_probability(v, net.drop_chance); });
+  option("--corrupt-chance", "P", "corrupt each frame with probability P (fault injection)",
+         [&net](const std::string& v) { return parse_probability(v, net.corrupt_chance); });
+  option("--seed", "N", "seed for fault injection and randomness",
+         [&net](const std::string& v) { return parse_u64(v, net.seed); });
+  flag("--stats", "print the stack's counters (every drop reason) at exit", [&net] { net.stats = true; });
+}
+
+ArgParser::Result ArgParser::parse(const std::vector<std::string>& args) const {
+  Result r;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") { r.help = true; continue; }
+    if (a == "--version" || a == "-V") { r.version = true; continue; }
+    if (a == "--") {
+      r.positional.insert(r.positional.end(), args.begin() + static_cast<long>(i) + 1, args.end());
+      break;
+    }
+    if (a.size() > 1 && a[0] == '-') {
+      std::string name = a;
+      std::optional<std::string> value;
+      if (const auto eq = a.find('='); eq != std::string::npos) {
+        name = a.substr(0, eq);
+        value = a.substr(eq + 1);
+      }
+      const auto it = specs_.find(name);
+      if (it == specs_.end()) {
+        r.error = "unknown option " + name + " (see " + program_ + " --help)";
+        return r;
+      }
+      const Spec& spec = it->second;
+      if (spec.metavar.empty()) {
+        if (value) { r.error = name + " takes no value"; return r; }
+        spec.on_flag();
+        continue;
+      }
+      if (!value) {
+        if (i + 1 >= args.size()) { r.error = name + " needs a value (" + spec.metavar + ")"; return r; }
+        value = args[++i];
+      }
+      if (!spec.on_value(*value)) {
+        r.error = "bad value for " + name + ": '" + *value + "' (expected " + spec.metavar + ")";
+        return r;
+      }
+      continue;
+    }
+    r.positional.push_back(a);
+  }
+  return r;
+}
+
+std::string ArgParser::help_text() const {
+  std::string out = "usage: " + usage_ + "\n\noptions:\n";
+  for (const auto& name : order_) {
+    const Spec& s = specs_.at(name);
+    std::string left = "  " + name + (s.metavar.empty() ? "" : " " + s.metavar);
+    if (left.size() < 28) left.resize(28, ' ');
+    else left += "  ";
+    out += left + s.help + "\n";
+  }
+  out += "  --help                    show this help\n  --version                 show the version\n";
+  return out;
+}
+
+}  // namespace appkit

@@ -1,0 +1,80 @@
+// Command-line parsing shared by minibrowser and ustack.
+//
+// The common network options (issue #2's contract, kept by every later program):
+//   --tap NAME  --mac MAC  --ip ADDR/PREFIX --gateway ADDR --dns ADDR  --hosts FILE  --pcap FILE
+//   --drop-chance P --corrupt-chance P --seed N  --stats  --help  --version
+// Options take their value as `--name value` or `--name=value`.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace appkit {
+
+// Exit codes, in curl's habits where curl has one (DESIGN.md "Errors").
+enum class ExitCode : int {
+  Ok = 0,
+  Failure = 1,          // generic failure, unsupported feature
+  Usage = 2,            // bad command line, missing TAP device, no permission
+  NotBuilt = 3,         // the step exists in the plan but is not built yet
+  CannotResolve = 6,    // curl: couldn't resolve host
+  CannotConnect = 7,    // curl: failed to connect
+  HttpError = 22,       // curl: HTTP status >= 400 with --fail
+  TimedOut = 28,        // curl: operation timed out
+};
+
+struct NetOptions {
+  std::string tap = "tap0";
+  std::optional<std::string> mac;       // default: a stable locally administered address
+  std::optional<std::string> ip;        // ADDR/PREFIX; without it the program runs DHCP
+  std::optional<std::string> gateway;
+  std::optional<std::string> dns;
+  std::string hosts = "/etc/hosts";
+  std::optional<std::string> pcap;
+  double drop_chance = 0.0;
+  double corrupt_chance = 0.0;
+  std::uint64_t seed = 1;
+  bool stats = false;
+};
+
+// A tiny declarative parser: register options, then parse argv.
+class ArgParser {
+ public:
+  explicit ArgParser(std::string program, std::string usage);
+
+  void flag(const std::string& name, std::string help, std::function<void()> on_set);
+  void option(const std::string& name, std::string metavar, std::string help,
+              std::function<bool(const std::string&)> on_value);
+  void add_net_options(NetOptions& net);
+
+  // Parses; returns the positional arguments, or an error message.
+  struct Result {
+    std::vector<std::string> positional;
+    std::optional<std::string> error;
+    bool help = false;
+    bool version = false;
+  };
+  Result parse(const std::vector<std::string>& args) const;
+  std::string help_text() const;
+
+ private:
+  struct Spec {
+    std::string metavar;  // empty for flags
+    std::string help;
+    std::function<void()> on_flag;
+    std::function<bool(const std::string&)> on_value;
+  };
+  std::string program_;
+  std::string usage_;
+  std::map<std::string, Spec> specs_;
+  std::vector<std::string> order_;
+};
+
+bool parse_probability(const std::string& text, double& out);
+bool parse_u64(const std::string& text, std::uint64_t& out);
+
+}  // namespace appkit

@@ -1,0 +1,4 @@
+#pragma once
+namespace appkit {
+inline constexpr const char* kVersion = USTACK_VERSION;
+}

@@ -1,0 +1,57 @@
+// The Device interface: how frames get in and out of the stack.
+//
+// A device moves whole Ethernet frames. The stack (stack/) never sees a device; the app loop
+// reads frames from a device and feeds them to the Interface, and hands the Interface's output
+// frames back to it. Decorators (pcap writer, fault injector, tracer) wrap any Device.
+//
+// Capabilities are data the stack reads (MTU, offloads), so an offload driver (IFF_VNET_HDR with
+// TCP super-frames and partial checksums) fits later without a redesign.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "stack/time.hpp"
+#include "stack/wire/ethernet.hpp"
+
+namespace drivers {
+
+struct Capabilities {
+  std::size_t mtu = 1500;             // largest IP packet (the frame is mtu + 14)
+  std::size_t max_frame = 1514;       // largest frame receive()/transmit() handle
+  bool rx_checksum_verified = false;  // the medium already verified L4 checksums
+  bool tx_checksum_partial = false;   // the medium completes L4 checksums (virtio-net NEEDS_CSUM)
+  bool tso = false;                   // accepts TCP super-frames up to max_frame
+};
+
+class Device {
+ public:
+  virtual ~Device() = default;
+
+  virtual Capabilities capabilities() const = 0;
+  virtual std::string name() const = 0;
+
+  // Copies one received frame into `out` (sized capabilities().max_frame); returns its length,
+  // or nullopt when none is queued. Never blocks.
+  virtual std::optional<std::size_t> receive(stack::Instant now, std::span<std::byte> out) = 0;
+
+  // Hands one complete frame to the medium; false means it was dropped (queue full, fault).
+  virtual bool transmit(stack::Instant now, std::span<const std::byte> frame) = 0;
+
+  // For the event loop: a file descriptor that becomes readable when receive() has work, or -1
+  // for in-process devices (those report their next delivery through poll_at()).
+  virtual int readable_fd() const { return -1; }
+  // Earliest instant at which receive() will have a frame without outside input (memory link
+  // latency, fault-injector delay). nullopt: only outside input can produce frames.
+  virtual std::optional<stack::Instant> poll_at() const { return std::nullopt; }
+};
+
+}  // namespace drivers
+
+namespace drivers {
+// "mtu 1500, no offloads" — for --stats and narration.
+std::string describe(const Capabilities& caps);
+}  // namespace drivers
