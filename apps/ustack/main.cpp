@@ -51,10 +51,7 @@ int run_subcommand(const Subcommand& sub, const std::vector<std::string>& args) 
     std::printf("ustack %s\n", appkit::kVersion);
     return 0;
   }
-  if (parsed.error) {
-    std::fprintf(stderr, "ustack %s: %s\n", sub.name, parsed.error->c_str());
-    return static_cast<int>(ExitCode::Usage);
-  }
+  // Not built yet: say so first, whatever options were given (their parsing is part of the issue).
   std::fprintf(stderr, "ustack %s: not built yet (issue %s); see README \"Features\"\n", sub.name, sub.issue);
   return static_cast<int>(ExitCode::NotBuilt);
 }
