@@ -9,7 +9,7 @@ struct ReasonName {
 };
 constexpr std::array<ReasonName, kDropReasonCount> kReasons{{
     {"eth.frame_too_short", "frame shorter than an Ethernet header"},
-    {"eth.not_for_us", "unicast frame for another MAC"},
+    {"eth.not_for_us", "frame for another MAC (unicast or multicast)"},
     {"eth.unknown_ethertype", "unhandled ethertype"},
     {"arp.malformed", "malformed ARP packet"},
     {"arp.unsupported", "ARP for a hardware/protocol pair other than Ethernet/IPv4"},

@@ -25,7 +25,7 @@ namespace stack {
 enum class DropReason : std::uint8_t {
   // Ethernet
   FrameTooShort,
-  NotForUs,            // unicast to another MAC
+  NotForUs,            // unicast to another MAC, or multicast we do not join
   UnknownEthertype,    // IPv6, LLDP, …: not handled
   // ARP
   ArpMalformed,

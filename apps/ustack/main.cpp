@@ -12,6 +12,7 @@
 
 #include "apps/common/cli.hpp"
 #include "apps/common/version.hpp"
+#include "apps/ustack/commands.hpp"
 
 namespace {
 
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
     std::printf("ustack %s\n", appkit::kVersion);
     return 0;
   }
+  if (first == "ping") return ustack_cli::run_ping({args.begin() + 1, args.end()});
   for (const auto& sub : kSubcommands) {
     if (first == sub.name) return run_subcommand(sub, {args.begin() + 1, args.end()});
   }

@@ -1,0 +1,144 @@
+#include "apps/common/host.hpp"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "apps/common/clock.hpp"
+#include "drivers/fault_injector.hpp"
+#include "drivers/pcap_writer.hpp"
+#include "drivers/tap_device.hpp"
+
+namespace appkit {
+
+using stack::Instant;
+
+stack::wire::MacAddress Host::default_mac(const std::string& tap_name) {
+  // FNV-1a over the name and uid: stable across runs, different per user and device.
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&h](unsigned char c) { h = (h ^ c) * 0x100000001b3ull; };
+  for (char c : tap_name) mix(static_cast<unsigned char>(c));
+  for (unsigned shift = 0; shift < 32; shift += 8) mix(static_cast<unsigned char>((getuid() >> shift) & 0xff));
+  return {{0x02, 0x75, 0x73, static_cast<std::uint8_t>(h >> 16), static_cast<std::uint8_t>(h >> 8),
+           static_cast<std::uint8_t>(h)}};
+}
+
+std::variant<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& options) {
+  std::unique_ptr<Host> host(new Host());
+
+  // Parse the static configuration before touching the device: a typo should not need root.
+  std::optional<stack::wire::Ipv4Cidr> address;
+  std::optional<stack::wire::Ipv4Address> gateway;
+  if (options.ip) {
+    address = stack::wire::Ipv4Cidr::parse(*options.ip);
+    if (!address) return HostError{ExitCode::Usage, "bad --ip '" + *options.ip + "': expected ADDR/PREFIX, e.g. 10.77.0.50/24"};
+  }
+  if (options.gateway) {
+    gateway = stack::wire::Ipv4Address::parse(*options.gateway);
+    if (!gateway) return HostError{ExitCode::Usage, "bad --gateway '" + *options.gateway + "': expected an IPv4 address"};
+  }
+  stack::wire::MacAddress mac = default_mac(options.tap);
+  if (options.mac) {
+    auto parsed = stack::wire::MacAddress::parse(*options.mac);
+    if (!parsed || !parsed->is_unicast()) {
+      return HostError{ExitCode::Usage, "bad --mac '" + *options.mac + "': expected a unicast MAC like 02:00:00:00:00:01"};
+    }
+    mac = *parsed;
+  }
+
+  auto tap = drivers::TapDevice::open(drivers::TapOptions{.name = options.tap, .create = true, .vnet_hdr = false});
+  if (auto* err = std::get_if<drivers::TapError>(&tap)) return HostError{ExitCode::Usage, err->message};
+  host->chain_.push_back(std::move(std::get<0>(tap)));
+  host->device_ = host->chain_.back().get();
+
+  if (options.drop_chance > 0 || options.corrupt_chance > 0) {
+    auto faults = std::make_unique<drivers::FaultInjector>(
+        *host->device_, drivers::FaultConfig::symmetric(options.drop_chance, options.corrupt_chance, options.seed));
+    host->device_ = faults.get();
+    host->chain_.push_back(std::move(faults));
+  }
+  if (options.pcap) {
+    auto file = drivers::PcapFile::open(*options.pcap);
+    if (auto* err = std::get_if<drivers::PcapError>(&file)) return HostError{ExitCode::Failure, err->message};
+    // The pcap sits outermost: it records what the stack really sent and received (after faults).
+    auto writer = std::make_unique<drivers::PcapWriter>(*host->device_, std::move(std::get<0>(file)),
+                                                        [](Instant at) { return wall_time(at); });
+    host->device_ = writer.get();
+    host->chain_.push_back(std::move(writer));
+  }
+
+  const drivers::Capabilities caps = host->device_->capabilities();
+  host->rx_buffer_.resize(caps.max_frame);
+  stack::iface::InterfaceConfig config;
+  config.mac = mac;
+  config.mtu = caps.mtu;
+  config.seed = os_random_u64();
+  Host* raw = host.get();
+  host->iface_ = std::make_unique<stack::iface::Interface>(
+      config, [raw](std::span<const std::byte> frame) { raw->device_->transmit(raw->current_, frame); });
+  host->iface_->set_event_sink([raw](Instant at, const stack::Event& e) {
+    for (auto& l : raw->listeners_) l(at, e);
+  });
+  host->current_ = monotonic_now();
+  if (address) host->iface_->set_address(host->current_, *address, gateway);
+  return host;
+}
+
+Host::~Host() = default;
+
+Instant Host::now() const { return monotonic_now(); }
+
+void Host::pump(Instant now) {
+  current_ = now;
+  // Drain several frames per wake-up (a burst arrives together), but bounded so timers and
+  // output still run under a flood.
+  for (int i = 0; i < 256; ++i) {
+    auto len = device_->receive(now, rx_buffer_);
+    if (!len) break;
+    iface_->receive(now, std::span(rx_buffer_).first(*len));
+  }
+  iface_->poll(now);
+}
+
+void Host::step(std::optional<Instant> app_deadline) {
+  Instant now = monotonic_now();
+  pump(now);
+  std::optional<Instant> wake = iface_->poll_at(now);
+  if (auto d = device_->poll_at(); d && (!wake || *d < *wake)) wake = d;
+  if (app_deadline && (!wake || *app_deadline < *wake)) wake = app_deadline;
+  int timeout_ms = -1;
+  if (wake) {
+    const auto wait = *wake - now;
+    timeout_ms = wait.micros() <= 0 ? 0 : static_cast<int>((wait.micros() + 999) / 1000);
+  }
+  pollfd pfd{device_->readable_fd(), POLLIN, 0};
+  if (pfd.fd >= 0) {
+    const int rc = ::poll(&pfd, 1, timeout_ms);
+    if (rc < 0 && errno != EINTR) return;
+  } else if (timeout_ms > 0) {
+    usleep(static_cast<useconds_t>(timeout_ms) * 1000);
+  }
+  pump(monotonic_now());
+}
+
+bool Host::run_until(const std::function<bool()>& done, std::optional<Instant> deadline) {
+  while (!done()) {
+    if (deadline && monotonic_now() >= *deadline) return false;
+    step(deadline);
+  }
+  return true;
+}
+
+void Host::print_stats(std::FILE* out) const {
+  std::fprintf(out, "--- statistics ---\n");
+  for (const auto& d : chain_) {
+    for (const auto& [name, value] : d->stats()) std::fprintf(out, "%-40s %llu\n", (d->name() + "." + name).c_str(),
+                                                            static_cast<unsigned long long>(value));
+  }
+  for (const auto& [name, value] : iface_->stats()) {
+    std::fprintf(out, "%-40s %llu\n", name.c_str(), static_cast<unsigned long long>(value));
+  }
+}
+
+}  // namespace appkit

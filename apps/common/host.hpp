@@ -1,0 +1,65 @@
+// Host: one running stack wired to the world — a TAP device (with the pcap and fault-injection
+// decorators the command line asks for), an Interface, and the event loop that drives them.
+//
+// The loop is the only place that reads the real clock and waits (poll(2) on the device with the
+// earliest deadline of the stack and the application as timeout).
+#pragma once
+
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "apps/common/cli.hpp"
+#include "drivers/device.hpp"
+#include "stack/iface/interface.hpp"
+
+namespace appkit {
+
+struct HostError {
+  ExitCode code;
+  std::string message;  // one line that says what to do
+};
+
+class Host {
+ public:
+  // Opens the TAP device named by --tap, wraps it (--pcap, --drop-chance/--corrupt-chance/--seed),
+  // and builds the interface. With --ip the address is configured at once (gratuitous ARP).
+  static std::variant<std::unique_ptr<Host>, HostError> open(const NetOptions& options);
+  ~Host();
+
+  stack::iface::Interface& iface() { return *iface_; }
+  drivers::Device& device() { return *device_; }
+  stack::Instant now() const;
+
+  // One turn of the loop: take every frame the device has, let the stack work, then wait until
+  // a frame arrives or the earliest deadline (the stack's or `app_deadline`) passes.
+  void step(std::optional<stack::Instant> app_deadline);
+  // Turns the loop until `done()` or `deadline`; true when done() became true.
+  bool run_until(const std::function<bool()>& done, std::optional<stack::Instant> deadline);
+
+  // Every event of the stack goes here too (the narrator, or -v).
+  void add_event_listener(stack::EventSink sink) { listeners_.push_back(std::move(sink)); }
+  // --stats: every counter of the device chain and the stack.
+  void print_stats(std::FILE* out) const;
+
+  // A stable locally administered MAC for a TAP name: 02:75:73 ("us") + 3 bytes of a hash of
+  // the name and the user id, so restarts keep their ARP entries and DHCP leases.
+  static stack::wire::MacAddress default_mac(const std::string& tap_name);
+
+ private:
+  Host() = default;
+  void pump(stack::Instant now);
+
+  std::vector<std::unique_ptr<drivers::Device>> chain_;  // innermost (TAP) first
+  drivers::Device* device_ = nullptr;                    // outermost decorator
+  std::unique_ptr<stack::iface::Interface> iface_;
+  std::vector<stack::EventSink> listeners_;
+  std::vector<std::byte> rx_buffer_;
+  stack::Instant current_;
+};
+
+}  // namespace appkit

@@ -1,0 +1,11 @@
+// The ustack subcommands that are built; main.cpp dispatches to them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace ustack_cli {
+
+int run_ping(const std::vector<std::string>& args);
+
+}  // namespace ustack_cli
