@@ -132,9 +132,9 @@ bool Host::run_until(const std::function<bool()>& done, std::optional<Instant> d
 
 void Host::print_stats(std::FILE* out) const {
   std::fprintf(out, "--- statistics ---\n");
-  for (const auto& d : chain_) {
-    for (const auto& [name, value] : d->stats()) std::fprintf(out, "%-40s %llu\n", (d->name() + "." + name).c_str(),
-                                                            static_cast<unsigned long long>(value));
+  // Decorators report their inner device's counters with their own, so the outermost has them all.
+  for (const auto& [name, value] : device_->stats()) {
+    std::fprintf(out, "%-40s %llu\n", (device_->name() + "." + name).c_str(), static_cast<unsigned long long>(value));
   }
   for (const auto& [name, value] : iface_->stats()) {
     std::fprintf(out, "%-40s %llu\n", name.c_str(), static_cast<unsigned long long>(value));

@@ -31,6 +31,7 @@ constexpr Subcommand kSubcommands[] = {
     {"resolve", "ustack resolve [options] [--trace] NAME", "resolve a name: hosts file, then DNS (c-ares over the stack)", "#6"},
     {"serve", "ustack serve [options] [--port 80] DIR", "a small static HTTP/1.1 file server on the stack", "#5"},
     {"get", "ustack get [options] URL -o FILE", "download a URL over the stack without rendering", "#5"},
+    {"up", "ustack up [options] [--for SECONDS] [-v]", "bring the stack up and answer ARP and ping until stopped", ""},
 };
 
 void print_usage(std::FILE* out) {
@@ -75,6 +76,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (first == "ping") return ustack_cli::run_ping({args.begin() + 1, args.end()});
+  if (first == "up") return ustack_cli::run_up({args.begin() + 1, args.end()});
   for (const auto& sub : kSubcommands) {
     if (first == sub.name) return run_subcommand(sub, {args.begin() + 1, args.end()});
   }

@@ -1,0 +1,69 @@
+// ustack up: bring the stack up on the TAP device and keep it answering (ARP, ping) until
+// interrupted or --for SECONDS pass. The passive side for tests: the kernel pings or arpings us.
+//
+//   ustack up --ip 10.77.0.50/24 --gateway 10.77.0.1 [--for 30] [-v] [--stats] [--pcap F]
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "apps/common/cli.hpp"
+#include "apps/common/host.hpp"
+#include "apps/ustack/commands.hpp"
+
+namespace ustack_cli {
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+}  // namespace
+
+int run_up(const std::vector<std::string>& args) {
+  using appkit::ExitCode;
+  appkit::NetOptions net;
+  std::uint64_t for_seconds = 0;
+  bool verbose = false;
+  appkit::ArgParser parser("ustack up", "ustack up [options] [--for SECONDS] [-v]");
+  parser.option("--for", "SECONDS", "stay up this long, then exit 0 (default: until Ctrl-C)",
+                [&](const std::string& v) { return appkit::parse_u64(v, for_seconds); });
+  parser.flag("-v", "print every stack event (ARP, echo requests answered, drops)", [&] { verbose = true; });
+  parser.add_net_options(net);
+  const auto parsed = parser.parse(args);
+  if (parsed.help) {
+    std::fputs(parser.help_text().c_str(), stdout);
+    return 0;
+  }
+  if (parsed.error || !parsed.positional.empty()) {
+    std::fprintf(stderr, "ustack up: %s\n", parsed.error ? parsed.error->c_str() : "takes no positional arguments");
+    return static_cast<int>(ExitCode::Usage);
+  }
+  if (!net.ip) {
+    std::fprintf(stderr, "ustack up: no --ip ADDR/PREFIX given, and the DHCP client is not built yet (issue #4)\n");
+    return static_cast<int>(ExitCode::NotBuilt);
+  }
+  auto opened = appkit::Host::open(net);
+  if (auto* err = std::get_if<appkit::HostError>(&opened)) {
+    std::fprintf(stderr, "ustack up: %s\n", err->message.c_str());
+    return static_cast<int>(err->code);
+  }
+  auto& host = *std::get<0>(opened);
+  if (verbose) {
+    host.add_event_listener([](stack::Instant, const stack::Event& e) {
+      std::printf("%s\n", stack::describe(e).c_str());
+      std::fflush(stdout);
+    });
+  }
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::printf("ustack up: %s on %s (%s), mac %s\n", host.iface().address()->describe().c_str(), net.tap.c_str(),
+              drivers::describe(host.device().capabilities()).c_str(), host.iface().mac().describe().c_str());
+  std::fflush(stdout);
+  const stack::Instant start = host.now();
+  const std::optional<stack::Instant> until =
+      for_seconds ? std::optional(start + stack::Duration::from_secs(static_cast<std::int64_t>(for_seconds))) : std::nullopt;
+  host.run_until([] { return g_stop != 0; }, until);
+  if (net.stats) host.print_stats(stdout);
+  return 0;
+}
+
+}  // namespace ustack_cli
