@@ -13,6 +13,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "stack/time.hpp"
 #include "stack/wire/ethernet.hpp"
@@ -25,7 +27,17 @@ struct Capabilities {
   bool rx_checksum_verified = false;  // the medium already verified L4 checksums
   bool tx_checksum_partial = false;   // the medium completes L4 checksums (virtio-net NEEDS_CSUM)
   bool tso = false;                   // accepts TCP super-frames up to max_frame
+  bool rx_gso = false;                // receive() may return TCP super-frames up to max_frame
+                                      // (virtio-net GSO from the kernel; checksums completed)
 };
+
+// Counters a driver keeps ("rx_frames", "tx_dropped_queue_full", ...), in a stable order, for
+// --stats. Decorators append their own after the wrapped device's, with a prefix ("fault.").
+using Stats = std::vector<std::pair<std::string, std::uint64_t>>;
+
+// Which way a frame moves, seen from the stack: Rx = medium -> stack, Tx = stack -> medium.
+enum class Direction { Rx, Tx };
+inline const char* to_string(Direction d) { return d == Direction::Rx ? "rx" : "tx"; }
 
 class Device {
  public:
@@ -47,6 +59,8 @@ class Device {
   // Earliest instant at which receive() will have a frame without outside input (memory link
   // latency, fault-injector delay). nullopt: only outside input can produce frames.
   virtual std::optional<stack::Instant> poll_at() const { return std::nullopt; }
+  // Counters, every drop with its reason. Default: none.
+  virtual Stats stats() const { return {}; }
 };
 
 }  // namespace drivers

@@ -1,0 +1,298 @@
+// TapDevice: see tap_device.hpp.
+#include "drivers/tap_device.hpp"
+
+#include <fcntl.h>
+#include <linux/ethtool.h>
+#include <linux/if_tun.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "stack/wire/checksum.hpp"
+
+namespace drivers {
+
+namespace {
+
+constexpr std::size_t kEthernetHeaderLen = 14;
+
+// virtio_net_hdr_v1 (virtio spec §5.1.6): flags, gso_type, hdr_len, gso_size, csum_start,
+// csum_offset, num_buffers. Little-endian: tun uses the virtio 1.0 byte order on little-endian
+// hosts and native order otherwise, which is the same thing on every host we build for.
+namespace vnet {
+constexpr std::size_t kFlags = 0;
+constexpr std::size_t kGsoType = 1;
+constexpr std::size_t kCsumStart = 6;
+constexpr std::size_t kCsumOffset = 8;
+constexpr std::uint8_t kNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+constexpr std::uint8_t kGsoNone = 0;    // VIRTIO_NET_HDR_GSO_NONE
+constexpr std::uint8_t kGsoEcn = 0x80;  // VIRTIO_NET_HDR_GSO_ECN, a flag bit on gso_type
+std::uint16_t load_le16(std::span<const std::byte> b, std::size_t at) {
+  return static_cast<std::uint16_t>(static_cast<unsigned>(b[at]) | (static_cast<unsigned>(b[at + 1]) << 8));
+}
+}  // namespace vnet
+
+// A file descriptor closed on every early return.
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  int release() { return std::exchange(fd, -1); }
+};
+
+struct ifreq make_ifreq(const std::string& name) {
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  std::memcpy(ifr.ifr_name, name.data(), name.size());  // length checked by the caller
+  return ifr;
+}
+
+// What kind of interface `name` is in our network namespace. Asked of the kernel through ioctls on
+// a socket rather than read from /sys/class/net: sysfs shows the namespace of whoever mounted /sys,
+// so after a bare `unshare -n` it describes the wrong namespace.
+enum class Existing { None, Tap, Tun, NotTunTap };
+Existing probe_interface(const std::string& name) {
+  if (::if_nametoindex(name.c_str()) == 0) return Existing::None;
+  // The tun driver answers ETHTOOL_GDRVINFO with driver "tun" and bus_info "tap" or "tun".
+  Fd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (sock.fd < 0) return Existing::Tap;  // cannot tell: let TUNSETIFF decide
+  struct ethtool_drvinfo info;
+  std::memset(&info, 0, sizeof info);
+  info.cmd = ETHTOOL_GDRVINFO;
+  struct ifreq ifr = make_ifreq(name);
+  ifr.ifr_data = reinterpret_cast<char*>(&info);  // the ioctl's own calling convention, not packet bytes
+  if (::ioctl(sock.fd, SIOCETHTOOL, &ifr) < 0) return Existing::NotTunTap;
+  if (std::strncmp(info.driver, "tun", sizeof info.driver) != 0) return Existing::NotTunTap;
+  if (std::strncmp(info.bus_info, "tun", sizeof info.bus_info) == 0) return Existing::Tun;
+  return Existing::Tap;
+}
+
+// tools/sandbox makes tap0 unless USTACK_TAP names another device.
+std::string create_hint(const std::string& name) {
+  const std::string sandbox = name == "tap0" ? "sudo tools/sandbox up" : "sudo USTACK_TAP=" + name + " tools/sandbox up";
+  return "run '" + sandbox + "' (creates " + name + " owned by you) or 'sudo ip tuntap add dev " + name +
+         " mode tap user $USER'";
+}
+
+TapError error(TapErrorKind kind, std::string message) { return TapError{kind, std::move(message)}; }
+
+}  // namespace
+
+const char* to_string(TapErrorKind kind) {
+  switch (kind) {
+    case TapErrorKind::NoTunDevice: return "no-tun-device";
+    case TapErrorKind::NoSuchDevice: return "no-such-device";
+    case TapErrorKind::NotTap: return "not-tap";
+    case TapErrorKind::Busy: return "busy";
+    case TapErrorKind::PermissionDenied: return "permission-denied";
+    case TapErrorKind::Other: return "other";
+  }
+  return "?";
+}
+
+std::variant<std::unique_ptr<TapDevice>, TapError> TapDevice::open(const TapOptions& options) {
+  const std::string& name = options.name;
+  if (name.empty() || name.size() >= IFNAMSIZ) {
+    return error(TapErrorKind::Other, "bad interface name '" + name + "': 1 to " + std::to_string(IFNAMSIZ - 1) +
+                                          " characters (e.g. --tap tap0)");
+  }
+
+  Fd fd(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  if (fd.fd < 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENODEV || err == ENXIO) {
+      return error(TapErrorKind::NoTunDevice, "/dev/net/tun is missing: load the tun module (sudo modprobe tun)");
+    }
+    if (err == EACCES || err == EPERM) {
+      // 0666 is the usual mode and safe: attaching to a TAP is still checked per device (owner).
+      return error(TapErrorKind::PermissionDenied,
+                   "no permission to open /dev/net/tun: make it usable ('sudo chmod 0666 /dev/net/tun'; each TAP "
+                   "still checks its owner) or run as root");
+    }
+    return error(TapErrorKind::Other, std::string("cannot open /dev/net/tun: ") + std::strerror(err));
+  }
+
+  // Look before TUNSETIFF: without CAP_NET_ADMIN the kernel answers EPERM both for "absent" and
+  // for "owned by someone else", and for a TUN of that name it only says EINVAL.
+  const bool is_pattern = name.find('%') != std::string::npos;
+  const Existing existing = is_pattern ? Existing::None : probe_interface(name);
+  switch (existing) {
+    case Existing::Tun:
+      return error(TapErrorKind::NotTap, name + " is a TUN device (IP packets), not a TAP (Ethernet frames): delete it "
+                                                "('sudo ip link del " + name + "') and " + create_hint(name));
+    case Existing::NotTunTap:
+      return error(TapErrorKind::NotTap, name + " exists but is not a TAP device (another kind of interface): "
+                                                "pick a TAP with --tap, or " + create_hint("tap0"));
+    case Existing::None:
+      if (!options.create) return error(TapErrorKind::NoSuchDevice, name + " does not exist: " + create_hint(name));
+      break;
+    case Existing::Tap:
+      break;
+  }
+
+  struct ifreq ifr = make_ifreq(name);
+  // IFF_NO_PI: without it every frame carries a 4-byte packet-information prefix.
+  ifr.ifr_flags = static_cast<short>(IFF_TAP | IFF_NO_PI | (options.vnet_hdr ? IFF_VNET_HDR : 0));
+  if (::ioctl(fd.fd, TUNSETIFF, &ifr) < 0) {
+    const int err = errno;
+    if (err == EPERM && existing == Existing::None) {
+      return error(TapErrorKind::NoSuchDevice,
+                   name + " does not exist and creating it needs CAP_NET_ADMIN: " + create_hint(name));
+    }
+    if (err == EPERM) {
+      return error(TapErrorKind::PermissionDenied, "no permission to attach to " + name + ": " + create_hint(name));
+    }
+    if (err == EBUSY) {
+      return error(TapErrorKind::Busy, name + " is busy: another program is attached (IFF_MULTI_QUEUE off); "
+                                              "stop it or use another device");
+    }
+    if (err == EINVAL) {
+      return error(TapErrorKind::NotTap, "the kernel refused " + name + " as a TAP (EINVAL): it exists with other "
+                                         "flags or is another kind of interface; " + create_hint(name));
+    }
+    return error(TapErrorKind::Other, "cannot attach to " + name + ": TUNSETIFF: " + std::strerror(err));
+  }
+  const std::string actual(ifr.ifr_name, ::strnlen(ifr.ifr_name, IFNAMSIZ));
+
+  if (options.vnet_hdr) {
+    int hdr_len = static_cast<int>(kVnetHdrLen);
+    if (::ioctl(fd.fd, TUNSETVNETHDRSZ, &hdr_len) < 0) {
+      return error(TapErrorKind::Other, "cannot set the virtio-net header size on " + actual + ": " +
+                                            std::strerror(errno) + " (run without --vnet-hdr)");
+    }
+    // What we can take from the kernel: partial checksums (we complete them) and TCPv4 super-frames.
+    const unsigned offload = TUN_F_CSUM | TUN_F_TSO4;
+    if (::ioctl(fd.fd, TUNSETOFFLOAD, offload) < 0) {
+      return error(TapErrorKind::Other, "cannot enable offloads on " + actual + ": " + std::strerror(errno) +
+                                            " (run without --vnet-hdr)");
+    }
+  }
+
+  // The MTU lives on the interface, not on the tun descriptor: ask through an AF_INET datagram
+  // socket, which here is only an ioctl handle and never sends anything.
+  std::size_t mtu = 1500;
+  {
+    Fd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    struct ifreq mreq = make_ifreq(actual);
+    if (sock.fd >= 0 && ::ioctl(sock.fd, SIOCGIFMTU, &mreq) == 0 && mreq.ifr_mtu > 0) {
+      mtu = static_cast<std::size_t>(mreq.ifr_mtu);
+    }
+  }
+  return std::unique_ptr<TapDevice>(
+      new TapDevice(fd.release(), actual, mtu, existing == Existing::None, options.vnet_hdr));
+}
+
+TapDevice::~TapDevice() { ::close(fd_); }
+
+Capabilities TapDevice::capabilities() const {
+  Capabilities caps;
+  caps.mtu = mtu_;
+  caps.max_frame = mtu_ + kEthernetHeaderLen;
+  if (vnet_hdr_) {
+    caps.max_frame = kMaxGsoFrame;
+    caps.rx_gso = true;
+  }
+  return caps;
+}
+
+bool TapDevice::complete_checksum(std::span<std::byte> frame, std::uint16_t csum_start, std::uint16_t csum_offset) {
+  const std::size_t field = std::size_t{csum_start} + csum_offset;
+  if (csum_start >= frame.size() || field + 2 > frame.size()) return false;
+  // The kernel stored the folded pseudo-header sum in the checksum field (CHECKSUM_PARTIAL), so
+  // the plain Internet checksum over [csum_start, end) is the final value.
+  const std::uint16_t sum = stack::wire::internet_checksum(frame.subspan(csum_start));
+  frame[field] = static_cast<std::byte>(sum >> 8);
+  frame[field + 1] = static_cast<std::byte>(sum & 0xff);
+  return true;
+}
+
+std::optional<std::size_t> TapDevice::receive(stack::Instant, std::span<std::byte> out) {
+  for (;;) {
+    std::array<std::byte, kVnetHdrLen> hdr{};
+    std::array<struct iovec, 2> iov{{{hdr.data(), hdr.size()}, {out.data(), out.size()}}};
+    const int first = vnet_hdr_ ? 0 : 1;
+    const ssize_t n = ::readv(fd_, iov.data() + first, 2 - first);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return std::nullopt;
+      ++counters_.rx_errors;
+      return std::nullopt;
+    }
+    auto len = static_cast<std::size_t>(n);
+    if (vnet_hdr_) {
+      if (len < kVnetHdrLen) {
+        ++counters_.rx_dropped_bad_vnet_hdr;
+        continue;
+      }
+      len -= kVnetHdrLen;
+    }
+    if (len > out.size()) {
+      // tun's read() returns the frame's full length even when it copied only part of it; only
+      // possible when the caller's buffer is smaller than capabilities().max_frame.
+      ++counters_.rx_dropped_too_big;
+      continue;
+    }
+    if (vnet_hdr_) {
+      const auto flags = static_cast<std::uint8_t>(hdr[vnet::kFlags]);
+      const auto gso = static_cast<std::uint8_t>(static_cast<std::uint8_t>(hdr[vnet::kGsoType]) & ~vnet::kGsoEcn);
+      if (flags & vnet::kNeedsCsum) {
+        if (!complete_checksum(out.first(len), vnet::load_le16(hdr, vnet::kCsumStart),
+                               vnet::load_le16(hdr, vnet::kCsumOffset))) {
+          ++counters_.rx_dropped_bad_vnet_hdr;
+          continue;
+        }
+        ++counters_.rx_csum_completed;
+      }
+      if (gso != vnet::kGsoNone) ++counters_.rx_gso_frames;
+    }
+    ++counters_.rx_frames;
+    return len;
+  }
+}
+
+bool TapDevice::transmit(stack::Instant, std::span<const std::byte> frame) {
+  // A zeroed virtio header: no checksum to complete, no segmentation.
+  std::array<std::byte, kVnetHdrLen> hdr{};
+  // writev() does not write through iov_base; the const_cast only satisfies its C signature.
+  std::array<struct iovec, 2> iov{{{hdr.data(), hdr.size()}, {const_cast<std::byte*>(frame.data()), frame.size()}}};
+  const int first = vnet_hdr_ ? 0 : 1;
+  for (;;) {
+    const ssize_t n = ::writev(fd_, iov.data() + first, 2 - first);
+    if (n >= 0) break;  // tun takes a frame whole or not at all
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      ++counters_.tx_dropped_queue_full;
+    } else {
+      ++counters_.tx_dropped_error;
+    }
+    return false;
+  }
+  ++counters_.tx_frames;
+  return true;
+}
+
+Stats TapDevice::stats() const {
+  return {
+      {"rx_frames", counters_.rx_frames},
+      {"tx_frames", counters_.tx_frames},
+      {"rx_dropped_too_big", counters_.rx_dropped_too_big},
+      {"rx_dropped_bad_vnet_hdr", counters_.rx_dropped_bad_vnet_hdr},
+      {"rx_errors", counters_.rx_errors},
+      {"rx_csum_completed", counters_.rx_csum_completed},
+      {"rx_gso_frames", counters_.rx_gso_frames},
+      {"tx_dropped_queue_full", counters_.tx_dropped_queue_full},
+      {"tx_dropped_error", counters_.tx_dropped_error},
+  };
+}
+
+}  // namespace drivers

@@ -1,0 +1,107 @@
+// TapDevice: Ethernet frames to and from a Linux TAP interface (/dev/net/tun, IFF_TAP | IFF_NO_PI).
+//
+// Read first: the kernel's Documentation/networking/tuntap.rst (TUNSETIFF, persistent devices,
+// IFF_VNET_HDR); netdevice(7) (SIOCGIFMTU, SIOCGIFINDEX); reference/libraries-and-conventions.md
+// §5.4 (TAP facts: the MAC of tapX belongs to the kernel side, give the stack its own).
+//
+// Opening either attaches to an existing persistent TAP (created with
+// `ip tuntap add dev tap0 mode tap user $USER`, or by `tools/sandbox up`) or, when the process has
+// CAP_NET_ADMIN and no device of that name exists, creates a non-persistent one that vanishes
+// when we close it. Failures come back as a TapError whose message says what to do.
+//
+// The descriptor is non-blocking: receive() returns one frame per call and nullopt when none is
+// queued (the app drains in a loop, then waits on readable_fd()); transmit() writes one frame and
+// returns false when the kernel queue is full (counted, never blocks).
+//
+// Offload (TapOptions::vnet_hdr, default off): every read and write then carries a 12-byte
+// virtio_net_hdr_v1 first, and TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4) lets the kernel hand us
+// frames whose TCP/UDP checksum is left for us to fill in (NEEDS_CSUM) and TCP super-frames up to
+// 64 KiB (GSO). receive() strips the header and completes such checksums in software, so the stack
+// always sees frames with valid checksums; capabilities() then say rx_gso and max_frame 65549.
+// transmit() prepends a zeroed header (no offload asked of the kernel), so the stack must still
+// send complete checksums and MTU-sized frames.
+// NOT IMPLEMENTED(virtio-net tx offload): handing the kernel partial checksums or TCP super-frames
+// to segment (tx_checksum_partial / tso stay false); the plumbing is here — fill the header.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include "drivers/device.hpp"
+
+namespace drivers {
+
+struct TapOptions {
+  std::string name = "tap0";  // also a kernel pattern like "ustk%d" when creating
+  bool create = true;         // create a non-persistent TAP when none exists (needs CAP_NET_ADMIN)
+  bool vnet_hdr = false;      // virtio-net header + receive offloads (see above)
+};
+
+enum class TapErrorKind {
+  NoTunDevice,       // /dev/net/tun missing (module not loaded)
+  NoSuchDevice,      // no interface of that name, and we may not (or were told not to) create one
+  NotTap,            // an interface of that name exists but is a TUN or not a tun/tap at all
+  Busy,              // another process is attached
+  PermissionDenied,  // the TAP exists but belongs to another user, or /dev/net/tun is not ours
+  Other,
+};
+const char* to_string(TapErrorKind kind);
+
+struct TapError {
+  TapErrorKind kind;
+  std::string message;  // one line, says what to do
+};
+
+class TapDevice final : public Device {
+ public:
+  static std::variant<std::unique_ptr<TapDevice>, TapError> open(const TapOptions& options);
+  ~TapDevice() override;
+  TapDevice(const TapDevice&) = delete;
+  TapDevice& operator=(const TapDevice&) = delete;
+
+  Capabilities capabilities() const override;
+  std::string name() const override { return name_; }
+  std::optional<std::size_t> receive(stack::Instant now, std::span<std::byte> out) override;
+  bool transmit(stack::Instant now, std::span<const std::byte> frame) override;
+  int readable_fd() const override { return fd_; }
+  Stats stats() const override;
+
+  bool created() const { return created_; }  // we created it (it disappears when we close)
+  bool vnet_hdr() const { return vnet_hdr_; }
+
+  // The virtio_net_hdr_v1 length used with IFF_VNET_HDR (TUNSETVNETHDRSZ).
+  static constexpr std::size_t kVnetHdrLen = 12;
+  // Largest frame the kernel hands us with TUN_F_TSO4: a 64 KiB IPv4 packet plus Ethernet.
+  static constexpr std::size_t kMaxGsoFrame = 65535 + 14;
+
+  // Completes a NEEDS_CSUM frame: sums bytes [csum_start, end) (the field already holds the
+  // pseudo-header sum) and stores the complement at csum_start + csum_offset. False (frame left
+  // alone) when the offsets do not fit inside the frame. Public for the unit tests.
+  static bool complete_checksum(std::span<std::byte> frame, std::uint16_t csum_start, std::uint16_t csum_offset);
+
+ private:
+  TapDevice(int fd, std::string name, std::size_t mtu, bool created, bool vnet_hdr)
+      : fd_(fd), name_(std::move(name)), mtu_(mtu), created_(created), vnet_hdr_(vnet_hdr) {}
+
+  int fd_;
+  std::string name_;
+  std::size_t mtu_;
+  bool created_;
+  bool vnet_hdr_;
+
+  struct Counters {
+    std::uint64_t rx_frames = 0;
+    std::uint64_t tx_frames = 0;
+    std::uint64_t rx_dropped_too_big = 0;     // longer than the caller's buffer
+    std::uint64_t rx_dropped_bad_vnet_hdr = 0;  // short read or checksum offsets outside the frame
+    std::uint64_t rx_errors = 0;              // read() failed with something other than EAGAIN
+    std::uint64_t rx_csum_completed = 0;      // NEEDS_CSUM frames we checksummed
+    std::uint64_t rx_gso_frames = 0;          // super-frames handed up whole
+    std::uint64_t tx_dropped_queue_full = 0;  // write() said EAGAIN
+    std::uint64_t tx_dropped_error = 0;       // write() failed otherwise (interface down: EIO)
+  } counters_;
+};
+
+}  // namespace drivers
