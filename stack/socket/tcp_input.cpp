@@ -1,0 +1,610 @@
+// TCP input: RFC 9293 §3.10.7 "SEGMENT ARRIVES", step by step.
+//
+// The layer (tcp_layer.cpp) handles the CLOSED (§3.10.7.1) and LISTEN (§3.10.7.2) cases; this
+// file handles SYN-SENT (§3.10.7.3) and every other state (§3.10.7.4), with the RFC's step
+// numbers as banners. The RFC 5961 blind-attack checks (RST, SYN, ACK) and RFC 7323 PAWS are
+// woven in where those RFCs place them.
+#include <algorithm>
+
+#include "stack/socket/tcp_socket.hpp"
+
+namespace stack::socket {
+
+namespace {
+// RFC 7323 §5.5: TS.Recent older than 24 days is invalid ("idle connection" exception).
+constexpr Duration kPawsIdle = Duration::from_secs(24 * 24 * 3600);
+}  // namespace
+
+void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
+  switch (state_) {
+    case TcpState::Closed:
+    case TcpState::Listen:
+      return;  // the layer routes these (§3.10.7.1, §3.10.7.2)
+    case TcpState::SynSent:
+      process_syn_sent(ctx, seg);
+      return;
+    default:
+      break;
+  }
+
+  // A retransmitted SYN in SYN-RECEIVED means our SYN-ACK was lost: send it again
+  // (RFC 9293 §3.8.1: a retransmitted SYN is answered like the first one).
+  if (state_ == TcpState::SynReceived && seg.flags.syn && !seg.ack && !seg.flags.rst && seg.seq == irs_) {
+    snd_nxt_ = iss_;
+    return;
+  }
+
+  // RFC 7323 §5.3 R1 (PAWS), before the sequence check: "If there is a Timestamps option in the
+  // arriving segment, SEG.TSval < TS.Recent, TS.Recent is valid, and the RST bit is not set,
+  // then treat the arriving segment as not acceptable: Send an acknowledgment in reply as
+  // specified in RFC 793 page 69 and drop the segment."
+  if (ts_ok_ && seg.timestamps && !seg.flags.rst && ctx.now - ts_recent_age_ < kPawsIdle &&
+      static_cast<std::int32_t>(seg.timestamps->first - ts_recent_) < 0) {
+    ctx.drop(id_, TcpDrop::PawsRejected);
+    if (!seg.payload.empty()) ack_now_ = true; else challenge_ack(ctx, "PAWS: old timestamp");
+    return;
+  }
+
+  // ---- first, check sequence number (RFC 9293 §3.10.7.4, Table 6) ----
+  if (!segment_acceptable(seg)) {
+    if (seg.flags.rst) {
+      // RFC 5961 §3.2: "If the RST bit is set and the sequence number is outside the current
+      // receive window, silently drop the segment."
+      ctx.drop(id_, TcpDrop::RstOutOfWindow);
+      return;
+    }
+    ctx.drop(id_, TcpDrop::OutOfWindow);
+    if (state_ == TcpState::TimeWait && seg.flags.fin) {
+      // "The only thing that can arrive in this state is a retransmission of the remote FIN.
+      // Acknowledge it, and restart the 2 MSL timeout."
+      time_wait_at_ = ctx.now + config_.time_wait;
+      ack_now_ = true;
+      return;
+    }
+    // "If an incoming segment is not acceptable, an acknowledgment should be sent in reply".
+    // Data-bearing segments (our ACK was probably lost) are answered at once; bare ones go
+    // through the RFC 5961 §7 rate limit so two confused peers cannot ping-pong forever.
+    if (!seg.payload.empty() || seg.flags.fin) ack_now_ = true; else challenge_ack(ctx, "unacceptable segment");
+    return;
+  }
+  // Trim to the window: bytes before RCV.NXT were already received, bytes beyond the right
+  // edge are not accepted (hostile-inputs #50, #59).
+  Repr s = seg;
+  if (s.seq < rcv_nxt_) {
+    const std::uint32_t old = std::min<std::uint32_t>(seq_len(s.seq, rcv_nxt_), static_cast<std::uint32_t>(s.payload.size()));
+    s.payload = s.payload.subspan(old);
+    s.seq = s.seq + old;
+  }
+  const SeqNum right = rcv_adv_;
+  if (!s.payload.empty() && s.seq + static_cast<std::uint32_t>(s.payload.size()) > right) {
+    const std::uint32_t fits = s.seq < right ? seq_len(s.seq, right) : 0;
+    s.payload = s.payload.first(fits);
+    s.flags.fin = false;  // a FIN beyond the window is not accepted either
+    ack_now_ = true;      // re-advertise the window (hostile-inputs #59)
+  }
+  if (keepalive_) {
+    keepalive_at_ = ctx.now + config_.keepalive_idle;
+    keepalive_sent_ = 0;
+  }
+
+  // ---- second, check the RST bit (RFC 9293 §3.10.7.4; RFC 5961 §3.2) ----
+  if (s.flags.rst) {
+    if (s.seq != rcv_nxt_) {
+      // "If the RST bit is set and the sequence number does not exactly match the next expected
+      // sequence value, yet is within the current receive window, TCP endpoints MUST send an
+      // acknowledgment (challenge ACK)".
+      ctx.drop(id_, TcpDrop::RstNotExact);
+      challenge_ack(ctx, "RST not at RCV.NXT");
+      return;
+    }
+    ++ctx.counters.rst_received;
+    ctx.event(tcp_event::RstReceived{id_, state_});
+    switch (state_) {
+      case TcpState::SynReceived:
+        // "If this connection was initiated with a passive OPEN ... return this connection to
+        // the LISTEN state". The listener never stopped listening: the child just goes away.
+        // "If this connection was initiated with an active OPEN ... connection refused".
+        if (listener_) {
+          user_released = true;
+          reset_connection(ctx, std::nullopt);
+        } else {
+          reset_connection(ctx, TcpError::Refused);
+        }
+        return;
+      case TcpState::Established:
+      case TcpState::FinWait1:
+      case TcpState::FinWait2:
+      case TcpState::CloseWait:
+        // "any outstanding RECEIVEs and SEND should receive 'reset' responses".
+        reset_connection(ctx, TcpError::Reset);
+        return;
+      case TcpState::Closing:
+      case TcpState::LastAck:
+        reset_connection(ctx, std::nullopt);
+        return;
+      case TcpState::TimeWait:
+        // DEVIATION(RFC 9293 §3.10.7.4): the RFC closes on an RST in TIME-WAIT; we follow
+        // RFC 1337 §3 ("ignore RST segments in TIME-WAIT state") against TIME-WAIT
+        // assassination, like Linux with tcp_rfc1337=1.
+        ctx.drop(id_, TcpDrop::TimeWaitRst);
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ---- third, check security ----
+  // NOT IMPLEMENTED(RFC 9293 §3.10.7.4 third): IP security compartments (RFC 791 option) are not
+  // supported; every segment has the default compartment.
+
+  // ---- fourth, check the SYN bit (RFC 9293 §3.10.7.4; RFC 5961 §4) ----
+  if (s.flags.syn) {
+    if (state_ == TcpState::SynReceived && listener_) {
+      // "If the connection was initiated with a passive OPEN, then return this connection to
+      // the LISTEN state and return."
+      user_released = true;
+      reset_connection(ctx, std::nullopt);
+      return;
+    }
+    // "In synchronized states, if the SYN bit is set, irrespective of the sequence number, TCP
+    // endpoints MUST send a 'challenge ACK'". NOT IMPLEMENTED(RFC 9293 §3.10.7.4 MAY-2 / RFC
+    // 6191): a new SYN in TIME-WAIT does not reopen the connection; it gets the challenge ACK.
+    ctx.drop(id_, TcpDrop::SynInWindow);
+    challenge_ack(ctx, "SYN on a synchronized connection");
+    return;
+  }
+
+  // ---- fifth, check the ACK field ----
+  if (!s.ack) {
+    // "if the ACK bit is off, drop the segment and return" (hostile-inputs #42).
+    ctx.drop(id_, TcpDrop::NoAck);
+    return;
+  }
+  update_ts_recent(ctx, s);
+  if (!process_ack(ctx, s)) return;
+
+  // ---- sixth, check the URG bit ----
+  // NOT IMPLEMENTED(RFC 9293 §3.8.5): urgent mode. RFC 6093 §4 recommends against it; urgent
+  // bytes are delivered in line and the pointer is never used as an offset (hostile #43).
+
+  // ---- seventh, process the segment text ----
+  process_text(ctx, s);
+
+  // ---- eighth, check the FIN bit ----
+  if (s.flags.fin) {
+    const SeqNum fin_at = s.seq + static_cast<std::uint32_t>(s.payload.size());
+    if (fin_at == rcv_nxt_) {
+      process_fin(ctx);
+    } else if (fin_at > rcv_nxt_ && (!ooo_fin_ || fin_at < *ooo_fin_)) {
+      // A FIN ahead of missing data: it takes effect when the gap fills. Only the earliest
+      // one is believed (hostile-inputs #51).
+      ooo_fin_ = fin_at;
+      ack_now_ = true;
+    }
+  }
+}
+
+// RFC 9293 §3.10.7.3: SEGMENT ARRIVES in SYN-SENT.
+void TcpSocket::process_syn_sent(TcpContext& ctx, const Repr& seg) {
+  // ---- first, check the ACK bit ----
+  if (seg.ack) {
+    // "If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST bit is set, if so
+    // drop the segment and return) <SEQ=SEG.ACK><CTL=RST> and discard the segment."
+    if (*seg.ack <= iss_ || *seg.ack > snd_max_) {
+      ctx.drop(id_, TcpDrop::SynSentBadAck);
+      if (!seg.flags.rst) {
+        Repr rst;
+        rst.src_port = local_.port;
+        rst.dst_port = remote_.port;
+        rst.seq = *seg.ack;
+        rst.flags.rst = true;
+        ctx.rst_queue.push_back(TcpOutgoing{local_.addr, remote_.addr, rst});
+        ++ctx.counters.rst_sent;
+        ctx.event(tcp_event::RstSent{id_, "SYN-SENT: unacceptable ACK"});
+      }
+      return;
+    }
+  }
+  // ---- second, check the RST bit ----
+  if (seg.flags.rst) {
+    // "If the ACK was acceptable, then signal to the user 'error: connection reset', drop the
+    // segment, enter CLOSED state ... Otherwise (no ACK), drop the segment and return." RFC 5961
+    // §3.2 would have us also check SEG.SEQ; a RST answering our SYN carries SEQ=0 per
+    // §3.10.7.1, so the ACK check above is the one that matters.
+    if (seg.ack) {
+      ++ctx.counters.rst_received;
+      ctx.event(tcp_event::RstReceived{id_, state_});
+      reset_connection(ctx, TcpError::Refused);
+    } else {
+      ctx.drop(id_, TcpDrop::SynSentBadAck);
+    }
+    return;
+  }
+  // ---- third, check the security ---- (not implemented, see §3.10.7.4 above)
+
+  // ---- fourth, check the SYN bit ----
+  if (!seg.flags.syn) {
+    // ---- fifth, if neither of the SYN or RST bits is set, then drop the segment and return ----
+    ctx.drop(id_, TcpDrop::SynSentNoSyn);
+    return;
+  }
+  // "RCV.NXT is set to SEG.SEQ+1, IRS is set to SEG.SEQ."
+  irs_ = seg.seq;
+  rcv_nxt_ = seg.seq + 1;
+  rcv_adv_ = rcv_nxt_;
+  take_syn_options(seg);
+  ts_recent_age_ = ctx.now;
+  snd_wnd_ = seg.window_raw;  // never scaled in a SYN (RFC 7323 §2.2)
+  max_snd_wnd_ = snd_wnd_;
+  snd_wl1_ = seg.seq;
+  ack_now_ = true;
+  if (seg.ack) {
+    // "SND.UNA should be advanced to equal SEG.ACK ... If SND.UNA > ISS (our SYN has been
+    // ACKed), change the connection state to ESTABLISHED, form an ACK segment".
+    snd_wl2_ = *seg.ack;
+    if (ts_ok_ && seg.timestamps && seg.timestamps->second != 0) {
+      rtt_.sample(Duration::from_millis(static_cast<std::int32_t>(ts_now(ctx.now) - seg.timestamps->second)));
+    } else if (timed_) {
+      rtt_.sample(ctx.now - timed_->second);
+    }
+    timed_.reset();
+    snd_una_ = *seg.ack;
+    syn_acked_ = true;
+    retries_ = 0;
+    rto_at_.reset();
+    set_state(ctx, TcpState::Established);
+    // NOT IMPLEMENTED(RFC 9293 §3.10.7.3 fourth): data carried on a SYN-ACK is not queued; it
+    // is not acknowledged, so the peer retransmits it.
+  } else {
+    // Simultaneous open (RFC 9293 §3.5 Figure 7): "enter SYN-RECEIVED, form a SYN,ACK segment
+    // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it."
+    snd_nxt_ = iss_;
+    set_state(ctx, TcpState::SynReceived);
+  }
+}
+
+// RFC 9293 §3.10.7.4 Table 6 ("Segment Length / Receive Window / Test").
+bool TcpSocket::segment_acceptable(const Repr& seg) const {
+  const std::uint32_t len = seg.segment_len();
+  const std::uint32_t wnd = seq_len(rcv_nxt_, rcv_adv_);
+  const SeqNum first = seg.seq;
+  auto in_window = [&](SeqNum x) { return rcv_nxt_ <= x && x < rcv_nxt_ + wnd; };
+  if (wnd == 0) {
+    // "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be
+    // made to accept valid ACKs, URGs, and RSTs" (MUST-66): a segment at RCV.NXT is let through;
+    // its text is trimmed away by the caller.
+    return first == rcv_nxt_;
+  }
+  if (len == 0) return in_window(first);
+  return in_window(first) || in_window(first + (len - 1));
+}
+
+void TcpSocket::update_ts_recent(TcpContext& ctx, const Repr& seg) {
+  // RFC 7323 §4.3 (2): "If SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent, then SEG.TSval
+  // is copied to TS.Recent" (the segment covers the left edge we acknowledged last).
+  if (!ts_ok_ || !seg.timestamps) return;
+  if (static_cast<std::int32_t>(seg.timestamps->first - ts_recent_) >= 0 && seg.seq <= last_ack_sent_) {
+    ts_recent_ = seg.timestamps->first;
+    ts_recent_age_ = ctx.now;
+  }
+}
+
+// Step five for every synchronized state. Returns false when the segment is finished with.
+bool TcpSocket::process_ack(TcpContext& ctx, const Repr& seg) {
+  const SeqNum ack = *seg.ack;
+  // RFC 9293: "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send an ACK,
+  // drop the segment, and return" (hostile-inputs #48).
+  if (ack > snd_max_) {
+    ctx.drop(id_, TcpDrop::AckUnsent);
+    challenge_ack(ctx, "ACK for data never sent");
+    return false;
+  }
+  // RFC 5961 §5.2: acceptable only if (SND.UNA - MAX.SND.WND) =< SEG.ACK; "All incoming segments
+  // whose ACK value doesn't satisfy the above condition MUST be discarded and an ACK sent back."
+  if (ack < snd_una_ - std::max(max_snd_wnd_, 1u)) {
+    ctx.drop(id_, TcpDrop::AckTooOld);
+    challenge_ack(ctx, "ACK too old");
+    return false;
+  }
+
+  if (state_ == TcpState::SynReceived) {
+    // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state and continue processing";
+    // "If the segment acknowledgment is not acceptable, form a reset segment
+    // <SEQ=SEG.ACK><CTL=RST> and send it."
+    if (!(snd_una_ < ack)) {
+      ctx.drop(id_, TcpDrop::SynReceivedBadAck);
+      Repr rst;
+      rst.src_port = local_.port;
+      rst.dst_port = remote_.port;
+      rst.seq = ack;
+      rst.flags.rst = true;
+      ctx.rst_queue.push_back(TcpOutgoing{local_.addr, remote_.addr, rst});
+      ++ctx.counters.rst_sent;
+      ctx.event(tcp_event::RstSent{id_, "SYN-RECEIVED: unacceptable ACK"});
+      return false;
+    }
+    set_state(ctx, TcpState::Established);
+    // The window in this ACK is the first scaled one (RFC 7323 §2.2).
+    snd_wnd_ = static_cast<std::uint32_t>(seg.window_raw) << snd_wscale_;
+    max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
+    snd_wl1_ = seg.seq;
+    snd_wl2_ = ack;
+    if (fin_queued_) set_state(ctx, TcpState::FinWait1);  // CLOSE during SYN-RECEIVED
+  }
+
+  update_scoreboard(seg);
+  if (snd_una_ < ack) {
+    process_new_ack(ctx, seg, seq_len(snd_una_, ack));
+  } else if (ack == snd_una_) {
+    process_duplicate_ack(ctx, seg);
+  }
+  // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated."
+  update_send_window(ctx, seg);
+
+  switch (state_) {
+    case TcpState::FinWait1:
+      // "In addition to the processing for the ESTABLISHED state, if the FIN segment is now
+      // acknowledged, then enter FIN-WAIT-2 and continue processing in that state."
+      if (fin_acked_) {
+        set_state(ctx, TcpState::FinWait2);
+        if (user_released) fin_wait2_at_ = ctx.now + config_.fin_wait2_timeout;
+      }
+      break;
+    case TcpState::Closing:
+      // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state".
+      if (fin_acked_) enter_time_wait(ctx);
+      break;
+    case TcpState::LastAck:
+      // "The only thing that can arrive in this state is an acknowledgment of our FIN. If our FIN
+      // is now acknowledged, delete the TCB, enter the CLOSED state, and return."
+      if (fin_acked_) {
+        reset_connection(ctx, std::nullopt);
+        return false;
+      }
+      break;
+    default:
+      break;
+  }
+  return true;
+}
+
+void TcpSocket::process_new_ack(TcpContext& ctx, const Repr& seg, std::uint32_t acked) {
+  const SeqNum ack = *seg.ack;
+  // Release acknowledged bytes from the send buffer; the SYN and FIN occupy one number each.
+  const SeqNum base = tx_base();
+  const SeqNum end_of_data = tx_end();
+  if (base < ack) tx_.consume(std::min<std::size_t>(seq_len(base, ack), tx_.size()));
+  if (fin_queued_ && ack == end_of_data + 1) fin_acked_ = true;
+  syn_acked_ = true;
+  snd_una_ = ack;
+  if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;  // after go-back-N the ACK can pass SND.NXT
+  retries_ = 0;
+
+  // RTT sample. RFC 7323 §4.1: with timestamps, "RTTM ... using the TSecr"; that also
+  // identifies which transmission is acknowledged, so Karn's rule is not needed. Without them,
+  // RFC 6298 §3 (Karn): only a segment that was never retransmitted is timed.
+  if (ts_ok_ && seg.timestamps && seg.timestamps->second != 0) {
+    const auto ms = static_cast<std::int32_t>(ts_now(ctx.now) - seg.timestamps->second);
+    if (ms >= 0) rtt_.sample(Duration::from_millis(ms));
+  } else if (timed_ && timed_->first < ack) {
+    rtt_.sample(ctx.now - timed_->second);
+  }
+  if (timed_ && timed_->first < ack) timed_.reset();
+
+  // Drop SACK information the cumulative ACK now covers.
+  std::erase_if(scoreboard_, [&](const wire::tcp::SackBlock& b) { return b.right <= snd_una_; });
+  for (auto& b : scoreboard_) b.left = seq_max(b.left, snd_una_);
+
+  if (in_recovery_) {
+    if (ack >= recover_) {
+      // RFC 6582 §3.2 step 6: full acknowledgment, leave fast recovery.
+      in_recovery_ = false;
+      dupacks_ = 0;
+      cc_.on_recovery_exit(seq_len(snd_una_, snd_max_));
+    } else {
+      // RFC 6582 §3.2 step 5: partial acknowledgment. "retransmit the first unacknowledged
+      // segment ... deflate the congestion window by the amount of new data acknowledged".
+      // With SACK the pipe takes care of both (RFC 6675 §5 (C)).
+      if (!sack_ok_) {
+        cc_.deflate(acked);
+        retransmit_first_ = true;
+        retransmit_cause_ = tcp_event::RetransmitCause::PartialAck;
+      }
+    }
+  } else {
+    dupacks_ = 0;
+    cc_.on_ack(acked, ctx.now, rtt_.srtt());
+  }
+  // RFC 6298 §5.2: "When all outstanding data has been acknowledged, turn off the
+  // retransmission timer." §5.3: "When an ACK is received that acknowledges new data, restart
+  // the retransmission timer so that it will expire after RTO seconds".
+  if (snd_una_ == snd_max_) rto_at_.reset(); else rto_at_ = ctx.now + rtt_.rto();
+}
+
+void TcpSocket::process_duplicate_ack(TcpContext& ctx, const Repr& seg) {
+  // RFC 5681 §2 "DUPLICATE ACKNOWLEDGMENT": outstanding data, no data or SYN/FIN in the
+  // segment, ACK = SND.UNA, and the advertised window unchanged (hostile-inputs #62: window
+  // updates are not counted).
+  const std::uint32_t wnd = static_cast<std::uint32_t>(seg.window_raw) << snd_wscale_;
+  if (snd_una_ == snd_max_ || !seg.payload.empty() || seg.flags.syn || seg.flags.fin || wnd != snd_wnd_) return;
+  ++dupacks_;
+  // RFC 6675 §5: with SACK, loss is also declared once DupThresh segments' worth of data is
+  // SACKed above SND.UNA (IsLost(SND.UNA)).
+  const bool sack_says_lost = sack_ok_ && sacked_bytes() >= 3u * payload_cap();
+  if (!in_recovery_ && (dupacks_ == 3 || sack_says_lost)) {
+    // RFC 6582 §3.2 step 2: do not start a new recovery for losses from before the last one
+    // ("If the Cumulative Acknowledgment field ... does not cover more than recover").
+    if (snd_una_ <= recover_) return;
+    in_recovery_ = true;
+    recover_ = snd_max_;
+    high_rxt_ = snd_una_;
+    cc_.on_fast_retransmit(ctx.now, seq_len(snd_una_, snd_max_));
+    if (sack_ok_) {
+      cc_.set_cwnd(cc_.ssthresh());  // RFC 6675 §5 (4.2)
+      ++ctx.counters.sack_recoveries;
+    }
+    ++ctx.counters.fast_retransmits;
+    retransmit_first_ = true;
+    retransmit_cause_ = tcp_event::RetransmitCause::FastRetransmit;
+    timed_.reset();
+  } else if (in_recovery_ && !sack_ok_) {
+    // RFC 5681 §3.2 step 4: "For each additional duplicate ACK received (after the third),
+    // cwnd MUST be incremented by SMSS."
+    cc_.inflate(payload_cap());
+  }
+}
+
+void TcpSocket::update_scoreboard(const Repr& seg) {
+  if (!sack_ok_) return;
+  for (const auto& block : seg.sack_blocks) {
+    if (!block) continue;
+    // hostile-inputs #41: only blocks inside (SND.UNA, SND.MAX] are believed.
+    if (!(snd_una_ < block->right && block->left < block->right && block->right <= snd_max_)) continue;
+    wire::tcp::SackBlock b{seq_max(block->left, snd_una_), block->right};
+    // Insert and merge, keeping the scoreboard sorted and disjoint.
+    std::vector<wire::tcp::SackBlock> merged;
+    bool placed = false;
+    for (const auto& cur : scoreboard_) {
+      if (cur.right < b.left) {
+        merged.push_back(cur);
+      } else if (b.right < cur.left) {
+        if (!placed) { merged.push_back(b); placed = true; }
+        merged.push_back(cur);
+      } else {
+        b.left = seq_min(b.left, cur.left);
+        b.right = seq_max(b.right, cur.right);
+      }
+    }
+    if (!placed) merged.push_back(b);
+    std::sort(merged.begin(), merged.end(), [](const auto& x, const auto& y) { return x.left < y.left; });
+    if (merged.size() > 16) merged.resize(16);  // bounded: the peer cannot make us grow it
+    scoreboard_ = std::move(merged);
+  }
+}
+
+std::uint32_t TcpSocket::sacked_bytes() const {
+  std::uint32_t n = 0;
+  for (const auto& b : scoreboard_) n += seq_len(b.left, b.right);
+  return n;
+}
+
+void TcpSocket::update_send_window(TcpContext& ctx, const Repr& seg) {
+  const SeqNum ack = *seg.ack;
+  if (!(snd_una_ <= ack && ack <= snd_max_)) return;
+  // "If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND,
+  // set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK." (the check keeps old segments from
+  // updating the window).
+  if (snd_wl1_ < seg.seq || (snd_wl1_ == seg.seq && snd_wl2_ <= ack)) {
+    const std::uint32_t wnd = static_cast<std::uint32_t>(seg.window_raw) << snd_wscale_;
+    if ((wnd == 0) != (snd_wnd_ == 0)) ctx.event(tcp_event::PeerWindow{id_, wnd});
+    snd_wnd_ = wnd;
+    snd_wl1_ = seg.seq;
+    snd_wl2_ = ack;
+    max_snd_wnd_ = std::max(max_snd_wnd_, wnd);
+    if (wnd > 0) persist_at_.reset();
+  }
+}
+
+void TcpSocket::process_text(TcpContext& ctx, const Repr& seg) {
+  if (seg.payload.empty()) return;
+  switch (state_) {
+    case TcpState::Established:
+    case TcpState::FinWait1:
+    case TcpState::FinWait2:
+      break;
+    default:
+      // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: "This should not occur since a FIN has been
+      // received from the remote side. Ignore the segment text."
+      ctx.drop(id_, TcpDrop::DataAfterClose);
+      return;
+  }
+  if (fin_received_) return;
+  const std::uint32_t offset = seq_len(rcv_nxt_, seg.seq);
+  const auto len = static_cast<std::uint32_t>(seg.payload.size());
+  const bool had_gaps = !ooo_.empty();
+  auto fresh = ooo_.add(offset, len);
+  if (!fresh) {
+    ctx.drop(id_, TcpDrop::ReassemblyFull);
+    ack_now_ = true;
+    return;
+  }
+  // Only bytes we did not hold yet are copied: bytes already accepted win (hostile-inputs #52).
+  for (const auto& r : *fresh) {
+    (void)rx_.write_unallocated(r.begin, seg.payload.subspan(r.begin - offset, r.end - r.begin));
+  }
+  const std::uint32_t in_order = ooo_.take_front();
+  rx_.commit(in_order);
+  rcv_nxt_ += in_order;
+  if (user_released) rx_.consume(rx_.size());  // nobody will read it: acknowledge and discard
+
+  if (offset > 0 || had_gaps) {
+    // RFC 5681 §4.2: "A TCP receiver SHOULD send an immediate duplicate ACK when an out-of-order
+    // segment arrives" and "an immediate ACK when the incoming segment fills in all or part of a
+    // gap in the sequence space".
+    ack_now_ = true;
+  } else {
+    // RFC 1122 §4.2.3.2 / RFC 5681 §4.2: delay the ACK, but ACK at least every second
+    // full-sized segment, and never later than config.delayed_ack (< 500 ms).
+    if (len >= payload_cap()) ++full_segments_unacked_;
+    if (full_segments_unacked_ >= 2) ack_now_ = true;
+    else if (!delayed_ack_at_) delayed_ack_at_ = ctx.now + config_.delayed_ack;
+  }
+  if (ooo_fin_ && *ooo_fin_ == rcv_nxt_) process_fin(ctx);
+}
+
+void TcpSocket::process_fin(TcpContext& ctx) {
+  if (fin_received_) return;
+  // "advance RCV.NXT over the FIN, and send an acknowledgment for the FIN".
+  fin_received_ = true;
+  ooo_fin_.reset();
+  ooo_.clear();
+  rcv_nxt_ += 1;
+  ack_now_ = true;
+  if (!we_closed_first_) peer_closed_first_ = true;
+  ctx.event(tcp_event::FinReceived{id_, peer_closed_first_});
+  switch (state_) {
+    case TcpState::SynReceived:
+    case TcpState::Established:
+      set_state(ctx, TcpState::CloseWait);
+      break;
+    case TcpState::FinWait1:
+      // "If our FIN has been ACKed ... enter TIME-WAIT ...; otherwise, enter the CLOSING state."
+      if (fin_acked_) enter_time_wait(ctx); else set_state(ctx, TcpState::Closing);
+      break;
+    case TcpState::FinWait2:
+      enter_time_wait(ctx);
+      break;
+    case TcpState::TimeWait:
+      time_wait_at_ = ctx.now + config_.time_wait;  // "Restart the 2 MSL time-wait timeout."
+      break;
+    default:
+      break;
+  }
+}
+
+void TcpSocket::challenge_ack(TcpContext& ctx, const char* reason) {
+  // RFC 5961 §7: "An implementation SHOULD include a ACK throttling mechanism". Per connection,
+  // not global: a shared counter is the side channel of CVE-2016-5696 (hostile-inputs #49).
+  if (last_challenge_ack_ && ctx.now - *last_challenge_ack_ < config_.challenge_ack_interval) {
+    ctx.drop(id_, TcpDrop::ChallengeAckLimited);
+    return;
+  }
+  last_challenge_ack_ = ctx.now;
+  ack_now_ = true;
+  ++ctx.counters.challenge_acks;
+  ctx.event(tcp_event::ChallengeAck{id_, reason});
+}
+
+void TcpSocket::enter_time_wait(TcpContext& ctx) {
+  set_state(ctx, TcpState::TimeWait);
+  // RFC 9293 §3.10.7.4: "Start the time-wait timer, turn off the other timers." 2*MSL is
+  // configurable; the default 60 s is Linux's TCP_TIMEWAIT_LEN.
+  time_wait_at_ = ctx.now + config_.time_wait;
+  rto_at_.reset();
+  persist_at_.reset();
+  keepalive_at_.reset();
+  fin_wait2_at_.reset();
+  delayed_ack_at_.reset();
+}
+
+}  // namespace stack::socket

@@ -1,0 +1,485 @@
+// TcpLayer: RFC 9293 §3.10.7.1 (no connection), §3.10.7.2 (LISTEN), demultiplexing, ISNs
+// (RFC 6528), ephemeral ports (RFC 6056) and the user calls.
+#include "stack/socket/tcp_layer.hpp"
+
+#include <algorithm>
+
+namespace stack::socket {
+
+const char* to_string(ConnectError e) {
+  switch (e) {
+    case ConnectError::InvalidAddress: return "invalid address";
+    case ConnectError::NoEphemeralPorts: return "no ephemeral port available";
+    case ConnectError::TooManySockets: return "too many sockets";
+  }
+  return "?";
+}
+const char* to_string(ListenError e) {
+  switch (e) {
+    case ListenError::InvalidPort: return "invalid port";
+    case ListenError::AddressInUse: return "address in use";
+    case ListenError::TooManySockets: return "too many sockets";
+  }
+  return "?";
+}
+const char* to_string(SendError e) {
+  switch (e) {
+    case SendError::BadSocket: return "bad socket";
+    case SendError::InvalidState: return "not connected or already shut down";
+    case SendError::ConnectionFailed: return "connection failed";
+  }
+  return "?";
+}
+const char* to_string(RecvError e) {
+  switch (e) {
+    case RecvError::BadSocket: return "bad socket";
+    case RecvError::InvalidState: return "not connected";
+    case RecvError::WouldBlock: return "no data yet";
+    case RecvError::ConnectionFailed: return "connection failed";
+  }
+  return "?";
+}
+
+namespace {
+void put32(std::vector<std::byte>& b, std::uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<std::byte>(v >> s));
+}
+bool bad_remote(wire::Ipv4Address a) { return a.is_unspecified() || a.is_broadcast() || a.is_multicast(); }
+}  // namespace
+
+TcpLayer::TcpLayer(Config config) : config_(config), key_{config.secret_key[0], config.secret_key[1]} {}
+
+TcpContext TcpLayer::context(Instant now) {
+  last_now_ = now;
+  return TcpContext{now, config_, counters_, on_event, rst_queue_};
+}
+
+TcpSocket* TcpLayer::find(SocketId id) {
+  auto it = sockets_.find(id);
+  return it == sockets_.end() ? nullptr : it->second.get();
+}
+
+const TcpSocket* TcpLayer::socket(SocketId id) const {
+  auto it = sockets_.find(id);
+  return it == sockets_.end() ? nullptr : it->second.get();
+}
+
+// RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), where M is a
+// timer ticking every 4 microseconds and F a keyed PRF (SipHash-2-4 here).
+SeqNum TcpLayer::initial_sequence_number(Instant now, const ConnKey& k) const {
+  std::vector<std::byte> in;
+  put32(in, k.local_addr);
+  put32(in, k.remote_addr);
+  put32(in, (std::uint32_t{k.local_port} << 16) | k.remote_port);
+  const auto m = static_cast<std::uint32_t>(now.micros() / 4);
+  return SeqNum{m + static_cast<std::uint32_t>(siphash24(key_, in))};
+}
+
+// RFC 7323 §5.4 / §7.1: a per-connection random offset for TSval, so timestamps reveal neither
+// uptime nor a host-wide clock.
+std::uint32_t TcpLayer::timestamp_offset(const ConnKey& k) const {
+  std::vector<std::byte> in;
+  put32(in, 0x54537661);  // "TSva": domain separation from the ISN input
+  put32(in, k.local_addr);
+  put32(in, k.remote_addr);
+  put32(in, (std::uint32_t{k.local_port} << 16) | k.remote_port);
+  return static_cast<std::uint32_t>(siphash24(key_, in) >> 32);
+}
+
+// RFC 6056 §3.3.4, Algorithm 4 ("Double-Hash Port Selection"):
+//   offset = F(local_IP, remote_IP, remote_port, secret_key1)
+//   index  = G(local_IP, remote_IP, remote_port, secret_key2)
+//   port   = min_ephemeral + (offset + table[index]) % num_ephemeral, table[index]++ per try.
+std::optional<std::uint16_t> TcpLayer::pick_ephemeral_port(wire::Ipv4Address local, wire::Ipv4Address remote,
+                                                           std::uint16_t remote_port) {
+  std::vector<std::byte> in;
+  put32(in, local.value);
+  put32(in, remote.value);
+  put32(in, remote_port);
+  const std::uint64_t offset = siphash24(key_, in);
+  const SipKey key2{key_.k1 ^ 0x5bd1e9955bd1e995ull, key_.k0};
+  const std::size_t index = siphash24(key2, in) % port_table_.size();
+  const std::uint32_t num = std::uint32_t{config_.ephemeral_last} - config_.ephemeral_first + 1;
+  for (std::uint32_t count = 0; count < num; ++count) {
+    const auto port = static_cast<std::uint16_t>(config_.ephemeral_first + (offset + port_table_[index]) % num);
+    ++port_table_[index];
+    const ConnKey key{local.value, port, remote.value, remote_port};
+    bool listening = false;
+    for (const auto& [id, l] : listeners_) listening |= l.local.port == port;
+    if (!connections_.contains(key) && !listening) return port;
+  }
+  return std::nullopt;
+}
+
+// --- ingress ---
+
+void TcpLayer::process(Instant now, wire::Ipv4Address src, wire::Ipv4Address dst,
+                       std::span<const std::byte> segment) {
+  TcpContext ctx = context(now);
+  ++counters_.segments_in;
+  auto view = wire::tcp::View::checked(segment);
+  if (!view) {
+    ctx.drop(std::nullopt, TcpDrop::Malformed);
+    return;
+  }
+  // RFC 9293 §3.1 MUST-2/3: verify the checksum; a bad one is dropped silently.
+  if (!view->verify_checksum(src, dst)) {
+    ctx.drop(std::nullopt, TcpDrop::BadChecksum);
+    return;
+  }
+  auto seg = wire::tcp::Repr::parse(*view);
+  if (!seg) {
+    ctx.drop(std::nullopt, TcpDrop::Malformed);
+    return;
+  }
+  // RFC 1122 §4.2.3.10: segments from or to a broadcast/multicast address are not for a
+  // connection; port 0 is reserved.
+  if (bad_remote(src) || dst.is_broadcast() || dst.is_multicast() || seg->src_port == 0 || seg->dst_port == 0) {
+    ctx.drop(std::nullopt, TcpDrop::BadAddress);
+    return;
+  }
+  const ConnKey key{dst.value, seg->dst_port, src.value, seg->src_port};
+  if (auto it = connections_.find(key); it != connections_.end()) {
+    TcpSocket& s = *sockets_.at(it->second);
+    if (s.state() != TcpState::Closed) {
+      s.process(ctx, *seg);
+      after_socket_event(s);
+      sweep();
+      return;
+    }
+  }
+  // A listener on this exact address first, then one on any address.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (auto& [lid, l] : listeners_) {
+      if (l.local.port != seg->dst_port) continue;
+      if (pass == 0 ? l.local.addr != dst : !l.local.addr.is_unspecified()) continue;
+      listen_input(ctx, lid, l, src, dst, *seg);
+      sweep();
+      return;
+    }
+  }
+  closed_input(ctx, src, dst, *seg, "no socket");
+}
+
+// RFC 9293 §3.10.7.1: "If the state is CLOSED (i.e., TCB does not exist) ..."
+void TcpLayer::closed_input(TcpContext& ctx, wire::Ipv4Address src, wire::Ipv4Address dst,
+                            const wire::tcp::Repr& seg, const char* why) {
+  ctx.drop(std::nullopt, TcpDrop::NoSocket);
+  // "An incoming segment containing a RST is discarded."
+  if (seg.flags.rst) return;
+  if (rst_queue_.size() >= config_.max_queued_rsts) {
+    ctx.drop(std::nullopt, TcpDrop::RstQueueFull);
+    return;
+  }
+  wire::tcp::Repr rst;
+  rst.src_port = seg.dst_port;
+  rst.dst_port = seg.src_port;
+  rst.flags.rst = true;
+  if (seg.ack) {
+    // "If the ACK bit is on, <SEQ=SEG.ACK><CTL=RST>"
+    rst.seq = *seg.ack;
+  } else {
+    // "If the ACK bit is off, sequence number zero is used, <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>"
+    rst.seq = SeqNum{0};
+    rst.ack = seg.seq + seg.segment_len();
+  }
+  rst_queue_.push_back(TcpOutgoing{dst, src, rst});
+  ++counters_.rst_sent;
+  ctx.event(tcp_event::RstSent{std::nullopt, std::string(why) + " for port " + std::to_string(seg.dst_port)});
+}
+
+// RFC 9293 §3.10.7.2: "If the state is LISTEN, then ..."
+void TcpLayer::listen_input(TcpContext& ctx, SocketId lid, Listener& l, wire::Ipv4Address src, wire::Ipv4Address dst,
+                            const wire::tcp::Repr& seg) {
+  // ---- first, check for a RST: "An incoming RST segment could not be valid since it could not
+  // have been sent in response to anything sent by this incarnation of the connection. An
+  // incoming RST should be ignored." ----
+  if (seg.flags.rst) {
+    ctx.drop(lid, TcpDrop::ListenNotSyn);
+    return;
+  }
+  // ---- second, check for an ACK: "Any acknowledgment is bad if it arrives on a connection
+  // still in the LISTEN state. An acceptable reset segment should be formed ... <SEQ=SEG.ACK><CTL=RST>" ----
+  if (seg.ack) {
+    closed_input(ctx, src, dst, seg, "ACK to a listener");
+    return;
+  }
+  // ---- third, check for a SYN ----
+  if (!seg.flags.syn || seg.flags.fin) {
+    // ---- fourth, other control or text: "drop the segment and return" (SYN+FIN included:
+    // hostile-inputs #42, no state for junk) ----
+    ctx.drop(lid, TcpDrop::ListenNotSyn);
+    return;
+  }
+  // hostile-inputs #57: half-open plus not-yet-accepted connections are bounded by the backlog.
+  if (l.half_open.size() + l.accept_queue.size() >= l.backlog || sockets_.size() >= config_.max_sockets) {
+    ctx.drop(lid, TcpDrop::BacklogFull);
+    return;
+  }
+  // NOT IMPLEMENTED(RFC 4987 §3.6): SYN cookies; the bounded backlog is the only defence.
+  const SocketId id = next_id_++;
+  auto sock = std::make_unique<TcpSocket>(id, config_);
+  const ConnKey key{dst.value, seg.dst_port, src.value, seg.src_port};
+  sock->user_released = true;  // nobody holds a handle until accept()
+  sock->open_passive(ctx, TcpEndpoint{dst, seg.dst_port}, TcpEndpoint{src, seg.src_port}, seg,
+                     initial_sequence_number(ctx.now, key), timestamp_offset(key), lid);
+  // NOT IMPLEMENTED(RFC 9293 §3.10.7.2 third): data carried on the SYN is not queued; it is
+  // not acknowledged, so the peer sends it again after the handshake.
+  connections_[key] = id;
+  l.half_open.insert(id);
+  sockets_[id] = std::move(sock);
+}
+
+void TcpLayer::after_socket_event(TcpSocket& s) {
+  if (!s.listener()) return;
+  auto lit = listeners_.find(*s.listener());
+  if (lit == listeners_.end()) return;
+  Listener& l = lit->second;
+  if (!l.half_open.contains(s.id())) return;
+  if (s.state() == TcpState::SynReceived) return;
+  l.half_open.erase(s.id());
+  if (s.state() != TcpState::Closed) {
+    // Handshake complete: the connection waits for accept(), which hands out the handle.
+    s.user_released = false;
+    l.accept_queue.push_back(s.id());
+  }
+}
+
+void TcpLayer::sweep() {
+  for (auto it = sockets_.begin(); it != sockets_.end();) {
+    TcpSocket& s = *it->second;
+    if (s.state() == TcpState::Closed && s.user_released) {
+      const ConnKey key{s.local().addr.value, s.local().port, s.remote().addr.value, s.remote().port};
+      if (auto c = connections_.find(key); c != connections_.end() && c->second == s.id()) connections_.erase(c);
+      if (s.listener()) {
+        if (auto l = listeners_.find(*s.listener()); l != listeners_.end()) l->second.half_open.erase(s.id());
+      }
+      it = sockets_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void TcpLayer::process_icmp_error(Instant now, wire::Ipv4Address local, wire::Ipv4Address remote,
+                                  std::uint16_t local_port, std::uint16_t remote_port, SeqNum seq, IcmpKind kind,
+                                  std::uint16_t mtu) {
+  TcpContext ctx = context(now);
+  auto it = connections_.find(ConnKey{local.value, local_port, remote.value, remote_port});
+  if (it == connections_.end()) {
+    ctx.drop(std::nullopt, TcpDrop::IcmpNotInWindow);
+    return;
+  }
+  TcpSocket& s = *sockets_.at(it->second);
+  s.icmp_error(ctx, seq, kind, mtu);
+  after_socket_event(s);
+  sweep();
+}
+
+// --- egress ---
+
+void TcpLayer::dispatch(Instant now, const std::function<void(const Outgoing&)>& emit) {
+  TcpContext ctx = context(now);
+  auto drain_rsts = [&] {
+    while (!rst_queue_.empty()) {
+      const TcpOutgoing out = rst_queue_.front();
+      rst_queue_.pop_front();
+      ++counters_.segments_out;
+      emit(out);
+    }
+  };
+  drain_rsts();
+  const TcpSocket::Emit sink = emit;
+  for (auto& [id, s] : sockets_) {
+    s->dispatch(ctx, scratch_, sink);
+    after_socket_event(*s);
+  }
+  drain_rsts();
+  sweep();
+}
+
+std::optional<Instant> TcpLayer::poll_at() const {
+  if (!rst_queue_.empty()) return last_now_;
+  std::optional<Instant> at;
+  for (const auto& [id, s] : sockets_) {
+    if (auto t = s->poll_at(last_now_); t && (!at || *t < *at)) at = t;
+  }
+  return at;
+}
+
+// --- the socket API ---
+
+Result<SocketId, ConnectError> TcpLayer::connect(wire::Ipv4Address local, wire::Ipv4Address remote,
+                                                 std::uint16_t remote_port, Instant now) {
+  if (bad_remote(remote) || remote_port == 0 || local.is_unspecified()) return Err{ConnectError::InvalidAddress};
+  if (sockets_.size() >= config_.max_sockets) return Err{ConnectError::TooManySockets};
+  const auto port = pick_ephemeral_port(local, remote, remote_port);
+  if (!port) return Err{ConnectError::NoEphemeralPorts};
+  TcpContext ctx = context(now);
+  const SocketId id = next_id_++;
+  const ConnKey key{local.value, *port, remote.value, remote_port};
+  auto sock = std::make_unique<TcpSocket>(id, config_);
+  sock->open_active(ctx, TcpEndpoint{local, *port}, TcpEndpoint{remote, remote_port},
+                    initial_sequence_number(now, key), timestamp_offset(key));
+  connections_[key] = id;
+  sockets_[id] = std::move(sock);
+  return id;
+}
+
+Result<SocketId, ListenError> TcpLayer::listen(wire::Ipv4Address local, std::uint16_t port, std::size_t backlog) {
+  if (port == 0) return Err{ListenError::InvalidPort};
+  for (const auto& [id, l] : listeners_) {
+    if (l.local.port == port && (l.local.addr == local || l.local.addr.is_unspecified() || local.is_unspecified()))
+      return Err{ListenError::AddressInUse};
+  }
+  if (sockets_.size() + listeners_.size() >= config_.max_sockets) return Err{ListenError::TooManySockets};
+  const SocketId id = next_id_++;
+  listeners_[id] = Listener{TcpEndpoint{local, port}, std::max<std::size_t>(backlog, 1), {}, {}};
+  if (on_event) on_event(tcp_event::StateChanged{id, TcpState::Closed, TcpState::Listen});
+  return id;
+}
+
+std::optional<SocketId> TcpLayer::accept(SocketId listener) {
+  auto it = listeners_.find(listener);
+  if (it == listeners_.end() || it->second.accept_queue.empty()) return std::nullopt;
+  const SocketId id = it->second.accept_queue.front();
+  it->second.accept_queue.pop_front();
+  return id;
+}
+
+Result<std::size_t, SendError> TcpLayer::send(SocketId id, std::span<const std::byte> data) {
+  TcpSocket* s = find(id);
+  if (!s || s->user_released) return Err{SendError::BadSocket};
+  if (s->error()) return Err{SendError::ConnectionFailed};
+  switch (s->state()) {
+    case TcpState::SynSent:
+    case TcpState::SynReceived:
+    case TcpState::Established:
+    case TcpState::CloseWait:
+      if (s->fin_queued()) return Err{SendError::InvalidState};
+      return s->send(data);
+    default:
+      return Err{SendError::InvalidState};
+  }
+}
+
+Result<std::size_t, RecvError> TcpLayer::recv(SocketId id, std::span<std::byte> out) {
+  TcpSocket* s = find(id);
+  if (!s || s->user_released) return Err{RecvError::BadSocket};
+  if (s->recv_queued() > 0) return s->recv(out);
+  if (s->at_eof()) return std::size_t{0};
+  if (s->error()) return Err{RecvError::ConnectionFailed};
+  switch (s->state()) {
+    case TcpState::SynSent:
+    case TcpState::SynReceived:
+    case TcpState::Established:
+    case TcpState::FinWait1:
+    case TcpState::FinWait2:
+      return Err{RecvError::WouldBlock};
+    default:
+      return Err{RecvError::InvalidState};
+  }
+}
+
+void TcpLayer::shutdown(SocketId id) {
+  TcpSocket* s = find(id);
+  if (!s || s->user_released) return;
+  TcpContext ctx = context(last_now_);
+  s->shutdown(ctx);
+}
+
+void TcpLayer::close(SocketId id) {
+  TcpContext ctx = context(last_now_);
+  if (auto l = listeners_.find(id); l != listeners_.end()) {
+    // Connections nobody accepted are reset (RFC 9293 §3.10.4: CLOSE of a listener).
+    std::vector<SocketId> orphans(l->second.half_open.begin(), l->second.half_open.end());
+    orphans.insert(orphans.end(), l->second.accept_queue.begin(), l->second.accept_queue.end());
+    listeners_.erase(l);
+    for (SocketId child : orphans) {
+      if (TcpSocket* s = find(child)) {
+        s->abort(ctx);
+        s->user_released = true;
+      }
+    }
+    if (on_event) on_event(tcp_event::StateChanged{id, TcpState::Listen, TcpState::Closed});
+    sweep();
+    return;
+  }
+  TcpSocket* s = find(id);
+  if (!s || s->user_released) return;
+  if (s->recv_queued() > 0 && s->state() != TcpState::Closed) {
+    // RFC 2525 §2.17 / RFC 9293 §3.10.4 note: closing with unread data sends a RST, so the peer
+    // learns the data was lost.
+    s->abort(ctx);
+  } else {
+    s->shutdown(ctx);
+  }
+  s->user_released = true;
+  sweep();
+}
+
+void TcpLayer::abort(SocketId id) {
+  TcpSocket* s = find(id);
+  if (!s || s->user_released) return;
+  TcpContext ctx = context(last_now_);
+  s->abort(ctx);
+  s->user_released = true;
+  sweep();
+}
+
+std::optional<TcpState> TcpLayer::state(SocketId id) const {
+  if (listeners_.contains(id)) return TcpState::Listen;
+  const TcpSocket* s = socket(id);
+  if (!s) return std::nullopt;
+  return s->state();
+}
+
+bool TcpLayer::readable(SocketId id) const {
+  if (auto l = listeners_.find(id); l != listeners_.end()) return !l->second.accept_queue.empty();
+  const TcpSocket* s = socket(id);
+  return s && s->readable();
+}
+
+bool TcpLayer::writable(SocketId id) const {
+  const TcpSocket* s = socket(id);
+  return s && s->writable();
+}
+
+std::optional<TcpError> TcpLayer::error(SocketId id) const {
+  const TcpSocket* s = socket(id);
+  return s ? s->error() : std::nullopt;
+}
+
+void TcpLayer::set_nodelay(SocketId id, bool on) {
+  if (TcpSocket* s = find(id)) s->set_nodelay(on);
+}
+
+void TcpLayer::set_keepalive(SocketId id, bool on) {
+  if (TcpSocket* s = find(id)) {
+    TcpContext ctx = context(last_now_);
+    s->set_keepalive(ctx, on);
+  }
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> TcpLayer::stats() const {
+  std::vector<std::pair<std::string, std::uint64_t>> out = {
+      {"tcp.segments_in", counters_.segments_in},
+      {"tcp.segments_out", counters_.segments_out},
+      {"tcp.retransmitted", counters_.retransmitted},
+      {"tcp.rto_expired", counters_.rto_expired},
+      {"tcp.fast_retransmits", counters_.fast_retransmits},
+      {"tcp.sack_recoveries", counters_.sack_recoveries},
+      {"tcp.rst_sent", counters_.rst_sent},
+      {"tcp.rst_received", counters_.rst_received},
+      {"tcp.challenge_acks", counters_.challenge_acks},
+      {"tcp.active_opens", counters_.active_opens},
+      {"tcp.passive_opens", counters_.passive_opens},
+      {"tcp.window_probes", counters_.window_probes},
+      {"tcp.keepalive_probes", counters_.keepalive_probes},
+  };
+  for (std::size_t i = 0; i < kTcpDropCount; ++i)
+    out.emplace_back(counter_name(static_cast<TcpDrop>(i)), counters_.drops[i]);
+  return out;
+}
+
+}  // namespace stack::socket

@@ -1,0 +1,161 @@
+// The TCP layer of one host: demultiplexing, listeners, ISNs, ephemeral ports and the socket API.
+//
+// Read first: RFC 9293 §3.10 (event processing), §3.10.7.1–2 (segments for no connection and for
+// a listener); RFC 6528 (ISNs); RFC 6056 (ephemeral ports); RFC 5961 (blind attacks). The
+// per-connection protocol is in tcp_socket.hpp, tcp_input.cpp and tcp_output.cpp.
+//
+// API, as the interface (iface) and applications use it. One object per host, no globals, so
+// two stacks live in one process; everything is driven by the caller's `now`.
+//
+//   TcpLayer tcp(TcpLayer::Config{...secret_key from the app's random source...});
+//   tcp.on_event = [](const TcpEvent& e) { ... describe(e) ... };   // optional narrator hook
+//
+//   Ingress  process(now, src, dst, segment_bytes)    raw TCP segment (header + payload) of an IPv4
+//                                                     packet addressed to us; the layer verifies the
+//                                                     checksum with the pseudo-header, demuxes, and
+//                                                     queues RSTs for segments nobody wants.
+//            process_icmp_error(now, local, remote, local_port, remote_port, seq, kind, mtu)
+//   Egress   dispatch(now, emit)                      emit(const TcpOutgoing&) once per segment ready
+//                                                     now; repr.payload is valid during the call only.
+//                                                     Build the IPv4 packet with repr.buffer_len()
+//                                                     bytes of TCP and call repr.emit(view, src, dst).
+//   Timers   poll_at()                                earliest instant dispatch() has work; an instant
+//                                                     at or before the last `now` means "right away".
+//   Sockets  connect(local_ip, remote_ip, remote_port, now) -> Result<SocketId, ConnectError>
+//            listen(local_ip or any, port, backlog)      -> Result<SocketId, ListenError>
+//            accept(listener)                            -> optional<SocketId>
+//            send(id, bytes)  -> Result<size_t, SendError>   bytes queued (0: buffer full)
+//            recv(id, out)    -> Result<size_t, RecvError>   0 means end of stream (peer's FIN)
+//            shutdown(id)  half-close: FIN after queued data     close(id)  release the handle
+//            abort(id)     RST now                               state(id), readable(id), writable(id),
+//            error(id) -> optional<TcpError> {Refused, Reset, TimedOut, Unreachable}
+//            set_nodelay(id, bool), set_keepalive(id, bool), set_mtu(mtu) (MSS = MTU - 40)
+//   Counters stats() -> [(name, value)]: traffic and every drop reason (TcpDrop).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "stack/socket/tcp_socket.hpp"
+#include "stack/time.hpp"
+#include "stack/util/result.hpp"
+#include "stack/util/siphash.hpp"
+#include "stack/wire/ip_address.hpp"
+#include "stack/wire/tcp.hpp"
+
+namespace stack::socket {
+
+enum class ConnectError { InvalidAddress, NoEphemeralPorts, TooManySockets };
+enum class ListenError { InvalidPort, AddressInUse, TooManySockets };
+enum class SendError { BadSocket, InvalidState, ConnectionFailed };
+enum class RecvError { BadSocket, InvalidState, WouldBlock, ConnectionFailed };
+const char* to_string(ConnectError e);
+const char* to_string(ListenError e);
+const char* to_string(SendError e);
+const char* to_string(RecvError e);
+
+class TcpLayer {
+ public:
+  using Outgoing = TcpOutgoing;
+  using IcmpKind = TcpSocket::IcmpKind;
+
+  struct Config : TcpConfig {
+    // RFC 6528 / RFC 6056 secret, from the application's random source. All-zero is refused by
+    // nothing here, but the app must not ship it (hostile-inputs #55).
+    std::uint64_t secret_key[2] = {0, 0};
+    // RFC 6056 §3.2: the ephemeral range; Linux's default 32768–60999.
+    std::uint16_t ephemeral_first = 32768;
+    std::uint16_t ephemeral_last = 60999;
+    std::size_t max_sockets = 4096;
+    std::size_t max_queued_rsts = 64;  // RFC 9293 §3.10.7.1 RST rate limit, per dispatch
+  };
+
+  explicit TcpLayer(Config config);
+  TcpLayer(const TcpLayer&) = delete;  // sockets keep a reference to config_
+  TcpLayer& operator=(const TcpLayer&) = delete;
+
+  // --- packets ---
+  void process(Instant now, wire::Ipv4Address src, wire::Ipv4Address dst, std::span<const std::byte> segment);
+  void process_icmp_error(Instant now, wire::Ipv4Address local, wire::Ipv4Address remote, std::uint16_t local_port,
+                          std::uint16_t remote_port, SeqNum seq, IcmpKind kind, std::uint16_t mtu = 0);
+  void dispatch(Instant now, const std::function<void(const Outgoing&)>& emit);
+  std::optional<Instant> poll_at() const;
+
+  // --- sockets ---
+  Result<SocketId, ConnectError> connect(wire::Ipv4Address local, wire::Ipv4Address remote, std::uint16_t remote_port,
+                                         Instant now);
+  Result<SocketId, ListenError> listen(wire::Ipv4Address local, std::uint16_t port, std::size_t backlog);
+  std::optional<SocketId> accept(SocketId listener);
+  Result<std::size_t, SendError> send(SocketId id, std::span<const std::byte> data);
+  Result<std::size_t, RecvError> recv(SocketId id, std::span<std::byte> out);
+  void shutdown(SocketId id);
+  void close(SocketId id);
+  void abort(SocketId id);
+  std::optional<TcpState> state(SocketId id) const;
+  bool readable(SocketId id) const;
+  bool writable(SocketId id) const;
+  std::optional<TcpError> error(SocketId id) const;
+  void set_nodelay(SocketId id, bool on);
+  void set_keepalive(SocketId id, bool on);
+  void set_mtu(std::uint16_t mtu) { config_.mtu = mtu; }
+
+  // --- observers ---
+  std::function<void(const TcpEvent&)> on_event;
+  std::vector<std::pair<std::string, std::uint64_t>> stats() const;
+  const TcpCounters& counters() const { return counters_; }
+  const TcpSocket* socket(SocketId id) const;  // the TCB, for tests and the narrator
+  std::size_t socket_count() const { return sockets_.size(); }
+  const Config& config() const { return config_; }
+
+ private:
+  struct ConnKey {
+    std::uint32_t local_addr;
+    std::uint16_t local_port;
+    std::uint32_t remote_addr;
+    std::uint16_t remote_port;
+    auto operator<=>(const ConnKey&) const = default;
+  };
+  struct Listener {
+    TcpEndpoint local;
+    std::size_t backlog;
+    std::set<SocketId> half_open;
+    std::deque<SocketId> accept_queue;
+  };
+
+  TcpContext context(Instant now);
+  void listen_input(TcpContext& ctx, SocketId lid, Listener& l, wire::Ipv4Address src, wire::Ipv4Address dst,
+                    const wire::tcp::Repr& seg);
+  void closed_input(TcpContext& ctx, wire::Ipv4Address src, wire::Ipv4Address dst, const wire::tcp::Repr& seg,
+                    const char* why);
+  void after_socket_event(TcpSocket& s);
+  void sweep();
+  SeqNum initial_sequence_number(Instant now, const ConnKey& key) const;
+  std::uint32_t timestamp_offset(const ConnKey& key) const;
+  std::optional<std::uint16_t> pick_ephemeral_port(wire::Ipv4Address local, wire::Ipv4Address remote,
+                                                   std::uint16_t remote_port);
+  TcpSocket* find(SocketId id);
+
+  Config config_;
+  SipKey key_;
+  TcpCounters counters_;
+  std::map<SocketId, std::unique_ptr<TcpSocket>> sockets_;
+  std::map<ConnKey, SocketId> connections_;
+  std::map<SocketId, Listener> listeners_;
+  std::deque<TcpOutgoing> rst_queue_;
+  std::vector<std::byte> scratch_;
+  std::array<std::uint16_t, 16> port_table_{};  // RFC 6056 §3.3.4 table[]
+  SocketId next_id_ = 1;
+  Instant last_now_;
+};
+
+}  // namespace stack::socket

@@ -1,0 +1,356 @@
+// TCP output and timers: what to send now (RFC 9293 §3.8.6 windows and SWS avoidance, RFC
+// 1122 §4.2.3.4 Nagle, RFC 5681/6582/6675 loss recovery) and what to do when a deadline passes
+// (RFC 6298 retransmission timeout, persist, keepalive, TIME-WAIT).
+#include <algorithm>
+
+#include "stack/socket/tcp_socket.hpp"
+
+namespace stack::socket {
+
+namespace {
+constexpr std::uint32_t kTimestampsLen = 12;  // nop, nop, kind 8, length 10
+bool data_state(TcpState s) {
+  switch (s) {
+    case TcpState::Established:
+    case TcpState::FinWait1:
+    case TcpState::CloseWait:
+    case TcpState::Closing:
+    case TcpState::LastAck:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+// Data bytes per segment: RFC 9293 §3.7.1, the MSS excludes TCP options, so a sender using
+// timestamps puts 12 fewer data bytes in each segment ("SendMSS = MIN(SendMSS, ...) - options").
+std::uint32_t TcpSocket::payload_cap() const { return snd_mss_ - (ts_ok_ ? kTimestampsLen : 0u); }
+
+std::uint32_t TcpSocket::flight() const {
+  if (in_recovery_ && sack_ok_) return pipe();
+  return seq_len(snd_una_, seq_max(snd_nxt_, snd_una_));
+}
+
+// RFC 6675 §4 "pipe": bytes in flight, not counting what the peer SACKed nor what we consider
+// lost and have not retransmitted yet.
+// DEVIATION(RFC 6675 §4 IsLost): every hole below the highest SACKed byte counts as lost once
+// recovery has started, instead of waiting for DupThresh SACKed segments above each hole. It
+// retransmits a little earlier under reordering and keeps the scoreboard arithmetic simple.
+std::uint32_t TcpSocket::pipe() const {
+  const std::uint32_t outstanding = seq_len(snd_una_, snd_max_);
+  std::uint32_t lost = 0;
+  SeqNum cursor = seq_max(snd_una_, high_rxt_);
+  for (const auto& b : scoreboard_) {
+    if (cursor < b.left) lost += seq_len(cursor, b.left);
+    cursor = seq_max(cursor, b.right);
+  }
+  const std::uint32_t gone = sacked_bytes() + lost;
+  return outstanding > gone ? outstanding - gone : 0;
+}
+
+// RFC 6675 §4 NextSeg() rule 1: the first unSACKed, not yet retransmitted, lost range.
+std::optional<std::pair<SeqNum, std::uint32_t>> TcpSocket::next_sack_hole() const {
+  SeqNum cursor = seq_max(snd_una_, high_rxt_);
+  for (const auto& b : scoreboard_) {
+    if (cursor < b.left) return std::pair{cursor, std::min(seq_len(cursor, b.left), payload_cap())};
+    cursor = seq_max(cursor, b.right);
+  }
+  return std::nullopt;
+}
+
+std::uint16_t TcpSocket::advertised_window() {
+  // RFC 9293 §3.8.6.2.2 receiver SWS avoidance: move the right edge only when it can move by
+  // min(buffer / 2, MSS); and never move it left (§3.8.6 "SHOULD NOT shrink the window").
+  const SeqNum possible = rcv_nxt_ + static_cast<std::uint32_t>(rx_.free());
+  if (rcv_adv_ < rcv_nxt_) rcv_adv_ = rcv_nxt_;
+  if (rcv_adv_ < possible) {
+    const std::uint32_t step = std::min<std::uint32_t>(static_cast<std::uint32_t>(rx_.capacity() / 2), snd_mss_);
+    if (seq_len(rcv_adv_, possible) >= step || rcv_adv_ == rcv_nxt_) rcv_adv_ = possible;
+  }
+  const std::uint32_t wnd = seq_len(rcv_nxt_, rcv_adv_);
+  const std::uint32_t field = std::min<std::uint32_t>(wnd >> rcv_wscale_, 0xffff);
+  // What the peer will compute from the field (rounded down) is never beyond rcv_adv_, and
+  // rcv_adv_ stays where it was: a right edge we accepted once is not taken back.
+  return static_cast<std::uint16_t>(field);
+}
+
+bool TcpSocket::window_update_due() const {
+  // A window update is worth a segment when the right edge can move by two segments or half
+  // the buffer (RFC 9293 §3.8.6.2.2; RFC 1122 §4.2.3.3), above all after a zero window.
+  if (state_ != TcpState::Established && state_ != TcpState::FinWait1 && state_ != TcpState::FinWait2) return false;
+  const SeqNum possible = rcv_nxt_ + static_cast<std::uint32_t>(rx_.free());
+  if (!(rcv_adv_ < possible)) return false;
+  const std::uint32_t step = std::min<std::uint32_t>(static_cast<std::uint32_t>(rx_.capacity() / 2), 2u * snd_mss_);
+  return seq_len(rcv_adv_, possible) >= step;
+}
+
+bool TcpSocket::wants_dispatch() const {
+  if (state_ == TcpState::Closed || state_ == TcpState::Listen) return false;
+  if (ack_now_ || retransmit_first_ || window_probe_due_ || keepalive_probe_due_) return true;
+  if ((state_ == TcpState::SynSent || state_ == TcpState::SynReceived) && snd_nxt_ == iss_) return true;
+  if (window_update_due()) return true;
+  if (!data_state(state_)) return false;
+  // Unsent data or FIN that the windows would let out.
+  const bool unsent = snd_nxt_ < tx_end() || (fin_queued_ && !fin_acked_ && snd_nxt_ == tx_end());
+  if (!unsent) return false;
+  return flight() < cc_.cwnd() && (snd_nxt_ < snd_una_ + snd_wnd_ || (fin_queued_ && snd_nxt_ == tx_end()));
+}
+
+// --- timers ---
+
+void TcpSocket::on_timers(TcpContext& ctx) {
+  const Instant now = ctx.now;
+  if (time_wait_at_ && now >= *time_wait_at_) {
+    // RFC 9293 §3.10.8: "If the time-wait timeout expires on a connection, delete the TCB, enter
+    // the CLOSED state, and return."
+    reset_connection(ctx, std::nullopt);
+    return;
+  }
+  if (fin_wait2_at_ && now >= *fin_wait2_at_) {
+    // RFC 9293 leaves FIN-WAIT-2 unbounded; like Linux (tcp_fin_timeout) an orphaned connection
+    // gives up after a while (hostile-inputs #64).
+    reset_connection(ctx, std::nullopt);
+    return;
+  }
+  if (delayed_ack_at_ && now >= *delayed_ack_at_) {
+    delayed_ack_at_.reset();
+    ack_now_ = true;
+  }
+  if (rto_at_ && now >= *rto_at_) on_retransmit_timeout(ctx);
+  if (persist_at_ && now >= *persist_at_) {
+    persist_at_.reset();
+    window_probe_due_ = true;
+  }
+  if (keepalive_at_ && now >= *keepalive_at_) {
+    // RFC 1122 §4.2.3.6 / RFC 9293 §3.8.4: probes after an idle period; the connection is
+    // dropped only after several go unanswered (MUST-29: tolerate lost keepalive ACKs).
+    if (keepalive_sent_ >= config_.keepalive_probes) {
+      reset_connection(ctx, TcpError::TimedOut);
+      return;
+    }
+    keepalive_at_ = now + config_.keepalive_interval;
+    if ((state_ == TcpState::Established || state_ == TcpState::CloseWait) && snd_una_ == snd_max_) {
+      keepalive_probe_due_ = true;
+      ++keepalive_sent_;
+    }
+  }
+}
+
+void TcpSocket::on_retransmit_timeout(TcpContext& ctx) {
+  rto_at_.reset();
+  const bool handshake = state_ == TcpState::SynSent || state_ == TcpState::SynReceived;
+  // RFC 9293 §3.8.3: give up after R2 (here a number of retransmissions, ~2 min for a SYN as in
+  // Linux). DEVIATION(RFC 9293 §3.8.3 MUST-23): R2 for a SYN "MUST be at least 3 minutes";
+  // Linux's 127 s default is kept so a failing connect() reports the same delay as the kernel.
+  if (retries_ >= (handshake ? config_.max_syn_retries : config_.max_retries)) {
+    if (listener_ && handshake) user_released = true;
+    reset_connection(ctx, soft_error_ ? *soft_error_ : TcpError::TimedOut);
+    return;
+  }
+  ++retries_;
+  ++ctx.counters.rto_expired;
+  // RFC 6298 §5.5: "The host MUST set RTO <- RTO * 2 ("back off the timer")".
+  rtt_.backoff();
+  // RFC 5681 §3.1 eq. 4 and the loss window; RFC 6582 §4: recover = highest sequence sent.
+  cc_.on_timeout(seq_len(snd_una_, snd_max_));
+  in_recovery_ = false;
+  dupacks_ = 0;
+  recover_ = snd_max_;
+  // RFC 6675 §5.1: after a timeout the SACK scoreboard SHOULD be cleared (the receiver may
+  // have reneged, RFC 2018 §8).
+  scoreboard_.clear();
+  high_rxt_ = snd_una_;
+  timed_.reset();  // Karn: the retransmission will not be timed
+  retransmit_cause_ = tcp_event::RetransmitCause::Timeout;
+  if (handshake) {
+    snd_nxt_ = iss_;  // resend SYN or SYN-ACK
+  } else {
+    // Go-back-N from SND.UNA (RFC 5681 §3.1: "retransmit the earliest segment that has not
+    // been acknowledged"), then slow start refills the pipe.
+    snd_nxt_ = snd_una_;
+    retransmit_first_ = true;
+  }
+}
+
+// --- output ---
+
+std::uint32_t TcpSocket::send_segment(TcpContext& ctx, std::vector<std::byte>& scratch, const Emit& emit, SeqNum seq,
+                                      std::uint32_t max_len, bool ack_only) {
+  Repr r;
+  r.src_port = local_.port;
+  r.dst_port = remote_.port;
+  r.seq = seq;
+  const bool syn = !ack_only && !syn_acked_ && seq == iss_ &&
+                   (state_ == TcpState::SynSent || state_ == TcpState::SynReceived);
+  if (state_ != TcpState::SynSent) r.ack = rcv_nxt_;
+  if (syn) {
+    r.flags.syn = true;
+    // RFC 9293 §3.7.1: advertise MSS = MTU - 40 (IPv4 and TCP headers without options).
+    r.mss = static_cast<std::uint16_t>(config_.mtu - 40);
+    const bool active = state_ == TcpState::SynSent || !listener_;
+    if (active ? config_.window_scaling : rcv_wscale_ > 0 || snd_wscale_ > 0) r.window_scale = rcv_wscale_;
+    if (active && !listener_ && state_ == TcpState::SynSent) {
+      r.sack_permitted = config_.sack;
+      if (config_.timestamps) r.timestamps = std::pair{ts_now(ctx.now), 0u};
+    } else {
+      r.sack_permitted = sack_ok_;
+      if (ts_ok_) r.timestamps = std::pair{ts_now(ctx.now), ts_recent_};
+    }
+    // RFC 7323 §2.2: "The window field in a segment where the SYN bit is set ... MUST NOT be
+    // scaled."
+    r.window_raw = static_cast<std::uint16_t>(std::min<std::size_t>(rx_.free(), 0xffff));
+    if (rcv_adv_ < rcv_nxt_ + r.window_raw) rcv_adv_ = rcv_nxt_ + r.window_raw;
+  } else {
+    if (ts_ok_) r.timestamps = std::pair{ts_now(ctx.now), ts_recent_};
+    r.window_raw = advertised_window();
+    // RFC 2018 §4: report out-of-order data, the block holding the latest segment first.
+    if (sack_ok_ && !ooo_.empty()) {
+      std::size_t n = 0;
+      auto add = [&](const TcpAssembler::Range& range) {
+        const wire::tcp::SackBlock b{rcv_nxt_ + range.begin, rcv_nxt_ + range.end};
+        for (std::size_t i = 0; i < n; ++i)
+          if (r.sack_blocks[i] == b) return;
+        if (n < (ts_ok_ ? 3u : 4u)) r.sack_blocks[n++] = b;
+      };
+      if (auto recent = ooo_.most_recent()) add(*recent);
+      for (const auto& range : ooo_.ranges()) add(range);
+    }
+  }
+
+  // Payload from the send buffer, within what the header leaves of the MSS.
+  std::uint32_t data_len = 0;
+  if (!syn && !ack_only && syn_acked_ && tx_base() <= seq) {
+    const std::uint32_t offset = seq_len(tx_base(), seq);
+    const std::uint32_t available = offset < tx_.size() ? static_cast<std::uint32_t>(tx_.size()) - offset : 0;
+    const auto options = static_cast<std::uint32_t>(r.header_len() - wire::tcp::kMinHeaderLen);
+    const std::uint32_t room = snd_mss_ > options ? snd_mss_ - options : 1;
+    data_len = std::min({max_len, available, room});
+    scratch.resize(data_len);
+    data_len = static_cast<std::uint32_t>(tx_.peek(offset, scratch));
+    r.payload = std::span<const std::byte>(scratch.data(), data_len);
+    // The FIN follows the last byte of data (RFC 9293 §3.10.4).
+    if (fin_queued_ && !fin_acked_ && seq + data_len == tx_end() && data_state(state_)) r.flags.fin = true;
+    if (data_len > 0 && seq + data_len == tx_end()) r.flags.psh = true;
+  }
+
+  emit(TcpOutgoing{local_.addr, remote_.addr, r});
+  ++ctx.counters.segments_out;
+
+  const std::uint32_t used = r.segment_len();
+  if (r.ack) {
+    last_ack_sent_ = rcv_nxt_;
+    ack_now_ = false;
+    delayed_ack_at_.reset();
+    full_segments_unacked_ = 0;
+  }
+  if (used > 0) {
+    const SeqNum end = seq + used;
+    if (seq < snd_max_) {
+      ++ctx.counters.retransmitted;
+      ctx.event(tcp_event::Retransmitted{id_, seq, used, rtt_.rto(), retransmit_cause_});
+      if (timed_ && seq <= timed_->first && timed_->first < end) timed_.reset();  // Karn
+    } else if (!timed_) {
+      timed_ = std::pair{seq, ctx.now};
+    }
+    if (r.flags.fin && snd_max_ <= seq + data_len) ctx.event(tcp_event::FinSent{id_, we_closed_first_});
+    snd_max_ = seq_max(snd_max_, end);
+    // RFC 6298 §5.1: "Every time a packet containing data is sent (including a retransmission),
+    // if the timer is not running, start it running so that it will expire after RTO seconds".
+    if (!rto_at_) rto_at_ = ctx.now + rtt_.rto();
+  }
+  return used;
+}
+
+void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const Emit& emit) {
+  on_timers(ctx);
+  if (state_ == TcpState::Closed || state_ == TcpState::Listen) return;
+
+  // SYN (RFC 9293 §3.10.1) or SYN-ACK (§3.10.7.2), first time or after a timeout.
+  if ((state_ == TcpState::SynSent || state_ == TcpState::SynReceived) && snd_nxt_ == iss_) {
+    snd_nxt_ = iss_ + send_segment(ctx, scratch, emit, iss_, 0);
+    return;
+  }
+
+  // Bounded loop: each pass sends one segment or stops.
+  for (int budget = 0; budget < 4096 && data_state(state_); ++budget) {
+    const std::uint32_t cap = payload_cap();
+    if (retransmit_first_) {
+      // Fast retransmit (RFC 5681 §3.2 step 3), partial ACK (RFC 6582 §3.2 step 5) or timeout:
+      // the segment at SND.UNA, whatever the windows say.
+      retransmit_first_ = false;
+      const std::uint32_t outstanding = seq_len(snd_una_, snd_max_);
+      const std::uint32_t len = std::min(cap, outstanding);
+      const std::uint32_t used = send_segment(ctx, scratch, emit, snd_una_, len);
+      high_rxt_ = seq_max(high_rxt_, snd_una_ + used);
+      snd_nxt_ = seq_max(snd_nxt_, snd_una_ + used);
+      if (in_recovery_ && sack_ok_) retransmit_cause_ = tcp_event::RetransmitCause::SackRecovery;
+      continue;
+    }
+    if (in_recovery_ && sack_ok_ && pipe() + cap <= cc_.cwnd()) {
+      // RFC 6675 §5 (C): "while (cwnd - pipe) >= 1 SMSS", retransmit the next hole.
+      if (auto hole = next_sack_hole()) {
+        const std::uint32_t used = send_segment(ctx, scratch, emit, hole->first, hole->second);
+        if (used == 0) break;
+        high_rxt_ = hole->first + used;
+        continue;
+      }
+    }
+    // New data (or go-back-N after a timeout) at SND.NXT.
+    const std::uint32_t unsent = snd_nxt_ < tx_end() ? seq_len(snd_nxt_, tx_end()) : 0;
+    const bool fin_due = fin_queued_ && !fin_acked_ && snd_nxt_ == tx_end();
+    if (unsent == 0 && !fin_due) break;
+    const std::uint32_t in_flight = flight();
+    const std::uint32_t cwnd_room = cc_.cwnd() > in_flight ? cc_.cwnd() - in_flight : 0;
+    const SeqNum right = snd_una_ + snd_wnd_;
+    const std::uint32_t wnd_room = snd_nxt_ < right ? seq_len(snd_nxt_, right) : 0;
+    std::uint32_t len = std::min({unsent, cap, cwnd_room, wnd_room});
+    if (unsent > 0 && len == 0) break;  // windows closed: wait for an ACK or the persist timer
+    if (unsent > 0 && len < cap && len < unsent) {
+      // RFC 9293 §3.8.6.2.1 sender SWS avoidance: a partial segment only if it is at least
+      // half the largest window the peer ever offered.
+      if (len < max_snd_wnd_ / 2) break;
+    }
+    if (unsent > 0 && len < cap && len == unsent && snd_nxt_ >= snd_max_ && !nodelay_ && !fin_queued_ &&
+        snd_una_ != snd_max_) {
+      // RFC 1122 §4.2.3.4 (Nagle): "If there is unacknowledged data, then the sending TCP
+      // buffers all user data ... until the outstanding data has been acknowledged or until
+      // the TCP can send a full-sized segment."
+      break;
+    }
+    const std::uint32_t used = send_segment(ctx, scratch, emit, snd_nxt_, len);
+    if (used == 0) break;
+    snd_nxt_ += used;
+  }
+
+  if (window_probe_due_) {
+    window_probe_due_ = false;
+    // RFC 9293 §3.8.6.1: "The sending TCP must regularly retransmit to the receiving TCP even
+    // when the window is zero" — one byte of new data; if refused, the retransmission timer
+    // resends it with exponential backoff (MUST-36). NOT a keepalive: the byte is real data.
+    if (snd_wnd_ == 0 && snd_una_ == snd_max_ && snd_nxt_ < tx_end()) {
+      ++ctx.counters.window_probes;
+      ctx.event(tcp_event::WindowProbe{id_, snd_nxt_});
+      snd_nxt_ += send_segment(ctx, scratch, emit, snd_nxt_, 1);
+    }
+  }
+  if (keepalive_probe_due_) {
+    keepalive_probe_due_ = false;
+    // RFC 9293 §3.8.4: "<SEQ=SND.NXT-1><ACK=RCV.NXT>" with no data elicits an ACK.
+    ++ctx.counters.keepalive_probes;
+    (void)send_segment(ctx, scratch, emit, snd_nxt_ - 1, 0, true);
+  }
+  if (state_ != TcpState::Closed && (ack_now_ || window_update_due())) {
+    (void)send_segment(ctx, scratch, emit, snd_nxt_, 0, true);
+  }
+
+  // Persist timer (RFC 9293 §3.8.6.1, MUST-35): armed while the peer's window is zero, data
+  // waits, and nothing is in flight for the retransmission timer to resend.
+  if (snd_wnd_ == 0 && data_state(state_) && snd_una_ == snd_max_ && snd_nxt_ < tx_end()) {
+    if (!persist_at_) persist_at_ = ctx.now + rtt_.rto();
+  } else {
+    persist_at_.reset();
+  }
+}
+
+}  // namespace stack::socket

@@ -1,0 +1,336 @@
+// TcpSocket: construction, opening, the user calls (RFC 9293 §3.10.1–§3.10.5) and printing.
+#include "stack/socket/tcp_socket.hpp"
+
+#include <algorithm>
+
+namespace stack::socket {
+
+const char* to_string(TcpState s) {
+  switch (s) {
+    case TcpState::Closed: return "CLOSED";
+    case TcpState::Listen: return "LISTEN";
+    case TcpState::SynSent: return "SYN-SENT";
+    case TcpState::SynReceived: return "SYN-RECEIVED";
+    case TcpState::Established: return "ESTABLISHED";
+    case TcpState::FinWait1: return "FIN-WAIT-1";
+    case TcpState::FinWait2: return "FIN-WAIT-2";
+    case TcpState::CloseWait: return "CLOSE-WAIT";
+    case TcpState::Closing: return "CLOSING";
+    case TcpState::LastAck: return "LAST-ACK";
+    case TcpState::TimeWait: return "TIME-WAIT";
+  }
+  return "?";
+}
+
+const char* to_string(TcpError e) {
+  switch (e) {
+    case TcpError::Refused: return "connection refused";
+    case TcpError::Reset: return "connection reset by peer";
+    case TcpError::TimedOut: return "connection timed out";
+    case TcpError::Unreachable: return "destination unreachable";
+  }
+  return "?";
+}
+
+namespace {
+struct DropName { const char* text; const char* counter; };
+constexpr DropName kDropNames[kTcpDropCount] = {
+    {"malformed TCP header", "tcp.drop.malformed"},
+    {"bad TCP checksum", "tcp.drop.bad_checksum"},
+    {"bad TCP address or port", "tcp.drop.bad_address"},
+    {"no socket (RST sent)", "tcp.drop.no_socket"},
+    {"non-SYN to a listener", "tcp.drop.listen_not_syn"},
+    {"listen backlog full", "tcp.drop.backlog_full"},
+    {"SYN-SENT: unacceptable ACK", "tcp.drop.syn_sent_bad_ack"},
+    {"SYN-SENT: neither SYN nor RST", "tcp.drop.syn_sent_no_syn"},
+    {"segment outside the receive window", "tcp.drop.out_of_window"},
+    {"PAWS: old timestamp", "tcp.drop.paws"},
+    {"RST outside the window", "tcp.drop.rst_out_of_window"},
+    {"RST in window but not exact (challenge ACK)", "tcp.drop.rst_not_exact"},
+    {"SYN on a synchronized connection (challenge ACK)", "tcp.drop.syn_in_window"},
+    {"segment without ACK", "tcp.drop.no_ack"},
+    {"ACK for data never sent", "tcp.drop.ack_unsent"},
+    {"ACK too old (blind injection check)", "tcp.drop.ack_too_old"},
+    {"SYN-RECEIVED: unacceptable ACK (RST sent)", "tcp.drop.syn_received_bad_ack"},
+    {"out-of-order queue full", "tcp.drop.reassembly_full"},
+    {"data after close", "tcp.drop.data_after_close"},
+    {"RST in TIME-WAIT ignored (RFC 1337)", "tcp.drop.time_wait_rst"},
+    {"RST rate limit", "tcp.drop.rst_rate_limited"},
+    {"challenge ACK rate limit", "tcp.drop.challenge_ack_limited"},
+    {"ICMP error not about data in flight", "tcp.drop.icmp_not_in_window"},
+};
+}  // namespace
+
+const char* to_string(TcpDrop d) { return kDropNames[static_cast<std::size_t>(d)].text; }
+const char* counter_name(TcpDrop d) { return kDropNames[static_cast<std::size_t>(d)].counter; }
+
+std::string describe(const TcpEvent& e) {
+  using namespace tcp_event;
+  auto sock = [](SocketId id) { return "TCP #" + std::to_string(id) + ": "; };
+  return std::visit(
+      [&](const auto& ev) -> std::string {
+        using T = std::decay_t<decltype(ev)>;
+        if constexpr (std::is_same_v<T, StateChanged>) {
+          return sock(ev.id) + to_string(ev.from) + " -> " + to_string(ev.to);
+        } else if constexpr (std::is_same_v<T, Retransmitted>) {
+          const char* why = ev.cause == RetransmitCause::Timeout          ? "timeout"
+                            : ev.cause == RetransmitCause::FastRetransmit ? "fast retransmit"
+                            : ev.cause == RetransmitCause::SackRecovery   ? "SACK recovery"
+                                                                          : "partial ACK";
+          return sock(ev.id) + "retransmit seq " + std::to_string(ev.seq.raw) + " len " + std::to_string(ev.len) +
+                 " (" + why + ", rto " + ev.rto.describe() + ")";
+        } else if constexpr (std::is_same_v<T, WindowProbe>) {
+          return sock(ev.id) + "zero-window probe at seq " + std::to_string(ev.seq.raw);
+        } else if constexpr (std::is_same_v<T, PeerWindow>) {
+          return sock(ev.id) + (ev.window == 0 ? "peer window closed" : "peer window reopened: " + std::to_string(ev.window));
+        } else if constexpr (std::is_same_v<T, FinSent>) {
+          return sock(ev.id) + (ev.first ? "we close first (FIN sent)" : "FIN sent after the peer's");
+        } else if constexpr (std::is_same_v<T, FinReceived>) {
+          return sock(ev.id) + (ev.first ? "peer closes first (FIN received)" : "peer's FIN received");
+        } else if constexpr (std::is_same_v<T, RstSent>) {
+          return (ev.id ? sock(*ev.id) : std::string("TCP: ")) + "RST sent: " + ev.reason;
+        } else if constexpr (std::is_same_v<T, RstReceived>) {
+          return sock(ev.id) + "RST received in " + to_string(ev.in);
+        } else if constexpr (std::is_same_v<T, ChallengeAck>) {
+          return sock(ev.id) + "challenge ACK: " + ev.reason;
+        } else {
+          return (ev.id ? sock(*ev.id) : std::string("TCP: ")) + "dropped: " + to_string(ev.reason);
+        }
+      },
+      e);
+}
+
+TcpSocket::TcpSocket(SocketId id, const TcpConfig& config)
+    : id_(id),
+      config_(config),
+      tx_(config.send_buffer),
+      rx_(config.recv_buffer),
+      ooo_(config.max_ooo_ranges),
+      nodelay_(config.nodelay),
+      keepalive_(config.keepalive),
+      rtt_(config.min_rto),
+      cc_(config.congestion, 536) {}
+
+void TcpSocket::set_state(TcpContext& ctx, TcpState to) {
+  if (to == state_) return;
+  const TcpState from = state_;
+  state_ = to;
+  ctx.event(tcp_event::StateChanged{id_, from, to});
+}
+
+// Our receive window scale: the smallest shift that lets the buffer be advertised in 16 bits
+// (RFC 7323 §2.2), at most 14.
+static std::uint8_t window_shift_for(std::size_t buffer) {
+  std::uint8_t shift = 0;
+  while (shift < wire::tcp::kMaxWindowScale && (buffer >> shift) > 0xffff) ++shift;
+  return shift;
+}
+
+void TcpSocket::open_active(TcpContext& ctx, TcpEndpoint local, TcpEndpoint remote, SeqNum iss,
+                            std::uint32_t ts_offset) {
+  local_ = local;
+  remote_ = remote;
+  iss_ = iss;
+  snd_una_ = snd_nxt_ = snd_max_ = iss;
+  recover_ = iss;  // RFC 6582 §3.2 step 1: "recover" starts at the ISS
+  ts_offset_ = ts_offset;
+  rcv_wscale_ = config_.window_scaling ? window_shift_for(config_.recv_buffer) : 0;
+  ++ctx.counters.active_opens;
+  // RFC 9293 §3.10.1: "A SYN segment of the form <SEQ=ISS><CTL=SYN> is sent. Set SND.UNA to ISS,
+  // SND.NXT to ISS+1, enter SYN-SENT state". The SYN leaves on the next dispatch().
+  set_state(ctx, TcpState::SynSent);
+}
+
+void TcpSocket::take_syn_options(const Repr& syn) {
+  // RFC 9293 §3.7.1 MUST-15: without an MSS option assume 536. hostile-inputs #39: clamp tiny
+  // values to a floor so a peer cannot make us send 8-byte segments; cap at our own MTU.
+  const std::uint16_t ours = static_cast<std::uint16_t>(config_.mtu - 40);
+  snd_mss_ = std::clamp<std::uint16_t>(syn.mss.value_or(536), 88, ours);
+  // RFC 7323 §2.2: scaling only when both SYNs carry the option; §2.3 clamp to 14.
+  if (syn.window_scale && config_.window_scaling) {
+    snd_wscale_ = std::min(*syn.window_scale, wire::tcp::kMaxWindowScale);
+  } else {
+    snd_wscale_ = 0;
+    rcv_wscale_ = 0;
+  }
+  sack_ok_ = syn.sack_permitted && config_.sack;
+  // RFC 7323 §3.2: timestamps are used only when both SYNs carried them.
+  ts_ok_ = syn.timestamps.has_value() && config_.timestamps;
+  if (ts_ok_) ts_recent_ = syn.timestamps->first;
+  cc_.set_mss(payload_cap(), true);
+}
+
+void TcpSocket::open_passive(TcpContext& ctx, TcpEndpoint local, TcpEndpoint remote, const Repr& syn, SeqNum iss,
+                             std::uint32_t ts_offset, SocketId listener) {
+  local_ = local;
+  remote_ = remote;
+  listener_ = listener;
+  state_ = TcpState::Listen;  // born from the listener: the narrator sees LISTEN -> SYN-RECEIVED
+  ++ctx.counters.passive_opens;
+  // RFC 9293 §3.10.7.2 third: "Set RCV.NXT to SEG.SEQ+1, IRS is set to SEG.SEQ ... ISS should be
+  // selected and a SYN segment sent of the form <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. SND.NXT is
+  // set to ISS+1 and SND.UNA to ISS. The connection state should be changed to SYN-RECEIVED."
+  irs_ = syn.seq;
+  rcv_nxt_ = syn.seq + 1;
+  rcv_adv_ = rcv_nxt_;
+  iss_ = iss;
+  snd_una_ = snd_nxt_ = snd_max_ = iss;
+  recover_ = iss;  // RFC 6582 §3.2 step 1: "recover" starts at the ISS
+  ts_offset_ = ts_offset;
+  rcv_wscale_ = config_.window_scaling ? window_shift_for(config_.recv_buffer) : 0;
+  take_syn_options(syn);
+  ts_recent_age_ = ctx.now;
+  // The window in a SYN is never scaled (RFC 7323 §2.2).
+  snd_wnd_ = syn.window_raw;
+  max_snd_wnd_ = snd_wnd_;
+  snd_wl1_ = syn.seq;
+  set_state(ctx, TcpState::SynReceived);
+}
+
+// --- user calls ---
+
+std::size_t TcpSocket::send(std::span<const std::byte> data) {
+  // RFC 9293 §3.10.2: data may be queued in SYN-SENT/SYN-RECEIVED and in ESTABLISHED/CLOSE-WAIT.
+  if (fin_queued_) return 0;
+  switch (state_) {
+    case TcpState::SynSent:
+    case TcpState::SynReceived:
+    case TcpState::Established:
+    case TcpState::CloseWait:
+      return tx_.push(data);
+    default:
+      return 0;
+  }
+}
+
+std::size_t TcpSocket::recv(std::span<std::byte> out) {
+  const std::size_t n = rx_.pop(out);
+  return n;
+}
+
+bool TcpSocket::readable() const { return !rx_.empty() || fin_received_ || error_.has_value(); }
+
+bool TcpSocket::writable() const {
+  return !fin_queued_ && tx_.free() > 0 &&
+         (state_ == TcpState::Established || state_ == TcpState::CloseWait);
+}
+
+void TcpSocket::shutdown(TcpContext& ctx) {
+  // RFC 9293 §3.10.4 CLOSE: queue a FIN after the data already queued.
+  switch (state_) {
+    case TcpState::SynSent:
+      // "Delete the TCB and return 'error: closing' responses to any queued SENDs"
+      set_state(ctx, TcpState::Closed);
+      break;
+    case TcpState::SynReceived:
+    case TcpState::Established:
+      if (!fin_queued_) {
+        fin_queued_ = true;
+        if (!peer_closed_first_) we_closed_first_ = true;
+        // SYN-RECEIVED: the FIN waits until the handshake completes (RFC 9293 §3.10.4).
+        if (state_ == TcpState::Established) set_state(ctx, TcpState::FinWait1);
+      }
+      break;
+    case TcpState::CloseWait:
+      if (!fin_queued_) {
+        fin_queued_ = true;
+        set_state(ctx, TcpState::LastAck);
+      }
+      break;
+    default:
+      break;  // already closing: "error: connection closing"
+  }
+}
+
+void TcpSocket::abort(TcpContext& ctx) {
+  // RFC 9293 §3.10.5 ABORT: in SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT "send a reset
+  // segment: <SEQ=SND.NXT><CTL=RST>"; other states just delete the TCB.
+  switch (state_) {
+    case TcpState::SynReceived:
+    case TcpState::Established:
+    case TcpState::FinWait1:
+    case TcpState::FinWait2:
+    case TcpState::CloseWait: {
+      Repr rst;
+      rst.src_port = local_.port;
+      rst.dst_port = remote_.port;
+      rst.seq = snd_max_;
+      rst.flags.rst = true;
+      ctx.rst_queue.push_back(TcpOutgoing{local_.addr, remote_.addr, rst});
+      ++ctx.counters.rst_sent;
+      ctx.event(tcp_event::RstSent{id_, "abort"});
+      break;
+    }
+    default:
+      break;
+  }
+  reset_connection(ctx, std::nullopt);
+}
+
+void TcpSocket::set_keepalive(TcpContext& ctx, bool on) {
+  keepalive_ = on;
+  keepalive_at_ = on ? std::optional(ctx.now + config_.keepalive_idle) : std::nullopt;
+  keepalive_sent_ = 0;
+}
+
+void TcpSocket::reset_connection(TcpContext& ctx, std::optional<TcpError> error) {
+  if (error && !error_) error_ = error;
+  rto_at_.reset();
+  delayed_ack_at_.reset();
+  persist_at_.reset();
+  keepalive_at_.reset();
+  time_wait_at_.reset();
+  fin_wait2_at_.reset();
+  ack_now_ = false;
+  retransmit_first_ = false;
+  set_state(ctx, TcpState::Closed);
+}
+
+void TcpSocket::icmp_error(TcpContext& ctx, SeqNum seq, IcmpKind kind, std::uint16_t mtu) {
+  // RFC 5927 §4.1: act only if the quoted sequence number is for data in flight,
+  // SND.UNA <= SEQ < SND.NXT; otherwise it may be a blind attack.
+  if (!(snd_una_ <= seq && seq < seq_max(snd_max_, snd_una_ + 1))) {
+    ctx.drop(id_, TcpDrop::IcmpNotInWindow);
+    return;
+  }
+  switch (kind) {
+    case IcmpKind::FragmentationNeeded: {
+      // RFC 1191 §6.2 (PMTUD): lower the MSS; the lost segment is resent by the next timeout.
+      // RFC 5927 §7.2 limits the damage of a forged message: never below 536 + 40 here.
+      const auto mss = static_cast<std::uint16_t>(std::max<int>(mtu, 576) - 40);
+      snd_mss_ = std::min(snd_mss_, mss);
+      break;
+    }
+    case IcmpKind::ProtocolUnreachable:
+    case IcmpKind::PortUnreachable:
+      // RFC 1122 §4.2.3.9: these are hard errors and "SHOULD abort the connection". RFC 5461
+      // recommends treating them as soft in synchronized states; we abort only in SYN-SENT.
+      if (state_ == TcpState::SynSent) {
+        reset_connection(ctx, TcpError::Unreachable);
+        return;
+      }
+      soft_error_ = TcpError::Unreachable;
+      break;
+    default:
+      // Soft errors (RFC 1122 §4.2.3.9 "MUST NOT abort"): remembered, reported on timeout.
+      soft_error_ = TcpError::Unreachable;
+      break;
+  }
+}
+
+std::optional<Instant> TcpSocket::poll_at(Instant now) const {
+  if (wants_dispatch()) return now;
+  std::optional<Instant> at;
+  auto take = [&](const std::optional<Instant>& t) {
+    if (t && (!at || *t < *at)) at = t;
+  };
+  take(rto_at_);
+  take(delayed_ack_at_);
+  take(persist_at_);
+  take(keepalive_at_);
+  take(time_wait_at_);
+  take(fin_wait2_at_);
+  return at;
+}
+
+}  // namespace stack::socket

@@ -1,0 +1,360 @@
+// One TCP connection: the transmission control block (RFC 9293 §3.3.1) and its timers.
+//
+// Read first: RFC 9293 §3.3 (sequence variables), §3.10 (event processing); RFC 6298 (RTO);
+// RFC 5681 + RFC 6582 (congestion control, NewReno); RFC 7323 (window scale, timestamps, PAWS);
+// RFC 2018 + RFC 6675 (SACK); RFC 5961 (blind-attack mitigations).
+//
+// The socket is driven by TcpLayer (tcp_layer.hpp), which owns demultiplexing, listeners, ISNs
+// and ports. Input lives in tcp_input.cpp (RFC 9293 "SEGMENT ARRIVES"), output and timers in
+// tcp_output.cpp, the user calls (SEND, RECEIVE, CLOSE, ABORT) in tcp_socket.cpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "stack/socket/tcp_congestion.hpp"
+#include "stack/socket/tcp_reassembly.hpp"
+#include "stack/socket/tcp_rtt.hpp"
+#include "stack/time.hpp"
+#include "stack/util/ring_buffer.hpp"
+#include "stack/wire/ip_address.hpp"
+#include "stack/wire/tcp.hpp"
+
+namespace stack::socket {
+
+using SocketId = std::uint32_t;
+using wire::tcp::SeqNum;
+
+// RFC 9293 §3.3.2: the eleven states. Printed with the RFC spelling ("SYN-SENT").
+enum class TcpState {
+  Closed, Listen, SynSent, SynReceived, Established, FinWait1, FinWait2, CloseWait, Closing, LastAck, TimeWait
+};
+const char* to_string(TcpState s);
+
+// Why a connection ended badly, as the application sees it.
+enum class TcpError {
+  Refused,      // RST in answer to our SYN (RFC 9293 §3.10.7.3)
+  Reset,        // RST on a synchronized connection (ECONNRESET)
+  TimedOut,     // retransmissions or keepalive probes went unanswered (RFC 9293 §3.8.3 R2)
+  Unreachable,  // ICMP hard error, or the timeout followed ICMP soft errors (RFC 1122 §4.2.3.9)
+};
+const char* to_string(TcpError e);
+
+// Every reason the TCP layer discards an incoming segment. Stable counter names in stats().
+enum class TcpDrop {
+  Malformed,            // header or options do not parse (hostile-inputs F)
+  BadChecksum,          // RFC 9293 MUST-3: drop silently
+  BadAddress,           // broadcast/multicast/unspecified endpoint, or port 0
+  NoSocket,             // answered with RST (RFC 9293 §3.10.7.1)
+  ListenNotSyn,         // non-SYN to a listener (§3.10.7.2)
+  BacklogFull,          // half-open + accept queue at the listen() backlog (hostile-inputs #57)
+  SynSentBadAck,        // §3.10.7.3 first: ACK outside (ISS, SND.NXT]
+  SynSentNoSyn,         // §3.10.7.3 fifth: neither SYN nor RST
+  OutOfWindow,          // §3.10.7.4 first: unacceptable segment (answered with an ACK)
+  PawsRejected,         // RFC 7323 §5.3 R1
+  RstOutOfWindow,       // RFC 5961 §3.2: silently dropped
+  RstNotExact,          // RFC 5961 §3.2: challenge ACK instead
+  SynInWindow,          // RFC 5961 §4: challenge ACK instead
+  NoAck,                // §3.10.7.4 fifth: "if the ACK bit is off, drop the segment"
+  AckUnsent,            // SEG.ACK > SND.NXT: ACK and drop
+  AckTooOld,            // RFC 5961 §5.2: SEG.ACK < SND.UNA - MAX.SND.WND
+  SynReceivedBadAck,    // §3.10.7.4 fifth, SYN-RECEIVED: answered with RST
+  ReassemblyFull,       // out-of-order range limit reached (hostile-inputs #58)
+  DataAfterClose,       // text after our user closed or after the peer's FIN
+  TimeWaitRst,          // RFC 1337: RST ignored in TIME-WAIT
+  RstQueueFull,         // RST generation rate limit (RFC 9293 §3.10.7.1)
+  ChallengeAckLimited,  // RFC 5961 §7: challenge ACK suppressed
+  IcmpNotInWindow,      // RFC 5927 §4.1: ICMP error whose sequence number is not in flight
+  Count_
+};
+inline constexpr std::size_t kTcpDropCount = static_cast<std::size_t>(TcpDrop::Count_);
+const char* to_string(TcpDrop d);     // "out of window"
+const char* counter_name(TcpDrop d);  // "tcp.drop.out_of_window"
+
+// Traffic counters besides drops.
+struct TcpCounters {
+  std::uint64_t segments_in = 0;
+  std::uint64_t segments_out = 0;
+  std::uint64_t retransmitted = 0;
+  std::uint64_t rto_expired = 0;
+  std::uint64_t fast_retransmits = 0;
+  std::uint64_t sack_recoveries = 0;
+  std::uint64_t rst_sent = 0;
+  std::uint64_t rst_received = 0;
+  std::uint64_t challenge_acks = 0;
+  std::uint64_t active_opens = 0;
+  std::uint64_t passive_opens = 0;
+  std::uint64_t window_probes = 0;
+  std::uint64_t keepalive_probes = 0;
+  std::array<std::uint64_t, kTcpDropCount> drops{};
+};
+
+// What happened, for the narrator (DESIGN.md "Narration is built on events").
+namespace tcp_event {
+struct StateChanged { SocketId id; TcpState from; TcpState to; };
+enum class RetransmitCause { Timeout, FastRetransmit, SackRecovery, PartialAck };
+struct Retransmitted { SocketId id; SeqNum seq; std::uint32_t len; Duration rto; RetransmitCause cause; };
+struct WindowProbe { SocketId id; SeqNum seq; };
+struct PeerWindow { SocketId id; std::uint32_t window; };  // the peer's window became 0 or reopened
+struct FinSent { SocketId id; bool first; };                // first: we closed before the peer
+struct FinReceived { SocketId id; bool first; };
+struct RstSent { std::optional<SocketId> id; std::string reason; };
+struct RstReceived { SocketId id; TcpState in; };
+struct ChallengeAck { SocketId id; std::string reason; };
+struct Dropped { std::optional<SocketId> id; TcpDrop reason; };
+}  // namespace tcp_event
+using TcpEvent = std::variant<tcp_event::StateChanged, tcp_event::Retransmitted, tcp_event::WindowProbe,
+                              tcp_event::PeerWindow, tcp_event::FinSent, tcp_event::FinReceived, tcp_event::RstSent,
+                              tcp_event::RstReceived, tcp_event::ChallengeAck, tcp_event::Dropped>;
+// One line in the narrator's words ("TCP #3: SYN-SENT -> ESTABLISHED").
+std::string describe(const TcpEvent& e);
+
+// Settings shared by every socket of a layer.
+struct TcpConfig {
+  std::uint16_t mtu = 1500;                       // IP MTU; our MSS = mtu - 40 (RFC 9293 §3.7.1)
+  std::size_t send_buffer = 64 * 1024;
+  std::size_t recv_buffer = 64 * 1024;
+  std::size_t max_ooo_ranges = 32;                // hostile-inputs #58
+  CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
+  bool nodelay = false;                           // Nagle on by default (RFC 1122 §4.2.3.4)
+  bool sack = true;                               // offer SACK-permitted (RFC 2018)
+  bool timestamps = true;                         // offer timestamps (RFC 7323)
+  bool window_scaling = true;                     // offer window scale (RFC 7323 §2)
+  // RFC 1122 §4.2.3.2: "the delay MUST be less than 0.5 seconds". Linux uses 40..200 ms.
+  Duration delayed_ack = Duration::from_millis(200);
+  Duration min_rto = Duration::from_secs(1);      // RFC 6298 §2.4
+  int max_syn_retries = 6;                        // 1+2+4+8+16+32+64 s: ~127 s like Linux
+  int max_retries = 15;                           // R2 for data (Linux tcp_retries2)
+  Duration time_wait = Duration::from_secs(60);   // 2*MSL, like Linux (RFC 9293 §3.4.2 MSL 2 min)
+  Duration fin_wait2_timeout = Duration::from_secs(60);
+  bool keepalive = false;                         // RFC 1122 §4.2.3.6 MUST-25: off by default
+  Duration keepalive_idle = Duration::from_secs(7200);  // MUST-28: at least two hours
+  Duration keepalive_interval = Duration::from_secs(75);
+  int keepalive_probes = 9;
+  // RFC 5961 §7: at most one challenge ACK (or ACK to an unacceptable segment) per interval.
+  Duration challenge_ack_interval = Duration::from_millis(500);
+};
+
+// A segment ready to leave, with its addresses. `repr.payload` is valid during the emit call.
+struct TcpOutgoing {
+  wire::Ipv4Address src;
+  wire::Ipv4Address dst;
+  wire::tcp::Repr repr;
+};
+
+// What a socket needs from its layer while handling one event.
+struct TcpContext {
+  Instant now;
+  const TcpConfig& config;
+  TcpCounters& counters;
+  const std::function<void(const TcpEvent&)>& on_event;
+  std::deque<TcpOutgoing>& rst_queue;  // one-off RSTs not tied to the socket's own sequence space
+
+  void event(const TcpEvent& e) const {
+    if (on_event) on_event(e);
+  }
+  void drop(std::optional<SocketId> id, TcpDrop reason) const {
+    ++counters.drops[static_cast<std::size_t>(reason)];
+    event(tcp_event::Dropped{id, reason});
+  }
+};
+
+struct TcpEndpoint {
+  wire::Ipv4Address addr;
+  std::uint16_t port = 0;
+  auto operator<=>(const TcpEndpoint&) const = default;
+};
+
+class TcpSocket {
+ public:
+  using Emit = std::function<void(const TcpOutgoing&)>;
+
+  TcpSocket(SocketId id, const TcpConfig& config);
+
+  // --- opening (called by the layer) ---
+  // OPEN active (RFC 9293 §3.10.1): send SYN, enter SYN-SENT.
+  void open_active(TcpContext& ctx, TcpEndpoint local, TcpEndpoint remote, SeqNum iss, std::uint32_t ts_offset);
+  // A SYN reached a listener (RFC 9293 §3.10.7.2 third): enter SYN-RECEIVED and answer SYN-ACK.
+  void open_passive(TcpContext& ctx, TcpEndpoint local, TcpEndpoint remote, const wire::tcp::Repr& syn, SeqNum iss,
+                    std::uint32_t ts_offset, SocketId listener);
+
+  // --- events ---
+  void process(TcpContext& ctx, const wire::tcp::Repr& seg);  // tcp_input.cpp
+  void dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const Emit& emit);  // tcp_output.cpp
+  // Earliest deadline; an instant at or before `now` means "call dispatch now" (output pending).
+  std::optional<Instant> poll_at(Instant now) const;
+  // ICMP error about this connection (RFC 1122 §4.2.3.9, RFC 5927). `mtu` for "frag needed".
+  enum class IcmpKind { NetUnreachable, HostUnreachable, ProtocolUnreachable, PortUnreachable, FragmentationNeeded,
+                        AdminProhibited, TimeExceeded };
+  void icmp_error(TcpContext& ctx, SeqNum seq, IcmpKind kind, std::uint16_t mtu);
+
+  // --- user calls (RFC 9293 §3.10.2 - §3.10.5) ---
+  std::size_t send(std::span<const std::byte> data);
+  std::size_t recv(std::span<std::byte> out);
+  void shutdown(TcpContext& ctx);  // CLOSE in the RFC's sense: "no more data to send"
+  void abort(TcpContext& ctx);     // ABORT: RST if synchronized, then CLOSED
+  void set_nodelay(bool on) { nodelay_ = on; }
+  void set_keepalive(TcpContext& ctx, bool on);
+
+  // --- observers ---
+  SocketId id() const { return id_; }
+  TcpState state() const { return state_; }
+  const TcpEndpoint& local() const { return local_; }
+  const TcpEndpoint& remote() const { return remote_; }
+  std::optional<TcpError> error() const { return error_; }
+  std::optional<SocketId> listener() const { return listener_; }
+  bool readable() const;                    // data to read, or EOF to report
+  bool at_eof() const { return fin_received_ && rx_.empty(); }
+  bool writable() const;
+  std::size_t send_space() const { return tx_.free(); }
+  std::size_t recv_queued() const { return rx_.size(); }
+  bool user_released = false;  // the application closed its handle (or never had one)
+  bool fin_queued() const { return fin_queued_; }
+
+  // The RFC variables, for tests and the narrator (RFC 9293 §3.3.1).
+  SeqNum iss() const { return iss_; }
+  SeqNum irs() const { return irs_; }
+  SeqNum snd_una() const { return snd_una_; }
+  SeqNum snd_nxt() const { return snd_nxt_; }
+  SeqNum snd_max() const { return snd_max_; }
+  std::uint32_t snd_wnd() const { return snd_wnd_; }
+  SeqNum rcv_nxt() const { return rcv_nxt_; }
+  std::uint32_t rcv_wnd() const { return seq_len(rcv_nxt_, rcv_adv_); }
+  std::uint16_t snd_mss() const { return snd_mss_; }
+  std::uint8_t snd_wscale() const { return snd_wscale_; }
+  std::uint8_t rcv_wscale() const { return rcv_wscale_; }
+  bool sack_ok() const { return sack_ok_; }
+  bool ts_ok() const { return ts_ok_; }
+  Duration rto() const { return rtt_.rto(); }
+  const CongestionControl& congestion() const { return cc_; }
+  bool in_recovery() const { return in_recovery_; }
+  std::optional<Instant> rto_at() const { return rto_at_; }
+  std::optional<Instant> time_wait_at() const { return time_wait_at_; }
+
+ private:
+  friend struct TcpSocketTestAccess;
+  using Repr = wire::tcp::Repr;
+
+  // tcp_input.cpp
+  void process_syn_sent(TcpContext& ctx, const Repr& seg);
+  bool segment_acceptable(const Repr& seg) const;
+  bool process_ack(TcpContext& ctx, const Repr& seg);
+  void process_new_ack(TcpContext& ctx, const Repr& seg, std::uint32_t acked);
+  void process_duplicate_ack(TcpContext& ctx, const Repr& seg);
+  void update_scoreboard(const Repr& seg);
+  void process_text(TcpContext& ctx, const Repr& seg);
+  void process_fin(TcpContext& ctx);
+  void update_send_window(TcpContext& ctx, const Repr& seg);
+  void update_ts_recent(TcpContext& ctx, const Repr& seg);
+  void take_syn_options(const Repr& syn);
+  void challenge_ack(TcpContext& ctx, const char* reason);
+  void enter_time_wait(TcpContext& ctx);
+  void reset_connection(TcpContext& ctx, std::optional<TcpError> error);
+
+  // tcp_output.cpp
+  void on_timers(TcpContext& ctx);
+  void on_retransmit_timeout(TcpContext& ctx);
+  // Builds and emits one segment starting at `seq` with up to `max_len` data bytes (plus SYN/FIN
+  // when they fall there); returns the sequence space it used (0 for a pure ACK).
+  std::uint32_t send_segment(TcpContext& ctx, std::vector<std::byte>& scratch, const Emit& emit, SeqNum seq,
+                             std::uint32_t max_len, bool ack_only = false);
+  bool wants_dispatch() const;
+  std::uint32_t sacked_bytes() const;
+  std::optional<std::pair<SeqNum, std::uint32_t>> next_sack_hole() const;
+  std::uint32_t pipe() const;
+  std::uint32_t flight() const;
+  std::uint32_t payload_cap() const;
+  std::uint16_t advertised_window();
+  bool window_update_due() const;
+  void arm_timers(TcpContext& ctx);
+
+  // tcp_socket.cpp
+  void set_state(TcpContext& ctx, TcpState to);
+  // Sequence number of the first byte in tx_: the SYN occupies ISS (RFC 9293 §3.4).
+  SeqNum tx_base() const { return syn_acked_ ? snd_una_ : iss_ + 1; }
+  SeqNum tx_end() const { return tx_base() + static_cast<std::uint32_t>(tx_.size()); }
+  SeqNum fin_seq() const { return tx_end(); }  // meaningful once fin_queued_
+  std::uint32_t ts_now(Instant now) const { return static_cast<std::uint32_t>(now.millis()) + ts_offset_; }
+
+  SocketId id_;
+  const TcpConfig& config_;
+  TcpState state_ = TcpState::Closed;
+  TcpEndpoint local_;
+  TcpEndpoint remote_;
+  std::optional<SocketId> listener_;  // set for passive opens (RFC 9293 MUST-11: remember origin)
+  std::optional<TcpError> error_;
+  std::optional<TcpError> soft_error_;  // last ICMP soft error, reported if we later time out
+
+  // Send sequence variables (RFC 9293 §3.3.1). snd_max_ is the highest sequence number sent:
+  // after a timeout snd_nxt_ goes back to snd_una_ (go-back-N) while snd_max_ keeps "what the
+  // peer may legitimately acknowledge".
+  SeqNum iss_, snd_una_, snd_nxt_, snd_max_, snd_wl1_, snd_wl2_;
+  std::uint32_t snd_wnd_ = 0;
+  std::uint32_t max_snd_wnd_ = 0;  // largest window the peer offered (RFC 5961 §5.2, SWS)
+  std::uint16_t snd_mss_ = 536;    // RFC 9293 MUST-15: 536 when the peer sent no MSS
+  std::uint8_t snd_wscale_ = 0;
+  std::uint8_t rcv_wscale_ = 0;
+  // Receive sequence variables. rcv_adv_ is the right edge we last advertised; it never moves
+  // left (RFC 9293 §3.8.6: "the window SHOULD NOT be shrunk").
+  SeqNum irs_, rcv_nxt_, rcv_adv_;
+  // Options negotiated in the handshake (RFC 7323 §2.2, §3.2; RFC 2018 §2).
+  bool sack_ok_ = false;
+  bool ts_ok_ = false;
+  std::uint32_t ts_offset_ = 0;     // RFC 7323 §5.4: a random offset per connection
+  std::uint32_t ts_recent_ = 0;     // RFC 7323 §4.3 TS.Recent
+  Instant ts_recent_age_;
+  SeqNum last_ack_sent_;
+
+  RingBuffer tx_;  // unacknowledged + unsent data, first byte at tx_base()
+  RingBuffer rx_;  // in-order data not yet read; out-of-order bytes beyond its end
+  TcpAssembler ooo_;
+  bool syn_acked_ = false;
+  bool fin_queued_ = false;    // the user called CLOSE/shutdown: FIN follows the data
+  bool fin_acked_ = false;
+  bool fin_received_ = false;
+  std::optional<SeqNum> ooo_fin_;  // a FIN that arrived ahead of missing data
+  bool we_closed_first_ = false;
+  bool peer_closed_first_ = false;
+  bool nodelay_ = false;
+  bool keepalive_ = false;
+
+  // Timers: absolute deadlines (DESIGN.md "Time and state").
+  std::optional<Instant> rto_at_;
+  std::optional<Instant> delayed_ack_at_;
+  std::optional<Instant> persist_at_;  // RFC 9293 §3.8.6.1 zero-window probe
+  std::optional<Instant> keepalive_at_;
+  std::optional<Instant> time_wait_at_;
+  std::optional<Instant> fin_wait2_at_;
+  int retries_ = 0;
+  int keepalive_sent_ = 0;
+  bool keepalive_probe_due_ = false;
+  bool window_probe_due_ = false;
+
+  // ACK generation (RFC 1122 §4.2.3.2, RFC 5681 §4.2).
+  bool ack_now_ = false;
+  int full_segments_unacked_ = 0;
+  std::optional<Instant> last_challenge_ack_;
+
+  // RTT measurement (RFC 6298) and congestion control.
+  RttEstimator rtt_;
+  std::optional<std::pair<SeqNum, Instant>> timed_;  // Karn: one timed segment, never a retransmission
+  CongestionControl cc_;
+  // Loss recovery: NewReno (RFC 6582) and SACK-based (RFC 6675).
+  int dupacks_ = 0;
+  bool in_recovery_ = false;
+  SeqNum recover_;             // RFC 6582 "recover"
+  SeqNum high_rxt_;            // RFC 6675 HighRxt
+  bool retransmit_first_ = false;  // send the segment at SND.UNA now (fast retransmit, RTO, partial ACK)
+  tcp_event::RetransmitCause retransmit_cause_ = tcp_event::RetransmitCause::Timeout;
+  std::vector<wire::tcp::SackBlock> scoreboard_;  // SACKed ranges above SND.UNA, sorted, bounded
+};
+
+}  // namespace stack::socket

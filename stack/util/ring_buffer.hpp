@@ -1,0 +1,66 @@
+// A fixed-capacity byte ring: TCP's send and receive buffers.
+//
+// Besides the usual push/pop it lets the receiver write bytes *beyond* the readable end
+// (out-of-order segments, RFC 9293 §3.10.7.4 "seventh") and make them readable later, so the
+// reassembly queue needs no memory of its own: the receive window is the buffer's free space.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <span>
+#include <vector>
+
+namespace stack {
+
+class RingBuffer {
+ public:
+  explicit RingBuffer(std::size_t capacity) : buf_(capacity) {}
+
+  std::size_t capacity() const { return buf_.size(); }
+  std::size_t size() const { return len_; }
+  std::size_t free() const { return buf_.size() - len_; }
+  bool empty() const { return len_ == 0; }
+
+  // Appends as much of `data` as fits; returns the number of bytes taken.
+  std::size_t push(std::span<const std::byte> data) {
+    const std::size_t n = write_unallocated(0, data);
+    commit(n);
+    return n;
+  }
+  // Copies readable bytes starting `offset` bytes after the read position; returns the count.
+  std::size_t peek(std::size_t offset, std::span<std::byte> out) const {
+    if (offset >= len_) return 0;
+    const std::size_t n = std::min(out.size(), len_ - offset);
+    for (std::size_t i = 0; i < n; ++i) out[i] = buf_[wrap(head_ + offset + i)];
+    return n;
+  }
+  // Drops `n` readable bytes from the front.
+  void consume(std::size_t n) {
+    n = std::min(n, len_);
+    head_ = wrap(head_ + n);
+    len_ -= n;
+  }
+  std::size_t pop(std::span<std::byte> out) {
+    const std::size_t n = peek(0, out);
+    consume(n);
+    return n;
+  }
+  // Writes into the free space, `offset` bytes after the readable end, without making the bytes
+  // readable. Returns how many bytes fitted.
+  std::size_t write_unallocated(std::size_t offset, std::span<const std::byte> data) {
+    if (offset >= free()) return 0;
+    const std::size_t n = std::min(data.size(), free() - offset);
+    for (std::size_t i = 0; i < n; ++i) buf_[wrap(head_ + len_ + offset + i)] = data[i];
+    return n;
+  }
+  // Makes `n` bytes after the readable end readable (they were written by write_unallocated).
+  void commit(std::size_t n) { len_ += std::min(n, free()); }
+
+ private:
+  std::size_t wrap(std::size_t i) const { return buf_.empty() ? 0 : i % buf_.size(); }
+  std::vector<std::byte> buf_;
+  std::size_t head_ = 0;
+  std::size_t len_ = 0;
+};
+
+}  // namespace stack
