@@ -27,6 +27,8 @@ class [[nodiscard]] Result {
   const T& value() const { assert(ok()); return std::get<0>(v_); }
   T& operator*() { return value(); }
   const T& operator*() const { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
   const E& error() const { assert(!ok()); return std::get<1>(v_); }
 
  private:

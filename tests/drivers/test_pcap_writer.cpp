@@ -142,7 +142,7 @@ TEST_SUITE("drivers/pcap_writer") {
     CHECK(s.back() == std::pair<std::string, std::uint64_t>{"pcap.write_errors", 0});
   }
 
-  TEST_CASE("wall clocks from an epoch keep microseconds in [0, 1e6) even before the epoch") {
+  TEST_CASE("wall clocks from an epoch keep microseconds within 0 to 999999 even before the epoch") {
     auto clock = drivers::wall_clock_from_epoch(10'000'000);  // 10 s after 1970
     CHECK(clock(Instant::from_micros(1)) == std::pair<std::int64_t, std::int64_t>{10, 1});
     CHECK(clock(Instant::from_micros(-10'000'001)) == std::pair<std::int64_t, std::int64_t>{-1, 999'999});
