@@ -1,0 +1,424 @@
+// socket/tcp: the RFC 9293 state machine in virtual time, one test per behaviour.
+#include <doctest/doctest.h>
+
+#include "support/tcp_fixtures.hpp"
+
+using namespace test::tcp;
+using stack::to_bytes;
+using stack::socket::TcpError;
+
+TEST_SUITE("socket/tcp states") {
+  // ---- CLOSED (RFC 9293 §3.10.7.1) ----
+  TEST_CASE("CLOSED: SYN to a closed port gets <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> (RFC 9293 §3.10.7.1)") {
+    Harness h;
+    Repr syn;
+    syn.src_port = kRemotePort;
+    syn.dst_port = 81;
+    syn.seq = kRemoteSeq;
+    syn.flags.syn = true;
+    h.deliver(syn);
+    const Sent rst = h.expect_one();
+    CHECK(rst.describe() == "Flags [R.], seq 0, ack 10001, win 0, length 0");
+    CHECK(rst.dst == kRemote);
+  }
+
+  TEST_CASE("CLOSED: ACK gets <SEQ=SEG.ACK><CTL=RST>, RST gets nothing (RFC 9293 §3.10.7.1)") {
+    Harness h;
+    Repr ack;
+    ack.src_port = kRemotePort;
+    ack.dst_port = 81;
+    ack.seq = kRemoteSeq;
+    ack.ack = SeqNum{777};
+    h.deliver(ack);
+    CHECK(h.expect_one().describe() == "Flags [R], seq 777, win 0, length 0");
+    ack.flags.rst = true;
+    h.deliver(ack);
+    h.expect_silence();
+  }
+
+  // ---- SYN-SENT (RFC 9293 §3.10.7.3) ----
+  TEST_CASE("SYN-SENT: connect sends a SYN advertising MSS = MTU - 40 (RFC 9293 §3.7.1)") {
+    Harness h;
+    auto id = h.layer.connect(kLocal, kRemote, 80, h.now);
+    REQUIRE(id.ok());
+    CHECK(h.layer.state(*id) == TcpState::SynSent);
+    const Sent syn = h.expect_one();
+    CHECK(syn.repr.flags.syn);
+    CHECK_FALSE(syn.repr.ack);
+    CHECK(syn.repr.mss == 1460);
+    CHECK(syn.repr.dst_port == 80);
+    CHECK(syn.repr.src_port >= 32768);
+  }
+
+  TEST_CASE("SYN-SENT: SYN retransmitted at 1 s, 3 s, 7 s, 15 s, then timed out (RFC 6298 §5.5)") {
+    auto c = plain_config();
+    c.max_syn_retries = 3;
+    Harness h(c);
+    auto id = h.layer.connect(kLocal, kRemote, 80, h.now);
+    const SeqNum iss = h.expect_one().repr.seq;
+    h.at_ms(999);
+    h.expect_silence();
+    h.at_ms(1000);
+    CHECK(h.expect_one().repr.seq == iss);
+    CHECK(h.layer.poll_at() == Instant::from_millis(3000));
+    h.at_ms(3000);
+    CHECK(h.expect_one().repr.flags.syn);
+    h.at_ms(7000);
+    CHECK(h.expect_one().repr.flags.syn);
+    h.at_ms(15000);
+    h.expect_silence();
+    CHECK(h.layer.state(*id) == TcpState::Closed);
+    CHECK(h.layer.error(*id) == TcpError::TimedOut);
+  }
+
+  TEST_CASE("SYN-SENT -> ESTABLISHED on an acceptable SYN-ACK (RFC 9293 §3.10.7.3)") {
+    Harness h;
+    const SocketId id = establish_active(h);
+    const auto* s = h.layer.socket(id);
+    CHECK(s->snd_una() == s->iss() + 1);
+    CHECK(s->rcv_nxt() == kRemoteSeq + 1);
+    CHECK(s->snd_mss() == 1460);
+    CHECK(h.layer.writable(id));
+  }
+
+  TEST_CASE("SYN-SENT: RST with a bad ACK is ignored (RFC 9293 §3.10.7.3)") {
+    Harness h;
+    auto id = h.layer.connect(kLocal, kRemote, 80, h.now);
+    const Sent syn = h.expect_one();
+    Repr rst = h.from_peer(*id);
+    rst.flags.rst = true;
+    rst.ack = syn.repr.seq + 5;
+    h.deliver(rst);
+    h.expect_silence();
+    CHECK(h.layer.state(*id) == TcpState::SynSent);
+  }
+
+  TEST_CASE("SYN-SENT: RST with an acceptable ACK means connection refused (RFC 9293 §3.10.7.3)") {
+    Harness h;
+    auto id = h.layer.connect(kLocal, kRemote, 80, h.now);
+    const Sent syn = h.expect_one();
+    Repr rst = h.from_peer(*id);
+    rst.flags.rst = true;
+    rst.ack = syn.repr.seq + 1;
+    h.deliver(rst);
+    CHECK(h.layer.state(*id) == TcpState::Closed);
+    CHECK(h.layer.error(*id) == TcpError::Refused);
+  }
+
+  TEST_CASE("SYN-SENT: a SYN-ACK acknowledging something else gets <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.3)") {
+    Harness h;
+    auto id = h.layer.connect(kLocal, kRemote, 80, h.now);
+    const Sent syn = h.expect_one();
+    Repr synack = h.from_peer(*id);
+    synack.flags.syn = true;
+    synack.seq = kRemoteSeq;
+    synack.ack = syn.repr.seq + 100;
+    h.deliver(synack);
+    const Sent rst = h.expect_one();
+    CHECK(rst.repr.flags.rst);
+    CHECK(rst.repr.seq == syn.repr.seq + 100);
+    CHECK(h.layer.state(*id) == TcpState::SynSent);
+  }
+
+  TEST_CASE("Simultaneous open: SYN-SENT -> SYN-RECEIVED -> ESTABLISHED (RFC 9293 §3.5 Figure 7)") {
+    Harness h;
+    auto id = h.layer.connect(kLocal, kRemote, 80, h.now);
+    const Sent syn = h.expect_one();
+    Repr peer_syn = h.from_peer(*id);
+    peer_syn.flags.syn = true;
+    peer_syn.seq = kRemoteSeq;
+    h.deliver(peer_syn);
+    CHECK(h.layer.state(*id) == TcpState::SynReceived);
+    const Sent synack = h.expect_one();
+    CHECK(synack.repr.flags.syn);
+    CHECK(synack.repr.seq == syn.repr.seq);
+    CHECK(synack.repr.ack == kRemoteSeq + 1);
+    Repr ack = h.from_peer(*id);
+    ack.seq = kRemoteSeq + 1;
+    ack.ack = syn.repr.seq + 1;
+    h.deliver(ack);
+    CHECK(h.layer.state(*id) == TcpState::Established);
+  }
+
+  // ---- LISTEN and SYN-RECEIVED (RFC 9293 §3.10.7.2, §3.10.7.4) ----
+  TEST_CASE("LISTEN: SYN -> SYN-RECEIVED -> ESTABLISHED, then accept() (RFC 9293 §3.10.7.2)") {
+    Harness h;
+    SocketId lid = 0;
+    const SocketId id = establish_passive(h, &lid);
+    CHECK(h.layer.state(lid) == TcpState::Listen);
+    CHECK(h.layer.state(id) == TcpState::Established);
+    CHECK_FALSE(h.layer.accept(lid).has_value());
+  }
+
+  TEST_CASE("LISTEN: RST is ignored, ACK is answered with <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.2)") {
+    Harness h;
+    auto lid = h.layer.listen(Ipv4Address::any(), kListenPort, 4);
+    Repr r;
+    r.src_port = kRemotePort;
+    r.dst_port = kListenPort;
+    r.seq = kRemoteSeq;
+    r.flags.rst = true;
+    h.deliver(r);
+    h.expect_silence();
+    r.flags.rst = false;
+    r.ack = SeqNum{4242};
+    h.deliver(r);
+    CHECK(h.expect_one().describe() == "Flags [R], seq 4242, win 0, length 0");
+    CHECK(h.layer.state(*lid) == TcpState::Listen);
+  }
+
+  TEST_CASE("LISTEN: the backlog bounds half-open connections (hostile-inputs #57)") {
+    Harness h;
+    auto lid = h.layer.listen(Ipv4Address::any(), kListenPort, 2);
+    for (std::uint16_t i = 0; i < 5; ++i) {
+      Repr syn;
+      syn.src_port = static_cast<std::uint16_t>(40000 + i);
+      syn.dst_port = kListenPort;
+      syn.seq = kRemoteSeq;
+      syn.flags.syn = true;
+      h.deliver(syn);
+    }
+    CHECK(h.collect().size() == 2);
+    CHECK(h.layer.socket_count() == 2);
+    (void)lid;
+  }
+
+  TEST_CASE("SYN-RECEIVED: RST returns a passive connection to LISTEN (RFC 9293 §3.10.7.4)") {
+    Harness h;
+    auto lid = h.layer.listen(Ipv4Address::any(), kListenPort, 4);
+    Repr syn;
+    syn.src_port = kRemotePort;
+    syn.dst_port = kListenPort;
+    syn.seq = kRemoteSeq;
+    syn.flags.syn = true;
+    h.deliver(syn);
+    (void)h.expect_one();
+    CHECK(h.layer.socket_count() == 1);
+    Repr rst = syn;
+    rst.flags = {};
+    rst.flags.rst = true;
+    rst.seq = kRemoteSeq + 1;
+    h.deliver(rst);
+    CHECK(h.layer.socket_count() == 0);
+    CHECK(h.layer.state(*lid) == TcpState::Listen);
+  }
+
+  TEST_CASE("SYN-RECEIVED: a retransmitted SYN gets the SYN-ACK again") {
+    Harness h;
+    (void)h.layer.listen(Ipv4Address::any(), kListenPort, 4);
+    Repr syn;
+    syn.src_port = kRemotePort;
+    syn.dst_port = kListenPort;
+    syn.seq = kRemoteSeq;
+    syn.flags.syn = true;
+    h.deliver(syn);
+    const Sent first = h.expect_one();
+    h.at_ms(500);
+    h.deliver(syn);
+    const Sent again = h.expect_one();
+    CHECK(again.repr.seq == first.repr.seq);
+    CHECK(again.repr.flags.syn);
+  }
+
+  // ---- data ----
+  TEST_CASE("ESTABLISHED: data is delivered and ACKed after the delayed-ACK timer (RFC 1122 §4.2.3.2)") {
+    Harness h;
+    const SocketId id = establish_active(h);
+    const auto* s = h.layer.socket(id);
+    Repr d = h.from_peer(id);
+    d.seq = kRemoteSeq + 1;
+    d.ack = s->snd_nxt();
+    h.deliver(d, to_bytes("hello"));
+    h.expect_silence();
+    Bytes buf(16);
+    auto n = h.layer.recv(id, buf);
+    REQUIRE(n.ok());
+    CHECK(text(Bytes(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n))) == "hello");
+    h.at_ms(199);
+    h.expect_silence();
+    h.at_ms(200);
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 6);
+  }
+
+  TEST_CASE("ESTABLISHED: every second full-sized segment is ACKed at once (RFC 5681 §4.2)") {
+    Harness h;
+    const SocketId id = establish_active(h);
+    const auto* s = h.layer.socket(id);
+    Bytes full(1460, std::byte{'x'});
+    Repr d = h.from_peer(id);
+    d.ack = s->snd_nxt();
+    d.seq = kRemoteSeq + 1;
+    h.deliver(d, full);
+    h.expect_silence();
+    d.seq = kRemoteSeq + 1461;
+    h.deliver(d, full);
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 2921);
+  }
+
+  TEST_CASE("ESTABLISHED: out-of-order data is held and delivered in order; duplicate ACK at once (RFC 5681 §4.2)") {
+    Harness h;
+    const SocketId id = establish_active(h);
+    Repr d = h.from_peer(id);
+    d.ack = h.layer.socket(id)->snd_nxt();
+    d.seq = kRemoteSeq + 4;
+    h.deliver(d, to_bytes("def"));
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 1);
+    d.seq = kRemoteSeq + 1;
+    h.deliver(d, to_bytes("abc"));
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 7);
+    Bytes buf(16);
+    auto n = h.layer.recv(id, buf);
+    CHECK(text(Bytes(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n))) == "abcdef");
+  }
+
+  TEST_CASE("ESTABLISHED: send() data goes out and is retransmitted at 1 s then 3 s (RFC 6298 §5)") {
+    Harness h;
+    const SocketId id = establish_active(h);
+    REQUIRE(*h.layer.send(id, to_bytes("abcdef")) == 6);
+    const Sent d = h.expect_one();
+    CHECK(stack::wire::tcp::describe_flags(d.repr) == "[P.]");
+    CHECK(d.payload == to_bytes("abcdef"));
+    h.at_ms(999);
+    h.expect_silence();
+    h.at_ms(1000);
+    CHECK(h.expect_one().repr.seq == d.repr.seq);
+    h.at_ms(2999);
+    h.expect_silence();
+    h.at_ms(3000);
+    CHECK(h.expect_one().payload == to_bytes("abcdef"));
+    CHECK(h.layer.counters().rto_expired == 2);
+  }
+
+  // ---- closing ----
+  TEST_CASE("Active close: FIN-WAIT-1 -> FIN-WAIT-2 -> TIME-WAIT -> CLOSED after 2 MSL (RFC 9293 §3.6)") {
+    Harness h;
+    const SocketId id = establish_active(h);
+    const auto* s = h.layer.socket(id);
+    h.layer.shutdown(id);
+    CHECK(h.layer.state(id) == TcpState::FinWait1);
+    const Sent fin = h.expect_one();
+    CHECK(fin.repr.flags.fin);
+    Repr ack = h.from_peer(id);
+    ack.seq = kRemoteSeq + 1;
+    ack.ack = fin.repr.seq + 1;
+    h.deliver(ack);
+    CHECK(h.layer.state(id) == TcpState::FinWait2);
+    Repr peer_fin = ack;
+    peer_fin.flags.fin = true;
+    h.at_ms(10);
+    h.deliver(peer_fin);
+    CHECK(h.layer.state(id) == TcpState::TimeWait);
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 2);
+    CHECK(s->time_wait_at() == Instant::from_millis(60010));
+    Bytes buf(4);
+    CHECK(*h.layer.recv(id, buf) == 0);  // end of stream
+    h.at_ms(60009);
+    h.expect_silence();
+    CHECK(h.layer.state(id) == TcpState::TimeWait);
+    h.at_ms(60010);
+    h.expect_silence();
+    CHECK(h.layer.state(id) == TcpState::Closed);
+  }
+
+  TEST_CASE("Passive close: CLOSE-WAIT -> LAST-ACK -> CLOSED (RFC 9293 §3.6)") {
+    Harness h;
+    const SocketId id = establish_passive(h);
+    Repr fin = h.from_peer(id);
+    fin.seq = kRemoteSeq + 1;
+    fin.ack = h.layer.socket(id)->snd_nxt();
+    fin.flags.fin = true;
+    h.deliver(fin);
+    CHECK(h.layer.state(id) == TcpState::CloseWait);
+    (void)h.expect_one();
+    h.layer.close(id);
+    CHECK(h.layer.state(id) == TcpState::LastAck);
+    const Sent our_fin = h.expect_one();
+    CHECK(our_fin.repr.flags.fin);
+    Repr ack = fin;
+    ack.flags.fin = false;
+    ack.seq = kRemoteSeq + 2;
+    ack.ack = our_fin.repr.seq + 1;
+    h.deliver(ack);
+    CHECK_FALSE(h.layer.state(id).has_value());  // closed and released: the TCB is gone
+  }
+
+  TEST_CASE("Simultaneous close: FIN-WAIT-1 -> CLOSING -> TIME-WAIT (RFC 9293 §3.6 Figure 13)") {
+    Harness h;
+    const SocketId id = establish_active(h);
+    h.layer.shutdown(id);
+    const Sent fin = h.expect_one();
+    Repr peer_fin = h.from_peer(id);
+    peer_fin.seq = kRemoteSeq + 1;
+    peer_fin.ack = fin.repr.seq;  // has not seen our FIN yet
+    peer_fin.flags.fin = true;
+    h.deliver(peer_fin);
+    CHECK(h.layer.state(id) == TcpState::Closing);
+    (void)h.collect();
+    Repr ack = peer_fin;
+    ack.flags.fin = false;
+    ack.seq = kRemoteSeq + 2;
+    ack.ack = fin.repr.seq + 1;
+    h.deliver(ack);
+    CHECK(h.layer.state(id) == TcpState::TimeWait);
+  }
+
+  TEST_CASE("TIME-WAIT: a retransmitted FIN is ACKed and restarts the 2 MSL timer (RFC 9293 §3.10.7.4)") {
+    Harness h;
+    const SocketId id = establish_active(h);
+    h.layer.shutdown(id);
+    const Sent fin = h.expect_one();
+    Repr peer_fin = h.from_peer(id);
+    peer_fin.seq = kRemoteSeq + 1;
+    peer_fin.ack = fin.repr.seq + 1;
+    peer_fin.flags.fin = true;
+    h.deliver(peer_fin);
+    REQUIRE(h.layer.state(id) == TcpState::TimeWait);
+    (void)h.expect_one();
+    h.at_ms(30000);
+    h.deliver(peer_fin);
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 2);
+    CHECK(h.layer.socket(id)->time_wait_at() == Instant::from_millis(90000));
+  }
+
+  TEST_CASE("TIME-WAIT: RST is ignored (RFC 1337 §3)") {
+    Harness h;
+    const SocketId id = establish_active(h);
+    h.layer.shutdown(id);
+    const Sent fin = h.expect_one();
+    Repr peer_fin = h.from_peer(id);
+    peer_fin.seq = kRemoteSeq + 1;
+    peer_fin.ack = fin.repr.seq + 1;
+    peer_fin.flags.fin = true;
+    h.deliver(peer_fin);
+    Repr rst = peer_fin;
+    rst.flags = {};
+    rst.flags.rst = true;
+    rst.seq = kRemoteSeq + 2;
+    h.deliver(rst);
+    CHECK(h.layer.state(id) == TcpState::TimeWait);
+  }
+
+  TEST_CASE("ESTABLISHED: RST at RCV.NXT resets the connection (RFC 9293 §3.10.7.4 second)") {
+    Harness h;
+    const SocketId id = establish_active(h);
+    Repr rst = h.from_peer(id);
+    rst.flags.rst = true;
+    rst.seq = kRemoteSeq + 1;
+    h.deliver(rst);
+    CHECK(h.layer.state(id) == TcpState::Closed);
+    CHECK(h.layer.error(id) == TcpError::Reset);
+    Bytes buf(4);
+    CHECK(h.layer.recv(id, buf).error() == stack::socket::RecvError::ConnectionFailed);
+  }
+
+  TEST_CASE("abort() sends <SEQ=SND.NXT><CTL=RST> (RFC 9293 §3.10.5)") {
+    Harness h;
+    const SocketId id = establish_active(h);
+    const SeqNum nxt = h.layer.socket(id)->snd_nxt();
+    h.layer.abort(id);
+    const Sent rst = h.expect_one();
+    CHECK(rst.repr.flags.rst);
+    CHECK(rst.repr.seq == nxt);
+    CHECK_FALSE(h.layer.state(id).has_value());
+  }
+}
