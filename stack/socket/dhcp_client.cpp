@@ -412,7 +412,10 @@ void DhcpClient::bind(Instant now, DhcpLease lease, bool renewed) {
   emit(now, dhcp_event::Bound{lease, renewed});
   acquire_started_at_.reset();
   std::optional<Instant> announce_at;
-  if (!renewed && config_.announce_num > 1) announce_at = now + config_.announce_interval;
+  // The announcements after the first (set_address's) belong to RFC 5227's procedure.
+  if (!renewed && config_.address_conflict_detection && config_.announce_num > 1) {
+    announce_at = now + config_.announce_interval;
+  }
   enter(now, Bound{std::move(lease), 1, announce_at});
 }
 
