@@ -53,6 +53,17 @@ const Bytes kAck = message(kServerFixed,
                            "350105 36040a4d0001 330400000e10 3a0400000708 3b0400000c4e 0104ffffff00"
                            "1c040a4d00ff 0c0675737461636b 0604c6336435 03040a4d0001 ff");
 
+// Rapid Commit (RFC 4039), captured with `ustack dhcp --pcap` on the sandbox's TAP device against
+// its dnsmasq 2.90 (`dhcp-rapid-commit`): our DISCOVER (53, 61, 55, 80) and dnsmasq's ACK with
+// option 80 echoed; then our DHCPRELEASE (--release-on-exit), unicast from ciaddr.
+const Bytes kOurDiscover = message("01010600 09e8df84 0000 8000 00000000 00000000 00000000 00000000 027573400476",
+                                   "350101 3d0701027573400476 3706010306 0f1a1c 5000 ff");
+const Bytes kRapidAck = message("02010600 09e8df84 0000 8000 00000000 0a4d0066 0a4d0001 00000000 027573400476",
+                                "350105 36040a4d0001 330400000e10 5000 3a0400000708 3b0400000c4e 0104ffffff00"
+                                "1c040a4d00ff 0604c6336435 03040a4d0001 ff");
+const Bytes kOurRelease = message("01010600 be8687c6 0000 0000 0a4d0066 00000000 00000000 00000000 027573400476",
+                                  "350107 3d0701027573400476 36040a4d0001 ff");
+
 const MacAddress kClientMac{{0x02, 0x75, 0x73, 0xaa, 0xbb, 0xcc}};
 const Ipv4Address kServer = Ipv4Address::from_octets(10, 77, 0, 1);
 const Ipv4Address kOffered = Ipv4Address::from_octets(10, 77, 0, 135);
@@ -121,6 +132,21 @@ TEST_SUITE("wire/dhcpv4") {
     CHECK(r->requested_ip == kOffered);
     CHECK(r->server_id == kServer);
     CHECK(r->ciaddr.is_unspecified());
+  }
+
+  TEST_CASE("golden: rapid commit against dnsmasq; our own messages re-emit byte for byte") {
+    auto ack = Repr::parse(kRapidAck);
+    REQUIRE(ack.ok());
+    CHECK(ack->message_type == MessageType::Ack);
+    CHECK(ack->rapid_commit);
+    CHECK(ack->yiaddr == Ipv4Address::from_octets(10, 77, 0, 102));
+    for (const Bytes* b : {&kOurDiscover, &kOurRelease}) {
+      auto r = Repr::parse(*b);
+      REQUIRE(r.ok());
+      CHECK(r->to_bytes() == *b);
+    }
+    CHECK(Repr::parse(kOurDiscover)->rapid_commit);
+    CHECK(Repr::parse(kOurRelease)->ciaddr == Ipv4Address::from_octets(10, 77, 0, 102));
   }
 
   TEST_CASE("emit: our DISCOVER, byte for byte, padded to 300 (RFC 1542 §3.2.1)") {
