@@ -220,7 +220,6 @@ void TcpLayer::listen_input(TcpContext& ctx, SocketId lid, Listener& l, wire::Ip
   const SocketId id = next_id_++;
   auto sock = std::make_unique<TcpSocket>(id, config_);
   const ConnKey key{dst.value, seg.dst_port, src.value, seg.src_port};
-  sock->user_released = true;  // nobody holds a handle until accept()
   sock->open_passive(ctx, TcpEndpoint{dst, seg.dst_port}, TcpEndpoint{src, seg.src_port}, seg,
                      initial_sequence_number(ctx.now, key), timestamp_offset(key), lid);
   // NOT IMPLEMENTED(RFC 9293 §3.10.7.2 third): data carried on the SYN is not queued; it is
@@ -240,8 +239,9 @@ void TcpLayer::after_socket_event(TcpSocket& s) {
   l.half_open.erase(s.id());
   if (s.state() != TcpState::Closed) {
     // Handshake complete: the connection waits for accept(), which hands out the handle.
-    s.user_released = false;
     l.accept_queue.push_back(s.id());
+  } else {
+    s.user_released = true;  // died half-open: nobody will ever accept it
   }
 }
 

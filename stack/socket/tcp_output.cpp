@@ -90,11 +90,29 @@ bool TcpSocket::wants_dispatch() const {
   if (ack_now_ || retransmit_first_ || window_probe_due_ || keepalive_probe_due_) return true;
   if ((state_ == TcpState::SynSent || state_ == TcpState::SynReceived) && snd_nxt_ == iss_) return true;
   if (window_update_due()) return true;
-  if (!data_state(state_)) return false;
-  // Unsent data or FIN that the windows would let out.
-  const bool unsent = snd_nxt_ < tx_end() || (fin_queued_ && !fin_acked_ && snd_nxt_ == tx_end());
-  if (!unsent) return false;
-  return flight() < cc_.cwnd() && (snd_nxt_ < snd_una_ + snd_wnd_ || (fin_queued_ && snd_nxt_ == tx_end()));
+  return data_state(state_) && next_data_len().has_value();
+}
+
+std::optional<std::uint32_t> TcpSocket::next_data_len() const {
+  const std::uint32_t cap = payload_cap();
+  const std::uint32_t unsent = snd_nxt_ < tx_end() ? seq_len(snd_nxt_, tx_end()) : 0;
+  const bool fin_due = fin_queued_ && !fin_acked_ && snd_nxt_ == tx_end();
+  if (unsent == 0) return fin_due ? std::optional<std::uint32_t>(0) : std::nullopt;
+  const std::uint32_t in_flight = flight();
+  const std::uint32_t cwnd_room = cc_.cwnd() > in_flight ? cc_.cwnd() - in_flight : 0;
+  const SeqNum right = snd_una_ + snd_wnd_;
+  const std::uint32_t wnd_room = snd_nxt_ < right ? seq_len(snd_nxt_, right) : 0;
+  const std::uint32_t len = std::min({unsent, cap, cwnd_room, wnd_room});
+  if (len == 0) return std::nullopt;  // windows closed: wait for an ACK or the persist timer
+  // RFC 9293 §3.8.6.2.1 sender SWS avoidance: a partial segment that does not empty the queue
+  // only if it is at least half the largest window the peer ever offered.
+  if (len < cap && len < unsent && len < max_snd_wnd_ / 2) return std::nullopt;
+  // RFC 1122 §4.2.3.4 (Nagle): "If there is unacknowledged data, then the sending TCP buffers
+  // all user data ... until the outstanding data has been acknowledged or until the TCP can
+  // send a full-sized segment." Not for retransmissions, not once the FIN is queued.
+  if (len < cap && len == unsent && snd_nxt_ >= snd_max_ && !nodelay_ && !fin_queued_ && snd_una_ != snd_max_)
+    return std::nullopt;
+  return len;
 }
 
 // --- timers ---
@@ -297,28 +315,9 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
       }
     }
     // New data (or go-back-N after a timeout) at SND.NXT.
-    const std::uint32_t unsent = snd_nxt_ < tx_end() ? seq_len(snd_nxt_, tx_end()) : 0;
-    const bool fin_due = fin_queued_ && !fin_acked_ && snd_nxt_ == tx_end();
-    if (unsent == 0 && !fin_due) break;
-    const std::uint32_t in_flight = flight();
-    const std::uint32_t cwnd_room = cc_.cwnd() > in_flight ? cc_.cwnd() - in_flight : 0;
-    const SeqNum right = snd_una_ + snd_wnd_;
-    const std::uint32_t wnd_room = snd_nxt_ < right ? seq_len(snd_nxt_, right) : 0;
-    std::uint32_t len = std::min({unsent, cap, cwnd_room, wnd_room});
-    if (unsent > 0 && len == 0) break;  // windows closed: wait for an ACK or the persist timer
-    if (unsent > 0 && len < cap && len < unsent) {
-      // RFC 9293 §3.8.6.2.1 sender SWS avoidance: a partial segment only if it is at least
-      // half the largest window the peer ever offered.
-      if (len < max_snd_wnd_ / 2) break;
-    }
-    if (unsent > 0 && len < cap && len == unsent && snd_nxt_ >= snd_max_ && !nodelay_ && !fin_queued_ &&
-        snd_una_ != snd_max_) {
-      // RFC 1122 §4.2.3.4 (Nagle): "If there is unacknowledged data, then the sending TCP
-      // buffers all user data ... until the outstanding data has been acknowledged or until
-      // the TCP can send a full-sized segment."
-      break;
-    }
-    const std::uint32_t used = send_segment(ctx, scratch, emit, snd_nxt_, len);
+    const auto len = next_data_len();
+    if (!len) break;
+    const std::uint32_t used = send_segment(ctx, scratch, emit, snd_nxt_, *len);
     if (used == 0) break;
     snd_nxt_ += used;
   }

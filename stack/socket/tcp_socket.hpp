@@ -267,6 +267,7 @@ class TcpSocket {
   std::uint32_t send_segment(TcpContext& ctx, std::vector<std::byte>& scratch, const Emit& emit, SeqNum seq,
                              std::uint32_t max_len, bool ack_only = false);
   bool wants_dispatch() const;
+  std::optional<std::uint32_t> next_data_len() const;
   std::uint32_t sacked_bytes() const;
   std::optional<std::pair<SeqNum, std::uint32_t>> next_sack_hole() const;
   std::uint32_t pipe() const;
