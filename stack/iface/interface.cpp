@@ -23,7 +23,16 @@ Interface::Interface(InterfaceConfig config, Transmit transmit)
         auto c = config.udp;
         c.seed = config.seed ^ 0x5eedull;
         return c;
-      }()) {}
+      }()) {
+  // RFC 6528 §3 / RFC 6056: the TCP secret comes from the stack's random seed (the app draws
+  // that from the OS); two draws, so the key is not the seed itself.
+  socket::TcpLayer::Config tcp_config;
+  static_cast<socket::TcpConfig&>(tcp_config) = config_.tcp;
+  tcp_config.mtu = static_cast<std::uint16_t>(std::min<std::size_t>(config_.mtu, 65535));
+  tcp_config.secret_key[0] = rng_.next_u64();
+  tcp_config.secret_key[1] = rng_.next_u64();
+  tcp_ = std::make_unique<socket::TcpLayer>(tcp_config);
+}
 
 // =============================================================================================
 // Addressing and routes
@@ -180,6 +189,10 @@ void Interface::deliver_ipv4(Instant now, const ipv4::Repr& ip, std::span<const 
   switch (ip.protocol) {
     case wire::IpProtocol::Icmp: return process_icmp(now, ip, payload, to_broadcast);
     case wire::IpProtocol::Udp: return process_udp(now, ip, payload, raw_packet, to_broadcast);
+    case wire::IpProtocol::Tcp:
+      // RFC 1122 §4.2.3.10: TCP MUST silently discard segments addressed to a broadcast address.
+      if (to_broadcast || !is_our_address(ip.dst)) return drop(now, DropReason::Ipv4NotForUs, "TCP to " + ip.dst.describe());
+      return tcp_->process(now, ip.src, ip.dst, payload);
     default:
       drop(now, DropReason::Ipv4UnknownProtocol, wire::describe(ip.protocol));
       // RFC 1122 §3.2.2.1: a host SHOULD generate Protocol Unreachable (never for broadcasts).
@@ -200,6 +213,20 @@ std::string unreachable_text(icmpv4::UnreachableCode code) {
     case icmpv4::UnreachableCode::Port: return "Destination Port Unreachable";
     case icmpv4::UnreachableCode::FragNeeded: return "Frag needed";
     default: return "Destination Unreachable, code " + std::to_string(static_cast<int>(code));
+  }
+}
+
+// How TCP should take a destination-unreachable code (RFC 1122 §4.2.3.9: soft vs hard errors
+// are the socket's business; here we only name them).
+std::optional<socket::TcpLayer::IcmpKind> tcp_icmp_kind(icmpv4::UnreachableCode code) {
+  using Kind = socket::TcpLayer::IcmpKind;
+  switch (code) {
+    case icmpv4::UnreachableCode::Net: return Kind::NetUnreachable;
+    case icmpv4::UnreachableCode::Host: return Kind::HostUnreachable;
+    case icmpv4::UnreachableCode::Protocol: return Kind::ProtocolUnreachable;
+    case icmpv4::UnreachableCode::Port: return Kind::PortUnreachable;
+    case icmpv4::UnreachableCode::FragNeeded: return Kind::FragmentationNeeded;
+    default: return Kind::AdminProhibited;
   }
 }
 
@@ -235,7 +262,8 @@ void Interface::process_icmp(Instant now, const ipv4::Repr& ip, std::span<const 
     return;
   }
   // Errors: tell the socket the quoted datagram came from (RFC 1122 §3.2.2.1, §4.1.3.3).
-  auto report = [&](const ipv4::Repr& quoted, std::span<const std::byte> data, const std::string& what) {
+  auto report = [&](const ipv4::Repr& quoted, std::span<const std::byte> data, const std::string& what,
+                    std::optional<socket::TcpLayer::IcmpKind> tcp_kind, std::uint16_t next_hop_mtu) {
     emit(now, event::IcmpErrorReceived{ip.src, what + " (about " + quoted.dst.describe() + ")"});
     if (!address_ || quoted.src != address_->address) return;  // not about a datagram of ours
     const auto [first, second] = quoted_pair(data);
@@ -248,15 +276,25 @@ void Interface::process_icmp(Instant now, const ipv4::Repr& ip, std::span<const 
         // The quoted ICMP header: type, code, checksum, then identifier and sequence.
         if (data.size() >= 8) icmp_.process_error(ip.src, load_be16(data, 4), load_be16(data, 6), what);
         break;
+      case wire::IpProtocol::Tcp:
+        // The quoted TCP header: ports, then the sequence number the layer checks (RFC 5927 §4.1).
+        if (data.size() >= 8 && tcp_kind) {
+          tcp_->process_icmp_error(now, quoted.src, quoted.dst, first, second, socket::SeqNum{load_be32(data, 4)},
+                                   *tcp_kind, next_hop_mtu);
+        }
+        break;
       default:
         break;
     }
   };
   if (auto* unreach = std::get_if<icmpv4::DestUnreachable>(&repr->message)) {
-    return report(unreach->header, unreach->data, unreachable_text(unreach->code));
+    return report(unreach->header, unreach->data, unreachable_text(unreach->code), tcp_icmp_kind(unreach->code),
+                  unreach->next_hop_mtu);
   }
   if (auto* exceeded = std::get_if<icmpv4::TimeExceeded>(&repr->message)) {
-    return report(exceeded->header, exceeded->data, exceeded->code == 0 ? "Time to live exceeded" : "Fragment reassembly time exceeded");
+    return report(exceeded->header, exceeded->data,
+                  exceeded->code == 0 ? "Time to live exceeded" : "Fragment reassembly time exceeded",
+                  socket::TcpLayer::IcmpKind::TimeExceeded, 0);
   }
 }
 
@@ -442,6 +480,19 @@ void Interface::poll(Instant now) {
     if (!address_) return drop(now, DropReason::NoAddress);
     send_icmp(now, out.dst, icmpv4::Repr{icmpv4::EchoRequest{out.ident, out.seq, out.data}});
   });
+  tcp_->dispatch(now, [&](const socket::TcpLayer::Outgoing& out) {
+    // RFC 9293 §3.7.2 / RFC 1191: TCP segments carry DF; the MSS keeps them within the MTU.
+    ipv4::Repr ip{.src = out.src,
+                  .dst = out.dst,
+                  .protocol = wire::IpProtocol::Tcp,
+                  .payload_len = out.repr.buffer_len(),
+                  .ttl = config_.default_ttl,
+                  .dont_frag = true};
+    send_ipv4(now, ip, [&](std::span<std::byte> payload) {
+      auto view = wire::tcp::ViewMut::unchecked(payload);
+      out.repr.emit(view, out.src, out.dst);
+    });
+  });
   udp_.dispatch([&](const socket::UdpLayer::Outgoing& out) {
     const Ipv4Address src = out.src ? *out.src : (address_ ? address_->address : Ipv4Address::any());
     if (!out.src && !address_) return drop(now, DropReason::NoAddress);
@@ -461,6 +512,7 @@ void Interface::poll(Instant now) {
 std::optional<Instant> Interface::poll_at(Instant now) const {
   if (udp_.has_pending_output() || icmp_.has_pending_output()) return now;
   std::optional<Instant> at = arp_.poll_at();
+  if (auto t = tcp_->poll_at(); t && (!at || *t < *at)) at = t;
   if (auto r = reassembler_.poll_at(); r && (!at || *r < *at)) at = r;
   return at;
 }
@@ -473,6 +525,7 @@ std::vector<std::pair<std::string, std::uint64_t>> Interface::stats() const {
       {"arp.cache_entries", arp_.size()},
   };
   for (auto& kv : udp_.stats()) out.push_back(std::move(kv));
+  for (auto& kv : tcp_->stats()) out.push_back(std::move(kv));
   for (auto& kv : drops_.snapshot()) out.emplace_back("drop." + kv.first, kv.second);
   return out;
 }

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -24,6 +25,7 @@
 #include "stack/iface/arp_cache.hpp"
 #include "stack/iface/reassembly.hpp"
 #include "stack/socket/icmp.hpp"
+#include "stack/socket/tcp_layer.hpp"
 #include "stack/socket/udp.hpp"
 #include "stack/time.hpp"
 #include "stack/util/bytes.hpp"
@@ -45,6 +47,7 @@ struct InterfaceConfig {
   ArpConfig arp;
   ReassemblyConfig reassembly;
   socket::UdpLayer::Config udp;
+  socket::TcpConfig tcp;           // mtu is taken from `mtu` above; the secret key from `seed`
   std::size_t icmp_error_quote = 548;  // bytes of the offending datagram quoted (576 - 20 - 8)
 };
 
@@ -73,6 +76,7 @@ class Interface {
   // --- the layers above ---
   socket::UdpLayer& udp() { return udp_; }
   socket::IcmpEchoLayer& icmp() { return icmp_; }
+  socket::TcpLayer& tcp() { return *tcp_; }
 
   // --- ARP services for DHCP's address conflict detection (RFC 5227 §2.1) ---
   void send_arp_probe(Instant now, wire::Ipv4Address target);
@@ -133,6 +137,7 @@ class Interface {
   Reassembler reassembler_;
   socket::UdpLayer udp_;
   socket::IcmpEchoLayer icmp_;
+  std::unique_ptr<socket::TcpLayer> tcp_;  // not movable: its sockets keep a reference to its config
   DropCounters drops_;
   std::uint64_t frames_in_ = 0;
   std::uint64_t frames_out_ = 0;

@@ -37,7 +37,8 @@ std::optional<Ipv4Cidr> Ipv4Cidr::parse(std::string_view text) {
   const std::string_view len_text = text.substr(slash + 1);
   unsigned len = 0;
   const auto [ptr, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
-  if (!addr || ec != std::errc{} || ptr != len_text.data() + len_text.size() || len_text.empty() || len > 32) {
+  if (!addr || ec != std::errc{} || ptr != len_text.data() + len_text.size() || len_text.empty() || len > 32 ||
+      (len_text.size() > 1 && len_text[0] == '0')) {
     return std::nullopt;
   }
   return Ipv4Cidr{*addr, static_cast<std::uint8_t>(len)};
