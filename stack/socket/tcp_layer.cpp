@@ -59,7 +59,7 @@ TcpSocket* TcpLayer::find(SocketId id) {
   return it == sockets_.end() ? nullptr : it->second.get();
 }
 
-const TcpSocket* TcpLayer::socket(SocketId id) const {
+const TcpSocket* TcpLayer::tcb(SocketId id) const {
   auto it = sockets_.find(id);
   return it == sockets_.end() ? nullptr : it->second.get();
 }
@@ -388,7 +388,7 @@ void TcpLayer::shutdown(SocketId id) {
   s->shutdown(ctx);
 }
 
-void TcpLayer::close(SocketId id) {
+void TcpLayer::close_handle(SocketId id) {
   TcpContext ctx = context(last_now_);
   if (auto l = listeners_.find(id); l != listeners_.end()) {
     // Connections nobody accepted are reset (RFC 9293 §3.10.4: CLOSE of a listener).
@@ -429,24 +429,24 @@ void TcpLayer::abort(SocketId id) {
 
 std::optional<TcpState> TcpLayer::state(SocketId id) const {
   if (listeners_.contains(id)) return TcpState::Listen;
-  const TcpSocket* s = socket(id);
+  const TcpSocket* s = tcb(id);
   if (!s) return std::nullopt;
   return s->state();
 }
 
 bool TcpLayer::readable(SocketId id) const {
   if (auto l = listeners_.find(id); l != listeners_.end()) return !l->second.accept_queue.empty();
-  const TcpSocket* s = socket(id);
+  const TcpSocket* s = tcb(id);
   return s && s->readable();
 }
 
 bool TcpLayer::writable(SocketId id) const {
-  const TcpSocket* s = socket(id);
+  const TcpSocket* s = tcb(id);
   return s && s->writable();
 }
 
 std::optional<TcpError> TcpLayer::error(SocketId id) const {
-  const TcpSocket* s = socket(id);
+  const TcpSocket* s = tcb(id);
   return s ? s->error() : std::nullopt;
 }
 

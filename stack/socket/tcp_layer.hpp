@@ -99,7 +99,7 @@ class TcpLayer {
   Result<std::size_t, SendError> send(SocketId id, std::span<const std::byte> data);
   Result<std::size_t, RecvError> recv(SocketId id, std::span<std::byte> out);
   void shutdown(SocketId id);
-  void close(SocketId id);
+  void close(SocketId id) { close_handle(id); }
   void abort(SocketId id);
   std::optional<TcpState> state(SocketId id) const;
   bool readable(SocketId id) const;
@@ -113,7 +113,7 @@ class TcpLayer {
   std::function<void(const TcpEvent&)> on_event;
   std::vector<std::pair<std::string, std::uint64_t>> stats() const;
   const TcpCounters& counters() const { return counters_; }
-  const TcpSocket* socket(SocketId id) const;  // the TCB, for tests and the narrator
+  const TcpSocket* tcb(SocketId id) const;  // the TCB, for tests and the narrator
   std::size_t socket_count() const { return sockets_.size(); }
   const Config& config() const { return config_; }
 
@@ -132,6 +132,7 @@ class TcpLayer {
     std::deque<SocketId> accept_queue;
   };
 
+  void close_handle(SocketId id);
   TcpContext context(Instant now);
   void listen_input(TcpContext& ctx, SocketId lid, Listener& l, wire::Ipv4Address src, wire::Ipv4Address dst,
                     const wire::tcp::Repr& seg);

@@ -151,10 +151,10 @@ TransferResult transfer(std::size_t total, double loss, CongestionAlgorithm cc, 
   }
   INFO("first corrupted byte at offset ", first_bad, " of ", received);
   if (!eof) {
-    const auto* cs = client.socket(*cid);
+    const auto* cs = client.tcb(*cid);
     MESSAGE("stalled: received ", received, " client ", std::string(cs ? to_string(cs->state()) : "gone"),
             " err ", std::string(cs && cs->error() ? to_string(*cs->error()) : "-"), " server ",
-            std::string(sid && server.socket(*sid) ? to_string(server.socket(*sid)->state()) : "none"),
+            std::string(sid && server.tcb(*sid) ? to_string(server.tcb(*sid)->state()) : "none"),
             " snd_wnd ", cs ? cs->snd_wnd() : 0u, " cwnd ", cs ? cs->congestion().cwnd() : 0u, " una ",
             cs ? cs->snd_una().raw : 0u, " nxt ", cs ? cs->snd_nxt().raw : 0u, " max ", cs ? cs->snd_max().raw : 0u,
             " rto_at ", cs && cs->rto_at() ? cs->rto_at()->millis() : -1);

@@ -74,7 +74,7 @@ TEST_SUITE("socket/tcp states") {
   TEST_CASE("SYN-SENT -> ESTABLISHED on an acceptable SYN-ACK (RFC 9293 §3.10.7.3)") {
     Harness h;
     const SocketId id = establish_active(h);
-    const auto* s = h.layer.socket(id);
+    const auto* s = h.layer.tcb(id);
     CHECK(s->snd_una() == s->iss() + 1);
     CHECK(s->rcv_nxt() == kRemoteSeq + 1);
     CHECK(s->snd_mss() == 1460);
@@ -224,7 +224,7 @@ TEST_SUITE("socket/tcp states") {
   TEST_CASE("ESTABLISHED: data is delivered and ACKed after the delayed-ACK timer (RFC 1122 §4.2.3.2)") {
     Harness h;
     const SocketId id = establish_active(h);
-    const auto* s = h.layer.socket(id);
+    const auto* s = h.layer.tcb(id);
     Repr d = h.from_peer(id);
     d.seq = kRemoteSeq + 1;
     d.ack = s->snd_nxt();
@@ -243,7 +243,7 @@ TEST_SUITE("socket/tcp states") {
   TEST_CASE("ESTABLISHED: every second full-sized segment is ACKed at once (RFC 5681 §4.2)") {
     Harness h;
     const SocketId id = establish_active(h);
-    const auto* s = h.layer.socket(id);
+    const auto* s = h.layer.tcb(id);
     Bytes full(1460, std::byte{'x'});
     Repr d = h.from_peer(id);
     d.ack = s->snd_nxt();
@@ -259,7 +259,7 @@ TEST_SUITE("socket/tcp states") {
     Harness h;
     const SocketId id = establish_active(h);
     Repr d = h.from_peer(id);
-    d.ack = h.layer.socket(id)->snd_nxt();
+    d.ack = h.layer.tcb(id)->snd_nxt();
     d.seq = kRemoteSeq + 4;
     h.deliver(d, to_bytes("def"));
     CHECK(h.expect_one().repr.ack == kRemoteSeq + 1);
@@ -293,7 +293,7 @@ TEST_SUITE("socket/tcp states") {
   TEST_CASE("Active close: FIN-WAIT-1 -> FIN-WAIT-2 -> TIME-WAIT -> CLOSED after 2 MSL (RFC 9293 §3.6)") {
     Harness h;
     const SocketId id = establish_active(h);
-    const auto* s = h.layer.socket(id);
+    const auto* s = h.layer.tcb(id);
     h.layer.shutdown(id);
     CHECK(h.layer.state(id) == TcpState::FinWait1);
     const Sent fin = h.expect_one();
@@ -325,7 +325,7 @@ TEST_SUITE("socket/tcp states") {
     const SocketId id = establish_passive(h);
     Repr fin = h.from_peer(id);
     fin.seq = kRemoteSeq + 1;
-    fin.ack = h.layer.socket(id)->snd_nxt();
+    fin.ack = h.layer.tcb(id)->snd_nxt();
     fin.flags.fin = true;
     h.deliver(fin);
     CHECK(h.layer.state(id) == TcpState::CloseWait);
@@ -377,7 +377,7 @@ TEST_SUITE("socket/tcp states") {
     h.at_ms(30000);
     h.deliver(peer_fin);
     CHECK(h.expect_one().repr.ack == kRemoteSeq + 2);
-    CHECK(h.layer.socket(id)->time_wait_at() == Instant::from_millis(90000));
+    CHECK(h.layer.tcb(id)->time_wait_at() == Instant::from_millis(90000));
   }
 
   TEST_CASE("TIME-WAIT: RST is ignored (RFC 1337 §3)") {
@@ -414,7 +414,7 @@ TEST_SUITE("socket/tcp states") {
   TEST_CASE("abort() sends <SEQ=SND.NXT><CTL=RST> (RFC 9293 §3.10.5)") {
     Harness h;
     const SocketId id = establish_active(h);
-    const SeqNum nxt = h.layer.socket(id)->snd_nxt();
+    const SeqNum nxt = h.layer.tcb(id)->snd_nxt();
     h.layer.abort(id);
     const Sent rst = h.expect_one();
     CHECK(rst.repr.flags.rst);

@@ -99,7 +99,7 @@ class Harness {
 
   // A segment from the peer on the connection `id` (ports filled in from the socket).
   Repr from_peer(SocketId id) const {
-    const auto* s = layer.socket(id);
+    const auto* s = layer.tcb(id);
     Repr r;
     r.src_port = s->remote().port;
     r.dst_port = s->local().port;
