@@ -297,8 +297,7 @@ class OptionWriter {
     raw(code, b);
   }
   void text(std::uint8_t code, const std::string& s) {
-    const Bytes b = to_bytes(std::string_view(s).substr(0, 255));
-    raw(code, b);
+    raw(code, to_bytes(s));  // over 255 bytes: split (RFC 3396 §5)
   }
 
  private:

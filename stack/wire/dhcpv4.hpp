@@ -218,8 +218,8 @@ struct Repr {
   static Result<Repr, ParseError> parse(std::span<const std::byte> message);
   // The encoded size: 240 + options + END, padded to kMinMessageLen.
   std::size_t buffer_len() const;
-  // Writes buffer_len() bytes; `out` must be at least that long. Strings longer than 255 bytes
-  // are truncated (we only emit our own hostname).
+  // Writes buffer_len() bytes; `out` must be at least that long. Values longer than 255 bytes
+  // are split into several options with the same code (RFC 3396 §5).
   void emit(std::span<std::byte> out) const;
   Bytes to_bytes() const;
   // "DHCPACK xid 0x2a1b3c4d yiaddr 10.77.0.135 server 10.77.0.1 lease 3600 s"
