@@ -1,0 +1,550 @@
+#include "apps/common/dns_resolver.hpp"
+
+#include <ares.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <type_traits>
+
+#include "apps/common/clock.hpp"
+#include "apps/common/host.hpp"
+
+namespace appkit {
+
+namespace dns = stack::wire::dns;
+using stack::Instant;
+using stack::wire::Ipv4Address;
+
+// The private callback declarations avoid <ares.h> in the header; check they are the same types.
+static_assert(std::is_same_v<ares_socklen_t, unsigned>);
+static_assert(std::is_same_v<ares_ssize_t, long>);
+static_assert(std::is_same_v<ares_socket_t, int>);
+
+namespace {
+
+// Fake handles start far above any real descriptor this process has, so a stray kernel call on
+// one (c-ares 1.18's sort probe, which we avoid by using ares_query) could never hit a real fd.
+constexpr int kFirstHandle = 1 << 24;
+constexpr int kMaxReadsPerTurn = 1024;  // bound the feed loop even if c-ares stops consuming
+
+std::once_flag g_library_once;
+int g_library_status = ARES_SUCCESS;
+
+std::string ms_text(stack::Duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f ms", static_cast<double>(d.micros()) / 1000.0);
+  return buf;
+}
+
+ares_channel as_channel(void* p) { return static_cast<ares_channel>(p); }
+
+}  // namespace
+
+struct DnsResolver::Query {
+  std::uint64_t id;
+  std::string asked;          // as the caller wrote it
+  dns::Name current;          // the name being asked now (moves along the CNAME chain)
+  Callback callback;
+  Instant started;
+  DnsResult partial;          // chain so far (across CNAME restarts)
+  int restarts = 0;
+  std::uint64_t tcp_refused_at_start = 0;
+  std::uint64_t icmp_errors_at_start = 0;
+};
+
+const char* to_string(DnsError e) {
+  switch (e) {
+    case DnsError::NoSuchDomain: return "no such domain";
+    case DnsError::NoData: return "no address for this name";
+    case DnsError::ServerFailure: return "server failure";
+    case DnsError::Refused: return "query refused";
+    case DnsError::NotImplemented: return "query not implemented by the server";
+    case DnsError::FormatError: return "the server could not understand the query";
+    case DnsError::TimedOut: return "timed out";
+    case DnsError::Unreachable: return "DNS server unreachable";
+    case DnsError::TruncatedNoTcp: return "answer truncated and the TCP fallback is not implemented";
+    case DnsError::NoServers: return "no DNS server configured";
+    case DnsError::BadName: return "not a valid domain name";
+    case DnsError::Malformed: return "malformed answer";
+    case DnsError::CnameLoop: return "alias (CNAME) chain loops or is too long";
+    case DnsError::ReferralLoop: return "referral loop or too many referrals";
+    case DnsError::Cancelled: return "cancelled";
+    case DnsError::Internal: return "internal resolver error";
+  }
+  return "DNS error";
+}
+
+std::string DnsResult::error_message() const {
+  if (!error) return {};
+  std::string s = to_string(*error);
+  if (!detail.empty()) s += " (" + detail + ")";
+  return s;
+}
+
+// --- set-up --------------------------------------------------------------------------------------
+
+DnsResolver::DnsResolver(stack::iface::Interface& iface, DnsResolverOptions options, Clock clock)
+    : iface_(iface), options_(std::move(options)), clock_(std::move(clock)), next_handle_(kFirstHandle) {}
+
+std::unique_ptr<DnsResolver> DnsResolver::create(stack::iface::Interface& iface, DnsResolverOptions options,
+                                                 Clock clock, std::string* error) {
+  std::unique_ptr<DnsResolver> r(new DnsResolver(iface, std::move(options), std::move(clock)));
+  if (!r->init(error)) return nullptr;
+  return r;
+}
+
+std::unique_ptr<DnsResolver> DnsResolver::create(Host& host, DnsResolverOptions options, std::string* error) {
+  return create(host.iface(), std::move(options), [] { return monotonic_now(); }, error);
+}
+
+bool DnsResolver::init(std::string* error) {
+  std::call_once(g_library_once, [] { g_library_status = ares_library_init(ARES_LIB_INIT_ALL); });
+  if (g_library_status != ARES_SUCCESS) {
+    if (error) *error = std::string("c-ares: ") + ares_strerror(g_library_status);
+    return false;
+  }
+  // libraries-and-conventions.md §1.5: c-ares skips /etc/resolv.conf only when every option that
+  // ARES_CONFIG_CHECK looks at is set (lookups, nsort, nservers, ndomains, ndots, timeout, tries).
+  ares_options o{};
+  o.flags = ARES_FLAG_NOSEARCH | (options_.edns_payload ? ARES_FLAG_EDNS : 0);
+  o.timeout = options_.timeout_ms;  // milliseconds, with ARES_OPT_TIMEOUTMS
+  o.tries = options_.tries;
+  o.ndots = 1;
+  o.lookups = const_cast<char*>("b");  // DNS only: our hosts parser already had its turn
+  o.nservers = 0;                       // set below with ports
+  o.ndomains = 0;                       // no search list (else derived from gethostname())
+  o.nsort = 0;
+  o.ednspsz = options_.edns_payload ? options_.edns_payload : 1280;
+  o.sock_state_cb = &DnsResolver::on_sock_state;
+  o.sock_state_cb_data = this;
+  const int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_NDOTS | ARES_OPT_LOOKUPS |
+                   ARES_OPT_SERVERS | ARES_OPT_DOMAINS | ARES_OPT_SORTLIST | ARES_OPT_SOCK_STATE_CB |
+                   ARES_OPT_NOROTATE | ARES_OPT_EDNSPSZ;
+  ares_channel ch = nullptr;
+  int rc = ares_init_options(&ch, &o, mask);
+  if (rc != ARES_SUCCESS) {
+    if (error) *error = std::string("c-ares init: ") + ares_strerror(rc);
+    return false;
+  }
+  channel_ = ch;
+  // Stored by pointer, not copied (ares_init.c 1.18.1): static storage.
+  static const ares_socket_functions kFuncs = {&DnsResolver::a_socket, &DnsResolver::a_close, &DnsResolver::a_connect,
+                                               &DnsResolver::a_recvfrom, &DnsResolver::a_sendv};
+  ares_set_socket_functions(ch, &kFuncs, this);
+  if (!options_.servers.empty()) {
+    std::string csv;
+    for (const auto& s : options_.servers) {
+      if (!csv.empty()) csv += ",";
+      csv += s.describe() + ":" + std::to_string(options_.port);
+    }
+    rc = ares_set_servers_ports_csv(ch, csv.c_str());
+    if (rc != ARES_SUCCESS) {
+      if (error) *error = std::string("c-ares servers '") + csv + "': " + ares_strerror(rc);
+      return false;
+    }
+  }
+  return true;
+}
+
+DnsResolver::~DnsResolver() {
+  destroying_ = true;
+  if (channel_) ares_destroy(as_channel(channel_));  // pending callbacks get ARES_EDESTRUCTION
+  for (const auto& [fd, s] : sockets_) iface_.udp().close(s.udp);
+}
+
+void DnsResolver::narrate(DnsEvent::Kind kind, std::string text) {
+  if (on_event) on_event(DnsEvent{kind, clock_(), "DNS: " + std::move(text)});
+}
+
+std::string DnsResolver::servers_text() const {
+  std::string s;
+  for (const auto& a : options_.servers) s += (s.empty() ? "" : ", ") + a.describe();
+  return s;
+}
+
+// --- the API -------------------------------------------------------------------------------------
+
+void DnsResolver::resolve(const std::string& name, Callback callback) {
+  const std::uint64_t id = next_query_++;
+  auto q = std::make_unique<Query>();
+  q->id = id;
+  q->asked = name;
+  q->callback = std::move(callback);
+  q->started = clock_();
+  q->partial.name = name;
+  Query& ref = *q;
+  queries_[id] = std::move(q);
+
+  auto fail_now = [&](DnsError e, std::string detail) {
+    DnsResult r = ref.partial;
+    r.error = e;
+    r.detail = std::move(detail);
+    finished_.push_back(Finished{id, ARES_SUCCESS, 0, {}, {}});
+    ref.partial = std::move(r);  // handle() sees the error already set
+  };
+  // A numeric address is its own answer (as getaddrinfo does); nothing is sent.
+  if (auto numeric = Ipv4Address::parse(name)) {
+    ref.partial.addresses.push_back(DnsAddress{*numeric, 0});
+    finished_.push_back(Finished{id, ARES_SUCCESS, 0, {}, {}});
+    return;
+  }
+  auto parsed = dns::Name::parse(name);
+  if (!parsed || parsed->is_root()) return fail_now(DnsError::BadName, "'" + name + "'");
+  if (options_.servers.empty()) return fail_now(DnsError::NoServers, "give --dns ADDR, or get one from DHCP");
+  ref.current = *parsed;
+  ref.partial.cname_chain.push_back(parsed->describe_relative());
+  start_query(ref);
+}
+
+void DnsResolver::start_query(Query& q) {
+  q.tcp_refused_at_start = counters_.tcp_refused;
+  q.icmp_errors_at_start = counters_.icmp_errors;
+  rejected_.erase(q.current.key());
+  // ares_query, not ares_gethostbyname/getaddrinfo: no RFC 6724 sort probe (reference §1.2).
+  // The callback may run before ares_query returns (every server failed at once): on_answer only
+  // queues, so that is safe.
+  ares_query(as_channel(channel_), q.current.describe_relative().c_str(), dns::kClassIn, static_cast<int>(dns::Type::A), &DnsResolver::on_answer,
+             new Ticket{this, q.id});
+}
+
+void DnsResolver::process() {
+  if (!channel_) return;
+  ares_channel ch = as_channel(channel_);
+  // ICMP errors for our sockets (RFC 1122 §4.1.3.3): like a connected kernel UDP socket, the next
+  // read fails with ECONNREFUSED, and c-ares moves on to the next server.
+  for (auto& [fd, s] : sockets_) {
+    while (auto err = iface_.udp().take_error(s.udp)) {
+      if (s.peer && err->remote.addr == s.peer->addr && err->remote.port == s.peer->port) {
+        s.icmp_error = err->what;
+        ++counters_.icmp_errors;
+        narrate(DnsEvent::Kind::Failure, err->what);
+      }
+    }
+  }
+  // Feed every socket c-ares reads while ours holds something: c-ares 1.18 reads a UDP socket
+  // until EAGAIN, later versions once per call with custom sockets; this loop suits both.
+  const std::set<int> wanted = want_read_;
+  for (int fd : wanted) {
+    for (int i = 0; i < kMaxReadsPerTurn; ++i) {
+      auto it = sockets_.find(fd);
+      if (it == sockets_.end() || !want_read_.count(fd)) break;
+      if (!iface_.udp().readable(it->second.udp) && !it->second.icmp_error) break;
+      ares_process_fd(ch, fd, ARES_SOCKET_BAD);
+    }
+  }
+  // Timers: every ares_process_fd call also runs process_timeouts (reference §1.4).
+  if (!queries_.empty()) ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+  // Results, outside c-ares: callbacks may start new lookups.
+  while (!finished_.empty()) {
+    std::vector<Finished> batch;
+    batch.swap(finished_);
+    for (auto& f : batch) handle(f);
+  }
+}
+
+std::optional<Instant> DnsResolver::next_deadline() const {
+  if (!finished_.empty()) return clock_();
+  if (!channel_ || queries_.empty()) return std::nullopt;
+  timeval tv{};
+  if (!ares_timeout(as_channel(channel_), nullptr, &tv)) return std::nullopt;
+  const std::int64_t us = static_cast<std::int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
+  return clock_() + stack::Duration::from_micros(us);
+}
+
+// --- results -------------------------------------------------------------------------------------
+
+void DnsResolver::on_answer(void* arg, int status, int timeouts, unsigned char* abuf, int alen) {
+  // c-ares calls this exactly once per ares_query (ARES_EDESTRUCTION from ares_destroy), so the
+  // ticket is freed here. Nothing else happens inside c-ares: the result is queued for process().
+  std::unique_ptr<Ticket> ticket(static_cast<Ticket*>(arg));
+  DnsResolver* self = ticket->resolver;
+  if (self->destroying_ || status == ARES_EDESTRUCTION) return;
+  Finished f{ticket->query, status, timeouts, {}, {}};
+  if (abuf && alen > 0) f.answer.assign(abuf, abuf + alen);
+  // The answer is processed synchronously inside the arecvfrom that delivered it.
+  if (f.answer.size() > 0) f.from = self->last_from_;
+  self->finished_.push_back(std::move(f));
+}
+
+void DnsResolver::complete(std::uint64_t id, DnsResult result) {
+  auto it = queries_.find(id);
+  if (it == queries_.end()) return;
+  std::unique_ptr<Query> q = std::move(it->second);
+  queries_.erase(it);
+  result.elapsed = clock_() - q->started;
+  if (result.ok()) {
+    std::string text = result.name;
+    for (std::size_t i = 1; i < result.cname_chain.size(); ++i) text += " -> " + result.cname_chain[i];
+    text += " A";
+    for (const auto& a : result.addresses) text += " " + a.address.describe() + " (TTL " + std::to_string(a.ttl) + ")";
+    if (result.server) text += " from " + result.server->describe();
+    text += " in " + ms_text(result.elapsed);
+    narrate(DnsEvent::Kind::Answer, std::move(text));
+  } else {
+    narrate(DnsEvent::Kind::Failure, "cannot resolve " + result.name + ": " + result.error_message());
+  }
+  if (q->callback) q->callback(result);
+}
+
+void DnsResolver::handle(Finished& f) {
+  auto it = queries_.find(f.query);
+  if (it == queries_.end()) return;
+  Query& q = *it->second;
+  DnsResult r = q.partial;
+  r.timeouts += f.timeouts;
+  if (r.error || (f.answer.empty() && f.status == ARES_SUCCESS)) return complete(f.query, std::move(r));
+  if (f.from) r.server = f.from;
+  else if (!r.server && !options_.servers.empty()) r.server = options_.servers.front();
+  const std::string who = r.server ? r.server->describe() : servers_text();
+  auto fail = [&](DnsError e, std::string detail) {
+    r.error = e;
+    r.detail = std::move(detail);
+    complete(f.query, std::move(r));
+  };
+
+  if (f.answer.empty()) {
+    switch (f.status) {
+      case ARES_ETIMEOUT: {
+        std::string d = "no reply from " + servers_text() + " after " + std::to_string(options_.tries) +
+                        (options_.tries == 1 ? " try" : " tries") +
+                        (options_.servers.size() > 1 ? " each" : "");
+        return fail(DnsError::TimedOut, d);
+      }
+      case ARES_ECONNREFUSED: {
+        // c-ares ends with its initial ECONNREFUSED when every attempt was skipped: find out why.
+        if (counters_.tcp_refused > q.tcp_refused_at_start) {
+          return fail(DnsError::TruncatedNoTcp, "TC=1 from " + who + "; NOT IMPLEMENTED(RFC 7766 TCP fallback)");
+        }
+        if (auto rj = rejected_.find(q.current.key()); rj != rejected_.end()) {
+          const std::string d = dns::rcode_name(rj->second.rcode) + " from " + rj->second.server.describe();
+          r.server = rj->second.server;
+          switch (static_cast<dns::Rcode>(rj->second.rcode)) {
+            case dns::Rcode::ServFail: return fail(DnsError::ServerFailure, d);
+            case dns::Rcode::Refused: return fail(DnsError::Refused, d);
+            case dns::Rcode::NotImp: return fail(DnsError::NotImplemented, d);
+            case dns::Rcode::FormErr: return fail(DnsError::FormatError, d);
+            default: break;
+          }
+        }
+        if (counters_.icmp_errors > q.icmp_errors_at_start) {
+          return fail(DnsError::Unreachable, "port unreachable from " + servers_text());
+        }
+        return fail(DnsError::Unreachable, "could not contact " + servers_text());
+      }
+      case ARES_ESERVFAIL: return fail(DnsError::ServerFailure, "SERVFAIL from " + who);
+      case ARES_EREFUSED: return fail(DnsError::Refused, "REFUSED from " + who);
+      case ARES_ENOTIMP: return fail(DnsError::NotImplemented, "NOTIMP from " + who);
+      case ARES_EFORMERR: return fail(DnsError::FormatError, "FORMERR from " + who);
+      case ARES_ENOTFOUND: return fail(DnsError::NoSuchDomain, "NXDOMAIN from " + who);
+      case ARES_ENODATA: return fail(DnsError::NoData, "NOERROR, no answer from " + who);
+      case ARES_EBADNAME: return fail(DnsError::BadName, "'" + q.asked + "'");
+      case ARES_ECANCELLED: return fail(DnsError::Cancelled, "");
+      case ARES_EBADRESP: return fail(DnsError::Malformed, "from " + who);
+      default: return fail(DnsError::Internal, std::string("c-ares: ") + ares_strerror(f.status));
+    }
+  }
+
+  const auto bytes = std::as_bytes(std::span(f.answer));
+  auto msg = dns::parse(bytes);
+  if (!msg) return fail(DnsError::Malformed, std::string(dns::to_string(msg.error())) + ", from " + who);
+  // RFC 1034 §3.6.2 / §5.3.3: follow the CNAME chain inside the answer section from the name we
+  // asked; the addresses are the A records owned by the last name of the chain.
+  dns::Name name = q.current;
+  std::set<std::string> seen{name.key()};
+  for (;;) {
+    const dns::Record* alias = nullptr;
+    for (const auto& rec : msg->answers) {
+      if (rec.name == name && std::holds_alternative<dns::rdata::Cname>(rec.data)) alias = &rec;
+    }
+    if (!alias) break;
+    r.records.push_back(*alias);
+    name = std::get<dns::rdata::Cname>(alias->data).target;
+    if (!seen.insert(name.key()).second || r.cname_chain.size() > 16) {
+      return fail(DnsError::CnameLoop, "at " + name.describe_relative() + ", from " + who);
+    }
+    r.cname_chain.push_back(name.describe_relative());
+  }
+  for (const auto& rec : msg->answers) {
+    if (rec.name == name && rec.cls == dns::kClassIn && std::holds_alternative<dns::rdata::A>(rec.data)) {
+      r.records.push_back(rec);
+      r.addresses.push_back(DnsAddress{std::get<dns::rdata::A>(rec.data).address, rec.ttl});
+    }
+  }
+  if (msg->rcode() == dns::Rcode::NxDomain) {
+    const std::string target = name == q.current ? "" : " for " + name.describe_relative();
+    return fail(DnsError::NoSuchDomain, "NXDOMAIN" + target + " from " + who);
+  }
+  if (!r.addresses.empty()) return complete(f.query, std::move(r));
+  if (!(name == q.current)) {
+    // The answer ended at an alias whose target it does not hold: ask again for the target.
+    if (q.restarts >= options_.max_cname_restarts) {
+      return fail(DnsError::CnameLoop, "more than " + std::to_string(options_.max_cname_restarts) + " restarts");
+    }
+    ++q.restarts;
+    q.partial = std::move(r);
+    q.current = name;
+    narrate(DnsEvent::Kind::Query, q.partial.cname_chain.back() + " is an alias; asking for its address");
+    start_query(q);
+    return;
+  }
+  return fail(DnsError::NoData, "NOERROR, no A record from " + who);
+}
+
+// --- c-ares socket functions ---------------------------------------------------------------------
+
+int DnsResolver::a_socket(int domain, int type, int, void* self_ptr) {
+  auto* self = static_cast<DnsResolver*>(self_ptr);
+  if (domain != AF_INET) {
+    errno = EAFNOSUPPORT;  // NOT IMPLEMENTED(RFC 8200): no IPv6 in the stack
+    return -1;
+  }
+  if (type == SOCK_STREAM) {
+    // c-ares wants TCP because an answer came back truncated (RFC 1035 §4.2.1, RFC 7766 §5).
+    // NOT IMPLEMENTED(RFC 7766 TCP fallback): the Interface has no tcp() yet. Failing here makes
+    // c-ares skip the server; handle() turns that into DnsError::TruncatedNoTcp.
+    ++self->counters_.tcp_refused;
+    self->narrate(DnsEvent::Kind::Failure, "answer truncated (TC=1): retry over TCP is NOT IMPLEMENTED (RFC 7766)");
+    errno = EPROTONOSUPPORT;
+    return -1;
+  }
+  auto bound = self->iface_.udp().bind(0);
+  if (!bound) {
+    errno = EMFILE;
+    return -1;
+  }
+  const int fd = self->next_handle_++;
+  self->sockets_[fd] = FakeSocket{*bound, std::nullopt, std::nullopt};
+  ++self->counters_.sockets_opened;
+  return fd;
+}
+
+int DnsResolver::a_close(int fd, void* self_ptr) {
+  auto* self = static_cast<DnsResolver*>(self_ptr);
+  auto it = self->sockets_.find(fd);
+  if (it == self->sockets_.end()) {
+    errno = EBADF;
+    return -1;
+  }
+  self->iface_.udp().close(it->second.udp);
+  self->sockets_.erase(it);
+  self->want_read_.erase(fd);
+  return 0;
+}
+
+int DnsResolver::a_connect(int fd, const sockaddr* addr, unsigned addrlen, void* self_ptr) {
+  auto* self = static_cast<DnsResolver*>(self_ptr);
+  auto it = self->sockets_.find(fd);
+  if (it == self->sockets_.end()) {
+    errno = EBADF;
+    return -1;
+  }
+  if (!addr || addrlen < sizeof(sockaddr_in) || addr->sa_family != AF_INET) {
+    errno = EAFNOSUPPORT;
+    return -1;
+  }
+  sockaddr_in sin{};
+  std::memcpy(&sin, addr, sizeof sin);
+  // Connected-UDP model: later sends go to this peer (reference §1.3).
+  it->second.peer = stack::socket::UdpEndpoint{Ipv4Address{ntohl(sin.sin_addr.s_addr)}, ntohs(sin.sin_port)};
+  return 0;
+}
+
+long DnsResolver::a_sendv(int fd, const iovec* iov, int iovcnt, void* self_ptr) {
+  auto* self = static_cast<DnsResolver*>(self_ptr);
+  auto it = self->sockets_.find(fd);
+  if (it == self->sockets_.end() || !it->second.peer) {
+    errno = it == self->sockets_.end() ? EBADF : EDESTADDRREQ;
+    return -1;
+  }
+  stack::Bytes datagram;
+  for (int i = 0; i < iovcnt; ++i) {
+    const auto* p = static_cast<const std::byte*>(iov[i].iov_base);
+    datagram.insert(datagram.end(), p, p + iov[i].iov_len);
+  }
+  // UDP: never EAGAIN (c-ares 1.18 skips the server on any -1): the layer queues the datagram.
+  if (auto err = self->iface_.udp().send_to(it->second.udp, *it->second.peer, datagram)) {
+    errno = ENOBUFS;
+    return -1;
+  }
+  ++self->counters_.datagrams_sent;
+  if (auto q = dns::parse(datagram); q && q->questions.size() == 1) {
+    const int n = ++self->sends_per_id_[q->header.id];
+    const auto& question = q->questions[0];
+    std::string text = "asking " + it->second.peer->addr.describe() + " for " + question.name.describe_relative() +
+                       " " + dns::type_name(question.type);
+    if (n > 1) text += " (try " + std::to_string(n) + ")";
+    self->narrate(n > 1 ? DnsEvent::Kind::Retry : DnsEvent::Kind::Query, std::move(text));
+    if (self->sends_per_id_.size() > 4096) self->sends_per_id_.clear();
+  }
+  return static_cast<long>(datagram.size());
+}
+
+long DnsResolver::a_recvfrom(int fd, void* buf, std::size_t len, int, sockaddr* from, unsigned* fromlen,
+                             void* self_ptr) {
+  auto* self = static_cast<DnsResolver*>(self_ptr);
+  auto it = self->sockets_.find(fd);
+  if (it == self->sockets_.end()) {
+    errno = EBADF;
+    return -1;
+  }
+  FakeSocket& s = it->second;
+  for (;;) {
+    auto d = self->iface_.udp().recv_from(s.udp);
+    if (!d) break;
+    ++self->counters_.datagrams_received;
+    // A zero-length datagram is data on a datagram socket, but 0 is "connection closed" to some
+    // c-ares versions (1.18.1 before the CVE-2023-32067 fix): it cannot be DNS, so drop it here.
+    if (d->payload.empty()) {
+      ++self->counters_.empty_datagrams;
+      continue;
+    }
+    if (s.peer && !(d->from.addr == s.peer->addr && d->from.port == s.peer->port)) {
+      // c-ares drops it too (same_address); counted and told, then handed over unchanged.
+      ++self->counters_.foreign_datagrams;
+      self->narrate(DnsEvent::Kind::Ignored, "ignoring a reply from " + d->from.describe() + " (asked " +
+                                                 s.peer->describe() + ")");
+    } else if (auto m = dns::parse(d->payload); m && m->header.qr && m->questions.size() == 1) {
+      // Remember error rcodes: c-ares discards SERVFAIL/REFUSED/NOTIMP/FORMERR answers and tries
+      // the next server, ending with a bare ECONNREFUSED; handle() names the real cause.
+      if (m->header.rcode != 0 && m->rcode() != dns::Rcode::NxDomain) {
+        self->rejected_[m->questions[0].name.key()] = Rejected{d->from.addr, m->header.rcode};
+        self->narrate(DnsEvent::Kind::Failure, dns::rcode_name(m->header.rcode) + " from " + d->from.addr.describe() +
+                                                   " for " + m->questions[0].name.describe_relative());
+      }
+    }
+    const std::size_t n = std::min(len, d->payload.size());  // like recvfrom(2): the rest is cut
+    std::memcpy(buf, d->payload.data(), n);
+    if (from && fromlen) {
+      // The true source (RFC 5452 §9.1): c-ares' same_address() compares it with the server.
+      sockaddr_in sin{};
+      sin.sin_family = AF_INET;
+      sin.sin_port = htons(d->from.port);
+      sin.sin_addr.s_addr = htonl(d->from.addr.value);
+      const unsigned copy = std::min<unsigned>(*fromlen, sizeof sin);
+      std::memcpy(from, &sin, copy);
+      *fromlen = sizeof sin;
+    }
+    self->last_from_ = d->from.addr;
+    return static_cast<long>(n);
+  }
+  if (s.icmp_error) {
+    s.icmp_error.reset();
+    errno = ECONNREFUSED;
+    return -1;
+  }
+  errno = EAGAIN;
+  return -1;
+}
+
+void DnsResolver::on_sock_state(void* self_ptr, int fd, int readable, int) {
+  auto* self = static_cast<DnsResolver*>(self_ptr);
+  if (readable) self->want_read_.insert(fd);
+  else self->want_read_.erase(fd);
+}
+
+}  // namespace appkit

@@ -1,0 +1,206 @@
+// DnsResolver: a DNS stub resolver — c-ares 1.18 over the stack's own UDP sockets.
+//
+// Read first: RFC 1034 §5.3.1 (stub resolvers), §3.6.2 (CNAME chains), §5.3.3 step 3c (restart
+// at the canonical name); RFC 1035 §4.2.1 (UDP, 512 octets), §7.3 (matching replies); RFC 2308 §2
+// (NXDOMAIN / NODATA); RFC 5452 §9.1 (accept a reply only from the server asked, with the same
+// ID and question — c-ares checks this, so `arecvfrom` reports the true source address);
+// RFC 6891 (EDNS payload size); RFC 7766 (TCP for truncated answers).
+// libraries-and-conventions.md §1 is the map of c-ares' custom-socket contract this follows.
+//
+// How it is wired (one c-ares channel per resolver, one resolver per program):
+//   - `ares_set_socket_functions` maps c-ares' socket calls onto UdpLayer sockets: asocket binds
+//     an ephemeral port, aconnect remembers the server, asendv queues the datagram (never EAGAIN:
+//     c-ares 1.18 skips the server on any send error), arecvfrom returns one datagram per call
+//     with its true source, then -1/EAGAIN. No kernel socket is ever opened.
+//   - the socket-state callback tells which handles c-ares reads; `process()` feeds it with
+//     `ares_process_fd` while our socket holds datagrams, and once with (BAD, BAD) for timeouts;
+//   - `next_deadline()` is c-ares' own timeout (`ares_timeout`), for the Host loop's step().
+//   - configuration is explicit (every ARES_OPT_* that `ARES_CONFIG_CHECK` wants), so c-ares
+//     never reads /etc/resolv.conf; the hosts file is ours (hosts_file.hpp), never c-ares'.
+//   - queries are `ares_query(name, IN, A)`; `ares_gethostbyname`/`ares_getaddrinfo` would open a
+//     sort probe and call the real getsockname() on our fake handle (reference §1.2).
+// Answers are parsed with stack/wire/dns (TTLs, the CNAME chain). c-ares' clock is the real
+// CLOCK_MONOTONIC, so tests use small real timeouts.
+//
+// NOT IMPLEMENTED(RFC 7766 TCP fallback): the Interface has no TCP layer yet, so a truncated
+// answer (TC=1) ends with DnsError::TruncatedNoTcp instead of a retry over TCP. EDNS with a
+// 1232-octet payload (the DNS flag day 2020 value) makes truncation rare.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "stack/iface/interface.hpp"
+#include "stack/time.hpp"
+#include "stack/wire/dns.hpp"
+#include "stack/wire/ip_address.hpp"
+
+struct sockaddr;
+struct iovec;
+
+namespace appkit {
+
+class Host;
+
+// Application-level DNS failures (DESIGN.md "Errors"): each maps to exit code 6 in the programs.
+enum class DnsError {
+  NoSuchDomain,     // NXDOMAIN (RFC 2308 §2.1)
+  NoData,           // the name exists but has no A record (RFC 2308 §2.2)
+  ServerFailure,    // SERVFAIL from every server
+  Refused,          // REFUSED from every server
+  NotImplemented,   // NOTIMP from the server
+  FormatError,      // FORMERR from the server
+  TimedOut,         // no reply after every try
+  Unreachable,      // ICMP port unreachable from the server
+  TruncatedNoTcp,   // TC=1 and NOT IMPLEMENTED(RFC 7766 TCP fallback)
+  NoServers,        // no DNS server configured (no --dns, no DHCP option 6)
+  BadName,          // not a valid domain name
+  Malformed,        // a reply we could not parse
+  CnameLoop,        // an alias chain that loops or is too long
+  ReferralLoop,     // the iterative walk was referred sideways/upwards, or took too many steps
+  Cancelled,
+  Internal,         // c-ares out of memory and the like
+};
+const char* to_string(DnsError e);  // "no such domain"
+
+struct DnsAddress {
+  stack::wire::Ipv4Address address;
+  std::uint32_t ttl = 0;  // seconds, as the answer carried it
+};
+
+struct DnsResult {
+  std::string name;                               // as asked
+  std::vector<DnsAddress> addresses;              // A records of the canonical name
+  std::vector<stack::wire::dns::Record> records;  // the chain: CNAMEs in order, then the A records
+  std::vector<std::string> cname_chain;           // names from the one asked to the canonical one
+  std::optional<stack::wire::Ipv4Address> server;  // who answered (or the last one asked)
+  stack::Duration elapsed;
+  int timeouts = 0;
+  std::optional<DnsError> error;
+  std::string detail;  // "NXDOMAIN from 198.51.100.53"
+
+  bool ok() const { return !error.has_value(); }
+  // "no such domain (NXDOMAIN from 198.51.100.53)"
+  std::string error_message() const;
+};
+
+// One line for the narrator: "DNS: asking 198.51.100.53 for www.domain.com A".
+struct DnsEvent {
+  enum class Kind { Query, Retry, Answer, Failure, Ignored };
+  Kind kind;
+  stack::Instant at;
+  std::string text;
+};
+
+struct DnsResolverOptions {
+  std::vector<stack::wire::Ipv4Address> servers;  // from DHCP option 6 or --dns
+  std::uint16_t port = stack::wire::dns::kPort;
+  int timeout_ms = 2000;           // first try; c-ares doubles it on each pass over the servers
+  int tries = 2;                   // per server
+  std::uint16_t edns_payload = 1232;  // 0: no EDNS (512-octet answers)
+  int max_cname_restarts = 8;      // RFC 1034 §5.3.3 restarts at a CNAME target
+};
+
+class DnsResolver {
+ public:
+  using Clock = std::function<stack::Instant()>;
+  using Callback = std::function<void(const DnsResult&)>;
+
+  // nullptr with `error` set when c-ares cannot be initialised.
+  static std::unique_ptr<DnsResolver> create(stack::iface::Interface& iface, DnsResolverOptions options, Clock clock,
+                                             std::string* error = nullptr);
+  static std::unique_ptr<DnsResolver> create(Host& host, DnsResolverOptions options, std::string* error = nullptr);
+  ~DnsResolver();
+  DnsResolver(const DnsResolver&) = delete;
+  DnsResolver& operator=(const DnsResolver&) = delete;
+
+  // Starts a lookup of `name`'s A records. The callback runs later, from process(), never from
+  // inside resolve(). A dotted-quad name answers at once (no DNS).
+  void resolve(const std::string& name, Callback callback);
+
+  // Each turn of the loop: feed c-ares what our sockets hold, run its timers, deliver results.
+  void process();
+  // When process() next has work without a new frame (c-ares' timeout); nullopt when idle.
+  std::optional<stack::Instant> next_deadline() const;
+  bool idle() const { return queries_.empty() && finished_.empty(); }
+
+  std::function<void(const DnsEvent&)> on_event;
+
+  // Counters for --stats and tests.
+  struct Counters {
+    std::uint64_t sockets_opened = 0;
+    std::uint64_t datagrams_sent = 0;
+    std::uint64_t datagrams_received = 0;
+    std::uint64_t empty_datagrams = 0;      // zero-length: dropped here, never handed to c-ares
+    std::uint64_t foreign_datagrams = 0;    // from another address than the server asked
+    std::uint64_t tcp_refused = 0;          // c-ares asked for TCP (truncated answer)
+    std::uint64_t icmp_errors = 0;
+  };
+  const Counters& counters() const { return counters_; }
+  const DnsResolverOptions& options() const { return options_; }
+
+ private:
+  struct Query;
+  struct Ticket {
+    DnsResolver* resolver;
+    std::uint64_t query;
+  };
+  struct FakeSocket {
+    stack::socket::UdpLayer::SocketId udp = 0;
+    std::optional<stack::socket::UdpEndpoint> peer;
+    std::optional<std::string> icmp_error;  // pending: arecvfrom reports ECONNREFUSED
+  };
+  struct Rejected {
+    stack::wire::Ipv4Address server;
+    std::uint8_t rcode;
+  };
+  struct Finished {
+    std::uint64_t query;
+    int status;
+    int timeouts;
+    std::vector<unsigned char> answer;
+    std::optional<stack::wire::Ipv4Address> from;
+  };
+
+  DnsResolver(stack::iface::Interface& iface, DnsResolverOptions options, Clock clock);
+  bool init(std::string* error);
+  void start_query(Query& q);
+  void handle(Finished& f);
+  void complete(std::uint64_t id, DnsResult result);
+  void narrate(DnsEvent::Kind kind, std::string text);
+  std::string servers_text() const;
+
+  // c-ares callbacks (user_data / arg is `this` or a query id).
+  static int a_socket(int domain, int type, int protocol, void* self);
+  static int a_close(int fd, void* self);
+  static int a_connect(int fd, const ::sockaddr* addr, unsigned addrlen, void* self);
+  static long a_recvfrom(int fd, void* buf, std::size_t len, int flags, ::sockaddr* from, unsigned* fromlen,
+                         void* self);
+  static long a_sendv(int fd, const ::iovec* iov, int iovcnt, void* self);
+  static void on_sock_state(void* self, int fd, int readable, int writable);
+  static void on_answer(void* arg, int status, int timeouts, unsigned char* abuf, int alen);
+
+  stack::iface::Interface& iface_;
+  DnsResolverOptions options_;
+  Clock clock_;
+  void* channel_ = nullptr;  // ares_channel (kept opaque here so callers need not include ares.h)
+  std::map<int, FakeSocket> sockets_;
+  std::set<int> want_read_;
+  int next_handle_;
+  std::uint64_t next_query_ = 1;
+  std::map<std::uint64_t, std::unique_ptr<Query>> queries_;
+  std::vector<Finished> finished_;
+  std::map<std::string, Rejected> rejected_;          // qname key -> the last error rcode seen
+  std::map<std::uint16_t, int> sends_per_id_;         // DNS ID -> datagrams sent (retries)
+  std::optional<stack::wire::Ipv4Address> last_from_;  // source of the datagram c-ares is reading
+  bool destroying_ = false;
+  Counters counters_;
+};
+
+}  // namespace appkit

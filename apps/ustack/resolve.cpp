@@ -1,0 +1,334 @@
+// ustack resolve: a name to IPv4 addresses over our own stack — the hosts file first, then the DNS
+// server (c-ares over our UDP sockets), or with --trace the whole walk from the root servers.
+//
+//   $ ustack resolve --ip 10.77.0.60/24 --gateway 10.77.0.1 --dns 198.51.100.53 www.domain.com
+//   DNS: asking 198.51.100.53 for www.domain.com A
+//   ;; ANSWER: www.domain.com. 3600 IN A 203.0.113.80
+//   ;; from 198.51.100.53 in 3.2 ms
+//   www.domain.com has address 203.0.113.80
+//
+//   $ ustack resolve --hosts my-hosts www.example.test
+//   www.example.test has address 10.1.2.3 (from my-hosts; DNS not asked)
+//
+//   $ ustack resolve --trace --root-hints hints www.domain.com      (dig +trace habits)
+//   com.                    86400   IN      NS      ns1.nic.com.
+//   ns1.nic.com.            86400   IN      A       198.51.100.2
+//   ;; Received 81 bytes from 198.51.100.1#53(a.root-servers.net) in 0.9 ms
+//   ...
+//
+// Exit 0 with an answer; 6 (curl's "could not resolve host") when the name cannot be resolved;
+// 2 on usage or device errors.
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apps/common/cli.hpp"
+#include "apps/common/clock.hpp"
+#include "apps/common/dns_resolver.hpp"
+#include "apps/common/dns_trace.hpp"
+#include "apps/common/host.hpp"
+#include "apps/common/hosts_file.hpp"
+#include "stack/events.hpp"
+#include "stack/wire/dns.hpp"
+
+namespace ustack_cli {
+
+namespace {
+
+using appkit::ExitCode;
+using stack::Duration;
+using stack::Instant;
+namespace dns = stack::wire::dns;
+
+constexpr const char* kDefaultHosts = "/etc/hosts";
+
+int code(ExitCode c) { return static_cast<int>(c); }
+
+std::string ms(Duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f ms", static_cast<double>(d.micros()) / 1000.0);
+  return buf;
+}
+
+// dig's record line with single spaces: "www.domain.com. 3600 IN A 203.0.113.80".
+std::string spaced(const dns::Record& r) {
+  std::string s = r.describe();
+  for (auto& c : s) c = c == '\t' ? ' ' : c;
+  return s;
+}
+
+// dig's record line padded into columns (as dig +trace prints the referrals).
+std::string columns(const dns::Record& r) {
+  std::string owner = r.name.describe();
+  std::string s = owner;
+  s += owner.size() < 24 ? std::string(24 - owner.size(), ' ') : " ";
+  std::string ttl = std::to_string(r.ttl);
+  s += ttl + (ttl.size() < 8 ? std::string(8 - ttl.size(), ' ') : " ");
+  std::string cls = dns::class_name(r.cls), type = dns::type_name(r.type);
+  s += cls + (cls.size() < 4 ? std::string(4 - cls.size(), ' ') : " ");
+  s += type + (type.size() < 8 ? std::string(8 - type.size(), ' ') : " ");
+  s += r.describe_rdata();
+  return s;
+}
+
+std::vector<stack::wire::Ipv4Address> parse_servers(const std::string& text, bool& ok) {
+  std::vector<stack::wire::Ipv4Address> out;
+  ok = true;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    auto a = stack::wire::Ipv4Address::parse(std::string_view(text).substr(start, comma - start));
+    if (!a) ok = false;
+    else out.push_back(*a);
+    start = comma + 1;
+  }
+  return out;
+}
+
+void print_trace_step(const appkit::TraceStep& step) {
+  const std::string indent(static_cast<std::size_t>(step.depth) * 2, ' ');
+  const std::string server = step.server.describe() + "#53(" + step.server_name.describe_relative() + ")";
+  if (!step.reply) {
+    std::printf("%s;; no reply from %s in %s\n\n", indent.c_str(), server.c_str(), ms(step.elapsed).c_str());
+    return;
+  }
+  const dns::Message& m = *step.reply;
+  using O = appkit::TraceStep::Outcome;
+  switch (step.outcome) {
+    case O::Referral: {
+      // The delegation (AUTHORITY's NS set) and its glue (ADDITIONAL), as dig +trace +additional.
+      std::vector<const dns::Record*> ns;
+      for (const auto& r : m.authority) {
+        if (std::holds_alternative<dns::rdata::Ns>(r.data)) ns.push_back(&r);
+      }
+      for (const auto* r : ns) std::printf("%s%s\n", indent.c_str(), columns(*r).c_str());
+      for (const auto& r : m.additional) {
+        if (r.type == static_cast<std::uint16_t>(dns::Type::Opt)) continue;
+        bool glue = false;
+        for (const auto* n : ns) glue = glue || std::get<dns::rdata::Ns>(n->data).host == r.name;
+        if (glue) std::printf("%s%s\n", indent.c_str(), columns(r).c_str());
+      }
+      break;
+    }
+    case O::Answer:
+    case O::Alias:
+      for (const auto& r : m.answers) std::printf("%s%s\n", indent.c_str(), columns(r).c_str());
+      break;
+    case O::NoSuchDomain:
+    case O::NoData:
+      for (const auto& r : m.authority) {
+        if (std::holds_alternative<dns::rdata::Soa>(r.data)) std::printf("%s%s\n", indent.c_str(), columns(r).c_str());
+      }
+      std::printf("%s;; %s\n", indent.c_str(),
+                  step.outcome == O::NoSuchDomain ? "NXDOMAIN: no such name" : "NOERROR, but no A record");
+      break;
+    case O::ServerError:
+    case O::Lame:
+    case O::Timeout:
+      std::printf("%s;; %s\n", indent.c_str(), step.note.c_str());
+      break;
+  }
+  std::printf("%s;; Received %zu bytes from %s in %s\n\n", indent.c_str(), step.bytes, server.c_str(),
+              ms(step.elapsed).c_str());
+}
+
+}  // namespace
+
+int run_resolve(const std::vector<std::string>& args) {
+  appkit::NetOptions net;
+  bool trace = false;
+  bool verbose = false;
+  std::optional<std::string> root_hints;
+  std::uint64_t timeout_ms = 2000;
+  std::uint64_t tries = 2;
+
+  appkit::ArgParser parser("ustack resolve",
+                           "ustack resolve [options] [--trace] [--root-hints FILE] [--timeout MS] [--tries N] NAME");
+  parser.flag("--trace", "walk from the root servers, like dig +trace (no hosts file, no --dns)", [&] { trace = true; });
+  parser.option("--root-hints", "FILE", "root servers for --trace: 'NAME ADDRESS' lines or named.root (default: IANA's)",
+                [&](const std::string& v) { root_hints = v; return !v.empty(); });
+  parser.option("--timeout", "MS", "wait per try (default 2000)", [&](const std::string& v) {
+    return appkit::parse_u64(v, timeout_ms) && timeout_ms >= 10 && timeout_ms <= 60000;
+  });
+  parser.option("--tries", "N", "tries per server (default 2)", [&](const std::string& v) {
+    return appkit::parse_u64(v, tries) && tries >= 1 && tries <= 10;
+  });
+  parser.flag("-v", "also print what the stack does (ARP, drops)", [&] { verbose = true; });
+  parser.add_net_options(net);
+  const auto parsed = parser.parse(args);
+  if (parsed.help) {
+    std::fputs(parser.help_text().c_str(), stdout);
+    return 0;
+  }
+  if (parsed.version) {
+    std::printf("ustack resolve\n");
+    return 0;
+  }
+  if (parsed.error) {
+    std::fprintf(stderr, "ustack resolve: %s\n", parsed.error->c_str());
+    return code(ExitCode::Usage);
+  }
+  if (parsed.positional.size() != 1) {
+    std::fprintf(stderr, "ustack resolve: give exactly one NAME (see ustack resolve --help)\n");
+    return code(ExitCode::Usage);
+  }
+  const std::string name = parsed.positional[0];
+
+  // 1. The hosts file (STEPS.md level 7 step 4): when it answers, DNS is not asked. --trace shows
+  //    the DNS walk itself, so it skips this step (as dig does).
+  if (!trace) {
+    std::string error;
+    auto hosts = appkit::HostsFile::load(net.hosts, &error);
+    if (!hosts) {
+      if (net.hosts != kDefaultHosts) {
+        std::fprintf(stderr, "ustack resolve: --hosts: %s\n", error.c_str());
+        return code(ExitCode::Usage);
+      }
+      std::fprintf(stderr, "ustack resolve: warning: %s; asking DNS only\n", error.c_str());
+    } else {
+      for (const auto& w : hosts->warnings()) {
+        std::fprintf(stderr, "ustack resolve: warning: %s:%zu: %s\n", net.hosts.c_str(), w.line, w.text.c_str());
+      }
+      const auto found = hosts->lookup(name);
+      if (!found.empty()) {
+        for (const auto& a : found) {
+          std::printf("%s has address %s (from %s)\n", name.c_str(), a.describe().c_str(), net.hosts.c_str());
+        }
+        std::printf(";; found in %s: DNS not asked\n", net.hosts.c_str());
+        return 0;
+      }
+    }
+  }
+
+  // 2. Configuration. NOT IMPLEMENTED: addresses from DHCP here (apps/common/dhcp_setup.hpp is
+  //    another issue's); until it lands, --ip (and --dns without --trace) are required.
+  if (auto numeric = stack::wire::Ipv4Address::parse(name); numeric && !trace) {
+    std::printf("%s has address %s (numeric: nothing to resolve)\n", name.c_str(), numeric->describe().c_str());
+    return 0;
+  }
+  if (!net.ip) {
+    std::fprintf(stderr, "ustack resolve: give --ip ADDR/PREFIX (and --gateway): the DHCP client is not wired in yet\n");
+    return code(ExitCode::Usage);
+  }
+  std::vector<stack::wire::Ipv4Address> servers;
+  if (net.dns) {
+    bool ok = false;
+    servers = parse_servers(*net.dns, ok);
+    if (!ok) {
+      std::fprintf(stderr, "ustack resolve: bad --dns '%s': expected ADDR[,ADDR...]\n", net.dns->c_str());
+      return code(ExitCode::Usage);
+    }
+  } else if (!trace) {
+    std::fprintf(stderr, "ustack resolve: no DNS server: give --dns ADDR (DHCP option 6 comes with the DHCP client)\n");
+    return code(ExitCode::Usage);
+  }
+  std::vector<appkit::RootHint> roots;
+  if (trace && root_hints) {
+    std::string error;
+    auto loaded = appkit::load_root_hints(*root_hints, &error);
+    if (!loaded) {
+      std::fprintf(stderr, "ustack resolve: --root-hints: %s\n", error.c_str());
+      return code(ExitCode::Usage);
+    }
+    roots = std::move(*loaded);
+  }
+
+  auto opened = appkit::Host::open(net);
+  if (auto* err = std::get_if<appkit::HostError>(&opened)) {
+    std::fprintf(stderr, "ustack resolve: %s\n", err->message.c_str());
+    return code(ExitCode::Usage);
+  }
+  auto& host = *std::get<0>(opened);
+  if (verbose) {
+    host.add_event_listener([](Instant, const stack::Event& e) { std::printf("  [stack] %s\n", stack::describe(e).c_str()); });
+  }
+
+  // 3a. The iterative walk.
+  if (trace) {
+    appkit::DnsTraceOptions options;
+    options.roots = roots;
+    options.timeout_ms = static_cast<int>(timeout_ms);
+    appkit::DnsTrace walker(host.iface(), options, [] { return appkit::monotonic_now(); }, appkit::os_random_u64());
+    const auto& used = roots.empty() ? appkit::builtin_root_hints() : roots;
+    std::printf(";; root hints (%s):", root_hints ? root_hints->c_str() : "built in");
+    for (std::size_t i = 0; i < used.size() && i < 3; ++i) {
+      std::printf(" %s %s", used[i].name.describe().c_str(), used[i].address.describe().c_str());
+    }
+    if (used.size() > 3) std::printf(" and %zu more", used.size() - 3);
+    std::printf("\n\n");
+    walker.on_step = [](const appkit::TraceStep& s) {
+      print_trace_step(s);
+      std::fflush(stdout);
+    };
+    walker.on_note = [](int depth, const std::string& text) {
+      std::printf("%s;; %s\n", std::string(static_cast<std::size_t>(depth) * 2, ' ').c_str(), text.c_str());
+    };
+    std::optional<appkit::TraceResult> result;
+    walker.start(name, [&](const appkit::TraceResult& r) { result = r; });
+    while (!result) {
+      walker.process();
+      if (result) break;
+      host.step(walker.next_deadline());
+    }
+    if (net.stats) host.print_stats(stdout);
+    if (!result->ok()) {
+      std::fprintf(stderr, "ustack resolve: cannot resolve %s: %s\n", name.c_str(), result->error_message().c_str());
+      return code(ExitCode::CannotResolve);
+    }
+    for (const auto& r : result->records) std::printf(";; ANSWER: %s\n", spaced(r).c_str());
+    std::printf(";; from %s in %s, %d queries\n", result->server ? result->server->describe().c_str() : "?",
+                ms(result->elapsed).c_str(), result->queries);
+    return 0;
+  }
+
+  // 3b. The stub: c-ares over our UDP sockets, asking the configured server.
+  appkit::DnsResolverOptions options;
+  options.servers = servers;
+  options.timeout_ms = static_cast<int>(timeout_ms);
+  options.tries = static_cast<int>(tries);
+  std::string error;
+  auto resolver = appkit::DnsResolver::create(host, options, &error);
+  if (!resolver) {
+    std::fprintf(stderr, "ustack resolve: %s\n", error.c_str());
+    return code(ExitCode::Failure);
+  }
+  resolver->on_event = [](const appkit::DnsEvent& e) {
+    if (e.kind == appkit::DnsEvent::Kind::Answer) return;  // printed below, dig-style
+    if (e.kind == appkit::DnsEvent::Kind::Failure && e.text.rfind("DNS: cannot resolve", 0) == 0) return;
+    std::printf("%s\n", e.text.c_str());
+    std::fflush(stdout);
+  };
+  std::optional<appkit::DnsResult> result;
+  resolver->resolve(name, [&](const appkit::DnsResult& r) { result = r; });
+  while (!result) {
+    resolver->process();
+    if (result) break;
+    host.step(resolver->next_deadline());
+  }
+  if (net.stats) {
+    host.print_stats(stdout);
+    const auto& c = resolver->counters();
+    std::printf("%-40s %llu\n%-40s %llu\n%-40s %llu\n%-40s %llu\n", "dns.datagrams_sent",
+                static_cast<unsigned long long>(c.datagrams_sent), "dns.datagrams_received",
+                static_cast<unsigned long long>(c.datagrams_received), "dns.foreign_datagrams",
+                static_cast<unsigned long long>(c.foreign_datagrams), "dns.tcp_fallback_not_implemented",
+                static_cast<unsigned long long>(c.tcp_refused));
+  }
+  if (!result->ok()) {
+    std::fprintf(stderr, "ustack resolve: cannot resolve %s: %s\n", name.c_str(), result->error_message().c_str());
+    return code(ExitCode::CannotResolve);
+  }
+  for (const auto& r : result->records) std::printf(";; ANSWER: %s\n", spaced(r).c_str());
+  std::printf(";; from %s in %s\n", result->server ? result->server->describe().c_str() : "?",
+              ms(result->elapsed).c_str());
+  for (std::size_t i = 0; i + 1 < result->cname_chain.size(); ++i) {
+    std::printf("%s is an alias for %s.\n", result->cname_chain[i].c_str(), result->cname_chain[i + 1].c_str());
+  }
+  const std::string& canonical = result->cname_chain.empty() ? name : result->cname_chain.back();
+  for (const auto& a : result->addresses) std::printf("%s has address %s\n", canonical.c_str(), a.address.describe().c_str());
+  return 0;
+}
+
+}  // namespace ustack_cli
