@@ -517,14 +517,15 @@ std::string Message::describe() const {
     if (h.arcount) s += " [" + std::to_string(h.arcount) + (edns ? "au]" : "a]");
     return s + question();
   }
-  // tcpdump: '*' authoritative, '-' recursion not available, '|' truncated; rcode when not 0.
-  if (h.aa) s += "*";
-  if (!h.ra) s += "-";
-  if (h.tc) s += "|";
+  // tcpdump: the rcode when not 0, then '*' authoritative, '-' recursion not available, '|'
+  // truncated ("52298 NXDomain*- 0/1/1").
   if (h.rcode) {
     static const char* kTcpdump[] = {"", " FormErr", " ServFail", " NXDomain", " NotImp", " Refused"};
     s += h.rcode < 6 ? kTcpdump[h.rcode] : " " + rcode_name(h.rcode);
   }
+  if (h.aa) s += "*";
+  if (!h.ra) s += "-";
+  if (h.tc) s += "|";
   s += " " + std::to_string(answers.size()) + "/" + std::to_string(authority.size()) + "/" +
        std::to_string(additional.size());
   for (std::size_t i = 0; i < answers.size(); ++i) {
