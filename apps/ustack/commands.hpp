@@ -8,5 +8,6 @@ namespace ustack_cli {
 
 int run_ping(const std::vector<std::string>& args);
 int run_up(const std::vector<std::string>& args);
+int run_dhcp(const std::vector<std::string>& args);
 
 }  // namespace ustack_cli

@@ -21,6 +21,7 @@
 
 #include "apps/common/cli.hpp"
 #include "apps/common/host.hpp"
+#include "apps/common/network_setup.hpp"
 #include "apps/ustack/commands.hpp"
 #include "stack/events.hpp"
 
@@ -89,10 +90,6 @@ int run_ping(const std::vector<std::string>& args) {
     std::fprintf(stderr, "ustack ping: %s: give an IPv4 address (names are resolved from issue #6 on)\n", host_arg.c_str());
     return static_cast<int>(ExitCode::Usage);
   }
-  if (!net.ip) {
-    std::fprintf(stderr, "ustack ping: no --ip ADDR/PREFIX given, and the DHCP client is not built yet (issue #4)\n");
-    return static_cast<int>(ExitCode::NotBuilt);
-  }
 
   auto opened = appkit::Host::open(net);
   if (auto* err = std::get_if<appkit::HostError>(&opened)) {
@@ -100,6 +97,14 @@ int run_ping(const std::vector<std::string>& args) {
     return static_cast<int>(err->code);
   }
   auto& host = *std::get<0>(opened);
+  auto network = appkit::setup_network(host, net, [](const std::string& text, bool eol) {
+    std::fputs(text.c_str(), stderr);
+    if (eol) std::fputc('\n', stderr);
+  });
+  if (auto* err = std::get_if<appkit::HostError>(&network)) {
+    std::fprintf(stderr, "ustack %s: %s\n", "ping", err->message.c_str());
+    return static_cast<int>(err->code);
+  }
   auto& iface = host.iface();
   if (verbose) {
     host.add_event_listener([](Instant, const stack::Event& e) { std::printf("  [stack] %s\n", stack::describe(e).c_str()); });

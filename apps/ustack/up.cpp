@@ -9,6 +9,7 @@
 
 #include "apps/common/cli.hpp"
 #include "apps/common/host.hpp"
+#include "apps/common/network_setup.hpp"
 #include "apps/ustack/commands.hpp"
 
 namespace ustack_cli {
@@ -37,16 +38,20 @@ int run_up(const std::vector<std::string>& args) {
     std::fprintf(stderr, "ustack up: %s\n", parsed.error ? parsed.error->c_str() : "takes no positional arguments");
     return static_cast<int>(ExitCode::Usage);
   }
-  if (!net.ip) {
-    std::fprintf(stderr, "ustack up: no --ip ADDR/PREFIX given, and the DHCP client is not built yet (issue #4)\n");
-    return static_cast<int>(ExitCode::NotBuilt);
-  }
   auto opened = appkit::Host::open(net);
   if (auto* err = std::get_if<appkit::HostError>(&opened)) {
     std::fprintf(stderr, "ustack up: %s\n", err->message.c_str());
     return static_cast<int>(err->code);
   }
   auto& host = *std::get<0>(opened);
+  auto network = appkit::setup_network(host, net, [](const std::string& text, bool eol) {
+    std::fputs(text.c_str(), stderr);
+    if (eol) std::fputc('\n', stderr);
+  });
+  if (auto* err = std::get_if<appkit::HostError>(&network)) {
+    std::fprintf(stderr, "ustack %s: %s\n", "up", err->message.c_str());
+    return static_cast<int>(err->code);
+  }
   if (verbose) {
     host.add_event_listener([](stack::Instant, const stack::Event& e) {
       std::printf("%s\n", stack::describe(e).c_str());
