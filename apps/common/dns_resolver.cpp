@@ -504,11 +504,14 @@ long DnsResolver::a_recvfrom(int fd, void* buf, std::size_t len, int, sockaddr* 
       continue;
     }
     if (s.peer && !(d->from.addr == s.peer->addr && d->from.port == s.peer->port)) {
-      // c-ares drops it too (same_address); counted and told, then handed over unchanged.
+      // A connected kernel UDP socket (c-ares' model) only receives from its peer's address and
+      // port; c-ares 1.18's own same_address() checks the address only. RFC 5452 §9.1 wants both.
       ++self->counters_.foreign_datagrams;
-      self->narrate(DnsEvent::Kind::Ignored, "ignoring a reply from " + d->from.describe() + " (asked " +
+      self->narrate(DnsEvent::Kind::Ignored, "ignoring a datagram from " + d->from.describe() + " (asked " +
                                                  s.peer->describe() + ")");
-    } else if (auto m = dns::parse(d->payload); m && m->header.qr && m->questions.size() == 1) {
+      continue;
+    }
+    if (auto m = dns::parse(d->payload); m && m->header.qr && m->questions.size() == 1) {
       // Remember error rcodes: c-ares discards SERVFAIL/REFUSED/NOTIMP/FORMERR answers and tries
       // the next server, ending with a bare ECONNREFUSED; handle() names the real cause.
       if (m->header.rcode != 0 && m->rcode() != dns::Rcode::NxDomain) {

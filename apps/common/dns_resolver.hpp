@@ -138,7 +138,7 @@ class DnsResolver {
     std::uint64_t datagrams_sent = 0;
     std::uint64_t datagrams_received = 0;
     std::uint64_t empty_datagrams = 0;      // zero-length: dropped here, never handed to c-ares
-    std::uint64_t foreign_datagrams = 0;    // from another address than the server asked
+    std::uint64_t foreign_datagrams = 0;    // not from the server's address and port: dropped
     std::uint64_t tcp_refused = 0;          // c-ares asked for TCP (truncated answer)
     std::uint64_t icmp_errors = 0;
   };
