@@ -4,6 +4,7 @@
 #include "stack/wire/ethernet.hpp"
 #include "stack/wire/icmpv4.hpp"
 #include "stack/wire/ipv4.hpp"
+#include "stack/wire/tcp.hpp"
 #include "stack/wire/udp.hpp"
 
 namespace stack::wire {
@@ -53,12 +54,16 @@ std::string describe_udp(const ipv4::Repr& ip, std::span<const std::byte> payloa
   return ports + " UDP, length " + std::to_string(length - udp::kHeaderLen);
 }
 
-// NOT IMPLEMENTED: TCP flags, sequence numbers and options arrive with wire/tcp; until then the
-// shape of `tcpdump -q`: "10.77.0.74.57696 > 10.77.0.1.80: tcp 20" (bytes of TCP header + data).
+// tcpdump -n -S style (absolute sequence numbers: a one-line describer keeps no per-flow state):
+// "10.77.0.74.57696 > 203.0.113.80.80: Flags [S], seq 4255675355, win 64240, options [...], length 0".
 std::string describe_tcp(const ipv4::Repr& ip, std::span<const std::byte> payload) {
   if (payload.size() < 4) return addresses(ip) + " [|tcp]";
-  return with_port(ip.src, load_be16(payload, 0)) + " > " + with_port(ip.dst, load_be16(payload, 2)) + ": tcp " +
-         std::to_string(payload.size());
+  const std::string ports = with_port(ip.src, load_be16(payload, 0)) + " > " + with_port(ip.dst, load_be16(payload, 2)) + ":";
+  auto view = tcp::View::checked(payload);
+  if (!view) return ports + " [bad tcp header, " + std::to_string(payload.size()) + " bytes]";
+  auto repr = tcp::Repr::parse(*view);
+  if (!repr) return ports + " [bad tcp options]";
+  return ports + " " + repr->describe();
 }
 
 std::string describe_ip_payload(const ipv4::Repr& ip, std::span<const std::byte> payload) {

@@ -161,8 +161,12 @@ TEST_SUITE("wire/describe") {
   }
 
   TEST_CASE("TCP and other protocols") {
+    // A bare SYN (data offset 5, no options), in tcpdump -n -S form (absolute sequence numbers).
+    CHECK(describe_frame(cat({kEth, ip_header(6, 40), test::hex("e160 0050 fdc80b5b 00000000 5002 faf0 0000 0000")})) ==
+          "IP 10.77.0.74.57696 > 10.77.0.1.80: Flags [S], seq 4257745755, win 64240, length 0");
+    // A data offset below 5 cannot be a TCP header.
     CHECK(describe_frame(cat({kEth, ip_header(6, 40), test::hex("e160 0050"), Bytes(16)})) ==
-          "IP 10.77.0.74.57696 > 10.77.0.1.80: tcp 20");
+          "IP 10.77.0.74.57696 > 10.77.0.1.80: [bad tcp header, 20 bytes]");
     CHECK(describe_frame(cat({kEth, ip_header(6, 22), test::hex("e160")})) == "IP 10.77.0.74 > 10.77.0.1: [|tcp]");
     CHECK(describe_frame(cat({kEth, ip_header(99, 24), test::hex("61626364")})) ==
           "IP 10.77.0.74 > 10.77.0.1: ip-proto-99 4");
