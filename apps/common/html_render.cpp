@@ -532,9 +532,20 @@ class Renderer {
     }
   }
 
+  // Generated inline text ("[img: alt]", "[value]") follows the same whitespace rules as text.
   void add_inline(const std::string& s) {
     if (in_head_) return;
-    para_ += s;
+    if (pre_depth_ > 0) {
+      para_ += s;
+      return;
+    }
+    for (char c : s) {
+      if (is_space(c)) {
+        if (!para_.empty() && para_.back() != ' ') para_.push_back(' ');
+      } else {
+        para_.push_back(c);
+      }
+    }
   }
 
   // --- block structure ---

@@ -374,6 +374,8 @@ int ResponseParser::cb_headers_complete(llhttp_t* p) {
   r.status = p->status_code;
   r.http_major = p->http_major;
   r.http_minor = p->http_minor;
+  // RFC 9112 §4: status-code = 3DIGIT. llhttp 8.1 takes "HTTP/1.1 20 OK" as status 20.
+  if (r.status < 100 || r.status > 999) return s->fail_with(ParseError::Malformed, "status code is not three digits");
   if (r.status == 101) return s->fail_with(ParseError::UnexpectedUpgrade, "");
   r.header_bytes = r.status_line().size() + 2 + 2;
   for (const auto& h : r.headers) r.header_bytes += h.name.size() + 2 + h.value.size() + 2;
