@@ -9,6 +9,7 @@
 #include "drivers/fault_injector.hpp"
 #include "drivers/pcap_writer.hpp"
 #include "drivers/tap_device.hpp"
+#include "drivers/tracer.hpp"
 
 namespace appkit {
 
@@ -52,9 +53,10 @@ std::variant<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& opti
   host->chain_.push_back(std::move(std::get<0>(tap)));
   host->device_ = host->chain_.back().get();
 
-  if (options.drop_chance > 0 || options.corrupt_chance > 0) {
-    auto faults = std::make_unique<drivers::FaultInjector>(
-        *host->device_, drivers::FaultConfig::symmetric(options.drop_chance, options.corrupt_chance, options.seed));
+  if (options.drop_chance > 0 || options.corrupt_chance > 0 || options.reorder_chance > 0) {
+    auto config = drivers::FaultConfig::symmetric(options.drop_chance, options.corrupt_chance, options.seed);
+    config.rx.reorder = config.tx.reorder = options.reorder_chance;
+    auto faults = std::make_unique<drivers::FaultInjector>(*host->device_, config);
     host->device_ = faults.get();
     host->chain_.push_back(std::move(faults));
   }
@@ -67,6 +69,18 @@ std::variant<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& opti
     host->device_ = writer.get();
     host->chain_.push_back(std::move(writer));
   }
+
+  {
+    // Outermost: the frame listeners (narration) see exactly what the pcap records.
+    Host* self = host.get();
+    auto tracer = std::make_unique<drivers::Tracer>(
+        *host->device_, [self](drivers::Direction d, Instant at, std::span<const std::byte> frame) {
+          for (auto& l : self->frame_listeners_) l(d == drivers::Direction::Tx, at, frame);
+        });
+    host->device_ = tracer.get();
+    host->chain_.push_back(std::move(tracer));
+  }
+  host->tap_name_ = options.tap;
 
   const drivers::Capabilities caps = host->device_->capabilities();
   host->rx_buffer_.resize(caps.max_frame);

@@ -43,6 +43,10 @@ class Host {
 
   // Every event of the stack goes here too (the narrator, or -v).
   void add_event_listener(stack::EventSink sink) { listeners_.push_back(std::move(sink)); }
+  // Every frame in and out (after faults, as the pcap sees it): the narrator's view of the wire.
+  using FrameListener = std::function<void(bool outgoing, stack::Instant, std::span<const std::byte>)>;
+  void add_frame_listener(FrameListener listener) { frame_listeners_.push_back(std::move(listener)); }
+  const std::string& tap_name() const { return tap_name_; }
   // --stats: every counter of the device chain and the stack.
   void print_stats(std::FILE* out) const;
 
@@ -58,6 +62,8 @@ class Host {
   drivers::Device* device_ = nullptr;                    // outermost decorator
   std::unique_ptr<stack::iface::Interface> iface_;
   std::vector<stack::EventSink> listeners_;
+  std::vector<FrameListener> frame_listeners_;
+  std::string tap_name_;
   std::vector<std::byte> rx_buffer_;
   stack::Instant current_;
 };

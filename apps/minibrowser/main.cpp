@@ -1,21 +1,142 @@
 // minibrowser: type a URL, watch every step of STEPS.md happen on our own stack, read the page.
 //
 //   minibrowser [options] [--level 1..7] URL
+//
+// The page goes to stdout (rendered like `w3m -dump`; --source for the HTML, -o FILE to save the
+// body); the narration of level N goes to stderr, each line tagged with its level and the time
+// since start, so `2>/dev/null` leaves just the page.
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "apps/common/cli.hpp"
+#include "apps/common/dns_resolver.hpp"
+#include "apps/common/dns_trace.hpp"
+#include "apps/common/host.hpp"
+#include "apps/common/hosts_file.hpp"
+#include "apps/common/html_render.hpp"
+#include "apps/common/http_client.hpp"
+#include "apps/common/network_setup.hpp"
+#include "apps/common/url.hpp"
 #include "apps/common/version.hpp"
+#include "apps/minibrowser/pool.hpp"
+#include "stack/events.hpp"
+#include "stack/wire/describe.hpp"
+#include "stack/wire/ipv4.hpp"
+#include "stack/wire/tcp.hpp"
+
+namespace {
+
+using appkit::ExitCode;
+using stack::Duration;
+using stack::Instant;
+namespace http = appkit::http;
+
+volatile std::sig_atomic_t g_interrupted = 0;
+void on_sigint(int) { g_interrupted = 1; }
+
+// Prints the narration of the chosen level to stderr: "[L6 +12.4 ms] TCP: …".
+class Narrator {
+ public:
+  Narrator(int level, Instant start) : level_(level), start_(start) {}
+  bool wants(int level) const { return level <= level_; }
+  void say(int level, Instant now, const std::string& text) const {
+    if (!wants(level)) return;
+    const auto us = (now - start_).micros();
+    std::fprintf(stderr, "[L%d %7lld.%01lld ms] %s\n", level, static_cast<long long>(us / 1000),
+                 static_cast<long long>((us % 1000) / 100), text.c_str());
+    std::fflush(stderr);
+  }
+
+ private:
+  int level_;
+  Instant start_;
+};
+
+std::string ms(Duration d) {
+  const auto us = d.micros();
+  return std::to_string(us / 1000) + "." + std::to_string((us % 1000) / 100) + " ms";
+}
+
+unsigned terminal_width() {
+  winsize ws{};
+  if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) return ws.ws_col;
+  return 80;
+}
+
+bool parse_seconds(const std::string& v, Duration& out) {
+  std::uint64_t s = 0;
+  if (!appkit::parse_u64(v, s) || s > 86400) return false;
+  out = Duration::from_secs(static_cast<std::int64_t>(s));
+  return true;
+}
+
+// The TCP segments worth showing at level 6: the handshake and the close (SYN, FIN, RST).
+std::optional<std::string> tcp_control_segment(bool outgoing, std::span<const std::byte> frame) {
+  auto eth = stack::wire::ethernet::View::checked(frame);
+  if (!eth || eth->ethertype() != stack::wire::EtherType::Ipv4) return std::nullopt;
+  auto ip = stack::wire::ipv4::View::checked(eth->payload());
+  if (!ip || ip->protocol() != stack::wire::IpProtocol::Tcp || ip->frag_offset() != 0) return std::nullopt;
+  auto tcp = stack::wire::tcp::View::checked(ip->payload());
+  if (!tcp) return std::nullopt;
+  auto repr = stack::wire::tcp::Repr::parse(*tcp);
+  if (!repr || !(repr->flags.syn || repr->flags.fin || repr->flags.rst)) return std::nullopt;
+  std::string what = repr->flags.rst ? "RST" : repr->flags.syn ? (repr->ack ? "SYN+ACK" : "SYN") : "FIN";
+  return std::string(outgoing ? "→ " : "← ") + what + "  " + stack::wire::describe_frame(frame);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  using appkit::ExitCode;
   appkit::NetOptions net;
   int level = 1;
+  std::size_t max_per_host = 6;
+  Duration idle_timeout = Duration::from_secs(15);
+  bool source = false;
+  bool fail_on_error = false;
+  bool head = false;
+  bool subresources = true;
+  std::optional<std::string> output;
+  std::optional<std::string> root_hints;
+  unsigned width = terminal_width();
+
   appkit::ArgParser parser("minibrowser", "minibrowser [options] URL");
   parser.option("--level", "N", "narrate the steps of STEPS.md level N (1..7, default 1)", [&](const std::string& v) {
     if (v.size() != 1 || v[0] < '1' || v[0] > '7') return false;
     level = v[0] - '0';
+    return true;
+  });
+  parser.option("--max-per-host", "N", "connections kept per host (default 6)", [&](const std::string& v) {
+    std::uint64_t n = 0;
+    if (!appkit::parse_u64(v, n) || n == 0 || n > 64) return false;
+    max_per_host = n;
+    return true;
+  });
+  parser.option("--idle-timeout", "SECONDS", "close idle connections after this long (default 15)",
+                [&](const std::string& v) { return parse_seconds(v, idle_timeout); });
+  parser.flag("--source", "print the HTML instead of rendering it", [&] { source = true; });
+  parser.option("-o", "FILE", "save the body to FILE instead of printing the page", [&](const std::string& v) {
+    output = v;
+    return !v.empty();
+  });
+  parser.flag("--fail", "exit 22 on an HTTP status of 400 or more (like curl --fail)", [&] { fail_on_error = true; });
+  parser.flag("--head", "send HEAD instead of GET and print the headers", [&] { head = true; });
+  parser.flag("--no-subresources", "do not fetch the page's images, stylesheets and scripts", [&] { subresources = false; });
+  parser.option("--root-hints", "FILE", "root servers for the level-5 walk (default: IANA's)", [&](const std::string& v) {
+    root_hints = v;
+    return true;
+  });
+  parser.option("--width", "COLUMNS", "wrap the page to COLUMNS (default: the terminal's, or 80)", [&](const std::string& v) {
+    std::uint64_t n = 0;
+    if (!appkit::parse_u64(v, n) || n < 20 || n > 1000) return false;
+    width = static_cast<unsigned>(n);
     return true;
   });
   parser.add_net_options(net);
@@ -36,7 +157,320 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "minibrowser: give exactly one URL, e.g. minibrowser http://www.domain.com/\n");
     return static_cast<int>(ExitCode::Usage);
   }
-  std::fprintf(stderr, "minibrowser: not built yet (issue #7); see README \"Features\"\n");
-  (void)level;
-  return static_cast<int>(ExitCode::NotBuilt);
+  auto url = appkit::Url::parse_user_input(parsed.positional[0]);
+  if (!url) {
+    std::fprintf(stderr, "minibrowser: %s: %s\n", parsed.positional[0].c_str(), appkit::describe(url.error()));
+    return static_cast<int>(url.error() == appkit::UrlError::HttpsNotSupported ? ExitCode::Failure : ExitCode::Usage);
+  }
+
+  auto opened = appkit::Host::open(net);
+  if (auto* err = std::get_if<appkit::HostError>(&opened)) {
+    std::fprintf(stderr, "minibrowser: %s\n", err->message.c_str());
+    return static_cast<int>(err->code);
+  }
+  auto& host = *std::get<0>(opened);
+  auto& iface = host.iface();
+  const Narrator narrator(level, host.now());
+  auto say = [&](int l, const std::string& text) { narrator.say(l, host.now(), text); };
+  std::signal(SIGINT, on_sigint);
+
+  say(1, "you typed " + url->to_string());
+
+  // --- level 7: the wire as the narrator sees it ------------------------------------------------
+  host.add_event_listener([&](Instant at, const stack::Event& e) {
+    if (std::holds_alternative<stack::event::Dropped>(e)) return;  // --stats counts those
+    narrator.say(7, at, stack::describe(e));
+  });
+  std::unique_ptr<minibrowser::ConnectionPool> pool;  // for naming connections in TCP events
+  host.add_frame_listener([&](bool outgoing, Instant at, std::span<const std::byte> frame) {
+    if (!narrator.wants(6)) return;
+    if (auto line = tcp_control_segment(outgoing, frame)) narrator.say(6, at, "TCP " + *line);
+  });
+  iface.tcp().on_event = [&](const stack::socket::TcpEvent& e) {
+    using namespace stack::socket::tcp_event;
+    const Instant at = host.now();
+    auto conn = [&](stack::socket::SocketId id) {
+      const int n = pool ? pool->number_of(id) : 0;
+      return n ? "connection #" + std::to_string(n) : std::string("a connection");
+    };
+    if (const auto* s = std::get_if<StateChanged>(&e)) {
+      narrator.say(6, at, "TCP: " + conn(s->id) + " " + stack::socket::to_string(s->from) + " → " +
+                              stack::socket::to_string(s->to));
+    } else if (const auto* f = std::get_if<FinSent>(&e)) {
+      if (f->first) narrator.say(6, at, "TCP: we send the first FIN on " + conn(f->id) + ": we will be the side in TIME-WAIT");
+    } else if (const auto* f2 = std::get_if<FinReceived>(&e)) {
+      if (f2->first) narrator.say(6, at, "TCP: the server sent the first FIN on " + conn(f2->id) + ": it will be the side in TIME-WAIT");
+    } else if (std::holds_alternative<Retransmitted>(e) || std::holds_alternative<RstReceived>(e) ||
+               std::holds_alternative<RstSent>(e)) {
+      narrator.say(6, at, stack::socket::describe(e));
+    }
+  };
+
+  // --- step 1: DHCP (level 7) -------------------------------------------------------------------
+  say(7, net.ip ? "network: static address " + *net.ip + " (no DHCP)" : "DHCP: joining the network on " + net.tap);
+  std::string dhcp_line;
+  auto network = appkit::setup_network(host, net, [&](const std::string& text, bool eol) {
+    dhcp_line += text;
+    if (eol) {
+      say(7, "DHCP: " + dhcp_line);
+      dhcp_line.clear();
+    }
+  });
+  if (auto* err = std::get_if<appkit::HostError>(&network)) {
+    std::fprintf(stderr, "minibrowser: %s\n", err->message.c_str());
+    return static_cast<int>(err->code);
+  }
+  auto& setup = std::get<appkit::NetworkSetup>(network);
+  if (setup.lease) {
+    std::string dns;
+    for (const auto& d : setup.lease->dns_servers) dns += (dns.empty() ? "" : ", ") + d.describe();
+    say(7, "DHCP: we are " + setup.lease->address.describe() + ", router " +
+               (setup.lease->router ? setup.lease->router->describe() : std::string("none")) + ", DNS " + dns +
+               ", lease " + std::to_string(setup.lease->lease_time) + " s");
+  }
+
+  // The loop every stage uses: let the resolver, the walk and the pool work (their callbacks may
+  // finish the stage), and only then wait for the stack — never sleep on a stage already done.
+  std::unique_ptr<appkit::DnsResolver> resolver;
+  std::unique_ptr<appkit::DnsTrace> trace;
+  auto run_until = [&](const std::function<bool()>& done, Duration limit) {
+    const Instant deadline = host.now() + limit;
+    for (;;) {
+      if (resolver) resolver->process();
+      if (trace) trace->process();
+      if (pool) pool->drive();
+      if (done() || g_interrupted || host.now() >= deadline) break;
+      std::optional<Instant> wake = deadline;
+      auto consider = [&wake](std::optional<Instant> t) {
+        if (t && (!wake || *t < *wake)) wake = t;
+      };
+      if (resolver) consider(resolver->next_deadline());
+      if (trace) consider(trace->next_deadline());
+      if (pool) consider(pool->next_deadline());
+      host.step(wake);
+    }
+    return done();
+  };
+
+  // --- steps 4-6: the name -------------------------------------------------------------------------
+  std::map<std::string, stack::wire::Ipv4Address> resolved;  // host -> address, for this run
+  int resolve_code = 0;
+  auto resolve = [&](const std::string& name) -> std::optional<stack::wire::Ipv4Address> {
+    if (auto it = resolved.find(name); it != resolved.end()) return it->second;
+    if (auto literal = stack::wire::Ipv4Address::parse(name)) {
+      say(2, name + " is already an IP address: no lookup");
+      return resolved[name] = *literal;
+    }
+    std::string error;
+    auto hosts = appkit::HostsFile::load(net.hosts, &error);
+    if (hosts) {
+      auto hit = hosts->lookup(name);
+      if (!hit.empty()) {
+        say(7, "hosts file: " + name + " is " + hit.front().describe() + " in " + net.hosts + " — DNS is not asked");
+        say(2, name + " is " + hit.front().describe() + " (from " + net.hosts + ")");
+        return resolved[name] = hit.front();
+      }
+      say(7, "hosts file: " + name + " is not in " + net.hosts + " (" + std::to_string(hosts->entries().size()) +
+                 " entries); asking DNS");
+    } else {
+      say(7, "hosts file: " + error + "; asking DNS");
+    }
+    if (setup.dns_servers.empty()) {
+      std::fprintf(stderr, "minibrowser: cannot resolve %s: no DNS server (give --dns, or let DHCP provide one)\n",
+                   name.c_str());
+      resolve_code = static_cast<int>(ExitCode::CannotResolve);
+      return std::nullopt;
+    }
+    if (!resolver) {
+      appkit::DnsResolverOptions ro;
+      ro.servers = setup.dns_servers;
+      std::string why;
+      resolver = appkit::DnsResolver::create(host, ro, &why);
+      if (!resolver) {
+        std::fprintf(stderr, "minibrowser: DNS resolver: %s\n", why.c_str());
+        resolve_code = static_cast<int>(ExitCode::Failure);
+        return std::nullopt;
+      }
+      resolver->on_event = [&](const appkit::DnsEvent& e) { narrator.say(5, e.at, e.text); };
+    }
+    say(5, "DNS: asking the resolver " + setup.dns_servers.front().describe() + " (learned from " +
+               (setup.lease ? "DHCP" : "--dns") + "), which walks the hierarchy for us if it does not know");
+    std::optional<appkit::DnsResult> result;
+    resolver->resolve(name, [&](const appkit::DnsResult& r) { result = r; });
+    run_until([&] { return result.has_value(); }, Duration::from_secs(30));
+    if (!result || !result->ok() || result->addresses.empty()) {
+      std::fprintf(stderr, "minibrowser: cannot resolve %s: %s\n", name.c_str(),
+                   result ? result->error_message().c_str() : "no answer");
+      resolve_code = static_cast<int>(ExitCode::CannotResolve);
+      return std::nullopt;
+    }
+    const auto& a = result->addresses.front();
+    say(2, name + " is " + a.address.describe() + " (DNS: TTL " + std::to_string(a.ttl) + " s, from " +
+               (result->server ? result->server->describe() : std::string("?")) + " in " + ms(result->elapsed) + ")");
+    // Level 5: what the resolver did for us, shown by walking the same name ourselves.
+    if (narrator.wants(5)) {
+      appkit::DnsTraceOptions to;
+      if (root_hints) {
+        std::string why;
+        auto roots = appkit::load_root_hints(*root_hints, &why);
+        if (roots) to.roots = *roots;
+        else say(5, "DNS walk: " + why + "; using the IANA root servers");
+      }
+      to.timeout_ms = 1500;
+      trace = std::make_unique<appkit::DnsTrace>(iface, to, [&host] { return host.now(); }, 0x7ace);
+      trace->on_step = [&](const appkit::TraceStep& s) {
+        std::string what = s.note.empty() ? "" : " — " + s.note;
+        narrator.say(5, host.now(), "DNS walk: asked " + s.server_name.describe() + " (" + s.server.describe() + ") for " +
+                                        s.qname.describe() + " [zone " + s.zone.describe() + "] in " + ms(s.elapsed) + what);
+      };
+      trace->on_note = [&](int, const std::string& text) { narrator.say(5, host.now(), "DNS walk: " + text); };
+      say(5, "DNS walk: the same question asked the way the resolver asked it — root, then TLD, then authoritative");
+      bool walked = false;
+      trace->start(name, [&](const appkit::TraceResult& r) {
+        walked = true;
+        narrator.say(5, host.now(), r.ok() ? "DNS walk: answer from the authoritative server " +
+                                                 (r.server ? r.server->describe() : std::string("?")) + " after " +
+                                                 std::to_string(r.queries) + " queries in " + ms(r.elapsed)
+                                           : "DNS walk: " + r.error_message());
+      });
+      run_until([&] { return walked; }, Duration::from_secs(20));
+      trace.reset();
+    }
+    return resolved[name] = a.address;
+  };
+
+  auto address = resolve(url->host);
+  if (!address) return resolve_code ? resolve_code : static_cast<int>(ExitCode::CannotResolve);
+
+  if (narrator.wants(7) && iface.gateway() && !iface.address()->contains(*address)) {
+    auto router_mac = iface.arp_cache().peek(*iface.gateway(), host.now());
+    say(7, "route: " + address->describe() + " is not on our subnet " + iface.address()->describe() +
+               ", so packets go to the router " + iface.gateway()->describe() +
+               (router_mac ? " (" + router_mac->describe() + ", cached)" : std::string(" (its MAC via ARP)")));
+    say(7, "NAT: the router rewrites our source " + iface.address()->address.describe() +
+               ":<port> to its public address and back (its side: `conntrack -L` in the router)");
+  }
+
+  // --- steps 8-10: fetch, following redirects -----------------------------------------------------------
+  minibrowser::ConnectionPool::Options po;
+  po.max_per_host = max_per_host;
+  po.idle_timeout = idle_timeout;
+  pool = std::make_unique<minibrowser::ConnectionPool>(host, po, [&](int l, const std::string& t) { say(l, t); });
+  const http::Method method = head ? http::Method::Head : http::Method::Get;
+  http::RedirectFollower redirects(*url, method);
+  std::optional<minibrowser::FetchResult> page;
+  int exit_code = 0;
+  for (;;) {
+    const appkit::Url current = redirects.current();
+    auto addr = resolve(current.host);
+    if (!addr) return resolve_code;
+    say(2, "fetching " + current.to_string() + " from " + addr->describe());
+    std::optional<minibrowser::FetchResult> got;
+    pool->set_detailed(true);
+    pool->fetch(current, *addr, redirects.method(), [&](minibrowser::FetchResult r) { got = std::move(r); });
+    pool->set_detailed(false);
+    run_until([&] { return got.has_value(); }, Duration::from_secs(120));
+    if (!got) {
+      std::fprintf(stderr, "minibrowser: %s: %s\n", current.to_string().c_str(), g_interrupted ? "interrupted" : "timed out");
+      return static_cast<int>(g_interrupted ? ExitCode::Failure : ExitCode::TimedOut);
+    }
+    if (!got->response) {
+      std::fprintf(stderr, "minibrowser: %s: %s\n", current.to_string().c_str(), got->error.c_str());
+      exit_code = static_cast<int>(got->code);
+      break;
+    }
+    const auto step = redirects.on_response(*got->response);
+    if (const auto* follow = std::get_if<http::RedirectFollower::Follow>(&step)) {
+      say(3, "redirect " + std::to_string(got->response->status) + " → " + follow->url.to_string());
+      continue;
+    }
+    if (const auto* failure = std::get_if<http::RedirectFailure>(&step)) {
+      std::fprintf(stderr, "minibrowser: %s\n", failure->message().c_str());
+      exit_code = static_cast<int>(ExitCode::Failure);
+      break;
+    }
+    page = std::move(got);
+    break;
+  }
+
+  if (page) {
+    const auto& resp = *page->response;
+    const auto* type = resp.header("Content-Type");
+    say(3, "response: " + resp.status_line() + ", " + std::to_string(resp.body_bytes) + " bytes (" +
+               http::describe(resp.framing) + ") in " + ms(page->elapsed));
+    say(4, "the browser takes the response: " + std::to_string(resp.body.size()) + " bytes of " +
+               (type ? type->value : std::string("unknown type")) + " to render");
+    if (fail_on_error && resp.status >= 400) exit_code = static_cast<int>(ExitCode::HttpError);
+
+    // Same-host subresources, in parallel through the pool (level 6: the pool is really used).
+    if (subresources && !head && resp.status < 400) {
+      const auto resources = appkit::html::subresources(resp.body, redirects.current());
+      if (!resources.empty()) {
+        say(4, "the page uses " + std::to_string(resources.size()) + " same-host subresources; fetching them through the pool");
+        std::size_t done = 0, bytes = 0, failed = 0;
+        const Instant start = host.now();
+        for (const auto& r : resources) {
+          auto addr = resolve(r.url.host);
+          if (!addr) {
+            ++done;
+            ++failed;
+            continue;
+          }
+          pool->fetch(r.url, *addr, http::Method::Get, [&, kind = r.kind](minibrowser::FetchResult fr) {
+            ++done;
+            if (fr.response) {
+              bytes += fr.response->body_bytes;
+              say(6, std::string("  ") + appkit::html::describe(kind) + " " + fr.url.target() + " → " +
+                         std::to_string(fr.response->status) + ", " + std::to_string(fr.response->body_bytes) +
+                         " bytes on connection #" + std::to_string(fr.connection) + (fr.reused ? " (reused)" : " (new)"));
+            } else {
+              ++failed;
+              say(4, "  " + fr.url.target() + ": " + fr.error);
+            }
+          });
+        }
+        run_until([&] { return done == resources.size(); }, Duration::from_secs(120));
+        say(4, "subresources: " + std::to_string(done - failed) + " of " + std::to_string(resources.size()) + ", " +
+                   std::to_string(bytes) + " bytes in " + ms(host.now() - start));
+        say(6, "pool: " + std::to_string(pool->connections_opened()) + " connection(s) opened, at most " +
+                   std::to_string(pool->max_concurrent()) + " at once (limit " + std::to_string(max_per_host) +
+                   " per host), " + std::to_string(pool->reuses()) + " request(s) on reused connections");
+      }
+    }
+
+    // Steps 10-11: hand over and render.
+    if (output) {
+      std::FILE* f = *output == "-" ? stdout : std::fopen(output->c_str(), "wb");
+      if (!f) {
+        std::fprintf(stderr, "minibrowser: cannot write %s\n", output->c_str());
+        exit_code = static_cast<int>(ExitCode::Failure);
+      } else {
+        std::fwrite(resp.body.data(), 1, resp.body.size(), f);
+        if (f != stdout) std::fclose(f);
+        say(1, "saved " + std::to_string(resp.body.size()) + " bytes to " + *output);
+      }
+    } else if (head) {
+      std::printf("%s\n", resp.status_line().c_str());
+      for (const auto& h : resp.headers) std::printf("%s: %s\n", h.name.c_str(), h.value.c_str());
+    } else if (source) {
+      std::fwrite(resp.body.data(), 1, resp.body.size(), stdout);
+    } else {
+      appkit::html::RenderOptions ro;
+      ro.width = width;
+      const auto rendered = appkit::html::render(resp.body, redirects.current(), ro);
+      say(4, "rendered \"" + rendered.title + "\": " + std::to_string(rendered.text.size()) + " bytes of text, " +
+                 std::to_string(rendered.links.size()) + " links");
+      say(1, "the page appears:");
+      std::fputs(rendered.text.c_str(), stdout);
+      std::fflush(stdout);
+    }
+  }
+
+  // --- step 13: close every connection with FIN/ACK ---------------------------------------------------------
+  if (pool) {
+    pool->close_all();
+    run_until([&] { return pool->all_closed(); }, Duration::from_secs(5));
+  }
+  if (net.stats) host.print_stats(stderr);
+  return exit_code;
 }

@@ -9,5 +9,8 @@ namespace ustack_cli {
 int run_ping(const std::vector<std::string>& args);
 int run_up(const std::vector<std::string>& args);
 int run_dhcp(const std::vector<std::string>& args);
+int run_serve(const std::vector<std::string>& args);
+int run_get(const std::vector<std::string>& args);
+int run_resolve(const std::vector<std::string>& args);
 
 }  // namespace ustack_cli

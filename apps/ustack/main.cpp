@@ -78,6 +78,9 @@ int main(int argc, char** argv) {
   if (first == "ping") return ustack_cli::run_ping({args.begin() + 1, args.end()});
   if (first == "up") return ustack_cli::run_up({args.begin() + 1, args.end()});
   if (first == "dhcp") return ustack_cli::run_dhcp({args.begin() + 1, args.end()});
+  if (first == "serve") return ustack_cli::run_serve({args.begin() + 1, args.end()});
+  if (first == "get") return ustack_cli::run_get({args.begin() + 1, args.end()});
+  if (first == "resolve") return ustack_cli::run_resolve({args.begin() + 1, args.end()});
   for (const auto& sub : kSubcommands) {
     if (first == sub.name) return run_subcommand(sub, {args.begin() + 1, args.end()});
   }

@@ -1,0 +1,381 @@
+#include "apps/minibrowser/pool.hpp"
+
+#include <algorithm>
+
+namespace minibrowser {
+
+using appkit::ExitCode;
+using stack::Duration;
+using stack::Instant;
+using stack::socket::TcpState;
+namespace http = appkit::http;
+
+namespace {
+std::string ms(Duration d) {
+  const auto us = d.micros();
+  return std::to_string(us / 1000) + "." + std::to_string((us % 1000) / 100) + " ms";
+}
+std::string key_of(const appkit::Url& url) { return url.host + ":" + std::to_string(url.port); }
+}  // namespace
+
+ConnectionPool::ConnectionPool(appkit::Host& host, Options options, PoolNarrate narrate)
+    : host_(host), options_(options), narrate_(std::move(narrate)) {}
+
+ConnectionPool::~ConnectionPool() = default;
+
+int ConnectionPool::number_of(stack::socket::SocketId sock) const {
+  for (const auto& c : conns_) {
+    if (c->sock == sock) return c->number;
+  }
+  return 0;
+}
+
+void ConnectionPool::fetch(const appkit::Url& url, stack::wire::Ipv4Address address, http::Method method,
+                           Callback callback) {
+  Request r{url, address, method, std::move(callback), host_.now(), 0, detailed_next_};
+  pending_.push_back(std::move(r));
+}
+
+std::size_t ConnectionPool::live_for(const std::string& key) const {
+  return static_cast<std::size_t>(std::count_if(conns_.begin(), conns_.end(), [&](const auto& c) {
+    return c->key == key && c->state != ConnState::Closed && c->state != ConnState::Closing;
+  }));
+}
+
+bool ConnectionPool::busy() const {
+  if (!pending_.empty()) return true;
+  return std::any_of(conns_.begin(), conns_.end(), [](const auto& c) {
+    return c->state == ConnState::Busy || (c->state == ConnState::Connecting && c->request);
+  });
+}
+
+ConnectionPool::Conn* ConnectionPool::open_connection(const Request& r) {
+  auto& tcp = host_.iface().tcp();
+  const auto& addr = host_.iface().address();
+  if (!addr) return nullptr;
+  auto sock = tcp.connect(addr->address, r.address, r.url.port, host_.now());
+  if (!sock) return nullptr;
+  auto c = std::make_unique<Conn>();
+  c->number = next_number_++;
+  c->key = key_of(r.url);
+  c->address = r.address;
+  c->port = r.url.port;
+  c->sock = *sock;
+  c->state = ConnState::Connecting;
+  c->since = host_.now();
+  c->last_io = c->since;
+  ++opened_;
+  const std::size_t live = live_for(c->key) + 1;
+  say(3, "connecting to " + r.address.describe() + " port " + std::to_string(r.url.port));
+  say(6, "pool: opening connection #" + std::to_string(c->number) + " to " + r.url.host + " (" + std::to_string(live) +
+             " of at most " + std::to_string(options_.max_per_host) + " for this host)");
+  conns_.push_back(std::move(c));
+  max_concurrent_ = std::max(max_concurrent_, live);
+  return conns_.back().get();
+}
+
+void ConnectionPool::start_request(Conn& c, Request r) {
+  const Instant now = host_.now();
+  const bool reused = c.served > 0;
+  if (reused) ++reuses_;
+  http::RequestOptions request_options;
+  request_options.method = r.method;
+  c.out = http::build_request(r.url, request_options);
+  c.out_sent = 0;
+  if (!c.parser) c.parser = std::make_unique<http::ResponseParser>();
+  const bool detailed = r.detailed;
+  const int number = c.number;
+  c.parser->set_headers_hook([this, detailed, number](const http::Response& resp) {
+    if (!detailed) return;
+    say(3, "< " + resp.status_line());
+    for (const auto& h : resp.headers) say(3, "< " + h.name + ": " + h.value);
+    (void)number;
+  });
+  c.parser->start(r.method);
+  c.got_bytes = false;
+  c.state = ConnState::Busy;
+  c.since = now;
+  c.last_io = now;
+  if (reused) {
+    say(6, "pool: reusing connection #" + std::to_string(c.number) + " (keep-alive) for " + r.url.target());
+  }
+  if (detailed) {
+    for (const auto& line : http::request_lines(c.out)) say(3, "> " + line);
+  }
+  c.request = std::move(r);
+}
+
+void ConnectionPool::finish(Conn& c, FetchResult result) {
+  Request r = std::move(*c.request);
+  c.request.reset();
+  result.url = r.url;
+  result.connection = c.number;
+  result.reused = c.served > 0;
+  result.elapsed = host_.now() - r.queued_at;
+  ++done_;
+  ++c.served;
+  if (result.response) {
+    if (c.parser->reusable()) {
+      c.state = ConnState::Idle;
+      c.since = host_.now();
+    } else {
+      begin_close(c, result.response->keep_alive ? "extra bytes after the response" : "the server said Connection: close");
+    }
+  }
+  r.callback(std::move(result));
+}
+
+void ConnectionPool::fail(Conn& c, ExitCode code, const std::string& error) {
+  if (c.request) {
+    Request r = std::move(*c.request);
+    c.request.reset();
+    // A kept-alive connection the server had already closed: retry once on a fresh one (what
+    // browsers do; RFC 9112 §9.3.1 allows retrying an idempotent request).
+    if (c.served > 0 && !c.got_bytes && r.attempts == 0) {
+      ++r.attempts;
+      say(6, "pool: connection #" + std::to_string(c.number) + " went away before answering; retrying " + r.url.target());
+      pending_.push_front(std::move(r));
+    } else {
+      FetchResult result;
+      result.url = r.url;
+      result.error = error;
+      result.code = code;
+      result.connection = c.number;
+      result.elapsed = host_.now() - r.queued_at;
+      ++done_;
+      r.callback(std::move(result));
+    }
+  }
+  auto& tcp = host_.iface().tcp();
+  const auto st = tcp.state(c.sock);
+  if (st && *st != TcpState::Closed && *st != TcpState::TimeWait) {
+    tcp.abort(c.sock);  // the exchange is broken: a RST, not a FIN (nothing more will be said)
+  }
+  tcp.close(c.sock);
+  c.state = ConnState::Closed;
+}
+
+void ConnectionPool::begin_close(Conn& c, const std::string& why) {
+  if (c.state == ConnState::Closing || c.state == ConnState::Closed) return;
+  auto& tcp = host_.iface().tcp();
+  if (!c.peer_closed_first) c.we_closed_first = true;
+  say(6, "pool: closing connection #" + std::to_string(c.number) + " (" + why + "): FIN");
+  tcp.shutdown(c.sock);
+  c.state = ConnState::Closing;
+  c.since = host_.now();
+}
+
+void ConnectionPool::pump_connection(Conn& c) {
+  auto& tcp = host_.iface().tcp();
+  const Instant now = host_.now();
+  const auto st = tcp.state(c.sock);
+  const auto err = tcp.error(c.sock);
+
+  switch (c.state) {
+    case ConnState::Connecting: {
+      if (err) {
+        const bool timed_out = *err == stack::socket::TcpError::TimedOut;
+        return fail(c, timed_out ? ExitCode::TimedOut : ExitCode::CannotConnect,
+                    "cannot connect to " + c.address.describe() + " port " + std::to_string(c.port) + ": " +
+                        stack::socket::to_string(*err));
+      }
+      if (st == TcpState::Established || st == TcpState::CloseWait) {
+        say(6, "TCP: connection #" + std::to_string(c.number) + " established — three-way handshake took " +
+                   ms(now - c.since));
+        c.state = ConnState::Idle;
+        c.since = now;
+        if (c.request) {
+          Request r = std::move(*c.request);
+          c.request.reset();
+          start_request(c, std::move(r));
+          pump_connection(c);  // send the request now, not on the next turn
+        }
+        return;
+      }
+      if (now - c.since >= options_.connect_timeout) {
+        return fail(c, ExitCode::TimedOut, "connection to " + c.address.describe() + " timed out");
+      }
+      return;
+    }
+    case ConnState::Busy: {
+      while (c.out_sent < c.out.size()) {
+        auto sent = tcp.send(c.sock, std::as_bytes(std::span(c.out).subspan(c.out_sent)));
+        if (!sent) {
+          return fail(c, ExitCode::CannotConnect,
+                      std::string("connection lost while sending: ") + stack::socket::to_string(sent.error()));
+        }
+        if (*sent == 0) break;
+        c.out_sent += *sent;
+        c.last_io = now;
+      }
+      std::array<std::byte, 16384> buf;
+      for (;;) {
+        auto got = tcp.recv(c.sock, buf);
+        if (!got) {
+          if (got.error() == stack::socket::RecvError::WouldBlock) break;
+          const auto e = tcp.error(c.sock);
+          return fail(c, ExitCode::CannotConnect,
+                      std::string("connection failed: ") + (e ? stack::socket::to_string(*e) : "closed"));
+        }
+        http::ResponseParser::State ps;
+        if (*got == 0) {
+          c.peer_closed_first = !c.we_closed_first;
+          ps = c.parser->finish();
+        } else {
+          c.got_bytes = true;
+          c.last_io = now;
+          ps = c.parser->feed(std::span<const std::byte>(buf.data(), *got));
+        }
+        if (ps == http::ResponseParser::State::Error) {
+          return fail(c, ExitCode::Failure, c.parser->error().message());
+        }
+        if (ps == http::ResponseParser::State::Complete) {
+          FetchResult result;
+          result.response = c.parser->take_response();
+          const bool eof = *got == 0;
+          finish(c, std::move(result));
+          if (eof && c.state != ConnState::Closing) begin_close(c, "the server closed after the response");
+          return;
+        }
+        if (*got == 0) return fail(c, ExitCode::Failure, "connection closed before the response was complete");
+      }
+      if (now - c.last_io >= options_.response_timeout) {
+        return fail(c, ExitCode::TimedOut, "no response from " + c.address.describe() + " in " +
+                                               std::to_string(options_.response_timeout.secs()) + " s");
+      }
+      return;
+    }
+    case ConnState::Idle: {
+      if (err) {
+        c.state = ConnState::Closed;
+        tcp.close(c.sock);
+        return;
+      }
+      if (tcp.readable(c.sock)) {
+        std::array<std::byte, 512> buf;
+        auto got = tcp.recv(c.sock, buf);
+        if (got && *got == 0) {
+          // The server's keep-alive timer ran out before ours: it sent the first FIN, so it is the
+          // side that will sit in TIME-WAIT (STEPS.md: "either side may close first").
+          c.peer_closed_first = true;
+          say(6, "pool: the server closed idle connection #" + std::to_string(c.number) + " first (its FIN arrived)");
+          return begin_close(c, "answering the server's FIN");
+        }
+        if (got && *got > 0) return begin_close(c, "unexpected bytes on an idle connection");
+      }
+      if (now - c.since >= options_.idle_timeout) {
+        return begin_close(c, "idle for " + std::to_string(options_.idle_timeout.secs()) + " s");
+      }
+      return;
+    }
+    case ConnState::Closing: {
+      // Drain anything the peer still sends, so its FIN is seen.
+      std::array<std::byte, 2048> buf;
+      for (;;) {
+        auto got = tcp.recv(c.sock, buf);
+        if (!got || *got == 0) break;
+      }
+      if (!st || *st == TcpState::Closed || *st == TcpState::TimeWait) {
+        if (st == TcpState::TimeWait) {
+          say(6, "TCP: connection #" + std::to_string(c.number) +
+                     " is in TIME-WAIT: we sent the first FIN, so we hold the 4-tuple for 2·MSL (60 s) to absorb "
+                     "stray late segments");
+        } else {
+          say(6, "TCP: connection #" + std::to_string(c.number) + " closed" +
+                     (c.peer_closed_first ? " (the server closed first, so the server is the one in TIME-WAIT)" : ""));
+        }
+        tcp.close(c.sock);
+        c.state = ConnState::Closed;
+      } else if (now - c.since >= Duration::from_secs(10)) {
+        say(6, "TCP: connection #" + std::to_string(c.number) + " stuck in " + stack::socket::to_string(*st) +
+                   " for 10 s; aborting");
+        tcp.abort(c.sock);
+        tcp.close(c.sock);
+        c.state = ConnState::Closed;
+      }
+      return;
+    }
+    case ConnState::Closed: return;
+  }
+}
+
+void ConnectionPool::drive() {
+  for (std::size_t i = 0; i < conns_.size(); ++i) pump_connection(*conns_[i]);
+  // Hand queued requests to idle connections of their host, or open new ones up to the limit.
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    const std::string key = key_of(it->url);
+    Conn* idle = nullptr;
+    for (auto& c : conns_) {
+      if (c->key == key && c->state == ConnState::Idle && !c->request) {
+        idle = c.get();
+        break;
+      }
+    }
+    if (idle) {
+      Request r = std::move(*it);
+      it = pending_.erase(it);
+      start_request(*idle, std::move(r));
+      pump_connection(*idle);
+      continue;
+    }
+    // A connection still connecting for this host, without a request, takes it.
+    Conn* waiting = nullptr;
+    for (auto& c : conns_) {
+      if (c->key == key && c->state == ConnState::Connecting && !c->request) waiting = c.get();
+    }
+    if (waiting) {
+      waiting->request = std::move(*it);
+      it = pending_.erase(it);
+      continue;
+    }
+    if (live_for(key) < options_.max_per_host) {
+      Conn* c = open_connection(*it);
+      if (!c) {
+        Request r = std::move(*it);
+        it = pending_.erase(it);
+        FetchResult result;
+        result.url = r.url;
+        result.error = "cannot open a connection to " + r.address.describe() + " (no address or no free port)";
+        result.code = ExitCode::CannotConnect;
+        ++done_;
+        r.callback(std::move(result));
+        continue;
+      }
+      c->request = std::move(*it);
+      it = pending_.erase(it);
+      continue;
+    }
+    ++it;  // every connection of this host is busy: wait for one
+  }
+  // Forget connections that are done with.
+  std::erase_if(conns_, [](const auto& c) { return c->state == ConnState::Closed; });
+}
+
+std::optional<Instant> ConnectionPool::next_deadline() const {
+  std::optional<Instant> at;
+  auto consider = [&at](Instant t) {
+    if (!at || t < *at) at = t;
+  };
+  for (const auto& c : conns_) {
+    switch (c->state) {
+      case ConnState::Connecting: consider(c->since + options_.connect_timeout); break;
+      case ConnState::Busy: consider(c->last_io + options_.response_timeout); break;
+      case ConnState::Idle: consider(c->since + options_.idle_timeout); break;
+      case ConnState::Closing: consider(c->since + Duration::from_secs(10)); break;
+      case ConnState::Closed: break;
+    }
+  }
+  return at;
+}
+
+void ConnectionPool::close_all() {
+  for (auto& c : conns_) {
+    if (c->state == ConnState::Idle || c->state == ConnState::Connecting) begin_close(*c, "the browser is done");
+  }
+}
+
+bool ConnectionPool::all_closed() const {
+  return std::all_of(conns_.begin(), conns_.end(), [](const auto& c) { return c->state == ConnState::Closed; });
+}
+
+}  // namespace minibrowser

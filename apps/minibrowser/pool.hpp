@@ -1,0 +1,130 @@
+// The connection pool: at most N TCP connections per host (STEPS.md level 6: "the browser keeps up
+// to 6 TCP connections per host alive for reuse"), HTTP/1.1 requests queued onto them, idle ones
+// closed after a timeout or at exit — always with a FIN, never a RST unless the user interrupts.
+//
+// "6 per host" is browser practice, not a protocol rule (RFC 9112 §9.4 sets no number; RFC 2616
+// §8.1.4 suggested 2): it is `--max-per-host`, and the pool reports how many it really used.
+//
+// Event-driven over the stack's TcpLayer: call drive() every loop turn; it moves each connection
+// along (connect → send → read → parse → idle → close) and calls the request's callback when its
+// response is complete or has failed.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apps/common/cli.hpp"
+#include "apps/common/host.hpp"
+#include "apps/common/http_client.hpp"
+#include "apps/common/url.hpp"
+
+namespace minibrowser {
+
+struct FetchResult {
+  appkit::Url url;
+  std::optional<appkit::http::Response> response;  // set on success
+  std::string error;                               // one line, when !response
+  appkit::ExitCode code = appkit::ExitCode::Ok;
+  int connection = 0;                              // which pooled connection (1-based)
+  bool reused = false;                             // the connection had served a request before
+  stack::Duration elapsed;                         // request queued -> response complete
+};
+
+// What the pool tells the narrator; `level` is the STEPS.md level the line belongs to.
+using PoolNarrate = std::function<void(int level, const std::string& text)>;
+
+class ConnectionPool {
+ public:
+  struct Options {
+    std::size_t max_per_host = 6;
+    stack::Duration idle_timeout = stack::Duration::from_secs(15);
+    stack::Duration connect_timeout = stack::Duration::from_secs(20);
+    stack::Duration response_timeout = stack::Duration::from_secs(30);  // first byte and idle reads
+  };
+  using Callback = std::function<void(FetchResult)>;
+
+  ConnectionPool(appkit::Host& host, Options options, PoolNarrate narrate);
+  ~ConnectionPool();
+
+  // Queues a request for `url` to the server at `address` (the host name was resolved already).
+  void fetch(const appkit::Url& url, stack::wire::Ipv4Address address, appkit::http::Method method, Callback callback);
+
+  // Moves every connection along; callbacks run from here.
+  void drive();
+  std::optional<stack::Instant> next_deadline() const;
+  bool busy() const;  // requests queued or in flight
+
+  // Closes every connection with a FIN (our side closes first: we enter TIME-WAIT).
+  void close_all();
+  // True once every connection has finished its close handshake (TIME-WAIT or CLOSED).
+  bool all_closed() const;
+
+  std::size_t connections_opened() const { return opened_; }
+  std::size_t max_concurrent() const { return max_concurrent_; }
+  std::size_t requests_done() const { return done_; }
+  std::size_t reuses() const { return reuses_; }
+  // The pool's number for a TCP socket (1-based), or 0: lets TCP events name "connection #2".
+  int number_of(stack::socket::SocketId sock) const;
+  // Full request/response headers ("> " / "< " lines) for this fetch, or a one-line summary.
+  void set_detailed(bool detailed) { detailed_next_ = detailed; }
+
+ private:
+  struct Request {
+    appkit::Url url;
+    stack::wire::Ipv4Address address;
+    appkit::http::Method method;
+    Callback callback;
+    stack::Instant queued_at;
+    int attempts = 0;
+    bool detailed = false;
+  };
+  enum class ConnState { Connecting, Idle, Busy, Closing, Closed };
+  struct Conn {
+    int number = 0;
+    std::string key;  // host:port
+    stack::wire::Ipv4Address address;
+    std::uint16_t port = 80;
+    stack::socket::SocketId sock{};
+    ConnState state = ConnState::Connecting;
+    std::optional<Request> request;
+    std::string out;
+    std::size_t out_sent = 0;
+    std::unique_ptr<appkit::http::ResponseParser> parser;
+    bool got_bytes = false;   // any response byte for the current request
+    int served = 0;
+    stack::Instant since;     // state entered (connect start, idle start, request start)
+    stack::Instant last_io;
+    bool peer_closed_first = false;
+    bool we_closed_first = false;
+  };
+
+  void start_request(Conn& c, Request r);
+  void pump_connection(Conn& c);
+  void finish(Conn& c, FetchResult result);
+  void fail(Conn& c, appkit::ExitCode code, const std::string& error);
+  void begin_close(Conn& c, const std::string& why);
+  Conn* open_connection(const Request& r);
+  std::size_t live_for(const std::string& key) const;
+  void say(int level, const std::string& text) {
+    if (narrate_) narrate_(level, text);
+  }
+
+  appkit::Host& host_;
+  Options options_;
+  PoolNarrate narrate_;
+  std::deque<Request> pending_;
+  std::vector<std::unique_ptr<Conn>> conns_;
+  int next_number_ = 1;
+  std::size_t opened_ = 0;
+  std::size_t max_concurrent_ = 0;
+  std::size_t done_ = 0;
+  std::size_t reuses_ = 0;
+  bool detailed_next_ = false;
+};
+
+}  // namespace minibrowser
