@@ -16,6 +16,7 @@
 //   ;; Received 81 bytes from 198.51.100.1#53(a.root-servers.net) in 0.9 ms
 //   ...
 //
+// Without --ip the address (and the DNS server, option 6) come from DHCP, as every program does.
 // Exit 0 with an answer; 6 (curl's "could not resolve host") when the name cannot be resolved;
 // 2 on usage or device errors.
 #include <cstdio>
@@ -29,6 +30,7 @@
 #include "apps/common/dns_trace.hpp"
 #include "apps/common/host.hpp"
 #include "apps/common/hosts_file.hpp"
+#include "apps/common/network_setup.hpp"
 #include "stack/events.hpp"
 #include "stack/wire/dns.hpp"
 
@@ -202,15 +204,10 @@ int run_resolve(const std::vector<std::string>& args) {
     }
   }
 
-  // 2. Configuration. NOT IMPLEMENTED: addresses from DHCP here (apps/common/dhcp_setup.hpp is
-  //    another issue's); until it lands, --ip (and --dns without --trace) are required.
+  // 2. Configuration: --ip/--gateway/--dns, or DHCP (its option 6 gives the DNS servers).
   if (auto numeric = stack::wire::Ipv4Address::parse(name); numeric && !trace) {
     std::printf("%s has address %s (numeric: nothing to resolve)\n", name.c_str(), numeric->describe().c_str());
     return 0;
-  }
-  if (!net.ip) {
-    std::fprintf(stderr, "ustack resolve: give --ip ADDR/PREFIX (and --gateway): the DHCP client is not wired in yet\n");
-    return code(ExitCode::Usage);
   }
   std::vector<stack::wire::Ipv4Address> servers;
   if (net.dns) {
@@ -220,8 +217,8 @@ int run_resolve(const std::vector<std::string>& args) {
       std::fprintf(stderr, "ustack resolve: bad --dns '%s': expected ADDR[,ADDR...]\n", net.dns->c_str());
       return code(ExitCode::Usage);
     }
-  } else if (!trace) {
-    std::fprintf(stderr, "ustack resolve: no DNS server: give --dns ADDR (DHCP option 6 comes with the DHCP client)\n");
+  } else if (net.ip && !trace) {
+    std::fprintf(stderr, "ustack resolve: with --ip, give --dns ADDR too (without --ip, DHCP supplies it)\n");
     return code(ExitCode::Usage);
   }
   std::vector<appkit::RootHint> roots;
@@ -241,6 +238,23 @@ int run_resolve(const std::vector<std::string>& args) {
     return code(ExitCode::Usage);
   }
   auto& host = *std::get<0>(opened);
+  {
+    appkit::NetOptions setup_options = net;
+    setup_options.dns.reset();  // parsed above (a list); setup_network takes one
+    auto network = appkit::setup_network(host, setup_options, [](const std::string& text, bool eol) {
+      std::fputs(text.c_str(), stdout);
+      if (eol) std::fputc('\n', stdout);
+    });
+    if (auto* err = std::get_if<appkit::HostError>(&network)) {
+      std::fprintf(stderr, "ustack resolve: %s\n", err->message.c_str());
+      return code(err->code == ExitCode::Usage ? ExitCode::Usage : ExitCode::CannotResolve);
+    }
+    for (const auto& d : std::get<appkit::NetworkSetup>(network).dns_servers) {
+      bool seen = false;
+      for (const auto& s2 : servers) seen = seen || s2 == d;
+      if (!seen) servers.push_back(d);
+    }
+  }
   if (verbose) {
     host.add_event_listener([](Instant, const stack::Event& e) { std::printf("  [stack] %s\n", stack::describe(e).c_str()); });
   }

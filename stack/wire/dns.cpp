@@ -1,7 +1,6 @@
 #include "stack/wire/dns.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace stack::wire::dns {
 
@@ -62,8 +61,8 @@ std::string ipv6_text(std::span<const std::byte> b) {
     if (j - i > best_len && j - i >= 2) { best = i; best_len = j - i; }
     i = j;
   }
+  static const char* kHex = "0123456789abcdef";
   std::string s;
-  char buf[8];
   for (int i = 0; i < 8; ++i) {
     if (i == best) {
       s += "::";
@@ -71,8 +70,14 @@ std::string ipv6_text(std::span<const std::byte> b) {
       continue;
     }
     if (!s.empty() && s.back() != ':') s += ':';
-    std::snprintf(buf, sizeof buf, "%x", g[i]);
-    s += buf;
+    bool started = false;
+    for (int shift = 12; shift >= 0; shift -= 4) {
+      const unsigned nibble = (g[i] >> shift) & 0xfu;
+      if (nibble || started || shift == 0) {
+        s += kHex[nibble];
+        started = true;
+      }
+    }
   }
   return s;
 }
@@ -229,9 +234,10 @@ std::string Name::describe() const {
         s += '\\';
         s += ch;
       } else if (c < 0x21 || c > 0x7e) {
-        char buf[5];
-        std::snprintf(buf, sizeof buf, "\\%03u", c);
-        s += buf;
+        s += '\\';
+        s += static_cast<char>('0' + c / 100);
+        s += static_cast<char>('0' + (c / 10) % 10);
+        s += static_cast<char>('0' + c % 10);
       } else {
         s += ch;
       }

@@ -2,6 +2,7 @@
 # Issue #6 on the real wire: `ustack resolve` on the sandbox's tap0 against unbound and nsd.
 #  - the stub (c-ares over our UDP sockets) asks unbound 198.51.100.53: www.domain.com with its
 #    TTL, a CNAME chain, NXDOMAIN with exit 6 and the message;
+#  - without --ip, DHCP's option 6 names the server;
 #  - a hosts-file hit answers without DNS;
 #  - --trace walks root (198.51.100.1) -> com. -> domain.com. -> the answer, RD=0 on the wire;
 #  - c-ares opened no kernel socket: strace shows no socket/connect/send syscall after c-ares'
@@ -65,6 +66,16 @@ resolve 62 --hosts /dev/null --dns 198.51.100.53 www.nowhere.com
 ((rc == 6)) || { printf '%s\n' "$out" >&2; fail "NXDOMAIN: expected exit 6, got $rc"; }
 expect_match "NXDOMAIN message" "$out" 'cannot resolve www\.nowhere\.com: no such domain \(NXDOMAIN from 198\.51\.100\.53\)$'
 pass "www.nowhere.com: exit 6, $(grep -o 'cannot resolve.*' <<<"$out")"
+
+# Without --ip: DHCP gives the address and, in option 6, the DNS server.
+set +e
+out=$(sb "$USTACK_BIN/ustack" resolve --hosts /dev/null www.domain.com 2>&1)
+rc=$?
+set -e
+((rc == 0)) || { printf '%s\n' "$out" >&2; fail "resolve with DHCP exited $rc"; }
+expect_match "DHCP exchange" "$out" 'ACK'
+expect_match "server from DHCP" "$out" '^;; from 198\.51\.100\.53 in [0-9.]+ ms$'
+pass "without --ip: DHCP, then the server from option 6 answers ($(grep -m1 'ACK' <<<"$out"))"
 
 # --- the hosts file first ---------------------------------------------------------------------------
 printf '# test hosts\n127.0.0.1 localhost\n10.1.2.3  www.example.test  www   # alias\n::1 localhost6\nbogus line\n' >"$work/hosts"
