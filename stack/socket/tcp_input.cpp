@@ -243,7 +243,8 @@ void TcpSocket::process_syn_sent(TcpContext& ctx, const Repr& seg) {
     // ACKed), change the connection state to ESTABLISHED, form an ACK segment".
     snd_wl2_ = *seg.ack;
     if (ts_ok_ && seg.timestamps && seg.timestamps->second != 0) {
-      rtt_.sample(Duration::from_millis(static_cast<std::int32_t>(ts_now(ctx.now) - seg.timestamps->second)));
+      if (ts_sample_ok(seg.timestamps->second))
+        rtt_.sample(Duration::from_millis(static_cast<std::int32_t>(ts_now(ctx.now) - seg.timestamps->second)));
     } else if (timed_) {
       rtt_.sample(ctx.now - timed_->second);
     }
@@ -332,6 +333,10 @@ bool TcpSocket::process_ack(TcpContext& ctx, const Repr& seg) {
     if (fin_queued_) set_state(ctx, TcpState::FinWait1);  // CLOSE during SYN-RECEIVED
   }
 
+  // RFC 9293 §3.8.6.1 / RFC 1122 §4.2.2.17: while the peer answers our zero-window probes the
+  // connection stays open, however long the window stays shut (MUST-37).
+  if (probing_) retries_ = 0;
+
   update_scoreboard(seg);
   if (snd_una_ < ack) {
     process_new_ack(ctx, seg, seq_len(snd_una_, ack));
@@ -380,12 +385,17 @@ void TcpSocket::process_new_ack(TcpContext& ctx, const Repr& seg, std::uint32_t 
   if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;  // after go-back-N the ACK can pass SND.NXT
   retries_ = 0;
 
-  // RTT sample. RFC 7323 §4.1: with timestamps, "RTTM ... using the TSecr"; that also
-  // identifies which transmission is acknowledged, so Karn's rule is not needed. Without them,
-  // RFC 6298 §3 (Karn): only a segment that was never retransmitted is timed.
+  // RTT sample. RFC 7323 §4.2 (RTTM): with timestamps, from the TSecr of an ACK that advances
+  // SND.UNA. The echoed TSval identifies a transmission, but not always the one that made the
+  // receiver answer: a retransmission that arrives as a duplicate is answered with TS.Recent,
+  // the TSval of an *earlier* segment (RFC 7323 §4.3 (2) only updates TS.Recent for acceptable
+  // segments). Such a sample includes our timeout; taking it inflates SRTT, the next RTO is
+  // longer, the next inflated sample longer still — at 20 % loss the RTO sat at its 60 s cap.
+  // So Karn's rule (RFC 6298 §3) applies to timestamps too: no sample from a TSecr older than
+  // our latest retransmission. Without timestamps: only a never-retransmitted segment is timed.
   if (ts_ok_ && seg.timestamps && seg.timestamps->second != 0) {
     const auto ms = static_cast<std::int32_t>(ts_now(ctx.now) - seg.timestamps->second);
-    if (ms >= 0) rtt_.sample(Duration::from_millis(ms));
+    if (ms >= 0 && ts_sample_ok(seg.timestamps->second)) rtt_.sample(Duration::from_millis(ms));
   } else if (timed_ && timed_->first < ack) {
     rtt_.sample(ctx.now - timed_->second);
   }
@@ -425,8 +435,11 @@ void TcpSocket::process_duplicate_ack(TcpContext& ctx, const Repr& seg) {
   // RFC 5681 §2 "DUPLICATE ACKNOWLEDGMENT": outstanding data, no data or SYN/FIN in the
   // segment, ACK = SND.UNA, and the advertised window unchanged (hostile-inputs #62: window
   // updates are not counted).
+  // A zero window is not counted either: what is outstanding then is a window probe, which the
+  // receiver answers without taking it (as in 4.4BSD, where the persist state has no dupacks).
   const std::uint32_t wnd = static_cast<std::uint32_t>(seg.window_raw) << snd_wscale_;
   if (snd_una_ == snd_max_ || !seg.payload.empty() || seg.flags.syn || seg.flags.fin || wnd != snd_wnd_) return;
+  if (snd_wnd_ == 0 || probing_) return;
   ++dupacks_;
   // RFC 6675 §5: with SACK, loss is also declared once DupThresh segments' worth of data is
   // SACKed above SND.UNA (IsLost(SND.UNA)).
@@ -502,6 +515,14 @@ void TcpSocket::update_send_window(TcpContext& ctx, const Repr& seg) {
     snd_wl2_ = ack;
     max_snd_wnd_ = std::max(max_snd_wnd_, wnd);
     if (wnd > 0) persist_at_.reset();
+    if (wnd > 0 && probing_) {
+      // The window opened. The probes were not losses: forget their backoff (as Linux does in
+      // tcp_ack_probe), and send the probe byte again with the rest if it was not taken.
+      probing_ = false;
+      rtt_.reset_backoff();
+      rto_at_.reset();
+      if (snd_una_ < snd_nxt_) snd_nxt_ = snd_una_;
+    }
   }
 }
 

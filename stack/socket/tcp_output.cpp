@@ -167,9 +167,20 @@ void TcpSocket::on_retransmit_timeout(TcpContext& ctx) {
     return;
   }
   ++retries_;
-  ++ctx.counters.rto_expired;
   // RFC 6298 §5.5: "The host MUST set RTO <- RTO * 2 ("back off the timer")".
   rtt_.backoff();
+  if (probing_ && snd_wnd_ == 0 && !handshake) {
+    // The zero-window probe's timer (RFC 9293 §3.8.6.1): send the probe again, the interval
+    // doubling each time (SHLD-29/30, capped at 60 s). Nothing was lost, so congestion state and
+    // the SACK scoreboard stay as they are.
+    ++ctx.counters.window_probes;
+    ctx.event(tcp_event::WindowProbe{id_, snd_una_});
+    snd_nxt_ = snd_una_;
+    retransmit_first_ = true;
+    retransmit_cause_ = tcp_event::RetransmitCause::Timeout;
+    return;
+  }
+  ++ctx.counters.rto_expired;
   // RFC 5681 §3.1 eq. 4 and the loss window; RFC 6582 §4: recover = highest sequence sent.
   cc_.on_timeout(seq_len(snd_una_, snd_max_));
   in_recovery_ = false;
@@ -266,6 +277,7 @@ std::uint32_t TcpSocket::send_segment(TcpContext& ctx, std::vector<std::byte>& s
     const SeqNum end = seq + used;
     if (seq < snd_max_) {
       ++ctx.counters.retransmitted;
+      if (ts_ok_) ts_rtx_floor_ = ts_now(ctx.now);
       ctx.event(tcp_event::Retransmitted{id_, seq, used, rtt_.rto(), retransmit_cause_});
       if (timed_ && seq <= timed_->first && timed_->first < end) timed_.reset();  // Karn
     } else if (!timed_) {
@@ -331,6 +343,7 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
       ++ctx.counters.window_probes;
       ctx.event(tcp_event::WindowProbe{id_, snd_nxt_});
       snd_nxt_ += send_segment(ctx, scratch, emit, snd_nxt_, 1);
+      probing_ = true;
     }
   }
   if (keepalive_probe_due_) {

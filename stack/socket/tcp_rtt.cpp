@@ -18,9 +18,14 @@ void RttEstimator::sample(Duration r) {
     srtt_ = *srtt_ * 7 / 8 + r / 8;
   }
   // RTO <- SRTT + max (G, K*RTTVAR), K = 4
-  rto_ = std::clamp(*srtt_ + std::max(kGranularity, rttvar_ * 4), min_rto_, kMaxRto);
+  base_rto_ = std::clamp(*srtt_ + std::max(kGranularity, rttvar_ * 4), min_rto_, kMaxRto);
+  backoffs_ = 0;  // a valid sample ends the backoff (Karn: only valid samples reach here)
 }
 
-void RttEstimator::backoff() { rto_ = std::min(rto_ * 2, kMaxRto); }
+void RttEstimator::backoff() {
+  if (base_rto_ * (std::int64_t{1} << backoffs_) < kMaxRto) ++backoffs_;
+}
+
+Duration RttEstimator::rto() const { return std::min(base_rto_ * (std::int64_t{1} << backoffs_), kMaxRto); }
 
 }  // namespace stack::socket

@@ -24,16 +24,21 @@ class RttEstimator {
 
   // RFC 6298 §2.2 (first sample) and §2.3 (subsequent samples), then §2.4/§2.5 bounds.
   void sample(Duration r);
-  // RFC 6298 §5.5: "The host MUST set RTO <- RTO * 2 ("back off the timer")".
+  // RFC 6298 §5.5: "The host MUST set RTO <- RTO * 2 ("back off the timer")". The backoff
+  // lasts until the next valid sample (Karn's algorithm, RFC 6298 §5.7 note and §3) or until
+  // reset_backoff() (a zero-window probe answered: the peer is alive, nothing was lost).
   void backoff();
-  Duration rto() const { return rto_; }
+  void reset_backoff() { backoffs_ = 0; }
+  Duration rto() const;
+  int backoffs() const { return backoffs_; }
   std::optional<Duration> srtt() const { return srtt_; }
 
  private:
   Duration min_rto_;
   std::optional<Duration> srtt_;
   Duration rttvar_;
-  Duration rto_ = kInitialRto;
+  Duration base_rto_ = kInitialRto;  // from the samples, before backoff
+  int backoffs_ = 0;
 };
 
 }  // namespace stack::socket

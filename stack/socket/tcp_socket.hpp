@@ -234,6 +234,7 @@ class TcpSocket {
   bool sack_ok() const { return sack_ok_; }
   bool ts_ok() const { return ts_ok_; }
   Duration rto() const { return rtt_.rto(); }
+  std::optional<Duration> srtt() const { return rtt_.srtt(); }
   const CongestionControl& congestion() const { return cc_; }
   bool in_recovery() const { return in_recovery_; }
   std::optional<Instant> rto_at() const { return rto_at_; }
@@ -338,6 +339,7 @@ class TcpSocket {
   int keepalive_sent_ = 0;
   bool keepalive_probe_due_ = false;
   bool window_probe_due_ = false;
+  bool probing_ = false;  // a zero-window probe is outstanding (RFC 9293 §3.8.6.1)
 
   // ACK generation (RFC 1122 §4.2.3.2, RFC 5681 §4.2).
   bool ack_now_ = false;
@@ -347,6 +349,13 @@ class TcpSocket {
   // RTT measurement (RFC 6298) and congestion control.
   RttEstimator rtt_;
   std::optional<std::pair<SeqNum, Instant>> timed_;  // Karn: one timed segment, never a retransmission
+  // Karn's rule with timestamps: the TSval of our latest retransmission. An ACK echoing an older
+  // TSval may have been triggered by the retransmission arriving as a duplicate (the receiver
+  // echoes TS.Recent, RFC 7323 §4.3), so its "RTT" would include our timeout.
+  std::optional<std::uint32_t> ts_rtx_floor_;
+  bool ts_sample_ok(std::uint32_t tsecr) const {
+    return !ts_rtx_floor_ || static_cast<std::int32_t>(tsecr - *ts_rtx_floor_) >= 0;
+  }
   CongestionControl cc_;
   // Loss recovery: NewReno (RFC 6582) and SACK-based (RFC 6675).
   int dupacks_ = 0;
