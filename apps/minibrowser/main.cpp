@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <map>
+#include <tuple>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,19 +47,24 @@ void on_sigint(int) { g_interrupted = 1; }
 // Prints the narration of the chosen level to stderr: "[L6 +12.4 ms] TCP: …".
 class Narrator {
  public:
-  Narrator(int level, Instant start) : level_(level), start_(start) {}
+  Narrator(int level, Instant start, bool colour) : level_(level), start_(start), colour_(colour) {}
   bool wants(int level) const { return level <= level_; }
   void say(int level, Instant now, const std::string& text) const {
     if (!wants(level)) return;
     const auto us = (now - start_).micros();
-    std::fprintf(stderr, "[L%d %7lld.%01lld ms] %s\n", level, static_cast<long long>(us / 1000),
+    // One colour per level, so the layers stand apart on a terminal (--no-color turns it off).
+    static constexpr const char* kColour[] = {"", "1", "32", "36", "35", "33", "34", "31"};
+    if (colour_) std::fprintf(stderr, "\033[%sm", kColour[level]);
+    std::fprintf(stderr, "[L%d %7lld.%01lld ms] %s", level, static_cast<long long>(us / 1000),
                  static_cast<long long>((us % 1000) / 100), text.c_str());
+    std::fputs(colour_ ? "\033[0m\n" : "\n", stderr);
     std::fflush(stderr);
   }
 
  private:
   int level_;
   Instant start_;
+  bool colour_;
 };
 
 std::string ms(Duration d) {
@@ -78,19 +85,60 @@ bool parse_seconds(const std::string& v, Duration& out) {
   return true;
 }
 
-// The TCP segments worth showing at level 6: the handshake and the close (SYN, FIN, RST).
-std::optional<std::string> tcp_control_segment(bool outgoing, std::span<const std::byte> frame) {
-  auto eth = stack::wire::ethernet::View::checked(frame);
-  if (!eth || eth->ethertype() != stack::wire::EtherType::Ipv4) return std::nullopt;
-  auto ip = stack::wire::ipv4::View::checked(eth->payload());
-  if (!ip || ip->protocol() != stack::wire::IpProtocol::Tcp || ip->frag_offset() != 0) return std::nullopt;
-  auto tcp = stack::wire::tcp::View::checked(ip->payload());
-  if (!tcp) return std::nullopt;
-  auto repr = stack::wire::tcp::Repr::parse(*tcp);
-  if (!repr || !(repr->flags.syn || repr->flags.fin || repr->flags.rst)) return std::nullopt;
-  std::string what = repr->flags.rst ? "RST" : repr->flags.syn ? (repr->ack ? "SYN+ACK" : "SYN") : "FIN";
-  return std::string(outgoing ? "→ " : "← ") + what + "  " + stack::wire::describe_frame(frame);
-}
+// The TCP segments worth showing at level 6: the three-way handshake (SYN; SYN+ACK; ACK) and the
+// close (FIN; ACK; FIN; ACK — or three segments when a FIN rides on an ACK), plus any RST. Each line
+// names its frame number in the --pcap capture (the tracer sees frames in the order the pcap does).
+class SegmentNarrator {
+ public:
+  std::optional<std::string> on_frame(bool outgoing, std::span<const std::byte> frame) {
+    ++frame_number_;
+    auto eth = stack::wire::ethernet::View::checked(frame);
+    if (!eth || eth->ethertype() != stack::wire::EtherType::Ipv4) return std::nullopt;
+    auto ip = stack::wire::ipv4::View::checked(eth->payload());
+    if (!ip || ip->protocol() != stack::wire::IpProtocol::Tcp || ip->frag_offset() != 0) return std::nullopt;
+    auto tcp = stack::wire::tcp::View::checked(ip->payload());
+    if (!tcp) return std::nullopt;
+    auto seg = stack::wire::tcp::Repr::parse(*tcp);
+    if (!seg) return std::nullopt;
+    const Key key = outgoing ? Key{seg->src_port, ip->dst().value, seg->dst_port}
+                             : Key{seg->dst_port, ip->src().value, seg->src_port};
+    Flow& flow = flows_[key];
+    const int dir = outgoing ? 0 : 1;
+    std::string what;
+    if (seg->flags.rst) {
+      what = "RST";
+    } else if (seg->flags.syn) {
+      what = seg->ack ? "SYN+ACK" : "SYN";
+      if (seg->ack && !outgoing) flow.synack_in = true;
+    } else if (seg->flags.fin) {
+      what = flow.fin[1 - dir] ? "FIN (+ACK of the other FIN)" : "FIN";
+      if (flow.fin[1 - dir]) flow.fin_unacked[1 - dir] = false;
+      flow.fin[dir] = flow.fin_unacked[dir] = true;
+    } else if (seg->payload.empty() && seg->ack) {
+      if (outgoing && flow.synack_in && !flow.handshake_done) {
+        what = "ACK (handshake complete)";
+        flow.handshake_done = true;
+      } else if (flow.fin_unacked[1 - dir]) {
+        what = "ACK of the FIN";
+        flow.fin_unacked[1 - dir] = false;
+      }
+    }
+    if (what.empty()) return std::nullopt;
+    return "[frame " + std::to_string(frame_number_) + "] " + (outgoing ? "→ " : "← ") + what + "  " +
+           stack::wire::describe_frame(frame);
+  }
+
+ private:
+  using Key = std::tuple<std::uint16_t, std::uint32_t, std::uint16_t>;
+  struct Flow {
+    bool synack_in = false;
+    bool handshake_done = false;
+    bool fin[2] = {false, false};          // [0] ours, [1] theirs
+    bool fin_unacked[2] = {false, false};
+  };
+  std::uint64_t frame_number_ = 0;
+  std::map<Key, Flow> flows_;
+};
 
 }  // namespace
 
@@ -106,6 +154,8 @@ int main(int argc, char** argv) {
   std::optional<std::string> output;
   std::optional<std::string> root_hints;
   unsigned width = terminal_width();
+  bool colour = isatty(STDERR_FILENO) != 0;
+  Duration linger = Duration::zero();
 
   appkit::ArgParser parser("minibrowser", "minibrowser [options] URL");
   parser.option("--level", "N", "narrate the steps of STEPS.md level N (1..7, default 1)", [&](const std::string& v) {
@@ -129,7 +179,9 @@ int main(int argc, char** argv) {
   parser.flag("--fail", "exit 22 on an HTTP status of 400 or more (like curl --fail)", [&] { fail_on_error = true; });
   parser.flag("--head", "send HEAD instead of GET and print the headers", [&] { head = true; });
   parser.flag("--no-subresources", "do not fetch the page's images, stylesheets and scripts", [&] { subresources = false; });
-  parser.option("--root-hints", "FILE", "root servers for the level-5 walk (default: IANA's)", [&](const std::string& v) {
+  // `tools/sandbox exec` exports USTACK_ROOT_HINTS (the sandbox's own root); elsewhere IANA's roots.
+  if (const char* env = std::getenv("USTACK_ROOT_HINTS"); env && *env) root_hints = env;
+  parser.option("--root-hints", "FILE", "root servers for the level-5 walk (default: $USTACK_ROOT_HINTS, else IANA's)", [&](const std::string& v) {
     root_hints = v;
     return true;
   });
@@ -139,6 +191,10 @@ int main(int argc, char** argv) {
     width = static_cast<unsigned>(n);
     return true;
   });
+  parser.flag("--no-color", "no colours in the narration (default: colours when stderr is a terminal)",
+              [&] { colour = false; });
+  parser.option("--linger", "SECONDS", "keep idle connections open this long after the page (a tab left open)",
+                [&](const std::string& v) { return parse_seconds(v, linger); });
   parser.add_net_options(net);
   const auto parsed = parser.parse({argv + 1, argv + argc});
   if (parsed.help) {
@@ -170,11 +226,11 @@ int main(int argc, char** argv) {
   }
   auto& host = *std::get<0>(opened);
   auto& iface = host.iface();
-  const Narrator narrator(level, host.now());
+  const Narrator narrator(level, host.now(), colour);
   auto say = [&](int l, const std::string& text) { narrator.say(l, host.now(), text); };
   std::signal(SIGINT, on_sigint);
 
-  say(1, "you typed " + url->to_string());
+  say(2, "you typed " + url->to_string());
 
   // --- level 7: the wire as the narrator sees it ------------------------------------------------
   host.add_event_listener([&](Instant at, const stack::Event& e) {
@@ -182,9 +238,10 @@ int main(int argc, char** argv) {
     narrator.say(7, at, stack::describe(e));
   });
   std::unique_ptr<minibrowser::ConnectionPool> pool;  // for naming connections in TCP events
+  SegmentNarrator segments;
   host.add_frame_listener([&](bool outgoing, Instant at, std::span<const std::byte> frame) {
-    if (!narrator.wants(6)) return;
-    if (auto line = tcp_control_segment(outgoing, frame)) narrator.say(6, at, "TCP " + *line);
+    auto line = segments.on_frame(outgoing, frame);  // always: it counts frames for the pcap numbers
+    if (line) narrator.say(6, at, "TCP " + *line);
   });
   iface.tcp().on_event = [&](const stack::socket::TcpEvent& e) {
     using namespace stack::socket::tcp_event;
@@ -333,7 +390,10 @@ int main(int argc, char** argv) {
                                                  std::to_string(r.queries) + " queries in " + ms(r.elapsed)
                                            : "DNS walk: " + r.error_message());
       });
-      run_until([&] { return walked; }, Duration::from_secs(20));
+      // Bounded: on an isolated network the built-in roots never answer; the page must not wait.
+      if (!run_until([&] { return walked; }, Duration::from_secs(6))) {
+        say(5, "DNS walk: no answer within 6 s (an isolated network? give --root-hints); going on with the resolver's answer");
+      }
       trace.reset();
     }
     return resolved[name] = a.address;
@@ -460,13 +520,18 @@ int main(int argc, char** argv) {
       const auto rendered = appkit::html::render(resp.body, redirects.current(), ro);
       say(4, "rendered \"" + rendered.title + "\": " + std::to_string(rendered.text.size()) + " bytes of text, " +
                  std::to_string(rendered.links.size()) + " links");
-      say(1, "the page appears:");
+      say(2, "the page appears:");
       std::fputs(rendered.text.c_str(), stdout);
       std::fflush(stdout);
     }
   }
 
   // --- step 13: close every connection with FIN/ACK ---------------------------------------------------------
+  if (pool && linger > Duration::zero()) {
+    say(6, "pool: keeping idle connections open up to " + std::to_string(linger.secs()) +
+               " s (--linger); whoever's idle timer runs out first sends the first FIN");
+    run_until([&] { return pool->all_closed(); }, linger);
+  }
   if (pool) {
     pool->close_all();
     run_until([&] { return pool->all_closed(); }, Duration::from_secs(5));

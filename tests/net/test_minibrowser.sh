@@ -26,8 +26,8 @@ expect_match "walk: root" "$narration" 'DNS walk: asked a\.root-servers\.net\. \
 expect_match "walk: TLD" "$narration" 'DNS walk: asked ns1\.nic\.com\. \(198\.51\.100\.2\).*referral to domain\.com\.'
 expect_match "walk: authoritative" "$narration" 'DNS walk: asked ns1\.domain\.com\. \(198\.51\.100\.3\).*answer'
 expect_match "NAT explained" "$narration" 'NAT: the router rewrites our source'
-expect_match "SYN" "$narration" 'TCP → SYN  IP 10\.77\.0\.[0-9]+\.[0-9]+ > 203\.0\.113\.80\.80: Flags \[S\]'
-expect_match "SYN+ACK" "$narration" 'TCP ← SYN\+ACK  IP 203\.0\.113\.80\.80 > .*Flags \[S\.\]'
+expect_match "SYN" "$narration" 'TCP \[frame [0-9]+\] → SYN  IP 10\.77\.0\.[0-9]+\.[0-9]+ > 203\.0\.113\.80\.80: Flags \[S\]'
+expect_match "SYN+ACK" "$narration" 'TCP \[frame [0-9]+\] ← SYN\+ACK  IP 203\.0\.113\.80\.80 > .*Flags \[S\.\]'
 expect_match "request" "$narration" '> GET / HTTP/1\.1'
 expect_match "response" "$narration" '< HTTP/1\.1 200 OK'
 expect_match "subresources" "$narration" 'subresources: 15 of 15'
@@ -35,7 +35,8 @@ expect_match "pool limit" "$narration" 'at most [1-6] at once \(limit 6 per host
 expect_match "reuse" "$narration" 'reusing connection #[0-9]+ \(keep-alive\)'
 expect_match "first FIN" "$narration" 'we send the first FIN on connection #1'
 expect_match "TIME-WAIT" "$narration" 'connection #[0-9]+ is in TIME-WAIT'
-expect_no_match "no RST from us" "$narration" 'TCP → RST'
+expect_match "handshake ACK" "$narration" 'TCP \[frame [0-9]+\] → ACK \(handshake complete\)'
+expect_no_match "no RST from us" "$narration" 'TCP \[frame [0-9]+\] → RST'
 pass "level 7 narration: DHCP, ARP, hosts, DNS + walk, NAT, handshake, HTTP, pool, FIN, TIME-WAIT"
 page=$(cat "$work/page.txt")
 expect_match "rendered title" "$page" '^Welcome to www\.domain\.com$'
@@ -55,6 +56,22 @@ out=$(mb --level 3 --no-subresources --ip 10.77.0.80/24 --gateway 10.77.0.1 --dn
   fail "chunked: exit $?"
 expect_match "chunked" "$out" 'response: HTTP/1\.1 200 OK, [0-9]+ bytes \(chunked\)'
 pass "chunked response parsed and rendered"
+
+# --- a server that closes idle connections first (nginx: keepalive_timeout 2s under /brief/) ---------------
+out=$(mb --level 6 --no-color --no-subresources --linger 6 --ip 10.77.0.80/24 --gateway 10.77.0.1 --dns 198.51.100.53 \
+  http://www.domain.com/brief/ 2>&1 >/dev/null) || fail "brief: exit $?"
+expect_match "server FIN first" "$out" 'the server sent the first FIN on connection #1'
+expect_match "our ACK of its FIN" "$out" '→ ACK of the FIN'
+expect_match "then our FIN" "$out" '→ FIN'
+expect_match "server in TIME-WAIT" "$out" 'the server closed first, so the server is the one in TIME-WAIT'
+expect_no_match "we are not in TIME-WAIT" "$out" 'FIN-WAIT-2 → TIME-WAIT'
+pass "the server closed first: FIN / ACK / FIN / ACK, the server holds TIME-WAIT"
+
+# --- read-until-close (no length, no chunking: the server's FIN ends the body) ---------------------------
+out=$(mb --level 3 --no-color --no-subresources --ip 10.77.0.80/24 --gateway 10.77.0.1 --dns 198.51.100.53 \
+  http://www.domain.com/raw/news.shtml 2>&1) || fail "read-until-close: exit $?"
+expect_match "read until close" "$out" 'response: HTTP/1\.1 200 OK, [0-9]+ bytes \(until close\)'
+pass "read-until-close response completed by the server's FIN"
 
 # --- failures, with curl's exit codes ------------------------------------------------------------------
 rc=0; out=$(mb --ip 10.77.0.80/24 --gateway 10.77.0.1 --dns 198.51.100.53 http://www.nowhere.com/ 2>&1) || rc=$?

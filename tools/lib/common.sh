@@ -18,7 +18,7 @@ USTACK_PACKAGES=(
   clang libclang-rt-14-dev                    # libFuzzer targets and their sanitizer runtime
   iproute2 nftables iptables conntrack        # namespaces, veth, TAP, NAT and its table
   dnsmasq-base unbound nsd nginx-light        # the sandbox's DHCP server, resolver, name servers, web server
-  curl dnsutils socat iputils-ping arping busybox   # real peers in the kernel client namespace
+  curl dnsutils socat iputils-ping arping busybox strace   # real peers; strace proves c-ares opens no kernel socket
   tcpdump tshark                              # reading our pcap files back
 )
 
@@ -50,6 +50,7 @@ install_deps() {
 # configure_and_build BUILD_DIR CMAKE_ARGS...
 configure_and_build() {
   local dir=$1; shift
-  cmake -S "$USTACK_ROOT" -B "$dir" "$@" >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; die "cmake configure failed in $dir"; }
+  mkdir -p "$dir"
+  cmake -S "$USTACK_ROOT" -B "$dir" "$@" >"$dir/configure.log" 2>&1 || { cat "$dir/configure.log"; die "cmake configure failed in $dir"; }
   cmake --build "$dir" -j "${USTACK_JOBS:-2}" || die "build failed in $dir"
 }
