@@ -47,6 +47,8 @@ void ArgParser::add_net_options(NetOptions& net) {
          [&net](const std::string& v) { return parse_probability(v, net.drop_chance); });
   option("--corrupt-chance", "P", "corrupt each frame with probability P (fault injection)",
          [&net](const std::string& v) { return parse_probability(v, net.corrupt_chance); });
+  option("--reorder-chance", "P", "delay each frame by 0..5 ms with probability P, reordering it (fault injection)",
+         [&net](const std::string& v) { return parse_probability(v, net.reorder_chance); });
   option("--seed", "N", "seed for fault injection and randomness",
          [&net](const std::string& v) { return parse_u64(v, net.seed); });
   flag("--stats", "print the stack's counters (every drop reason) at exit", [&net] { net.stats = true; });

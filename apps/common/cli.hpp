@@ -2,7 +2,7 @@
 //
 // The common network options (issue #2's contract, kept by every later program):
 //   --tap NAME  --mac MAC  --ip ADDR/PREFIX --gateway ADDR --dns ADDR  --hosts FILE  --pcap FILE
-//   --drop-chance P --corrupt-chance P --seed N  --stats  --help  --version
+//   --drop-chance P --corrupt-chance P --reorder-chance P --seed N  --stats  --help  --version
 // Options take their value as `--name value` or `--name=value`.
 #pragma once
 
@@ -23,8 +23,12 @@ enum class ExitCode : int {
   NotBuilt = 3,         // the step exists in the plan but is not built yet
   CannotResolve = 6,    // curl: couldn't resolve host
   CannotConnect = 7,    // curl: failed to connect
+  PartialFile = 18,     // curl: transfer closed with outstanding data remaining
   HttpError = 22,       // curl: HTTP status >= 400 with --fail
   TimedOut = 28,        // curl: operation timed out
+  EmptyReply = 52,      // curl: the server closed without sending anything
+  SendError = 55,       // curl: failed sending network data
+  RecvError = 56,       // curl: failure receiving network data (connection reset)
 };
 
 struct NetOptions {
@@ -37,6 +41,7 @@ struct NetOptions {
   std::optional<std::string> pcap;
   double drop_chance = 0.0;
   double corrupt_chance = 0.0;
+  double reorder_chance = 0.0;          // each frame held back 0..5 ms (drivers/fault_injector.hpp)
   std::uint64_t seed = 1;
   bool stats = false;
 };
