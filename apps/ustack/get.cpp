@@ -1,0 +1,508 @@
+// ustack get: a plain download over our own stack — no rendering — for bulk tests and benchmarks,
+// in curl's habits (exit codes, -o, -f, -L, -r, --connect-timeout, -m).
+//
+//   ustack get --ip 10.77.0.70/24 --gateway 10.77.0.1 http://203.0.113.80/big.bin -o big.bin
+//   ustack get ... -r 0-104857599 http://203.0.113.80/big.bin -o part.bin     (a Range, like curl -r)
+//   ustack get ... -T FILE tcp://10.77.0.1:9000        (upload: send FILE raw, FIN, read until the
+//                                                      peer's FIN; what comes back goes to -o)
+//
+// Names: an IPv4 literal, else the hosts file (--hosts, default /etc/hosts), else DNS over our
+// stack (c-ares, apps/common/dns_resolver.hpp) with --dns or DHCP's servers.
+// stderr gets "* " progress lines with -v (curl -v habits: "> " request, "< " response headers) and
+// always a one-line summary: status, bytes, time, MB/s. -s silences everything but errors.
+//
+// Exit codes (curl's): 0 ok; 6 cannot resolve; 7 cannot connect (refused, unreachable); 18 the
+// body ended early; 22 HTTP status >= 400 with --fail; 28 timed out; 47 too many redirects (as 1
+// here); 52 empty reply; 55/56 send/receive failure (reset); 2 usage; 1 anything else.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apps/common/cli.hpp"
+#include "apps/common/dns_resolver.hpp"
+#include "apps/common/host.hpp"
+#include "apps/common/hosts_file.hpp"
+#include "apps/common/http_client.hpp"
+#include "apps/common/network_setup.hpp"
+#include "apps/common/tcp_stream.hpp"
+#include "apps/common/url.hpp"
+#include "apps/common/version.hpp"
+#include "apps/ustack/commands.hpp"
+
+namespace ustack_cli {
+
+namespace {
+
+using appkit::ExitCode;
+using appkit::IoStatus;
+using stack::Duration;
+using stack::Instant;
+namespace http = appkit::http;
+
+int code(ExitCode c) { return static_cast<int>(c); }
+
+bool parse_seconds(const std::string& text, Duration& out) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !(v >= 0.0) || v > 86400.0) return false;
+  out = Duration::from_micros(static_cast<std::int64_t>(v * 1e6));
+  return true;
+}
+
+double secs(Duration d) { return static_cast<double>(d.micros()) / 1e6; }
+double mbps(std::uint64_t bytes, Duration d) { return d.micros() > 0 ? static_cast<double>(bytes) / static_cast<double>(d.micros()) : 0.0; }
+
+struct Options {
+  std::string url;
+  std::string output = "-";
+  bool fail = false;
+  bool follow = false;
+  std::uint64_t max_redirs = 10;
+  std::optional<std::string> range;
+  std::optional<std::string> upload;
+  std::vector<http::Header> headers;
+  Duration connect_timeout = Duration::from_secs(30);
+  std::optional<Duration> max_time;
+  bool head = false;
+  bool silent = false;
+  bool verbose = false;
+};
+
+// Where the program's messages go: "* " lines with -v, the summary unless -s.
+struct Say {
+  const Options& o;
+  void info(const std::string& s) const {
+    if (o.verbose) std::fprintf(stderr, "* %s\n", s.c_str());
+  }
+  void error(const std::string& s) const { std::fprintf(stderr, "ustack get: %s\n", s.c_str()); }
+};
+
+// The output file, opened lazily so that a failed connect leaves no empty file (curl does the same).
+class Output {
+ public:
+  explicit Output(std::string path) : path_(std::move(path)) {}
+  ~Output() {
+    if (file_ && file_ != stdout) std::fclose(file_);
+  }
+  bool write(std::span<const std::byte> data) {
+    if (!file_ && !open()) return false;
+    if (std::fwrite(data.data(), 1, data.size(), file_) != data.size()) {
+      error_ = path_ + ": " + std::strerror(errno);
+      return false;
+    }
+    return true;
+  }
+  bool finish() {
+    if (!file_ && !open()) return false;  // an empty body still makes the (empty) file
+    if (std::fflush(file_) != 0) {
+      error_ = path_ + ": " + std::strerror(errno);
+      return false;
+    }
+    return true;
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  bool open() {
+    if (path_ == "-") {
+      file_ = stdout;
+    } else {
+      file_ = std::fopen(path_.c_str(), "wb");
+      if (!file_) {
+        error_ = "cannot write " + path_ + ": " + std::strerror(errno);
+        return false;
+      }
+    }
+    buffer_.resize(1 << 20);
+    std::setvbuf(file_, buffer_.data(), _IOFBF, buffer_.size());
+    return true;
+  }
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  std::vector<char> buffer_;
+  std::string error_;
+};
+
+struct Resolved {
+  std::optional<stack::wire::Ipv4Address> address;
+  ExitCode code = ExitCode::Ok;
+  std::string message;
+};
+
+Resolved resolve_name(appkit::Host& host, const appkit::NetOptions& net, const appkit::NetworkSetup& setup,
+                      const std::string& name, const Say& say) {
+  if (auto a = stack::wire::Ipv4Address::parse(name)) return {a, ExitCode::Ok, {}};
+  std::string why;
+  if (auto hosts = appkit::HostsFile::load(net.hosts, &why)) {
+    const auto found = hosts->lookup(name);
+    if (!found.empty()) {
+      say.info("Host " + name + " is " + found.front().describe() + " (from " + net.hosts + ")");
+      return {found.front(), ExitCode::Ok, {}};
+    }
+  }
+  if (setup.dns_servers.empty()) {
+    return {std::nullopt, ExitCode::CannotResolve,
+            "Could not resolve host: " + name + " (not in " + net.hosts + ", and no DNS server: give --dns or use DHCP)"};
+  }
+  std::string error;
+  auto resolver = appkit::DnsResolver::create(host, appkit::DnsResolverOptions{.servers = setup.dns_servers}, &error);
+  if (!resolver) return {std::nullopt, ExitCode::CannotResolve, "Could not resolve host: " + name + ": " + error};
+  std::optional<appkit::DnsResult> result;
+  resolver->resolve(name, [&](const appkit::DnsResult& r) { result = r; });
+  while (!result) {
+    resolver->process();
+    if (result) break;
+    host.step(resolver->next_deadline());
+  }
+  if (!result->ok() || result->addresses.empty()) {
+    return {std::nullopt, ExitCode::CannotResolve, "Could not resolve host: " + name + ": " + result->error_message()};
+  }
+  say.info("Host " + name + " is " + result->addresses.front().address.describe() + " (DNS, " +
+           std::to_string(result->elapsed.micros() / 1000) + " ms)");
+  return {result->addresses.front().address, ExitCode::Ok, {}};
+}
+
+// --- upload: tcp://HOST:PORT ------------------------------------------------------------------------
+
+int run_upload(appkit::Host& host, const appkit::NetOptions& net, const appkit::NetworkSetup& setup,
+               const Options& o, const Say& say, std::optional<Instant> deadline) {
+  const std::string rest = o.url.substr(6);
+  const auto colon = rest.rfind(':');
+  std::uint64_t port = 0;
+  if (colon == std::string::npos || !appkit::parse_u64(rest.substr(colon + 1), port) || port == 0 || port > 65535) {
+    say.error("bad URL '" + o.url + "': expected tcp://HOST:PORT");
+    return code(ExitCode::Usage);
+  }
+  std::FILE* in = std::fopen(o.upload->c_str(), "rb");
+  if (!in) {
+    say.error("cannot read " + *o.upload + ": " + std::strerror(errno));
+    return code(ExitCode::Failure);
+  }
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> in_guard(in, std::fclose);
+  const auto resolved = resolve_name(host, net, setup, rest.substr(0, colon), say);
+  if (!resolved.address) {
+    say.error(resolved.message);
+    return code(resolved.code);
+  }
+  const Instant start = host.now();
+  Instant connect_deadline = start + o.connect_timeout;
+  if (deadline) connect_deadline = std::min(connect_deadline, *deadline);
+  auto connected = appkit::TcpStream::connect(host, *resolved.address, static_cast<std::uint16_t>(port), connect_deadline);
+  if (auto* f = std::get_if<appkit::StreamFailure>(&connected)) {
+    say.error(f->message);
+    return code(exit_code(f->error));
+  }
+  auto& s = std::get<appkit::TcpStream>(connected);
+  say.info("Connected to " + resolved.address->describe() + " port " + std::to_string(port) + " from " +
+           s.local().addr.describe() + ":" + std::to_string(s.local().port));
+  const Instant established = host.now();
+  std::vector<std::byte> buf(256 * 1024);
+  for (;;) {
+    const std::size_t n = std::fread(buf.data(), 1, buf.size(), in);
+    if (n == 0) break;
+    auto w = s.write_all(std::span(buf).first(n), deadline);
+    if (w.status != IoStatus::Ok) {
+      say.error("upload failed after " + std::to_string(s.bytes_written()) + " bytes: " + describe(*w.error));
+      return code(exit_code(*w.error));
+    }
+  }
+  if (std::ferror(in)) {
+    say.error("reading " + *o.upload + ": " + std::strerror(errno));
+    s.abort();
+    return code(ExitCode::Failure);
+  }
+  s.shutdown_write();
+  // The peer's answer (if any) goes to -o; its FIN ends the exchange.
+  Output out(o.output);
+  for (;;) {
+    auto r = s.read(buf, deadline);
+    if (r.status == IoStatus::Eof) break;
+    if (r.status == IoStatus::Error) {
+      say.error("after sending " + std::to_string(s.bytes_written()) + " bytes: " + describe(*r.error));
+      return code(exit_code(*r.error));
+    }
+    if (o.output != "-" || r.bytes) out.write(std::span(buf).first(r.bytes));
+  }
+  const bool acked = s.wait_sent(host.now() + Duration::from_secs(5));
+  const Instant done = host.now();
+  const std::uint64_t sent = s.bytes_written();
+  s.close();
+  s.wait_closed(host.now() + Duration::from_secs(1));
+  if (!acked) {
+    say.error("the peer did not acknowledge all " + std::to_string(sent) + " bytes");
+    return code(ExitCode::SendError);
+  }
+  if (!o.silent) {
+    std::fprintf(stderr, "ustack get: sent %llu bytes to %s in %.3f s (%.2f MB/s), received %llu\n",
+                 static_cast<unsigned long long>(sent), o.url.c_str(), secs(done - established),
+                 mbps(sent, done - established), static_cast<unsigned long long>(s.bytes_read()));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_get(const std::vector<std::string>& args) {
+  appkit::NetOptions net;
+  Options o;
+  appkit::ArgParser parser("ustack get", "ustack get [options] URL [-o FILE]   |   ustack get [options] -T FILE tcp://HOST:PORT");
+  parser.option("-o", "FILE", "write the body to FILE ('-': stdout, the default)", [&](const std::string& v) {
+    o.output = v;
+    return !v.empty();
+  });
+  parser.flag("-f", "fail (exit 22) on HTTP status >= 400, writing no body (curl -f)", [&] { o.fail = true; });
+  parser.flag("--fail", "same as -f", [&] { o.fail = true; });
+  parser.flag("-L", "follow redirects (301, 302, 303, 307, 308)", [&] { o.follow = true; });
+  parser.option("--max-redirs", "N", "at most N redirects with -L (default 10)",
+                [&](const std::string& v) { return appkit::parse_u64(v, o.max_redirs); });
+  parser.option("-r", "RANGE", "ask for bytes A-B only (a Range: bytes=A-B header, like curl -r)", [&](const std::string& v) {
+    o.range = v;
+    return !v.empty() && v.find_first_not_of("0123456789-,") == std::string::npos;
+  });
+  parser.option("-H", "'NAME: VALUE'", "add a request header", [&](const std::string& v) {
+    const auto colon = v.find(':');
+    if (colon == std::string::npos || colon == 0) return false;
+    std::string value = v.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    o.headers.push_back({v.substr(0, colon), value});
+    return true;
+  });
+  parser.flag("-I", "HEAD instead of GET: print the response headers", [&] { o.head = true; });
+  parser.option("-T", "FILE", "upload FILE raw to a tcp://HOST:PORT URL, then half-close", [&](const std::string& v) {
+    o.upload = v;
+    return !v.empty();
+  });
+  parser.option("--connect-timeout", "SECONDS", "give up connecting after SECONDS (default 30; exit 28)",
+                [&](const std::string& v) { return parse_seconds(v, o.connect_timeout); });
+  parser.option("-m", "SECONDS", "give up the whole transfer after SECONDS (exit 28)", [&](const std::string& v) {
+    Duration d;
+    if (!parse_seconds(v, d)) return false;
+    o.max_time = d;
+    return true;
+  });
+  parser.flag("-s", "silent: no summary (errors are still printed)", [&] { o.silent = true; });
+  parser.flag("-v", "verbose: connection steps and the request and response headers", [&] { o.verbose = true; });
+  parser.add_net_options(net);
+  const auto parsed = parser.parse(args);
+  if (parsed.help) {
+    std::fputs(parser.help_text().c_str(), stdout);
+    return 0;
+  }
+  if (parsed.version) {
+    std::printf("ustack %s\n", appkit::kVersion);
+    return 0;
+  }
+  const Say say{o};
+  if (parsed.error) {
+    say.error(*parsed.error);
+    return code(ExitCode::Usage);
+  }
+  if (parsed.positional.size() != 1) {
+    say.error("give exactly one URL (see ustack get --help)");
+    return code(ExitCode::Usage);
+  }
+  o.url = parsed.positional[0];
+  const bool tcp_url = o.url.rfind("tcp://", 0) == 0;
+  if (tcp_url != o.upload.has_value()) {
+    say.error(tcp_url ? "a tcp:// URL needs -T FILE" : "-T FILE needs a tcp://HOST:PORT URL");
+    return code(ExitCode::Usage);
+  }
+  std::optional<appkit::Url> first_url;
+  if (!tcp_url) {
+    auto u = appkit::Url::parse(o.url);
+    if (!u) {
+      say.error("bad URL '" + o.url + "': " + appkit::describe(u.error()));
+      return code(u.error() == appkit::UrlError::HttpsNotSupported ? ExitCode::Failure : ExitCode::Usage);
+    }
+    first_url = *u;
+  }
+
+  auto opened = appkit::Host::open(net);
+  if (auto* err = std::get_if<appkit::HostError>(&opened)) {
+    say.error(err->message);
+    return code(err->code);
+  }
+  auto& host = *std::get<0>(opened);
+  auto network = appkit::setup_network(host, net, [&](const std::string& text, bool eol) {
+    if (o.verbose) {
+      std::fputs(text.c_str(), stderr);
+      if (eol) std::fputc('\n', stderr);
+    }
+  });
+  if (auto* err = std::get_if<appkit::HostError>(&network)) {
+    say.error(err->message);
+    return code(err->code);
+  }
+  const auto& setup = std::get<appkit::NetworkSetup>(network);
+  const Instant start = host.now();
+  const std::optional<Instant> deadline = o.max_time ? std::optional(start + *o.max_time) : std::nullopt;
+  auto finish = [&](int rc) {
+    if (net.stats) host.print_stats(stderr);
+    return rc;
+  };
+  if (tcp_url) return finish(run_upload(host, net, setup, o, say, deadline));
+
+  Output out(o.output);
+  http::RedirectFollower follower(*first_url, o.head ? http::Method::Head : http::Method::Get,
+                                  static_cast<std::size_t>(o.max_redirs));
+  std::optional<appkit::TcpStream> stream;  // kept alive across redirects to the same origin
+  std::optional<appkit::Url> stream_origin;
+  std::vector<std::byte> buf(64 * 1024);
+  std::uint64_t body_written = 0;
+  Duration connect_time;
+  Instant transfer_start = start;
+
+  for (;;) {
+    const appkit::Url url = follower.current();
+    const http::Method method = follower.method();
+    if (!stream || !stream_origin || !stream_origin->same_origin(url)) {
+      stream.reset();
+      const auto resolved = resolve_name(host, net, setup, url.host, say);
+      if (!resolved.address) {
+        say.error(resolved.message);
+        return finish(code(resolved.code));
+      }
+      say.info("Trying " + resolved.address->describe() + ":" + std::to_string(url.port) + "...");
+      const Instant t0 = host.now();
+      Instant connect_deadline = t0 + o.connect_timeout;
+      if (deadline) connect_deadline = std::min(connect_deadline, *deadline);
+      auto connected = appkit::TcpStream::connect(host, *resolved.address, url.port, connect_deadline);
+      if (auto* f = std::get_if<appkit::StreamFailure>(&connected)) {
+        say.error(f->message);
+        return finish(code(exit_code(f->error)));
+      }
+      stream.emplace(std::move(std::get<appkit::TcpStream>(connected)));
+      stream_origin = url;
+      connect_time = host.now() - t0;
+      say.info("Connected to " + url.host + " (" + resolved.address->describe() + ") port " + std::to_string(url.port) +
+               " from " + stream->local().addr.describe() + ":" + std::to_string(stream->local().port) + " in " +
+               std::to_string(connect_time.micros() / 1000) + " ms");
+    } else {
+      say.info("Re-using existing connection with host " + url.host);
+    }
+
+    http::RequestOptions ro;
+    ro.method = method;
+    ro.accept = "*/*";
+    ro.extra = o.headers;
+    if (o.range) ro.extra.push_back({"Range", "bytes=" + *o.range});
+    std::string request = http::build_request(url, ro);
+    if (auto at = request.find("User-Agent: minibrowser/"); at != std::string::npos) {
+      request.replace(at, std::strlen("User-Agent: minibrowser"), "User-Agent: ustack-get");
+    }
+    if (o.verbose) {
+      for (const auto& line : http::request_lines(request)) std::fprintf(stderr, "> %s\n", line.c_str());
+      std::fprintf(stderr, ">\n");
+    }
+
+    // The body goes to the file unless this response is a redirect we follow or a failure with -f.
+    bool to_file = true;
+    http::ResponseParser response_parser;
+    response_parser.set_headers_hook([&](const http::Response& r) {
+      if (o.verbose) {
+        std::fprintf(stderr, "< %s\n", r.status_line().c_str());
+        for (const auto& h : r.headers) std::fprintf(stderr, "< %s: %s\n", h.name.c_str(), h.value.c_str());
+        std::fprintf(stderr, "<\n");
+      }
+      const bool redirect = o.follow && http::is_redirect(r.status) && r.header("Location");
+      to_file = !redirect && !(o.fail && r.status >= 400);
+      if (o.head && to_file) {
+        // -I: the headers are the output.
+        std::string text = r.status_line() + "\r\n";
+        for (const auto& h : r.headers) text += h.name + ": " + h.value + "\r\n";
+        text += "\r\n";
+        out.write(std::as_bytes(std::span(text.data(), text.size())));
+      }
+    });
+    bool write_failed = false;
+    response_parser.set_body_sink([&](std::span<const std::byte> data) {
+      if (!to_file) return true;
+      if (!out.write(data)) {
+        write_failed = true;
+        return false;
+      }
+      body_written += data.size();
+      return true;
+    });
+    response_parser.start(method);
+    transfer_start = host.now();
+    auto w = stream->write_all(std::as_bytes(std::span(request.data(), request.size())), deadline);
+    if (w.status != IoStatus::Ok) {
+      say.error("sending the request: " + std::string(describe(*w.error)));
+      return finish(code(exit_code(*w.error)));
+    }
+    auto state = http::ResponseParser::State::NeedMore;
+    while (state == http::ResponseParser::State::NeedMore) {
+      auto r = stream->read(buf, deadline);
+      if (r.status == IoStatus::Ok) {
+        state = response_parser.feed(std::span<const std::byte>(buf).first(r.bytes));
+      } else if (r.status == IoStatus::Eof) {
+        state = response_parser.finish();
+      } else {
+        if (*r.error == appkit::StreamError::TimedOut) {
+          say.error("Operation timed out after " + std::to_string((host.now() - start).millis()) + " ms with " +
+                    std::to_string(body_written) + " bytes received");
+        } else {
+          say.error("Recv failure: " + std::string(describe(*r.error)) + " after " + std::to_string(body_written) +
+                    " bytes");
+        }
+        return finish(code(exit_code(*r.error)));
+      }
+    }
+    if (write_failed) {
+      say.error(out.error());
+      return finish(code(ExitCode::Failure));
+    }
+    if (state == http::ResponseParser::State::Error) {
+      const auto& e = response_parser.error();
+      say.error(e.message());
+      if (e.kind == http::ParseError::Truncated) return finish(code(ExitCode::PartialFile));
+      if (e.kind == http::ParseError::EmptyReply) return finish(code(ExitCode::EmptyReply));
+      return finish(code(ExitCode::Failure));
+    }
+    const http::Response& response = response_parser.response();
+    if (!response_parser.reusable()) stream.reset();  // FIN (the destructor closes)
+
+    if (o.follow) {
+      auto step = follower.on_response(response);
+      if (auto* f = std::get_if<http::RedirectFollower::Follow>(&step)) {
+        say.info("Following redirect to " + f->url.to_string());
+        continue;
+      }
+      if (auto* rf = std::get_if<http::RedirectFailure>(&step)) {
+        say.error(rf->message());
+        return finish(code(ExitCode::Failure));
+      }
+    }
+    if (!out.finish()) {
+      say.error(out.error());
+      return finish(code(ExitCode::Failure));
+    }
+    const Instant end = host.now();
+    if (stream) {
+      stream->close();
+      stream->wait_closed(end + Duration::from_millis(500));
+    }
+    if (!o.silent) {
+      std::fprintf(stderr, "ustack get: %s %s: %llu bytes in %.3f s (%.2f MB/s), connect %.1f ms%s\n",
+                   url.to_string().c_str(), response.status_line().c_str(),
+                   static_cast<unsigned long long>(body_written), secs(end - transfer_start),
+                   mbps(body_written, end - transfer_start), static_cast<double>(connect_time.micros()) / 1000.0,
+                   follower.redirects() ? (", " + std::to_string(follower.redirects()) + " redirect(s)").c_str() : "");
+    }
+    if (o.fail && response.status >= 400) {
+      say.error("The requested URL returned error: " + std::to_string(response.status));
+      return finish(code(ExitCode::HttpError));
+    }
+    return finish(0);
+  }
+}
+
+}  // namespace ustack_cli

@@ -1,0 +1,725 @@
+// ustack serve: a small static HTTP/1.1 file server on our own stack.
+//
+//   ustack serve --ip 10.77.0.70/24 --gateway 10.77.0.1 [--port 80] [--idle-timeout 15] DIR
+//
+// What it does (RFC 9112 for the message syntax and persistence, RFC 9110 for the semantics):
+//   - GET and HEAD of regular files under DIR; `/` and any directory serve its index.html; a
+//     directory without its trailing slash is redirected (301) to it, as nginx does;
+//   - keep-alive by default in HTTP/1.1 (RFC 9112 §9.3), on request in HTTP/1.0; pipelined
+//     requests are answered in order; "Connection: close" is honoured after the response;
+//   - Content-Length always (no chunked output: files have a size), Content-Type by extension,
+//     Last-Modified and Date (RFC 9110 §5.6.7 IMF-fixdate);
+//   - errors: 400 (malformed request, missing Host in 1.1 — RFC 9112 §3.2 MUST, a path that climbs
+//     above DIR), 403 (a symlink out of DIR, unreadable, not a regular file), 404, 405 with Allow
+//     (other methods), 414 (target over 8 KiB), 431 (header section over 16 KiB), 501 (a
+//     Transfer-Encoding in a request: bodies are not accepted), 505 (HTTP/2+ in a 1.x line);
+//   - no directory traversal: the path is percent-decoded, dot segments are resolved and may not
+//     climb above DIR (400), and the final file's realpath() must lie inside realpath(DIR) (403),
+//     which refuses symlinks that point out;
+//   - many connections at once: the listen backlog holds handshakes in progress, the accept loop
+//     takes every ready connection each turn (up to --max-connections), each connection is a
+//     small state machine fed by the one event loop; idle connections are closed after
+//     --idle-timeout seconds (with a FIN);
+//   - one access-log line per request on stdout in the Common Log Format
+//       10.77.0.1 - - [21/May/2025:10:00:00 +0000] "GET /index.html HTTP/1.1" 200 1234
+//   - SIGINT/SIGTERM: stop accepting, finish the responses in flight (5 s at most), close every
+//     connection with a FIN, wait for the FINs to be acknowledged (2 s at most), print --stats, exit 0.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <list>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "apps/common/cli.hpp"
+#include "apps/common/host.hpp"
+#include "apps/common/network_setup.hpp"
+#include "apps/common/tcp_stream.hpp"
+#include "apps/common/version.hpp"
+#include "apps/ustack/commands.hpp"
+
+namespace ustack_cli {
+
+namespace {
+
+using appkit::ExitCode;
+using appkit::IoStatus;
+using stack::Duration;
+using stack::Instant;
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
+constexpr std::size_t kMaxTargetBytes = 8 * 1024;
+constexpr std::size_t kChunk = 64 * 1024;
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Does the comma-separated header value contain `token` (case-insensitive)? (Connection: a, b)
+bool has_token(std::string_view value, std::string_view token) {
+  while (!value.empty()) {
+    const auto comma = value.find(',');
+    if (iequals(trim(value.substr(0, comma)), token)) return true;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+std::string http_date(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+std::string log_date() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+  return buf;
+}
+
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 301: return "Moved Permanently";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 505: return "HTTP Version Not Supported";
+  }
+  return "Unknown";
+}
+
+const char* content_type(std::string_view path) {
+  static const std::map<std::string, const char*, std::less<>> kTypes = {
+      {"html", "text/html; charset=utf-8"}, {"htm", "text/html; charset=utf-8"}, {"shtml", "text/html; charset=utf-8"},
+      {"css", "text/css"},                  {"js", "text/javascript"},          {"mjs", "text/javascript"},
+      {"json", "application/json"},         {"txt", "text/plain; charset=utf-8"}, {"xml", "application/xml"},
+      {"svg", "image/svg+xml"},             {"png", "image/png"},               {"jpg", "image/jpeg"},
+      {"jpeg", "image/jpeg"},               {"gif", "image/gif"},               {"webp", "image/webp"},
+      {"ico", "image/x-icon"},              {"pdf", "application/pdf"},         {"wasm", "application/wasm"},
+      {"mp4", "video/mp4"},                 {"woff2", "font/woff2"},            {"gz", "application/gzip"},
+      {"zip", "application/zip"},           {"tar", "application/x-tar"},       {"md", "text/markdown; charset=utf-8"},
+  };
+  const auto slash = path.rfind('/');
+  const auto dot = path.rfind('.');
+  if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash)) return "application/octet-stream";
+  std::string ext(path.substr(dot + 1));
+  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const auto it = kTypes.find(ext);
+  return it == kTypes.end() ? "application/octet-stream" : it->second;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The request-target's path, percent-decoded, with dot segments resolved (RFC 3986 §5.2.4), as
+// a list of segments; nullopt when it is malformed or climbs above the root.
+struct CleanPath {
+  std::vector<std::string> segments;
+  bool trailing_slash = false;
+};
+std::optional<CleanPath> clean_path(std::string_view target) {
+  // absolute-form (RFC 9112 §3.2.2): "http://host/path" -> "/path"
+  if (target.size() > 7 && iequals(target.substr(0, 7), "http://")) {
+    const auto slash = target.find('/', 7);
+    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+  }
+  if (target.empty() || target.front() != '/') return std::nullopt;
+  target = target.substr(0, target.find_first_of("?#"));
+  std::string decoded;
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    char c = target[i];
+    if (c == '%') {
+      if (i + 2 >= target.size()) return std::nullopt;
+      const int hi = hex_value(target[i + 1]), lo = hex_value(target[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      c = static_cast<char>(hi * 16 + lo);
+      i += 2;
+    }
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == '\\') return std::nullopt;  // NUL, CR, LF, ...
+    decoded += c;
+  }
+  CleanPath out;
+  out.trailing_slash = decoded.back() == '/';
+  std::size_t start = 1;
+  while (start <= decoded.size()) {
+    auto end = decoded.find('/', start);
+    if (end == std::string::npos) end = decoded.size();
+    const std::string seg = decoded.substr(start, end - start);
+    if (seg == "..") {
+      if (out.segments.empty()) return std::nullopt;  // above the root
+      out.segments.pop_back();
+    } else if (!seg.empty() && seg != ".") {
+      out.segments.push_back(seg);
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+struct Request {
+  std::string method;
+  std::string target;
+  std::string version;  // "HTTP/1.1"
+  std::string line;     // the request line as received, for the log
+  int minor = 1;
+  bool keep_alive = true;
+  bool has_host = false;
+  bool transfer_encoding = false;
+  std::uint64_t content_length = 0;
+};
+
+// Parses the header section (without the final CRLF CRLF). Returns 0 or an error status.
+int parse_request(std::string_view head, Request& r) {
+  auto eol = head.find("\r\n");
+  std::string_view line = head.substr(0, eol);
+  // For the log: control characters shown as '?' so a request cannot forge log lines.
+  r.line.clear();
+  for (char c : line.substr(0, 1024)) r.line.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
+  const auto sp1 = line.find(' ');
+  const auto sp2 = line.rfind(' ');
+  if (sp1 == std::string_view::npos || sp2 == sp1) return 400;
+  r.method = std::string(line.substr(0, sp1));
+  r.target = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
+  r.version = std::string(line.substr(sp2 + 1));
+  if (r.method.empty() || r.target.empty() || r.target.find(' ') != std::string::npos) return 400;
+  for (char c : r.method) {
+    if (!std::isupper(static_cast<unsigned char>(c))) return 400;
+  }
+  if (r.version.size() != 8 || r.version.compare(0, 5, "HTTP/") != 0 || !std::isdigit(static_cast<unsigned char>(r.version[5])) ||
+      r.version[6] != '.' || !std::isdigit(static_cast<unsigned char>(r.version[7]))) {
+    return 400;
+  }
+  if (r.version[5] != '1') return r.version[5] == '0' ? 400 : 505;
+  r.minor = r.version[7] - '0';
+  r.keep_alive = r.minor >= 1;
+  if (r.target.size() > kMaxTargetBytes) return 414;
+  std::optional<std::string_view> connection;
+  head = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
+  while (!head.empty()) {
+    eol = head.find("\r\n");
+    line = head.substr(0, eol);
+    head = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
+    if (line.empty()) continue;
+    if (line.front() == ' ' || line.front() == '\t') return 400;  // obs-fold (RFC 9112 §5.2)
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) return 400;
+    const std::string_view name = line.substr(0, colon);
+    if (name.find_first_of(" \t") != std::string_view::npos) return 400;  // RFC 9112 §5.1 MUST reject
+    const std::string_view value = trim(line.substr(colon + 1));
+    if (iequals(name, "host")) {
+      if (r.has_host) return 400;  // RFC 9112 §3.2: more than one Host
+      r.has_host = true;
+    } else if (iequals(name, "connection")) {
+      connection = value;
+    } else if (iequals(name, "transfer-encoding")) {
+      r.transfer_encoding = true;
+    } else if (iequals(name, "content-length")) {
+      std::uint64_t n = 0;
+      if (!appkit::parse_u64(std::string(value), n)) return 400;
+      if (r.content_length && n != r.content_length) return 400;
+      r.content_length = n;
+    }
+  }
+  if (connection) {
+    if (has_token(*connection, "close")) r.keep_alive = false;
+    else if (has_token(*connection, "keep-alive")) r.keep_alive = true;
+  }
+  if (r.minor >= 1 && !r.has_host) return 400;
+  if (r.transfer_encoding) return 501;
+  return 0;
+}
+
+struct Stats {
+  std::uint64_t accepted = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t reused = 0;  // requests after the first on a connection
+  std::map<int, std::uint64_t> by_status;
+  std::uint64_t body_bytes = 0;
+  std::uint64_t idle_closed = 0;
+  std::uint64_t peer_closed = 0;
+  std::uint64_t errors = 0;  // reset / timed out
+  std::size_t max_concurrent = 0;
+};
+
+struct Conn {
+  explicit Conn(appkit::TcpStream s, Instant now) : stream(std::move(s)), last_activity(now) {
+    peer = stream.remote().addr.describe();
+  }
+  ~Conn() {
+    if (fd >= 0) ::close(fd);
+  }
+  appkit::TcpStream stream;
+  std::string peer;
+  std::string in;               // received bytes not yet parsed
+  std::uint64_t discard = 0;    // request body bytes to skip (Content-Length on a GET)
+  // The response in progress: header bytes, then `file_left` bytes of `fd` from `file_off`.
+  std::string head;
+  std::size_t head_off = 0;
+  std::string small_body;       // error pages
+  int fd = -1;
+  std::uint64_t file_off = 0;
+  std::uint64_t file_left = 0;
+  std::vector<std::byte> chunk;
+  std::size_t chunk_off = 0;
+  std::size_t chunk_len = 0;
+  bool close_after = false;     // Connection: close (ours or theirs): FIN when the response is out
+  bool peer_eof = false;
+  std::uint64_t requests = 0;
+  Instant last_activity;
+
+  bool responding() const { return head_off < head.size() || chunk_off < chunk_len || file_left > 0; }
+};
+
+class Server {
+ public:
+  Server(appkit::Host& host, std::string root, std::string root_real, Duration idle, bool quiet)
+      : host_(host), root_(std::move(root)), root_real_(std::move(root_real)), idle_(idle), quiet_(quiet) {}
+
+  Stats stats;
+  // Connections closed after the stop signal: the exit waits for their FINs to be acknowledged.
+  std::vector<appkit::TcpStream::SocketId> closed_while_stopping;
+
+  // One turn over every connection: write what can be written, read and answer what came.
+  // Returns the earliest idle deadline.
+  std::optional<Instant> service(std::list<Conn>& conns, bool stopping) {
+    const Instant now = host_.now();
+    std::optional<Instant> next;
+    for (auto it = conns.begin(); it != conns.end();) {
+      Conn& c = *it;
+      const bool keep = service_one(c, now, stopping);
+      if (!keep) {
+        if (stopping) closed_while_stopping.push_back(c.stream.id());
+        it = conns.erase(it);
+        continue;
+      }
+      const Instant idle_at = c.last_activity + idle_;
+      if (!next || idle_at < *next) next = idle_at;
+      ++it;
+    }
+    return next;
+  }
+
+ private:
+  // false: the connection is finished (closed or failed) and can be forgotten.
+  bool service_one(Conn& c, Instant now, bool stopping) {
+    for (int round = 0; round < 64; ++round) {
+      if (auto e = c.stream.error()) {
+        (void)e;
+        ++stats.errors;
+        c.stream.abort();
+        return false;
+      }
+      if (c.responding()) {
+        const std::uint64_t before = c.stream.bytes_written();
+        if (!flush(c)) {
+          ++stats.errors;
+          c.stream.abort();
+          return false;
+        }
+        if (c.stream.bytes_written() != before) c.last_activity = now;
+        if (c.responding()) return true;  // the send buffer is full: wait for ACKs
+        continue;
+      }
+      if (c.close_after || (stopping && c.in.empty())) {
+        c.stream.close();  // FIN after the queued response
+        return false;
+      }
+      // Read what is there (bounded: a client that sends headers forever gets 431).
+      bool got = false;
+      while (c.in.size() < kMaxHeaderBytes + 4 && !c.peer_eof) {
+        std::array<std::byte, 16 * 1024> buf;
+        const auto r = c.stream.read_some(buf);
+        if (r.status == IoStatus::Ok) {
+          got = true;
+          std::size_t n = r.bytes;
+          std::size_t skip = static_cast<std::size_t>(std::min<std::uint64_t>(c.discard, n));
+          c.discard -= skip;
+          c.in.append(reinterpret_cast<const char*>(buf.data()) + skip, n - skip);
+          continue;
+        }
+        if (r.status == IoStatus::Eof) c.peer_eof = true;
+        if (r.status == IoStatus::Error) {
+          ++stats.errors;
+          c.stream.abort();
+          return false;
+        }
+        break;
+      }
+      if (got) c.last_activity = now;
+      const auto end = c.in.find("\r\n\r\n");
+      if (end == std::string::npos) {
+        if (c.in.size() > kMaxHeaderBytes) {
+          Request r;
+          r.line = "-";
+          respond_error(c, r, 431, false);
+          continue;
+        }
+        if (c.peer_eof) {
+          // The client is done (a partial request is dropped, RFC 9112 §9.6 allows closing).
+          ++stats.peer_closed;
+          c.stream.close();
+          return false;
+        }
+        if (now >= c.last_activity + idle_ || stopping) {
+          ++stats.idle_closed;
+          c.stream.close();
+          return false;
+        }
+        return true;
+      }
+      std::string head = c.in.substr(0, end);
+      // Leading empty lines before a request line are ignored (RFC 9112 §2.2 SHOULD).
+      while (head.rfind("\r\n", 0) == 0) head.erase(0, 2);
+      c.in.erase(0, end + 4);
+      handle(c, head);
+    }
+    return true;
+  }
+
+  // Moves response bytes into the send buffer until it is full. false on a broken connection.
+  bool flush(Conn& c) {
+    while (c.head_off < c.head.size()) {
+      const auto r = c.stream.write_some(std::as_bytes(std::span(c.head).subspan(c.head_off)));
+      if (r.status == IoStatus::Error) return false;
+      if (r.status == IoStatus::WouldBlock) return true;
+      c.head_off += r.bytes;
+    }
+    for (;;) {
+      if (c.chunk_off == c.chunk_len) {
+        if (c.file_left == 0) return true;
+        c.chunk.resize(kChunk);
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, c.file_left));
+        const ssize_t n = ::pread(c.fd, c.chunk.data(), want, static_cast<off_t>(c.file_off));
+        if (n <= 0) return false;  // the file shrank under us: the length we promised is a lie now
+        c.chunk_off = 0;
+        c.chunk_len = static_cast<std::size_t>(n);
+        c.file_off += static_cast<std::uint64_t>(n);
+        c.file_left -= static_cast<std::uint64_t>(n);
+        if (c.file_left == 0) {
+          ::close(c.fd);
+          c.fd = -1;
+        }
+      }
+      const auto r = c.stream.write_some(std::span<const std::byte>(c.chunk).subspan(c.chunk_off, c.chunk_len - c.chunk_off));
+      if (r.status == IoStatus::Error) return false;
+      if (r.status == IoStatus::WouldBlock) return true;
+      c.chunk_off += r.bytes;
+    }
+  }
+
+  void log(const Conn& c, const Request& r, int status, std::uint64_t bytes) {
+    ++stats.by_status[status];
+    stats.body_bytes += bytes;
+    if (quiet_) return;
+    std::printf("%s - - [%s] \"%s\" %d %llu\n", c.peer.c_str(), log_date().c_str(), r.line.c_str(), status,
+                static_cast<unsigned long long>(bytes));
+  }
+
+  std::string common_headers(int status, bool keep_alive) const {
+    std::string h = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
+    h += std::string("Server: ustack/") + appkit::kVersion + "\r\n";
+    h += "Date: " + http_date(std::time(nullptr)) + "\r\n";
+    if (keep_alive) {
+      h += "Connection: keep-alive\r\nKeep-Alive: timeout=" + std::to_string(idle_.micros() / 1000000) + "\r\n";
+    } else {
+      h += "Connection: close\r\n";
+    }
+    return h;
+  }
+
+  void respond_error(Conn& c, const Request& r, int status, bool keep_alive, const std::string& extra = {}) {
+    // After a malformed request we cannot know where the next one starts: close (RFC 9112 §9.6).
+    if (status == 400 || status == 414 || status == 431 || status == 501 || status == 505) keep_alive = false;
+    const std::string body = "<html><head><title>" + std::to_string(status) + " " + reason_phrase(status) +
+                             "</title></head><body><h1>" + std::to_string(status) + " " + reason_phrase(status) +
+                             "</h1><hr>ustack</body></html>\n";
+    const bool head_only = r.method == "HEAD";
+    c.head = common_headers(status, keep_alive) + extra + "Content-Type: text/html; charset=utf-8\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n";
+    if (!head_only) c.head += body;
+    c.head_off = 0;
+    c.close_after = !keep_alive;
+    log(c, r, status, head_only ? 0 : body.size());
+  }
+
+  void handle(Conn& c, const std::string& head) {
+    ++stats.requests;
+    if (c.requests++ > 0) ++stats.reused;
+    Request r;
+    if (const int status = parse_request(head, r)) {
+      respond_error(c, r, status, false);
+      return;
+    }
+    c.discard = r.content_length;  // a body on a GET/HEAD is allowed and means nothing to us
+    if (c.discard) {
+      const std::size_t now_in = static_cast<std::size_t>(std::min<std::uint64_t>(c.discard, c.in.size()));
+      c.in.erase(0, now_in);
+      c.discard -= now_in;
+    }
+    const bool keep_alive = r.keep_alive && !g_stop;
+    if (r.method != "GET" && r.method != "HEAD") {
+      respond_error(c, r, 405, keep_alive, "Allow: GET, HEAD\r\n");
+      return;
+    }
+    const auto path = clean_path(r.target);
+    if (!path) {
+      respond_error(c, r, 400, false);
+      return;
+    }
+    std::string fs = root_;
+    std::string url_path;
+    for (const auto& s : path->segments) {
+      fs += "/" + s;
+      url_path += "/" + s;
+    }
+    struct stat st {};
+    if (::stat(fs.c_str(), &st) != 0) {
+      respond_error(c, r, errno == EACCES ? 403 : 404, keep_alive);
+      return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      if (!path->trailing_slash && !path->segments.empty()) {
+        respond_error(c, r, 301, keep_alive, "Location: " + url_path + "/\r\n");
+        return;
+      }
+      fs += "/index.html";
+      if (::stat(fs.c_str(), &st) != 0) {
+        respond_error(c, r, 403, keep_alive);  // no index.html, and no listing of directories
+        return;
+      }
+    }
+    // Symlinks may point anywhere: only what resolves inside the root is served.
+    char resolved[PATH_MAX];
+    if (!::realpath(fs.c_str(), resolved) ||
+        !(std::string_view(resolved) == root_real_ ||
+          std::string_view(resolved).rfind(root_real_ + (root_real_ == "/" ? "" : "/"), 0) == 0)) {
+      respond_error(c, r, 403, keep_alive);
+      return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+      respond_error(c, r, 403, keep_alive);
+      return;
+    }
+    const int fd = ::open(resolved, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      respond_error(c, r, errno == EACCES ? 403 : 404, keep_alive);
+      return;
+    }
+    struct stat fst {};
+    ::fstat(fd, &fst);
+    const auto size = static_cast<std::uint64_t>(fst.st_size);
+    c.head = common_headers(200, keep_alive) + "Content-Type: " + content_type(fs) +
+             "\r\nContent-Length: " + std::to_string(size) + "\r\nLast-Modified: " + http_date(fst.st_mtime) +
+             "\r\n\r\n";
+    c.head_off = 0;
+    c.close_after = !keep_alive;
+    if (r.method == "HEAD" || size == 0) {
+      ::close(fd);
+    } else {
+      if (c.fd >= 0) ::close(c.fd);
+      c.fd = fd;
+      c.file_off = 0;
+      c.file_left = size;
+      c.chunk_off = c.chunk_len = 0;
+    }
+    log(c, r, 200, r.method == "HEAD" ? 0 : size);
+  }
+
+  appkit::Host& host_;
+  std::string root_;
+  std::string root_real_;
+  Duration idle_;
+  bool quiet_;
+};
+
+}  // namespace
+
+int run_serve(const std::vector<std::string>& args) {
+  appkit::NetOptions net;
+  std::uint64_t port = 80;
+  std::uint64_t backlog = 512;
+  std::uint64_t max_conns = 1024;
+  std::uint64_t idle_seconds = 15;
+  std::uint64_t for_seconds = 0;
+  bool quiet = false;
+  appkit::ArgParser parser("ustack serve", "ustack serve [options] [--port 80] DIR");
+  parser.option("--port", "N", "TCP port to listen on (default 80)",
+                [&](const std::string& v) { return appkit::parse_u64(v, port) && port > 0 && port < 65536; });
+  parser.option("--backlog", "N", "connections in handshake or waiting to be accepted (default 512)",
+                [&](const std::string& v) { return appkit::parse_u64(v, backlog) && backlog > 0; });
+  parser.option("--max-connections", "N", "connections served at once; more wait in the backlog (default 1024)",
+                [&](const std::string& v) { return appkit::parse_u64(v, max_conns) && max_conns > 0; });
+  parser.option("--idle-timeout", "SECONDS", "close a connection idle this long (default 15)",
+                [&](const std::string& v) { return appkit::parse_u64(v, idle_seconds) && idle_seconds > 0; });
+  parser.option("--for", "SECONDS", "serve this long, then stop as on SIGTERM (default: until signalled)",
+                [&](const std::string& v) { return appkit::parse_u64(v, for_seconds); });
+  parser.flag("-q", "no access log", [&] { quiet = true; });
+  parser.add_net_options(net);
+  const auto parsed = parser.parse(args);
+  if (parsed.help) {
+    std::fputs(parser.help_text().c_str(), stdout);
+    return 0;
+  }
+  if (parsed.version) {
+    std::printf("ustack %s\n", appkit::kVersion);
+    return 0;
+  }
+  if (parsed.error || parsed.positional.size() != 1) {
+    std::fprintf(stderr, "ustack serve: %s\n", parsed.error ? parsed.error->c_str() : "give exactly one DIR to serve");
+    return static_cast<int>(ExitCode::Usage);
+  }
+  std::string root = parsed.positional[0];
+  char root_real[PATH_MAX];
+  struct stat st {};
+  if (!::realpath(root.c_str(), root_real) || ::stat(root_real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    std::fprintf(stderr, "ustack serve: %s is not a readable directory\n", root.c_str());
+    return static_cast<int>(ExitCode::Usage);
+  }
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+
+  auto opened = appkit::Host::open(net);
+  if (auto* err = std::get_if<appkit::HostError>(&opened)) {
+    std::fprintf(stderr, "ustack serve: %s\n", err->message.c_str());
+    return static_cast<int>(err->code);
+  }
+  auto& host = *std::get<0>(opened);
+  auto network = appkit::setup_network(host, net, [](const std::string& text, bool eol) {
+    std::fputs(text.c_str(), stderr);
+    if (eol) std::fputc('\n', stderr);
+  });
+  if (auto* err = std::get_if<appkit::HostError>(&network)) {
+    std::fprintf(stderr, "ustack serve: %s\n", err->message.c_str());
+    return static_cast<int>(err->code);
+  }
+  auto listening = appkit::TcpListener::listen(host, static_cast<std::uint16_t>(port), backlog);
+  if (auto* err = std::get_if<std::string>(&listening)) {
+    std::fprintf(stderr, "ustack serve: %s\n", err->c_str());
+    return static_cast<int>(ExitCode::Failure);
+  }
+  auto& listener = std::get<appkit::TcpListener>(listening);
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::printf("ustack serve: http://%s:%llu/ -> %s (keep-alive, idle timeout %llu s)\n",
+              host.iface().address()->address.describe().c_str(), static_cast<unsigned long long>(port), root_real,
+              static_cast<unsigned long long>(idle_seconds));
+
+  Server server(host, root, root_real, Duration::from_secs(static_cast<std::int64_t>(idle_seconds)), quiet);
+  std::list<Conn> conns;
+  const Instant start = host.now();
+  const Instant until = start + Duration::from_secs(static_cast<std::int64_t>(for_seconds));
+  std::optional<Instant> stop_deadline;  // grace for the responses in flight
+  for (;;) {
+    const Instant now = host.now();
+    if (!g_stop && for_seconds && now >= until) g_stop = 1;
+    const bool stopping = g_stop != 0;
+    if (stopping && !stop_deadline) {
+      stop_deadline = now + Duration::from_secs(5);
+      // Stop accepting: take what already completed its handshake (to close it with a FIN),
+      // then close the listener (handshakes still in progress are reset).
+      while (auto s = listener.accept()) {
+        ++server.stats.accepted;
+        conns.emplace_back(std::move(*s), now);
+      }
+      listener.close();
+    }
+    while (!stopping && conns.size() < max_conns) {
+      auto s = listener.accept();
+      if (!s) break;
+      ++server.stats.accepted;
+      conns.emplace_back(std::move(*s), now);
+    }
+    server.stats.max_concurrent = std::max(server.stats.max_concurrent, conns.size());
+    const auto idle_at = server.service(conns, stopping);
+    if (stopping && (conns.empty() || now >= *stop_deadline)) break;
+    Instant wake = now + Duration::from_millis(500);  // also bounds the wait for a signal
+    if (idle_at && *idle_at < wake) wake = *idle_at;
+    host.step(wake);
+  }
+  // Connections still sending after the grace period are closed with a FIN anyway.
+  std::vector<appkit::TcpStream::SocketId> closing = server.closed_while_stopping;
+  for (auto& c : conns) {
+    closing.push_back(c.stream.id());
+    c.stream.close();
+  }
+  conns.clear();
+  // Let the FINs be acknowledged so clients see an orderly close, not our process vanishing.
+  const Instant fin_deadline = host.now() + Duration::from_secs(2);
+  host.run_until(
+      [&] {
+        auto& tcp = host.iface().tcp();
+        // Any connection of ours still waiting for the ACK of its FIN (or still sending)?
+        return std::none_of(closing.begin(), closing.end(), [&](auto id) {
+          const auto state = tcp.state(id);
+          using stack::socket::TcpState;
+          return state && (*state == TcpState::FinWait1 || *state == TcpState::Closing || *state == TcpState::LastAck ||
+                           *state == TcpState::Established || *state == TcpState::CloseWait);
+        });
+      },
+      fin_deadline);
+
+  const auto& s = server.stats;
+  std::fprintf(stderr, "ustack serve: stopped; %llu connections, %llu requests (%llu on kept-alive connections), %llu body bytes\n",
+               static_cast<unsigned long long>(s.accepted), static_cast<unsigned long long>(s.requests),
+               static_cast<unsigned long long>(s.reused), static_cast<unsigned long long>(s.body_bytes));
+  if (net.stats) {
+    std::printf("--- server ---\n");
+    std::printf("%-40s %llu\n", "serve.connections_accepted", static_cast<unsigned long long>(s.accepted));
+    std::printf("%-40s %zu\n", "serve.max_concurrent", s.max_concurrent);
+    std::printf("%-40s %llu\n", "serve.requests", static_cast<unsigned long long>(s.requests));
+    std::printf("%-40s %llu\n", "serve.requests_reusing_connection", static_cast<unsigned long long>(s.reused));
+    for (const auto& [status, n] : s.by_status) {
+      std::printf("%-40s %llu\n", ("serve.status_" + std::to_string(status)).c_str(), static_cast<unsigned long long>(n));
+    }
+    std::printf("%-40s %llu\n", "serve.body_bytes", static_cast<unsigned long long>(s.body_bytes));
+    std::printf("%-40s %llu\n", "serve.closed_idle", static_cast<unsigned long long>(s.idle_closed));
+    std::printf("%-40s %llu\n", "serve.closed_by_peer", static_cast<unsigned long long>(s.peer_closed));
+    std::printf("%-40s %llu\n", "serve.connection_errors", static_cast<unsigned long long>(s.errors));
+    host.print_stats(stdout);
+  }
+  return 0;
+}
+
+}  // namespace ustack_cli
