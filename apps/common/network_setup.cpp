@@ -1,5 +1,7 @@
 #include "apps/common/network_setup.hpp"
 
+#include <cstdio>
+
 namespace appkit {
 
 std::variant<NetworkSetup, HostError> setup_network(Host& host, const NetOptions& options, const Narrate& narrate) {
@@ -20,6 +22,25 @@ std::variant<NetworkSetup, HostError> setup_network(Host& host, const NetOptions
   for (const auto& d : lease->dns_servers) setup.dns_servers.push_back(d);
   setup.lease = std::move(lease);
   return setup;
+}
+
+std::variant<ReadyHost, int> bring_up(const NetOptions& options, const std::string& program) {
+  auto opened = Host::open(options);
+  if (auto* err = std::get_if<HostError>(&opened)) {
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), err->message.c_str());
+    return static_cast<int>(err->code);
+  }
+  ReadyHost ready{std::move(std::get<0>(opened)), {}};
+  auto network = setup_network(*ready.host, options, [](const std::string& text, bool eol) {
+    std::fputs(text.c_str(), stderr);
+    if (eol) std::fputc('\n', stderr);
+  });
+  if (auto* err = std::get_if<HostError>(&network)) {
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), err->message.c_str());
+    return static_cast<int>(err->code);
+  }
+  ready.network = std::move(std::get<NetworkSetup>(network));
+  return ready;
 }
 
 }  // namespace appkit

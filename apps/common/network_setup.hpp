@@ -21,4 +21,13 @@ struct NetworkSetup {
 // progress ("DISCOVER → OFFER from 10.77.0.1 → REQUEST → ACK"); pass nullptr for silence.
 std::variant<NetworkSetup, HostError> setup_network(Host& host, const NetOptions& options, const Narrate& narrate);
 
+// What every subcommand does first: open the Host (TAP and decorators), then get an address.
+// On failure the one-line error is printed as "<program>: <message>" and the exit code returned.
+// DHCP progress goes to stderr as it happens.
+struct ReadyHost {
+  std::unique_ptr<Host> host;
+  NetworkSetup network;
+};
+std::variant<ReadyHost, int> bring_up(const NetOptions& options, const std::string& program);
+
 }  // namespace appkit

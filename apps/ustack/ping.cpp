@@ -91,20 +91,9 @@ int run_ping(const std::vector<std::string>& args) {
     return static_cast<int>(ExitCode::Usage);
   }
 
-  auto opened = appkit::Host::open(net);
-  if (auto* err = std::get_if<appkit::HostError>(&opened)) {
-    std::fprintf(stderr, "ustack ping: %s\n", err->message.c_str());
-    return static_cast<int>(err->code);
-  }
-  auto& host = *std::get<0>(opened);
-  auto network = appkit::setup_network(host, net, [](const std::string& text, bool eol) {
-    std::fputs(text.c_str(), stderr);
-    if (eol) std::fputc('\n', stderr);
-  });
-  if (auto* err = std::get_if<appkit::HostError>(&network)) {
-    std::fprintf(stderr, "ustack %s: %s\n", "ping", err->message.c_str());
-    return static_cast<int>(err->code);
-  }
+  auto ready = appkit::bring_up(net, "ustack ping");
+  if (auto* code = std::get_if<int>(&ready)) return *code;
+  auto& host = *std::get<appkit::ReadyHost>(ready).host;
   auto& iface = host.iface();
   if (verbose) {
     host.add_event_listener([](Instant, const stack::Event& e) { std::printf("  [stack] %s\n", stack::describe(e).c_str()); });
