@@ -103,21 +103,27 @@ Host::~Host() = default;
 
 Instant Host::now() const { return monotonic_now(); }
 
-void Host::pump(Instant now) {
+bool Host::pump(Instant now) {
   current_ = now;
   // Drain several frames per wake-up (a burst arrives together), but bounded so timers and
   // output still run under a flood.
+  bool received = false;
   for (int i = 0; i < 256; ++i) {
     auto len = device_->receive(now, rx_buffer_);
     if (!len) break;
+    received = true;
     iface_->receive(now, std::span(rx_buffer_).first(*len));
   }
   iface_->poll(now);
+  return received;
 }
 
 void Host::step(std::optional<Instant> app_deadline) {
   Instant now = monotonic_now();
-  pump(now);
+  // Frames that arrived while the application was busy may hold what it waits for (a request,
+  // an ACK that frees the send buffer): return so it sees them, rather than sleeping on them
+  // until the next frame or timer (which was a 200 ms stall: the delayed-ACK timer).
+  if (pump(now)) return;
   std::optional<Instant> wake = iface_->poll_at(now);
   if (auto d = device_->poll_at(); d && (!wake || *d < *wake)) wake = d;
   if (app_deadline && (!wake || *app_deadline < *wake)) wake = app_deadline;

@@ -35,8 +35,9 @@ class Host {
   drivers::Device& device() { return *device_; }
   stack::Instant now() const;
 
-  // One turn of the loop: take every frame the device has, let the stack work, then wait until
-  // a frame arrives or the earliest deadline (the stack's or `app_deadline`) passes.
+  // One turn of the loop: take every frame the device has and let the stack work; if frames came
+  // in, return at once (the application looks at its sockets before anyone sleeps); otherwise
+  // wait until a frame arrives or the earliest deadline (the stack's or `app_deadline`) passes.
   void step(std::optional<stack::Instant> app_deadline);
   // Turns the loop until `done()` or `deadline`; true when done() became true.
   bool run_until(const std::function<bool()>& done, std::optional<stack::Instant> deadline);
@@ -56,7 +57,7 @@ class Host {
 
  private:
   Host() = default;
-  void pump(stack::Instant now);
+  bool pump(stack::Instant now);  // true when frames were received
 
   std::vector<std::unique_ptr<drivers::Device>> chain_;  // innermost (TAP) first
   drivers::Device* device_ = nullptr;                    // outermost decorator
