@@ -1,6 +1,11 @@
 #include "apps/minibrowser/pool.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+
+#include "apps/common/terminal.hpp"
 
 namespace minibrowser {
 
@@ -19,7 +24,7 @@ std::string key_of(const appkit::Url& url) { return url.host + ":" + std::to_str
 }  // namespace
 
 ConnectionPool::ConnectionPool(appkit::Host& host, Options options, PoolNarrate narrate)
-    : host_(host), options_(options), narrate_(std::move(narrate)) {}
+    : host_(host), options_(options), narrate_(std::move(narrate)), progress_tty_(isatty(STDERR_FILENO) != 0) {}
 
 ConnectionPool::~ConnectionPool() = default;
 
@@ -103,6 +108,17 @@ void ConnectionPool::start_request(Conn& c, Request r) {
     for (const auto& line : http::request_lines(c.out)) say(3, "> " + line);
   }
   c.request = std::move(r);
+}
+
+// A progress bar on stderr for bodies over 1 MiB, when stderr is a terminal (curl's habit).
+void ConnectionPool::show_progress(const Conn& c, bool complete) {
+  if (!c.request || !c.request->detailed || !progress_tty_) return;
+  const auto& resp = c.parser->response();
+  const bool big = resp.content_length ? *resp.content_length > (1u << 20) : resp.body_bytes > (1u << 20);
+  if (!big || resp.body_bytes == 0) return;
+  const std::string line = appkit::progress_line(resp.body_bytes, resp.content_length, appkit::terminal_width(STDERR_FILENO));
+  std::fprintf(stderr, "\r%s%s", line.c_str(), complete ? "\n" : "");
+  std::fflush(stderr);
 }
 
 void ConnectionPool::finish(Conn& c, FetchResult result) {
@@ -225,6 +241,7 @@ void ConnectionPool::pump_connection(Conn& c) {
           c.got_bytes = true;
           c.last_io = now;
           ps = c.parser->feed(std::span<const std::byte>(buf.data(), *got));
+          show_progress(c, ps == http::ResponseParser::State::Complete);
         }
         if (ps == http::ResponseParser::State::Error) {
           return fail(c, ExitCode::Failure, c.parser->error().message());

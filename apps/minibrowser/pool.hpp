@@ -108,6 +108,7 @@ class ConnectionPool {
   void finish(Conn& c, FetchResult result);
   void fail(Conn& c, appkit::ExitCode code, const std::string& error);
   void begin_close(Conn& c, const std::string& why);
+  void show_progress(const Conn& c, bool complete);
   Conn* open_connection(const Request& r);
   std::size_t live_for(const std::string& key) const;
   void say(int level, const std::string& text) {
@@ -125,6 +126,7 @@ class ConnectionPool {
   std::size_t done_ = 0;
   std::size_t reuses_ = 0;
   bool detailed_next_ = false;
+  bool progress_tty_ = false;
 };
 
 }  // namespace minibrowser

@@ -38,6 +38,14 @@ expect_match "TIME-WAIT" "$narration" 'connection #[0-9]+ is in TIME-WAIT'
 expect_match "handshake ACK" "$narration" 'TCP \[frame [0-9]+\] → ACK \(handshake complete\)'
 expect_no_match "no RST from us" "$narration" 'TCP \[frame [0-9]+\] → RST'
 pass "level 7 narration: DHCP, ARP, hosts, DNS + walk, NAT, handshake, HTTP, pool, FIN, TIME-WAIT"
+# The values are the ones the sandbox really used: our address is the one in dnsmasq's lease file,
+# the router's MAC is the kernel's tap0 address.
+ours=$(grep -oE 'DHCP: we are 10\.77\.0\.[0-9]+' <<<"$narration" | head -1 | awk '{print $4}')
+grep -qE " ${ours//./\\.} " "$STATE/dnsmasq/dnsmasq.leases" ||
+  fail "narrated address $ours is not in dnsmasq's lease file: $(cat "$STATE/dnsmasq/dnsmasq.leases")"
+router_mac=$(sb --root ip -o link show tap0 | grep -oE 'link/ether [0-9a-f:]+' | awk '{print $2}')
+expect_match "router MAC from the kernel" "$narration" "10\.77\.0\.1 is-at $router_mac"
+pass "narrated values match the sandbox: $ours (dnsmasq lease), router MAC $router_mac (kernel)"
 page=$(cat "$work/page.txt")
 expect_match "rendered title" "$page" '^Welcome to www\.domain\.com$'
 expect_match "references" "$page" '^References:'
@@ -45,6 +53,13 @@ pass "page rendered: $(wc -l <"$work/page.txt") lines"
 malformed=$(tshark -r "$work/mb.pcap" -Y '_ws.malformed || _ws.expert.severity >= error' 2>/dev/null | wc -l)
 ((malformed == 0)) || fail "the pcap has $malformed malformed/error frames"
 pass "pcap: $(tshark -r "$work/mb.pcap" 2>/dev/null | wc -l) frames, 0 malformed"
+# The pool limit, from the capture: connections opened to the web server (our SYNs). The pool keeps
+# every connection open until the page is done, so the number opened is the most open at once.
+syns=$(tshark -r "$work/mb.pcap" -Y 'ip.dst==203.0.113.80 && tcp.flags.syn==1 && tcp.flags.ack==0' 2>/dev/null | wc -l)
+streams=$(tshark -r "$work/mb.pcap" -Y 'ip.addr==203.0.113.80 && tcp' -T fields -e tcp.stream 2>/dev/null | sort -u | wc -l)
+((syns >= 2 && syns <= 6)) || fail "the pcap shows $syns connections opened to the web server (expected 2..6)"
+((streams == syns)) || fail "the pcap shows $streams TCP streams but $syns SYNs"
+pass "pcap: $syns connections to www.domain.com for 16 requests (limit 6 per host)"
 
 # --- level 1 is quiet; the redirect is followed; the chunked page renders --------------------------------
 out=$(mb --level 1 --no-subresources --ip 10.77.0.80/24 --gateway 10.77.0.1 --dns 198.51.100.53 http://www.domain.com/old 2>&1) ||
