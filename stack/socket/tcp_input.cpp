@@ -13,6 +13,9 @@ namespace stack::socket {
 namespace {
 // RFC 7323 §5.5: TS.Recent older than 24 days is invalid ("idle connection" exception).
 constexpr Duration kPawsIdle = Duration::from_secs(24 * 24 * 3600);
+// Upper bound for the adaptive DupThresh (Linux's tcp_max_reordering is 300; our windows are
+// smaller, and a larger threshold only delays the recovery of real losses).
+constexpr int kMaxDupThresh = 32;
 }  // namespace
 
 void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
@@ -405,6 +408,31 @@ void TcpSocket::process_new_ack(TcpContext& ctx, const Repr& seg, std::uint32_t 
   std::erase_if(scoreboard_, [&](const wire::tcp::SackBlock& b) { return b.right <= snd_una_; });
   for (auto& b : scoreboard_) b.left = seq_max(b.left, snd_una_);
 
+  if (in_recovery_ && spurious_check_ && ts_ok_ && seg.timestamps) {
+    // RFC 3522 §3.2 (Eifel detection): the first ACK for the retransmitted data echoes the
+    // original's TSval, older than the retransmission's: the original was not lost, only late.
+    // RFC 4015 §4 (response): restore the congestion state from before the fast retransmit,
+    // end recovery, and (like Linux's tcp_reordering) wait for more duplicate ACKs next time —
+    // as many as this reordering produced, up to a bound.
+    // NOT IMPLEMENTED(RFC 2883 / RFC 3708): D-SACK, the detection that also works without
+    // timestamps; without them a spurious fast retransmit keeps its cwnd reduction.
+    // NOT IMPLEMENTED(RFC 8985): RACK-TLP's time-based loss detection, the modern answer to
+    // reordering and to tail losses.
+    const bool spurious = static_cast<std::int32_t>(seg.timestamps->second - spurious_check_->ts_rtx) < 0;
+    if (spurious) {
+      cc_ = spurious_check_->cc_before;
+      dupthresh_ = std::clamp(dupacks_ + 1, dupthresh_, kMaxDupThresh);
+      in_recovery_ = false;
+      ++ctx.counters.spurious_retransmits;
+    }
+    spurious_check_.reset();
+    if (spurious) {
+      dupacks_ = 0;
+      if (snd_una_ == snd_max_) rto_at_.reset(); else rto_at_ = ctx.now + rtt_.rto();
+      return;
+    }
+  }
+  spurious_check_.reset();
   if (in_recovery_) {
     if (ack >= recover_) {
       // RFC 6582 §3.2 step 6: full acknowledgment, leave fast recovery.
@@ -441,14 +469,22 @@ void TcpSocket::process_duplicate_ack(TcpContext& ctx, const Repr& seg) {
   if (snd_una_ == snd_max_ || !seg.payload.empty() || seg.flags.syn || seg.flags.fin || wnd != snd_wnd_) return;
   if (snd_wnd_ == 0 || probing_) return;
   ++dupacks_;
+  int thresh = dupthresh_;
+  // RFC 5827 (Early Retransmit): with fewer than four segments outstanding and nothing new that
+  // may be sent, three duplicate ACKs can never come; lower DupThresh to oseg - 1. At high loss
+  // this is what turns a 1 s timeout into a retransmission one RTT after the loss.
+  const std::uint32_t cap = payload_cap();
+  const std::uint32_t oseg = (seq_len(snd_una_, snd_max_) + cap - 1) / cap;
+  if (oseg < 4 && !next_data_len()) thresh = std::max(1, static_cast<int>(oseg) - 1);
   // RFC 6675 §5: with SACK, loss is also declared once DupThresh segments' worth of data is
   // SACKed above SND.UNA (IsLost(SND.UNA)).
-  const bool sack_says_lost = sack_ok_ && sacked_bytes() >= 3u * payload_cap();
-  if (!in_recovery_ && (dupacks_ == 3 || sack_says_lost)) {
+  const bool sack_says_lost = sack_ok_ && sacked_bytes() >= static_cast<std::uint32_t>(thresh) * cap;
+  if (!in_recovery_ && (dupacks_ >= thresh || sack_says_lost)) {
     // RFC 6582 §3.2 step 2: do not start a new recovery for losses from before the last one
     // ("If the Cumulative Acknowledgment field ... does not cover more than recover").
     if (snd_una_ <= recover_) return;
     in_recovery_ = true;
+    if (ts_ok_) spurious_check_ = SpuriousCheck{ts_now(ctx.now), cc_};
     recover_ = snd_max_;
     high_rxt_ = snd_una_;
     cc_.on_fast_retransmit(ctx.now, seq_len(snd_una_, snd_max_));

@@ -469,6 +469,7 @@ std::vector<std::pair<std::string, std::uint64_t>> TcpLayer::stats() const {
       {"tcp.rto_expired", counters_.rto_expired},
       {"tcp.fast_retransmits", counters_.fast_retransmits},
       {"tcp.sack_recoveries", counters_.sack_recoveries},
+      {"tcp.spurious_retransmits", counters_.spurious_retransmits},
       {"tcp.rst_sent", counters_.rst_sent},
       {"tcp.rst_received", counters_.rst_received},
       {"tcp.challenge_acks", counters_.challenge_acks},

@@ -32,28 +32,40 @@ std::uint32_t TcpSocket::flight() const {
   return seq_len(snd_una_, seq_max(snd_nxt_, snd_una_));
 }
 
-// RFC 6675 §4 "pipe": bytes in flight, not counting what the peer SACKed nor what we consider
-// lost and have not retransmitted yet.
-// DEVIATION(RFC 6675 §4 IsLost): every hole below the highest SACKed byte counts as lost once
-// recovery has started, instead of waiting for DupThresh SACKed segments above each hole. It
-// retransmits a little earlier under reordering and keeps the scoreboard arithmetic simple.
+// RFC 6675 §4 IsLost(SeqNum), in its byte form: "more than (DupThresh - 1) * SMSS bytes with
+// sequence numbers greater than SeqNum have been SACKed". Every byte of one hole has the same
+// SACKed bytes above it, so the answer holds for the whole hole.
+bool TcpSocket::is_lost(SeqNum seq) const {
+  std::uint32_t above = 0;
+  for (const auto& b : scoreboard_)
+    if (seq < b.right) above += seq_len(seq_max(b.left, seq), b.right);
+  return above > static_cast<std::uint32_t>(dupthresh_ - 1) * payload_cap();
+}
+
+// RFC 6675 §4 "pipe": bytes in flight, not counting what the peer SACKed nor the holes IsLost()
+// declares lost and that we have not retransmitted yet (HighRxt).
 std::uint32_t TcpSocket::pipe() const {
   const std::uint32_t outstanding = seq_len(snd_una_, snd_max_);
   std::uint32_t lost = 0;
   SeqNum cursor = seq_max(snd_una_, high_rxt_);
   for (const auto& b : scoreboard_) {
-    if (cursor < b.left) lost += seq_len(cursor, b.left);
+    if (cursor < b.left && is_lost(cursor)) lost += seq_len(cursor, b.left);
     cursor = seq_max(cursor, b.right);
   }
   const std::uint32_t gone = sacked_bytes() + lost;
   return outstanding > gone ? outstanding - gone : 0;
 }
 
-// RFC 6675 §4 NextSeg() rule 1: the first unSACKed, not yet retransmitted, lost range.
+// RFC 6675 §4 NextSeg() rule 1: the first unSACKed, not yet retransmitted, lost range. A hole
+// with too little SACKed above it may just be reordered: it is left alone (later holes have
+// even less above them).
 std::optional<std::pair<SeqNum, std::uint32_t>> TcpSocket::next_sack_hole() const {
   SeqNum cursor = seq_max(snd_una_, high_rxt_);
   for (const auto& b : scoreboard_) {
-    if (cursor < b.left) return std::pair{cursor, std::min(seq_len(cursor, b.left), payload_cap())};
+    if (cursor < b.left) {
+      if (!is_lost(cursor)) return std::nullopt;
+      return std::pair{cursor, std::min(seq_len(cursor, b.left), payload_cap())};
+    }
     cursor = seq_max(cursor, b.right);
   }
   return std::nullopt;
@@ -99,7 +111,11 @@ std::optional<std::uint32_t> TcpSocket::next_data_len() const {
   const bool fin_due = fin_queued_ && !fin_acked_ && snd_nxt_ == tx_end();
   if (unsent == 0) return fin_due ? std::optional<std::uint32_t>(0) : std::nullopt;
   const std::uint32_t in_flight = flight();
-  const std::uint32_t cwnd_room = cc_.cwnd() > in_flight ? cc_.cwnd() - in_flight : 0;
+  // RFC 3042 (Limited Transmit): on the first two duplicate ACKs one new segment each may go
+  // beyond cwnd, so that a small window still produces the duplicate ACKs fast retransmit needs.
+  const std::uint32_t limited = in_recovery_ ? 0u : static_cast<std::uint32_t>(std::min(dupacks_, 2)) * cap;
+  const std::uint32_t cwnd = cc_.cwnd() + limited;
+  const std::uint32_t cwnd_room = cwnd > in_flight ? cwnd - in_flight : 0;
   const SeqNum right = snd_una_ + snd_wnd_;
   const std::uint32_t wnd_room = snd_nxt_ < right ? seq_len(snd_nxt_, right) : 0;
   const std::uint32_t len = std::min({unsent, cap, cwnd_room, wnd_room});
@@ -184,6 +200,7 @@ void TcpSocket::on_retransmit_timeout(TcpContext& ctx) {
   // RFC 5681 §3.1 eq. 4 and the loss window; RFC 6582 §4: recover = highest sequence sent.
   cc_.on_timeout(seq_len(snd_una_, snd_max_));
   in_recovery_ = false;
+  spurious_check_.reset();
   dupacks_ = 0;
   recover_ = snd_max_;
   // RFC 6675 §5.1: after a timeout the SACK scoreboard SHOULD be cleared (the receiver may

@@ -87,6 +87,7 @@ struct TcpCounters {
   std::uint64_t rto_expired = 0;
   std::uint64_t fast_retransmits = 0;
   std::uint64_t sack_recoveries = 0;
+  std::uint64_t spurious_retransmits = 0;  // fast retransmits undone (RFC 3522 / RFC 4015)
   std::uint64_t rst_sent = 0;
   std::uint64_t rst_received = 0;
   std::uint64_t challenge_acks = 0;
@@ -236,6 +237,7 @@ class TcpSocket {
   Duration rto() const { return rtt_.rto(); }
   std::optional<Duration> srtt() const { return rtt_.srtt(); }
   const CongestionControl& congestion() const { return cc_; }
+  int dupthresh() const { return dupthresh_; }
   bool in_recovery() const { return in_recovery_; }
   std::optional<Instant> rto_at() const { return rto_at_; }
   std::optional<Instant> time_wait_at() const { return time_wait_at_; }
@@ -272,6 +274,7 @@ class TcpSocket {
   std::uint32_t sacked_bytes() const;
   std::optional<std::pair<SeqNum, std::uint32_t>> next_sack_hole() const;
   std::uint32_t pipe() const;
+  bool is_lost(SeqNum seq) const;
   std::uint32_t flight() const;
   std::uint32_t payload_cap() const;
   std::uint16_t advertised_window();
@@ -359,7 +362,15 @@ class TcpSocket {
   CongestionControl cc_;
   // Loss recovery: NewReno (RFC 6582) and SACK-based (RFC 6675).
   int dupacks_ = 0;
+  // RFC 5681 §2 DupThresh, 3 to start with. Raised when a fast retransmit proves spurious
+  // (reordering, detected with timestamps per RFC 3522), as Linux raises tcp_reordering.
+  int dupthresh_ = 3;
   bool in_recovery_ = false;
+  // RFC 3522 (Eifel detection) / RFC 4015 (Eifel response): what the congestion state was before
+  // the fast retransmit, and the TSval of the retransmission. An ACK for the retransmitted data
+  // echoing an older TSval was caused by the original: the retransmission was spurious.
+  struct SpuriousCheck { std::uint32_t ts_rtx; CongestionControl cc_before; };
+  std::optional<SpuriousCheck> spurious_check_;
   SeqNum recover_;             // RFC 6582 "recover"
   SeqNum high_rxt_;            // RFC 6675 HighRxt
   bool retransmit_first_ = false;  // send the segment at SND.UNA now (fast retransmit, RTO, partial ACK)

@@ -253,7 +253,7 @@ TEST_SUITE("sim/tcp") {
     Params p;
     p.wire.loss = 0.2;
     p.timestamps = false;
-    p.deadline = 3600_s;
+    p.deadline = 1800_s;
     CHECK(run(p).ok);
   }
 

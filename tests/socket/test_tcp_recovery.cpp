@@ -68,7 +68,8 @@ SeqNum end_of(const Sent& s) { return s.repr.seq + s.repr.segment_len(); }
 // Queues `segments` full segments and ACKs the first ones one by one (slow start: +1 SMSS per
 // ACK, RFC 5681 §3.1) until `want` segments are in flight; returns those, in order.
 std::vector<Sent> fill_pipe(Harness& h, SocketId id, std::size_t segments, std::size_t want) {
-  REQUIRE(*h.layer.send(id, Bytes(segments * kMss, std::byte{'x'})) == segments * kMss);
+  const std::size_t cap = h.layer.tcb(id)->ts_ok() ? kMss - 12 : kMss;  // RFC 7323 option bytes
+  REQUIRE(*h.layer.send(id, Bytes(segments * cap, std::byte{'x'})) == segments * cap);
   std::deque<Sent> out;
   for (auto& s : h.collect()) out.push_back(s);
   while (out.size() < want) {
@@ -77,7 +78,7 @@ std::vector<Sent> fill_pipe(Harness& h, SocketId id, std::size_t segments, std::
     out.pop_front();
     for (auto& s : h.collect()) out.push_back(s);
   }
-  for (const auto& s : out) REQUIRE(s.payload.size() == kMss);
+  for (const auto& s : out) REQUIRE(s.payload.size() == cap);
   return {out.begin(), out.end()};
 }
 
@@ -112,6 +113,57 @@ TEST_SUITE("socket/tcp recovery") {
     CHECK(s->congestion().cwnd() == 6 * kMss / 2 + 3 * kMss);
     CHECK(h.layer.counters().fast_retransmits == 1);
     CHECK(h.layer.counters().rto_expired == 0);
+  }
+
+  TEST_CASE("ESTABLISHED: with two segments outstanding and nothing new to send, one duplicate ACK is enough (RFC 5827 Early Retransmit)") {
+    Harness h(data_config());
+    const SocketId id = open(h);
+    REQUIRE(*h.layer.send(id, Bytes(2 * kMss, std::byte{'x'})) == 2 * kMss);
+    const auto p = h.collect();
+    REQUIRE(p.size() == 2);
+    h.at_ms(20);
+    h.deliver(peer_ack(h, id, p[0].repr.seq));  // P1 arrived, P0 did not
+    const Sent rx = h.expect_one();
+    CHECK(rx.repr.seq == p[0].repr.seq);
+    CHECK(h.layer.counters().fast_retransmits == 1);
+    CHECK(h.layer.counters().rto_expired == 0);
+  }
+
+  TEST_CASE("ESTABLISHED: the first two duplicate ACKs each release one new segment beyond cwnd (RFC 3042 Limited Transmit)") {
+    Harness h(data_config());
+    const SocketId id = open(h);
+    const auto p = fill_pipe(h, id, 9 + 2, 6);  // 6 in flight = cwnd (9 sent), 2 segments queued
+    REQUIRE(h.layer.tcb(id)->congestion().cwnd() == 6 * kMss);
+    h.at_ms(100);
+    for (int i = 0; i < 2; ++i) {
+      h.deliver(peer_ack(h, id, p[0].repr.seq));
+      const Sent fresh = h.expect_one();
+      CHECK(fresh.repr.seq == end_of(p[5]) + static_cast<std::uint32_t>(i) * kMss);
+    }
+    h.deliver(peer_ack(h, id, p[0].repr.seq));
+    CHECK(h.collect().front().repr.seq == p[0].repr.seq);  // the third: fast retransmit
+  }
+
+  TEST_CASE("ESTABLISHED: a fast retransmit that timestamps prove spurious is undone and DupThresh rises (RFC 3522, RFC 4015)") {
+    Harness h(data_config(false, true));
+    const SocketId id = open(h, false, true);
+    const auto* s = h.layer.tcb(id);
+    const auto p = fill_pipe(h, id, 9, 6);
+    const std::uint32_t cwnd_before = s->congestion().cwnd();
+    h.at_ms(100);
+    for (int i = 0; i < 3; ++i) h.deliver(peer_ack(h, id, p[0].repr.seq));
+    CHECK(h.expect_one().repr.seq == p[0].repr.seq);
+    REQUIRE(s->in_recovery());
+    REQUIRE(s->congestion().cwnd() < cwnd_before + 3 * (kMss - 12));
+    // P0 was only late: the ACK covering it echoes the *original* transmission's TSval.
+    h.at_ms(105);
+    Repr a = peer_ack(h, id, end_of(p[5]));
+    a.timestamps = std::pair{300u, p[0].repr.timestamps->first};
+    h.deliver(a);
+    CHECK_FALSE(s->in_recovery());
+    CHECK(s->congestion().cwnd() == cwnd_before);
+    CHECK(s->dupthresh() == 4);
+    CHECK(h.layer.counters().spurious_retransmits == 1);
   }
 
   TEST_CASE("ESTABLISHED: ACKs that carry data or change the window are not duplicate ACKs (RFC 5681 §2)") {
@@ -167,9 +219,14 @@ TEST_SUITE("socket/tcp recovery") {
     const SeqNum una = h.layer.tcb(id)->snd_una();
     h.at_ms(1000);  // fill_pipe ran at 0 ms: the RTO (1 s) expires
     CHECK(h.expect_one().repr.seq == una);
-    for (int i = 0; i < 3; ++i) h.deliver(peer_ack(h, id, una));
-    h.expect_silence();
+    for (int i = 0; i < 3; ++i) {
+      h.deliver(peer_ack(h, id, una));
+      // Limited Transmit (RFC 3042) may carry on with the go-back-N segments; SND.UNA is not
+      // resent.
+      for (const auto& s : h.collect()) CHECK_MESSAGE(s.repr.seq != una, s.describe());
+    }
     CHECK(h.layer.counters().fast_retransmits == 0);
+    CHECK_FALSE(h.layer.tcb(id)->in_recovery());
     (void)p;
   }
 
@@ -633,5 +690,17 @@ TEST_SUITE("socket/tcp recovery") {
     b.timestamps = std::pair{230u, fresh.repr.timestamps->first};
     h.deliver(b);
     CHECK(s->rto() == Duration::from_secs(1));
+  }
+}
+
+TEST_SUITE("socket/tcp recovery") {
+  TEST_CASE("Keepalive configured on for the layer: the first probe follows 2 h after the handshake (RFC 1122 §4.2.3.6)") {
+    auto c = plain_config();
+    c.keepalive = true;
+    Harness h(c);
+    const SocketId id = establish_active(h);
+    CHECK(h.layer.poll_at() == Instant::from_millis(7200 * 1000));
+    h.at_ms(7200 * 1000);
+    CHECK(h.expect_one().repr.seq == h.layer.tcb(id)->snd_nxt() - 1);
   }
 }
