@@ -3,6 +3,7 @@
 //
 //   ustack get --ip 10.77.0.70/24 --gateway 10.77.0.1 http://203.0.113.80/big.bin -o big.bin
 //   ustack get ... -r 0-104857599 http://203.0.113.80/big.bin -o part.bin     (a Range, like curl -r)
+//   ustack get ... --repeat 500 -o /dev/null http://203.0.113.80/   (connection set-up rate)
 //   ustack get ... -T FILE tcp://10.77.0.1:9000        (upload: send FILE raw, FIN, read until the
 //                                                      peer's FIN; what comes back goes to -o)
 //
@@ -73,6 +74,7 @@ struct Options {
   bool head = false;
   bool silent = false;
   bool verbose = false;
+  std::uint64_t repeat = 1;
 };
 
 // Where the program's messages go: "* " lines with -v, the summary unless -s.
@@ -228,7 +230,10 @@ int run_upload(appkit::Host& host, const appkit::NetOptions& net, const appkit::
       say.error("after sending " + std::to_string(s.bytes_written()) + " bytes: " + describe(*r.error));
       return code(exit_code(*r.error));
     }
-    if (o.output != "-" || r.bytes) out.write(std::span(buf).first(r.bytes));
+    if (!out.write(std::span(buf).first(r.bytes))) {
+      say.error(out.error());
+      return code(ExitCode::Failure);
+    }
   }
   const bool acked = s.wait_sent(host.now() + Duration::from_secs(5));
   const Instant done = host.now();
@@ -287,6 +292,8 @@ int run_get(const std::vector<std::string>& args) {
     o.max_time = d;
     return true;
   });
+  parser.option("--repeat", "N", "do the transfer N times, each on a new connection (Connection: close), and print the rate",
+                [&](const std::string& v) { return appkit::parse_u64(v, o.repeat) && o.repeat > 0; });
   parser.flag("-s", "silent: no summary (errors are still printed)", [&] { o.silent = true; });
   parser.flag("-v", "verbose: connection steps and the request and response headers", [&] { o.verbose = true; });
   parser.add_net_options(net);
@@ -350,159 +357,178 @@ int run_get(const std::vector<std::string>& args) {
   if (tcp_url) return finish(run_upload(host, net, setup, o, say, deadline));
 
   Output out(o.output);
-  http::RedirectFollower follower(*first_url, o.head ? http::Method::Head : http::Method::Get,
-                                  static_cast<std::size_t>(o.max_redirs));
-  std::optional<appkit::TcpStream> stream;  // kept alive across redirects to the same origin
-  std::optional<appkit::Url> stream_origin;
   std::vector<std::byte> buf(64 * 1024);
-  std::uint64_t body_written = 0;
-  Duration connect_time;
-  Instant transfer_start = start;
+  Duration connect_total;
+  // One transfer (with its redirects); 0 or the exit code (the stats already printed).
+  auto fetch_once = [&]() -> int {
+    http::RedirectFollower follower(*first_url, o.head ? http::Method::Head : http::Method::Get,
+                                    static_cast<std::size_t>(o.max_redirs));
+    std::optional<appkit::TcpStream> stream;  // kept alive across redirects to the same origin
+    std::optional<appkit::Url> stream_origin;
+    std::uint64_t body_written = 0;
+    Duration connect_time;
+    Instant transfer_start = start;
 
-  for (;;) {
-    const appkit::Url url = follower.current();
-    const http::Method method = follower.method();
-    if (!stream || !stream_origin || !stream_origin->same_origin(url)) {
-      stream.reset();
-      const auto resolved = resolve_name(host, net, setup, url.host, say);
-      if (!resolved.address) {
-        say.error(resolved.message);
-        return finish(code(resolved.code));
-      }
-      say.info("Trying " + resolved.address->describe() + ":" + std::to_string(url.port) + "...");
-      const Instant t0 = host.now();
-      Instant connect_deadline = t0 + o.connect_timeout;
-      if (deadline) connect_deadline = std::min(connect_deadline, *deadline);
-      auto connected = appkit::TcpStream::connect(host, *resolved.address, url.port, connect_deadline);
-      if (auto* f = std::get_if<appkit::StreamFailure>(&connected)) {
-        say.error(f->message);
-        return finish(code(exit_code(f->error)));
-      }
-      stream.emplace(std::move(std::get<appkit::TcpStream>(connected)));
-      stream_origin = url;
-      connect_time = host.now() - t0;
-      say.info("Connected to " + url.host + " (" + resolved.address->describe() + ") port " + std::to_string(url.port) +
-               " from " + stream->local().addr.describe() + ":" + std::to_string(stream->local().port) + " in " +
-               std::to_string(connect_time.micros() / 1000) + " ms");
-    } else {
-      say.info("Re-using existing connection with host " + url.host);
-    }
-
-    http::RequestOptions ro;
-    ro.method = method;
-    ro.accept = "*/*";
-    ro.extra = o.headers;
-    if (o.range) ro.extra.push_back({"Range", "bytes=" + *o.range});
-    std::string request = http::build_request(url, ro);
-    if (auto at = request.find("User-Agent: minibrowser/"); at != std::string::npos) {
-      request.replace(at, std::strlen("User-Agent: minibrowser"), "User-Agent: ustack-get");
-    }
-    if (o.verbose) {
-      for (const auto& line : http::request_lines(request)) std::fprintf(stderr, "> %s\n", line.c_str());
-      std::fprintf(stderr, ">\n");
-    }
-
-    // The body goes to the file unless this response is a redirect we follow or a failure with -f.
-    bool to_file = true;
-    http::ResponseParser response_parser;
-    response_parser.set_headers_hook([&](const http::Response& r) {
-      if (o.verbose) {
-        std::fprintf(stderr, "< %s\n", r.status_line().c_str());
-        for (const auto& h : r.headers) std::fprintf(stderr, "< %s: %s\n", h.name.c_str(), h.value.c_str());
-        std::fprintf(stderr, "<\n");
-      }
-      const bool redirect = o.follow && http::is_redirect(r.status) && r.header("Location");
-      to_file = !redirect && !(o.fail && r.status >= 400);
-      if (o.head && to_file) {
-        // -I: the headers are the output.
-        std::string text = r.status_line() + "\r\n";
-        for (const auto& h : r.headers) text += h.name + ": " + h.value + "\r\n";
-        text += "\r\n";
-        out.write(std::as_bytes(std::span(text.data(), text.size())));
-      }
-    });
-    bool write_failed = false;
-    response_parser.set_body_sink([&](std::span<const std::byte> data) {
-      if (!to_file) return true;
-      if (!out.write(data)) {
-        write_failed = true;
-        return false;
-      }
-      body_written += data.size();
-      return true;
-    });
-    response_parser.start(method);
-    transfer_start = host.now();
-    auto w = stream->write_all(std::as_bytes(std::span(request.data(), request.size())), deadline);
-    if (w.status != IoStatus::Ok) {
-      say.error("sending the request: " + std::string(describe(*w.error)));
-      return finish(code(exit_code(*w.error)));
-    }
-    auto state = http::ResponseParser::State::NeedMore;
-    while (state == http::ResponseParser::State::NeedMore) {
-      auto r = stream->read(buf, deadline);
-      if (r.status == IoStatus::Ok) {
-        state = response_parser.feed(std::span<const std::byte>(buf).first(r.bytes));
-      } else if (r.status == IoStatus::Eof) {
-        state = response_parser.finish();
-      } else {
-        if (*r.error == appkit::StreamError::TimedOut) {
-          say.error("Operation timed out after " + std::to_string((host.now() - start).millis()) + " ms with " +
-                    std::to_string(body_written) + " bytes received");
-        } else {
-          say.error("Recv failure: " + std::string(describe(*r.error)) + " after " + std::to_string(body_written) +
-                    " bytes");
+    for (;;) {
+      const appkit::Url url = follower.current();
+      const http::Method method = follower.method();
+      if (!stream || !stream_origin || !stream_origin->same_origin(url)) {
+        stream.reset();
+        const auto resolved = resolve_name(host, net, setup, url.host, say);
+        if (!resolved.address) {
+          say.error(resolved.message);
+          return finish(code(resolved.code));
         }
-        return finish(code(exit_code(*r.error)));
+        say.info("Trying " + resolved.address->describe() + ":" + std::to_string(url.port) + "...");
+        const Instant t0 = host.now();
+        Instant connect_deadline = t0 + o.connect_timeout;
+        if (deadline) connect_deadline = std::min(connect_deadline, *deadline);
+        auto connected = appkit::TcpStream::connect(host, *resolved.address, url.port, connect_deadline);
+        if (auto* f = std::get_if<appkit::StreamFailure>(&connected)) {
+          say.error(f->message);
+          return finish(code(exit_code(f->error)));
+        }
+        stream.emplace(std::move(std::get<appkit::TcpStream>(connected)));
+        stream_origin = url;
+        connect_time = host.now() - t0;
+        connect_total += connect_time;
+        say.info("Connected to " + url.host + " (" + resolved.address->describe() + ") port " + std::to_string(url.port) +
+                 " from " + stream->local().addr.describe() + ":" + std::to_string(stream->local().port) + " in " +
+                 std::to_string(connect_time.micros() / 1000) + " ms");
+      } else {
+        say.info("Re-using existing connection with host " + url.host);
       }
-    }
-    if (write_failed) {
-      say.error(out.error());
-      return finish(code(ExitCode::Failure));
-    }
-    if (state == http::ResponseParser::State::Error) {
-      const auto& e = response_parser.error();
-      say.error(e.message());
-      if (e.kind == http::ParseError::Truncated) return finish(code(ExitCode::PartialFile));
-      if (e.kind == http::ParseError::EmptyReply) return finish(code(ExitCode::EmptyReply));
-      return finish(code(ExitCode::Failure));
-    }
-    const http::Response& response = response_parser.response();
-    if (!response_parser.reusable()) stream.reset();  // FIN (the destructor closes)
 
-    if (o.follow) {
-      auto step = follower.on_response(response);
-      if (auto* f = std::get_if<http::RedirectFollower::Follow>(&step)) {
-        say.info("Following redirect to " + f->url.to_string());
-        continue;
+      http::RequestOptions ro;
+      ro.method = method;
+      ro.keep_alive = o.repeat == 1;
+      ro.accept = "*/*";
+      ro.extra = o.headers;
+      if (o.range) ro.extra.push_back({"Range", "bytes=" + *o.range});
+      std::string request = http::build_request(url, ro);
+      if (auto at = request.find("User-Agent: minibrowser/"); at != std::string::npos) {
+        request.replace(at, std::strlen("User-Agent: minibrowser"), "User-Agent: ustack-get");
       }
-      if (auto* rf = std::get_if<http::RedirectFailure>(&step)) {
-        say.error(rf->message());
+      if (o.verbose) {
+        for (const auto& line : http::request_lines(request)) std::fprintf(stderr, "> %s\n", line.c_str());
+        std::fprintf(stderr, ">\n");
+      }
+
+      // The body goes to the file unless this response is a redirect we follow or a failure with -f.
+      bool to_file = true;
+      http::ResponseParser response_parser;
+      response_parser.set_headers_hook([&](const http::Response& r) {
+        if (o.verbose) {
+          std::fprintf(stderr, "< %s\n", r.status_line().c_str());
+          for (const auto& h : r.headers) std::fprintf(stderr, "< %s: %s\n", h.name.c_str(), h.value.c_str());
+          std::fprintf(stderr, "<\n");
+        }
+        const bool redirect = o.follow && http::is_redirect(r.status) && r.header("Location");
+        to_file = !redirect && !(o.fail && r.status >= 400);
+        if (o.head && to_file) {
+          // -I: the headers are the output.
+          std::string text = r.status_line() + "\r\n";
+          for (const auto& h : r.headers) text += h.name + ": " + h.value + "\r\n";
+          text += "\r\n";
+          out.write(std::as_bytes(std::span(text.data(), text.size())));
+        }
+      });
+      bool write_failed = false;
+      response_parser.set_body_sink([&](std::span<const std::byte> data) {
+        if (!to_file) return true;
+        if (!out.write(data)) {
+          write_failed = true;
+          return false;
+        }
+        body_written += data.size();
+        return true;
+      });
+      response_parser.start(method);
+      transfer_start = host.now();
+      auto w = stream->write_all(std::as_bytes(std::span(request.data(), request.size())), deadline);
+      if (w.status != IoStatus::Ok) {
+        say.error("sending the request: " + std::string(describe(*w.error)));
+        return finish(code(exit_code(*w.error)));
+      }
+      auto state = http::ResponseParser::State::NeedMore;
+      while (state == http::ResponseParser::State::NeedMore) {
+        auto r = stream->read(buf, deadline);
+        if (r.status == IoStatus::Ok) {
+          state = response_parser.feed(std::span<const std::byte>(buf).first(r.bytes));
+        } else if (r.status == IoStatus::Eof) {
+          state = response_parser.finish();
+        } else {
+          if (*r.error == appkit::StreamError::TimedOut) {
+            say.error("Operation timed out after " + std::to_string((host.now() - start).millis()) + " ms with " +
+                      std::to_string(body_written) + " bytes received");
+          } else {
+            say.error("Recv failure: " + std::string(describe(*r.error)) + " after " + std::to_string(body_written) +
+                      " bytes");
+          }
+          return finish(code(exit_code(*r.error)));
+        }
+      }
+      if (write_failed) {
+        say.error(out.error());
         return finish(code(ExitCode::Failure));
       }
+      if (state == http::ResponseParser::State::Error) {
+        const auto& e = response_parser.error();
+        say.error(e.message());
+        if (e.kind == http::ParseError::Truncated) return finish(code(ExitCode::PartialFile));
+        if (e.kind == http::ParseError::EmptyReply) return finish(code(ExitCode::EmptyReply));
+        return finish(code(ExitCode::Failure));
+      }
+      const http::Response& response = response_parser.response();
+      if (!response_parser.reusable()) stream.reset();  // FIN (the destructor closes)
+
+      if (o.follow) {
+        auto step = follower.on_response(response);
+        if (auto* f = std::get_if<http::RedirectFollower::Follow>(&step)) {
+          say.info("Following redirect to " + f->url.to_string());
+          continue;
+        }
+        if (auto* rf = std::get_if<http::RedirectFailure>(&step)) {
+          say.error(rf->message());
+          return finish(code(ExitCode::Failure));
+        }
+      }
+      if (!out.finish()) {
+        say.error(out.error());
+        return finish(code(ExitCode::Failure));
+      }
+      const Instant end = host.now();
+      if (stream) {
+        stream->close();
+        stream->wait_closed(end + Duration::from_millis(500));
+      }
+      if (!o.silent && o.repeat == 1) {
+        std::fprintf(stderr, "ustack get: %s %s: %llu bytes in %.3f s (%.2f MB/s), connect %.1f ms%s\n",
+                     url.to_string().c_str(), response.status_line().c_str(),
+                     static_cast<unsigned long long>(body_written), secs(end - transfer_start),
+                     mbps(body_written, end - transfer_start), static_cast<double>(connect_time.micros()) / 1000.0,
+                     follower.redirects() ? (", " + std::to_string(follower.redirects()) + " redirect(s)").c_str() : "");
+      }
+      if (o.fail && response.status >= 400) {
+        say.error("The requested URL returned error: " + std::to_string(response.status));
+        return finish(code(ExitCode::HttpError));
+      }
+      return 0;
     }
-    if (!out.finish()) {
-      say.error(out.error());
-      return finish(code(ExitCode::Failure));
-    }
-    const Instant end = host.now();
-    if (stream) {
-      stream->close();
-      stream->wait_closed(end + Duration::from_millis(500));
-    }
-    if (!o.silent) {
-      std::fprintf(stderr, "ustack get: %s %s: %llu bytes in %.3f s (%.2f MB/s), connect %.1f ms%s\n",
-                   url.to_string().c_str(), response.status_line().c_str(),
-                   static_cast<unsigned long long>(body_written), secs(end - transfer_start),
-                   mbps(body_written, end - transfer_start), static_cast<double>(connect_time.micros()) / 1000.0,
-                   follower.redirects() ? (", " + std::to_string(follower.redirects()) + " redirect(s)").c_str() : "");
-    }
-    if (o.fail && response.status >= 400) {
-      say.error("The requested URL returned error: " + std::to_string(response.status));
-      return finish(code(ExitCode::HttpError));
-    }
-    return finish(0);
+  };
+
+  // --repeat: the same transfer on a new connection each time — the connection set-up rate.
+  for (std::uint64_t i = 0; i < o.repeat; ++i) {
+    if (const int rc = fetch_once(); rc != 0) return rc;
   }
+  if (o.repeat > 1 && !o.silent) {
+    const Duration took = host.now() - start;
+    std::fprintf(stderr, "ustack get: %llu connections (connect, request, response, close) in %.3f s: %.1f per second, connect %.2f ms on average\n",
+                 static_cast<unsigned long long>(o.repeat), secs(took),
+                 static_cast<double>(o.repeat) / std::max(secs(took), 1e-9),
+                 static_cast<double>(connect_total.micros()) / 1000.0 / static_cast<double>(o.repeat));
+  }
+  return finish(0);
 }
 
 }  // namespace ustack_cli
