@@ -150,8 +150,9 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
       return;
     }
     // "In synchronized states, if the SYN bit is set, irrespective of the sequence number, TCP
-    // endpoints MUST send a 'challenge ACK'". NOT IMPLEMENTED(RFC 9293 §3.10.7.4 MAY-2 / RFC
-    // 6191): a new SYN in TIME-WAIT does not reopen the connection; it gets the challenge ACK.
+    // endpoints MUST send a 'challenge ACK'". A SYN that may reopen a TIME-WAIT connection
+    // (RFC 9293 §3.10.7.4 MAY-2, RFC 6191) never gets here: the layer hands it to the listener
+    // before this socket sees it (TcpLayer::process), or drops it when it is not newer.
     ctx.drop(id_, TcpDrop::SynInWindow);
     challenge_ack(ctx, "SYN on a synchronized connection");
     return;
@@ -265,6 +266,34 @@ void TcpSocket::process_syn_sent(TcpContext& ctx, const Repr& seg) {
     snd_nxt_ = iss_;
     set_state(ctx, TcpState::SynReceived);
   }
+}
+
+// RFC 6191 §2, "Proposed Algorithm", for a SYN (no ACK, no RST) arriving in TIME-WAIT.
+// "If the previous incarnation of the connection used Timestamps, then:
+//   - If TCP Timestamps would be enabled for the new incarnation ... and the timestamp contained in
+//     the incoming SYN segment is greater than the last timestamp seen on the previous
+//     incarnation ..., honor the connection request.
+//   - If ... the timestamp ... is equal to the last timestamp seen ... and the Sequence Number of
+//     the incoming SYN segment is greater than the last sequence number seen ..., honor the
+//     connection request.
+//   - If TCP Timestamps would not be enabled for the new incarnation ..., but the Sequence Number
+//     of the incoming SYN segment is greater than the last sequence number seen ..., honor the
+//     connection request.
+//   - Otherwise, silently drop the incoming SYN segment, thus leaving the previous incarnation of
+//     the connection in the TIME-WAIT state.
+//  If the previous incarnation of the connection did not use Timestamps, then: If the Sequence
+//  Number of the incoming SYN segment is greater than the last sequence number seen on the
+//  previous incarnation ..., honor the connection request. Otherwise, silently drop ..."
+// "The last sequence number seen" is RCV.NXT: it already counts the peer's FIN.
+bool TcpSocket::time_wait_accepts_syn(const Repr& syn, bool new_uses_timestamps) const {
+  if (state_ != TcpState::TimeWait || !syn.flags.syn || syn.ack || syn.flags.rst) return false;
+  const bool seq_newer = syn.seq > rcv_nxt_;
+  if (ts_ok_ && new_uses_timestamps && syn.timestamps) {
+    const auto diff = static_cast<std::int32_t>(syn.timestamps->first - ts_recent_);
+    if (diff > 0) return true;
+    return diff == 0 && seq_newer;
+  }
+  return seq_newer;
 }
 
 // RFC 9293 §3.10.7.4 Table 6 ("Segment Length / Receive Window / Test").

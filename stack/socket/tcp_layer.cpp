@@ -141,6 +141,26 @@ void TcpLayer::process(Instant now, wire::Ipv4Address src, wire::Ipv4Address dst
   const ConnKey key{dst.value, seg->dst_port, src.value, seg->src_port};
   if (auto it = connections_.find(key); it != connections_.end()) {
     TcpSocket& s = *sockets_.at(it->second);
+    if (s.state() == TcpState::TimeWait && seg->flags.syn && !seg->ack && !seg->flags.rst) {
+      // RFC 9293 §3.10.7.4 MAY-2 / RFC 6191: a new SYN for a 4-tuple in TIME-WAIT may start a
+      // new incarnation when it is provably newer and someone listens on the port; otherwise a
+      // SYN that is not newer is "silently dropped", and one with no listener falls through to
+      // the socket (challenge ACK, RFC 5961 §4).
+      const bool listening = find_listener(dst, seg->dst_port).has_value();
+      if (listening && s.time_wait_accepts_syn(*seg, config_.timestamps && seg->timestamps.has_value())) {
+        // The old TCB is deleted; the 4-tuple is free for listen_input below. (The socket object
+        // lives on, CLOSED, until its owner releases the handle.)
+        s.end_time_wait(ctx);
+        connections_.erase(it);
+        ++counters_.time_wait_reused;
+      } else if (listening) {
+        ctx.drop(it->second, TcpDrop::TimeWaitOldSyn);
+        return;
+      }
+    }
+  }
+  if (auto it = connections_.find(key); it != connections_.end()) {
+    TcpSocket& s = *sockets_.at(it->second);
     if (s.state() != TcpState::Closed) {
       s.process(ctx, *seg);
       after_socket_event(s);
@@ -148,17 +168,24 @@ void TcpLayer::process(Instant now, wire::Ipv4Address src, wire::Ipv4Address dst
       return;
     }
   }
-  // A listener on this exact address first, then one on any address.
-  for (int pass = 0; pass < 2; ++pass) {
-    for (auto& [lid, l] : listeners_) {
-      if (l.local.port != seg->dst_port) continue;
-      if (pass == 0 ? l.local.addr != dst : !l.local.addr.is_unspecified()) continue;
-      listen_input(ctx, lid, l, src, dst, *seg);
-      sweep();
-      return;
-    }
+  if (const auto lid = find_listener(dst, seg->dst_port)) {
+    listen_input(ctx, *lid, listeners_.at(*lid), src, dst, *seg);
+    sweep();
+    return;
   }
   closed_input(ctx, src, dst, *seg, "no socket");
+}
+
+// A listener on this exact address first, then one on any address.
+std::optional<SocketId> TcpLayer::find_listener(wire::Ipv4Address dst, std::uint16_t port) const {
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& [lid, l] : listeners_) {
+      if (l.local.port != port) continue;
+      if (pass == 0 ? l.local.addr != dst : !l.local.addr.is_unspecified()) continue;
+      return lid;
+    }
+  }
+  return std::nullopt;
 }
 
 // RFC 9293 §3.10.7.1: "If the state is CLOSED (i.e., TCB does not exist) ..."
@@ -472,6 +499,7 @@ std::vector<std::pair<std::string, std::uint64_t>> TcpLayer::stats() const {
       {"tcp.spurious_retransmits", counters_.spurious_retransmits},
       {"tcp.rst_sent", counters_.rst_sent},
       {"tcp.rst_received", counters_.rst_received},
+      {"tcp.time_wait_reused", counters_.time_wait_reused},
       {"tcp.challenge_acks", counters_.challenge_acks},
       {"tcp.active_opens", counters_.active_opens},
       {"tcp.passive_opens", counters_.passive_opens},

@@ -134,6 +134,7 @@ class TcpLayer {
 
   void close_handle(SocketId id);
   TcpContext context(Instant now);
+  std::optional<SocketId> find_listener(wire::Ipv4Address dst, std::uint16_t port) const;
   void listen_input(TcpContext& ctx, SocketId lid, Listener& l, wire::Ipv4Address src, wire::Ipv4Address dst,
                     const wire::tcp::Repr& seg);
   void closed_input(TcpContext& ctx, wire::Ipv4Address src, wire::Ipv4Address dst, const wire::tcp::Repr& seg,

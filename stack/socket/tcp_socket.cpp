@@ -55,6 +55,7 @@ constexpr DropName kDropNames[kTcpDropCount] = {
     {"out-of-order queue full", "tcp.drop.reassembly_full"},
     {"data after close", "tcp.drop.data_after_close"},
     {"RST in TIME-WAIT ignored (RFC 1337)", "tcp.drop.time_wait_rst"},
+    {"old SYN in TIME-WAIT (RFC 6191)", "tcp.drop.time_wait_old_syn"},
     {"RST rate limit", "tcp.drop.rst_rate_limited"},
     {"challenge ACK rate limit", "tcp.drop.challenge_ack_limited"},
     {"ICMP error not about data in flight", "tcp.drop.icmp_not_in_window"},
@@ -274,6 +275,13 @@ void TcpSocket::set_keepalive(TcpContext& ctx, bool on) {
   keepalive_ = on;
   keepalive_at_ = on ? std::optional(ctx.now + config_.keepalive_idle) : std::nullopt;
   keepalive_sent_ = 0;
+}
+
+void TcpSocket::end_time_wait(TcpContext& ctx) {
+  if (state_ != TcpState::TimeWait) return;
+  // The TCB is deleted as if the 2*MSL timer had fired (RFC 9293 §3.10.8); the 4-tuple belongs
+  // to the new incarnation from now on.
+  reset_connection(ctx, std::nullopt);
 }
 
 void TcpSocket::reset_connection(TcpContext& ctx, std::optional<TcpError> error) {

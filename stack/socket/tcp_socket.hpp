@@ -70,6 +70,7 @@ enum class TcpDrop {
   ReassemblyFull,       // out-of-order range limit reached (hostile-inputs #58)
   DataAfterClose,       // text after our user closed or after the peer's FIN
   TimeWaitRst,          // RFC 1337: RST ignored in TIME-WAIT
+  TimeWaitOldSyn,       // RFC 6191 §2: a SYN in TIME-WAIT that is not newer is silently dropped
   RstQueueFull,         // RST generation rate limit (RFC 9293 §3.10.7.1)
   ChallengeAckLimited,  // RFC 5961 §7: challenge ACK suppressed
   IcmpNotInWindow,      // RFC 5927 §4.1: ICMP error whose sequence number is not in flight
@@ -95,6 +96,7 @@ struct TcpCounters {
   std::uint64_t passive_opens = 0;
   std::uint64_t window_probes = 0;
   std::uint64_t keepalive_probes = 0;
+  std::uint64_t time_wait_reused = 0;      // a new SYN ended a TIME-WAIT early (RFC 6191)
   std::array<std::uint64_t, kTcpDropCount> drops{};
 };
 
@@ -241,6 +243,14 @@ class TcpSocket {
   bool in_recovery() const { return in_recovery_; }
   std::optional<Instant> rto_at() const { return rto_at_; }
   std::optional<Instant> time_wait_at() const { return time_wait_at_; }
+
+  // RFC 6191 §2 (RFC 9293 §3.10.7.4 MAY-2): may this SYN, arriving for the 4-tuple this socket
+  // holds in TIME-WAIT, open a new incarnation? True when it is provably newer: a greater
+  // timestamp, or (equal or no timestamps) a sequence number beyond the old RCV.NXT.
+  // `new_uses_timestamps`: the new incarnation would negotiate timestamps.
+  bool time_wait_accepts_syn(const wire::tcp::Repr& syn, bool new_uses_timestamps) const;
+  // Ends TIME-WAIT at once (the 4-tuple goes to a new incarnation); the socket becomes CLOSED.
+  void end_time_wait(TcpContext& ctx);
 
  private:
   friend struct TcpSocketTestAccess;

@@ -5,6 +5,7 @@
 
 using namespace test::tcp;
 using stack::to_bytes;
+using stack::socket::TcpDrop;
 using stack::socket::TcpError;
 
 TEST_SUITE("socket/tcp states") {
@@ -378,6 +379,127 @@ TEST_SUITE("socket/tcp states") {
     h.deliver(peer_fin);
     CHECK(h.expect_one().repr.ack == kRemoteSeq + 2);
     CHECK(h.layer.tcb(id)->time_wait_at() == Instant::from_millis(90000));
+  }
+
+  // The server closes first (HTTP keep-alive timeout), so the 4-tuple sits in TIME-WAIT on our
+  // side; the client then reuses its port. Returns the TIME-WAIT socket; `ts` turns timestamps on
+  // with the client's TSval 1000 on every segment of the old incarnation.
+  SocketId server_time_wait(Harness& h, SocketId& lid, bool ts) {
+    auto l = h.layer.listen(Ipv4Address::any(), kListenPort, 4);
+    REQUIRE(l.ok());
+    lid = *l;
+    Repr syn;
+    syn.src_port = kRemotePort;
+    syn.dst_port = kListenPort;
+    syn.seq = kRemoteSeq;
+    syn.flags.syn = true;
+    syn.window_raw = 8192;
+    syn.mss = 1460;
+    if (ts) syn.timestamps = std::pair{1000u, 0u};
+    h.deliver(syn);
+    const Sent synack = h.expect_one();
+    Repr ack = syn;
+    ack.flags.syn = false;
+    ack.mss.reset();
+    ack.seq = kRemoteSeq + 1;
+    ack.ack = synack.repr.seq + 1;
+    if (ts) ack.timestamps = std::pair{1000u, synack.repr.timestamps->first};
+    h.deliver(ack);
+    const SocketId id = *h.layer.accept(lid);
+    h.layer.close(id);  // we close first
+    const Sent fin = h.expect_one();
+    REQUIRE(fin.repr.flags.fin);
+    Repr peer_fin = ack;
+    peer_fin.ack = fin.repr.seq + 1;
+    peer_fin.flags.fin = true;
+    h.deliver(peer_fin);
+    REQUIRE(h.layer.state(id) == TcpState::TimeWait);
+    (void)h.collect();
+    return id;
+  }
+
+  Repr new_syn(SeqNum seq, std::optional<std::uint32_t> tsval) {
+    Repr syn;
+    syn.src_port = kRemotePort;
+    syn.dst_port = kListenPort;
+    syn.seq = seq;
+    syn.flags.syn = true;
+    syn.window_raw = 8192;
+    syn.mss = 1460;
+    if (tsval) syn.timestamps = std::pair{*tsval, 0u};
+    return syn;
+  }
+
+  TEST_CASE("TIME-WAIT: a SYN with a greater sequence number opens a new incarnation (RFC 9293 §3.10.7.4 MAY-2, RFC 6191 §2)") {
+    Harness h;
+    SocketId lid = 0;
+    const SocketId old = server_time_wait(h, lid, false);
+    h.at_ms(500);
+    h.deliver(new_syn(kRemoteSeq + 100000, std::nullopt));
+    const Sent synack = h.expect_one();
+    CHECK(synack.repr.flags.syn);
+    CHECK(synack.repr.ack == kRemoteSeq + 100001);
+    CHECK(h.layer.state(old) != TcpState::TimeWait);
+    CHECK(h.layer.counters().time_wait_reused == 1);
+    Repr ack = new_syn(kRemoteSeq + 100001, std::nullopt);
+    ack.flags.syn = false;
+    ack.mss.reset();
+    ack.ack = synack.repr.seq + 1;
+    h.deliver(ack);
+    const auto fresh = h.layer.accept(lid);
+    REQUIRE(fresh.has_value());
+    CHECK(*fresh != old);
+    CHECK(h.layer.state(*fresh) == TcpState::Established);
+  }
+
+  TEST_CASE("TIME-WAIT: an old SYN (sequence number not beyond RCV.NXT) is silently dropped (RFC 6191 §2)") {
+    Harness h;
+    SocketId lid = 0;
+    const SocketId old = server_time_wait(h, lid, false);
+    h.deliver(new_syn(kRemoteSeq, std::nullopt));
+    h.expect_silence();
+    CHECK(h.layer.state(old) == TcpState::TimeWait);
+    CHECK(h.layer.counters().drops[static_cast<std::size_t>(TcpDrop::TimeWaitOldSyn)] == 1);
+    CHECK(h.layer.counters().time_wait_reused == 0);
+  }
+
+  TEST_CASE("TIME-WAIT: with timestamps, a greater TSval reopens even with a smaller sequence number; an older TSval does not (RFC 6191 §2)") {
+    auto c = plain_config();
+    c.timestamps = true;
+    Harness h(c);
+    SocketId lid = 0;
+    const SocketId old = server_time_wait(h, lid, true);
+    h.deliver(new_syn(kRemoteSeq + 100000, 999u));  // newer sequence, older timestamp
+    h.expect_silence();
+    CHECK(h.layer.state(old) == TcpState::TimeWait);
+    h.deliver(new_syn(SeqNum{5}, 1001u));  // older sequence, newer timestamp
+    const Sent synack = h.expect_one();
+    CHECK(synack.repr.flags.syn);
+    CHECK(synack.repr.ack == SeqNum{6});
+    CHECK(h.layer.counters().time_wait_reused == 1);
+  }
+
+  TEST_CASE("TIME-WAIT: a SYN with no listener on the port gets the challenge ACK (RFC 5961 §4)") {
+    Harness h;
+    const SocketId id = establish_active(h);
+    h.layer.shutdown(id);
+    const Sent fin = h.expect_one();
+    Repr peer_fin = h.from_peer(id);
+    peer_fin.seq = kRemoteSeq + 1;
+    peer_fin.ack = fin.repr.seq + 1;
+    peer_fin.flags.fin = true;
+    h.deliver(peer_fin);
+    (void)h.collect();
+    Repr syn = h.from_peer(id);
+    syn.ack.reset();
+    syn.flags = {};
+    syn.flags.syn = true;
+    syn.seq = kRemoteSeq + 100000;
+    h.deliver(syn);
+    const Sent ack = h.expect_one();
+    CHECK_FALSE(ack.repr.flags.syn);
+    CHECK(ack.repr.ack == kRemoteSeq + 2);
+    CHECK(h.layer.state(id) == TcpState::TimeWait);
   }
 
   TEST_CASE("TIME-WAIT: RST is ignored (RFC 1337 §3)") {
