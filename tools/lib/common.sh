@@ -20,6 +20,7 @@ USTACK_PACKAGES=(
   dnsmasq-base unbound nsd nginx-light        # the sandbox's DHCP server, resolver, name servers, web server
   curl dnsutils socat iputils-ping arping busybox strace   # real peers; strace proves c-ares opens no kernel socket
   tcpdump tshark                              # reading our pcap files back
+  vagrant                                     # `vagrant validate -p` of the Vagrantfile (tests/net/test_vagrant_validate.sh)
 )
 
 # Installs what is missing, idempotently: when everything is present it only says so.
