@@ -1,0 +1,295 @@
+// PacketDevice: see packet_device.hpp.
+#include "drivers/packet_device.hpp"
+
+// <net/if.h> before any <linux/...> header: glibc's and the kernel's struct ifreq then coexist.
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <utility>
+
+#include "drivers/tap_device.hpp"  // TapDevice::complete_checksum: the same virtio completion
+
+namespace drivers {
+
+namespace {
+
+constexpr std::size_t kEthernetHeaderLen = 14;
+
+// struct virtio_net_hdr (virtio spec §5.1.6): flags, gso_type, hdr_len, gso_size, csum_start,
+// csum_offset. Packet sockets fill it in the host's virtio byte order: little-endian on the
+// little-endian hosts we build for.
+namespace vnet {
+constexpr std::size_t kFlags = 0;
+constexpr std::size_t kGsoType = 1;
+constexpr std::size_t kCsumStart = 6;
+constexpr std::size_t kCsumOffset = 8;
+constexpr std::uint8_t kNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+constexpr std::uint8_t kGsoNone = 0;    // VIRTIO_NET_HDR_GSO_NONE
+constexpr std::uint8_t kGsoEcn = 0x80;  // VIRTIO_NET_HDR_GSO_ECN, a flag bit on gso_type
+std::uint16_t load_le16(std::span<const std::byte> b, std::size_t at) {
+  return static_cast<std::uint16_t>(static_cast<unsigned>(b[at]) | (static_cast<unsigned>(b[at + 1]) << 8));
+}
+}  // namespace vnet
+
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  int release() { return std::exchange(fd, -1); }
+};
+
+struct ifreq make_ifreq(const std::string& name) {
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  std::memcpy(ifr.ifr_name, name.data(), name.size());  // length checked by the caller
+  return ifr;
+}
+
+// The program to name in the setcap hint.
+std::string self_path() {
+  std::array<char, PATH_MAX> buf{};
+  const ssize_t n = ::readlink("/proc/self/exe", buf.data(), buf.size() - 1);
+  return n > 0 ? std::string(buf.data(), static_cast<std::size_t>(n)) : std::string("PROGRAM");
+}
+
+PacketError error(PacketErrorKind kind, std::string message) { return PacketError{kind, std::move(message)}; }
+
+}  // namespace
+
+const char* to_string(PacketErrorKind kind) {
+  switch (kind) {
+    case PacketErrorKind::BadName: return "bad-name";
+    case PacketErrorKind::NoSuchDevice: return "no-such-device";
+    case PacketErrorKind::NotEthernet: return "not-ethernet";
+    case PacketErrorKind::InterfaceDown: return "interface-down";
+    case PacketErrorKind::PermissionDenied: return "permission-denied";
+    case PacketErrorKind::Other: return "other";
+  }
+  return "?";
+}
+
+PacketRxVerdict classify_packet_type(std::uint8_t sll_pkttype) {
+  // packet(7): PACKET_HOST (to the kernel's MAC), PACKET_BROADCAST, PACKET_MULTICAST,
+  // PACKET_OTHERHOST (to another MAC: ours, in promiscuous mode) came in from the wire;
+  // PACKET_OUTGOING is a copy of a frame sent on the interface (by us, or by the kernel).
+  return sll_pkttype == PACKET_OUTGOING ? PacketRxVerdict::DropOutgoing : PacketRxVerdict::Accept;
+}
+
+std::variant<std::unique_ptr<PacketDevice>, PacketError> PacketDevice::open(const PacketOptions& options) {
+  const std::string& name = options.name;
+  if (name.empty() || name.size() >= IFNAMSIZ || name.find('/') != std::string::npos) {
+    return error(PacketErrorKind::BadName, "bad interface name '" + name + "': 1 to " + std::to_string(IFNAMSIZ - 1) +
+                                               " characters (e.g. --iface veth0)");
+  }
+  // Everything that needs no privilege first, so an unprivileged typo gets the real answer.
+  const unsigned ifindex = ::if_nametoindex(name.c_str());
+  if (ifindex == 0) {
+    return error(PacketErrorKind::NoSuchDevice, "no interface named " + name +
+                                                    " in this network namespace (see 'ip link'; --iface takes an "
+                                                    "existing interface, --tap a TAP device)");
+  }
+  // An AF_INET datagram socket is only an ioctl handle here (netdevice(7)); it never sends.
+  Fd ctl(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (ctl.fd < 0) return error(PacketErrorKind::Other, std::string("cannot query ") + name + ": " + std::strerror(errno));
+  struct ifreq ifr = make_ifreq(name);
+  if (::ioctl(ctl.fd, SIOCGIFHWADDR, &ifr) == 0 && ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
+    return error(PacketErrorKind::NotEthernet, name + " is not an Ethernet interface (ARPHRD " +
+                                                   std::to_string(ifr.ifr_hwaddr.sa_family) +
+                                                   "): --iface needs a veth or a NIC; for a TAP use --tap");
+  }
+  ifr = make_ifreq(name);
+  if (::ioctl(ctl.fd, SIOCGIFFLAGS, &ifr) != 0) {
+    return error(PacketErrorKind::Other, "cannot read the flags of " + name + ": " + std::strerror(errno));
+  }
+  if ((ifr.ifr_flags & IFF_UP) == 0) {
+    return error(PacketErrorKind::InterfaceDown, name + " is down: bring it up first ('sudo ip link set " + name + " up')");
+  }
+  std::size_t mtu = 1500;
+  ifr = make_ifreq(name);
+  if (::ioctl(ctl.fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0) mtu = static_cast<std::size_t>(ifr.ifr_mtu);
+
+  // Protocol 0: the socket receives nothing until bind() names the interface, so no frame of
+  // another interface slips into the queue in between (packet(7)).
+  Fd fd(::socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd.fd < 0) {
+    const int err = errno;
+    if (err == EPERM || err == EACCES) {
+      return error(PacketErrorKind::PermissionDenied,
+                   "no permission to open an AF_PACKET socket on " + name + " (needs CAP_NET_RAW): try: sudo, or "
+                   "'sudo setcap cap_net_raw+ep " + self_path() + "'");
+    }
+    if (err == EAFNOSUPPORT) {
+      return error(PacketErrorKind::Other, "AF_PACKET is not available in this kernel (CONFIG_PACKET): use --tap");
+    }
+    return error(PacketErrorKind::Other, "cannot open an AF_PACKET socket: " + std::string(std::strerror(err)));
+  }
+  const int one = 1;
+  if (options.vnet_hdr && ::setsockopt(fd.fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) != 0) {
+    return error(PacketErrorKind::Other, "cannot enable PACKET_VNET_HDR on " + name + ": " + std::strerror(errno));
+  }
+  // Linux 4.20+; older kernels answer ENOPROTOOPT and receive() filters by sll_pkttype instead.
+  const bool ignore_outgoing = ::setsockopt(fd.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
+
+  struct sockaddr_ll sll;
+  std::memset(&sll, 0, sizeof sll);
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = htons(ETH_P_ALL);
+  sll.sll_ifindex = static_cast<int>(ifindex);
+  // bind()'s own calling convention (a sockaddr_ll passed as a sockaddr), not packet bytes.
+  if (::bind(fd.fd, reinterpret_cast<const struct sockaddr*>(&sll), sizeof sll) != 0) {
+    const int err = errno;
+    if (err == ENODEV) return error(PacketErrorKind::NoSuchDevice, name + " disappeared while opening it");
+    if (err == ENETDOWN) {
+      return error(PacketErrorKind::InterfaceDown, name + " is down: bring it up first ('sudo ip link set " + name + " up')");
+    }
+    return error(PacketErrorKind::Other, "cannot bind to " + name + ": " + std::strerror(err));
+  }
+  if (options.promiscuous) {
+    // A membership, not IFF_PROMISC: counted by the kernel and dropped when the socket closes,
+    // so a crash never leaves the interface promiscuous.
+    struct packet_mreq mreq;
+    std::memset(&mreq, 0, sizeof mreq);
+    mreq.mr_ifindex = static_cast<int>(ifindex);
+    mreq.mr_type = PACKET_MR_PROMISC;
+    if (::setsockopt(fd.fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof mreq) != 0) {
+      return error(PacketErrorKind::Other, "cannot put " + name + " in promiscuous mode: " + std::strerror(errno));
+    }
+  }
+  return std::unique_ptr<PacketDevice>(
+      new PacketDevice(fd.release(), name, static_cast<int>(ifindex), mtu, options.vnet_hdr, ignore_outgoing));
+}
+
+PacketDevice::~PacketDevice() { ::close(fd_); }
+
+Capabilities PacketDevice::capabilities() const {
+  Capabilities caps;
+  caps.mtu = mtu_;
+  caps.max_frame = mtu_ + kEthernetHeaderLen;
+  if (vnet_hdr_) {
+    caps.max_frame = std::max(kMaxGsoFrame, caps.max_frame);
+    caps.rx_gso = true;
+  }
+  return caps;
+}
+
+std::optional<std::size_t> PacketDevice::receive(stack::Instant, std::span<std::byte> out) {
+  for (;;) {
+    std::array<std::byte, kVnetHdrLen> hdr{};
+    std::array<struct iovec, 2> iov{{{hdr.data(), hdr.size()}, {out.data(), out.size()}}};
+    struct sockaddr_ll from;
+    std::memset(&from, 0, sizeof from);
+    struct msghdr msg;
+    std::memset(&msg, 0, sizeof msg);
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    const int first = vnet_hdr_ ? 0 : 1;
+    msg.msg_iov = iov.data() + first;
+    msg.msg_iovlen = static_cast<std::size_t>(2 - first);
+    // MSG_TRUNC: the return value is the frame's real length even when it did not fit.
+    const ssize_t n = ::recvmsg(fd_, &msg, MSG_TRUNC | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return std::nullopt;
+      ++counters_.rx_errors;  // ENETDOWN when the interface went down under us, reported once
+      return std::nullopt;
+    }
+    if (classify_packet_type(from.sll_pkttype) == PacketRxVerdict::DropOutgoing) {
+      ++counters_.rx_dropped_outgoing;
+      continue;
+    }
+    auto len = static_cast<std::size_t>(n);
+    if (vnet_hdr_) {
+      if (len < kVnetHdrLen) {
+        ++counters_.rx_dropped_bad_vnet_hdr;
+        continue;
+      }
+      len -= kVnetHdrLen;
+    }
+    if (len > out.size()) {
+      ++counters_.rx_dropped_too_big;
+      continue;
+    }
+    if (vnet_hdr_) {
+      const auto flags = static_cast<std::uint8_t>(hdr[vnet::kFlags]);
+      const auto gso = static_cast<std::uint8_t>(static_cast<std::uint8_t>(hdr[vnet::kGsoType]) & ~vnet::kGsoEcn);
+      if (flags & vnet::kNeedsCsum) {
+        // The frame left a kernel with CHECKSUM_PARTIAL (a veth keeps it so): the field holds the
+        // pseudo-header sum only. Complete it, or the stack would drop a valid frame.
+        if (!TapDevice::complete_checksum(out.first(len), vnet::load_le16(hdr, vnet::kCsumStart),
+                                          vnet::load_le16(hdr, vnet::kCsumOffset))) {
+          ++counters_.rx_dropped_bad_vnet_hdr;
+          continue;
+        }
+        ++counters_.rx_csum_completed;
+      }
+      if (gso != vnet::kGsoNone) ++counters_.rx_gso_frames;
+    }
+    ++counters_.rx_frames;
+    return len;
+  }
+}
+
+bool PacketDevice::transmit(stack::Instant, std::span<const std::byte> frame) {
+  // A zeroed virtio header: no checksum to complete, no segmentation.
+  std::array<std::byte, kVnetHdrLen> hdr{};
+  // sendmsg() does not write through iov_base; the const_cast only satisfies its C signature.
+  std::array<struct iovec, 2> iov{{{hdr.data(), hdr.size()}, {const_cast<std::byte*>(frame.data()), frame.size()}}};
+  struct msghdr msg;
+  std::memset(&msg, 0, sizeof msg);  // no msg_name: the interface and protocol bind() gave
+  const int first = vnet_hdr_ ? 0 : 1;
+  msg.msg_iov = iov.data() + first;
+  msg.msg_iovlen = static_cast<std::size_t>(2 - first);
+  for (;;) {
+    const ssize_t n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) break;  // a packet socket takes a frame whole or not at all
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+      ++counters_.tx_dropped_queue_full;
+    } else if (errno == ENETDOWN || errno == ENXIO) {
+      ++counters_.tx_dropped_down;
+    } else {
+      ++counters_.tx_dropped_error;
+    }
+    return false;
+  }
+  ++counters_.tx_frames;
+  return true;
+}
+
+Stats PacketDevice::stats() const {
+  // PACKET_STATISTICS reads and resets the kernel's counters: accumulate.
+  struct tpacket_stats st;
+  std::memset(&st, 0, sizeof st);
+  socklen_t len = sizeof st;
+  if (::getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) counters_.rx_kernel_drops += st.tp_drops;
+  return {
+      {"rx_frames", counters_.rx_frames},
+      {"tx_frames", counters_.tx_frames},
+      {"rx_dropped_outgoing", counters_.rx_dropped_outgoing},
+      {"rx_dropped_too_big", counters_.rx_dropped_too_big},
+      {"rx_dropped_bad_vnet_hdr", counters_.rx_dropped_bad_vnet_hdr},
+      {"rx_errors", counters_.rx_errors},
+      {"rx_csum_completed", counters_.rx_csum_completed},
+      {"rx_gso_frames", counters_.rx_gso_frames},
+      {"rx_kernel_drops", counters_.rx_kernel_drops},
+      {"tx_dropped_queue_full", counters_.tx_dropped_queue_full},
+      {"tx_dropped_down", counters_.tx_dropped_down},
+      {"tx_dropped_error", counters_.tx_dropped_error},
+  };
+}
+
+}  // namespace drivers

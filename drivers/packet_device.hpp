@@ -1,0 +1,131 @@
+// PacketDevice: Ethernet frames to and from an existing Linux interface (a veth, a spare NIC)
+// through an AF_PACKET socket, next to the kernel's own stack on that interface.
+//
+// Read first: packet(7) (SOCK_RAW, sockaddr_ll, sll_pkttype, PACKET_ADD_MEMBERSHIP,
+// PACKET_IGNORE_OUTGOING, PACKET_VNET_HDR); the kernel's Documentation/networking/packet_mmap.rst;
+// netdevice(7) (SIOCGIFFLAGS, SIOCGIFMTU, SIOCGIFHWADDR); virtio spec §5.1.6 (virtio_net_hdr).
+//
+// The stack keeps its OWN MAC address (Host derives one from the interface name, --mac overrides):
+// the interface is put in promiscuous mode (PACKET_MR_PROMISC, undone by the kernel when the
+// socket closes) so frames for our MAC reach us; the kernel keeps its address and its traffic.
+// Frames reach both: the kernel drops what is not addressed to it (PACKET_OTHERHOST) and the stack
+// drops what is not addressed to it (its own MAC filter).
+//
+// Our own transmissions would loop back to the socket as PACKET_OUTGOING copies, and so would
+// everything the kernel sends on the interface: PACKET_IGNORE_OUTGOING (Linux 4.20) stops them at
+// the source, and receive() also drops any frame whose sll_pkttype says PACKET_OUTGOING (older
+// kernels), counted as rx_dropped_outgoing.
+//
+// Checksum and segmentation offload from the kernel: a frame the kernel (of another namespace, over
+// a veth) sent may carry a partial TCP/UDP checksum (CHECKSUM_PARTIAL, TP_STATUS_CSUMNOTREADY), and
+// GRO on a NIC or a veth peer with TSO hands over TCP super-frames larger than the MTU. With
+// PACKET_VNET_HDR (PacketOptions::vnet_hdr, the default) every frame comes with a virtio_net_hdr
+// that says where the checksum is to be completed and whether the frame is a super-frame:
+// receive() completes such checksums in software (so the stack never drops a valid frame for a
+// "bad checksum") and hands super-frames up whole (capabilities(): rx_gso, max_frame 65549), like
+// TapDevice with IFF_VNET_HDR. Without vnet_hdr, frames longer than mtu + 14 are dropped
+// (rx_dropped_too_big) and partial checksums reach the stack as they are: only for interfaces
+// with offloads off (ethtool -K IFACE rx off tx off gro off tso off gso off on the peer).
+//
+// A limitation of AF_PACKET itself: frames we transmit go out of the interface, never into the
+// local kernel's stack, and the kernel's frames go out too; so the stack cannot talk to the
+// kernel's address on the same interface (as with macvlan without a hairpin). Use another host,
+// or the veth peer, as the peer.
+//
+// NOT IMPLEMENTED(PACKET_MMAP): a PACKET_RX_RING / PACKET_TX_RING (TPACKET_V3) would save one copy
+// and one system call per frame; this driver uses recvmsg()/sendmsg() per frame.
+// NOT IMPLEMENTED(virtio-net tx offload): partial checksums and TSO handed to the kernel
+// (tx_checksum_partial / tso stay false); transmit() sends a zeroed virtio_net_hdr.
+// NOT IMPLEMENTED(802.1Q): VLAN tags the kernel strips (tp_vlan_tci in PACKET_AUXDATA) are not
+// put back; the stack sees untagged frames, which is right for the interface's native VLAN only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include "drivers/device.hpp"
+
+namespace drivers {
+
+struct PacketOptions {
+  std::string name;           // an existing interface in our network namespace
+  bool promiscuous = true;    // PACKET_MR_PROMISC: needed for frames to our own (non-kernel) MAC
+  bool vnet_hdr = true;       // PACKET_VNET_HDR: receive offloads (see above)
+};
+
+enum class PacketErrorKind {
+  BadName,           // empty or too long
+  NoSuchDevice,      // no interface of that name in this network namespace
+  NotEthernet,       // loopback, TUN, ... (not ARPHRD_ETHER)
+  InterfaceDown,     // administratively down
+  PermissionDenied,  // no CAP_NET_RAW
+  Other,
+};
+const char* to_string(PacketErrorKind kind);
+
+struct PacketError {
+  PacketErrorKind kind;
+  std::string message;  // one line, says what to do
+};
+
+// What receive() does with a frame, from its sll_pkttype (packet(7)): a pure function so the
+// filtering rule is unit-tested without a socket.
+enum class PacketRxVerdict { Accept, DropOutgoing };
+PacketRxVerdict classify_packet_type(std::uint8_t sll_pkttype);
+
+class PacketDevice final : public Device {
+ public:
+  static std::variant<std::unique_ptr<PacketDevice>, PacketError> open(const PacketOptions& options);
+  ~PacketDevice() override;
+  PacketDevice(const PacketDevice&) = delete;
+  PacketDevice& operator=(const PacketDevice&) = delete;
+
+  Capabilities capabilities() const override;
+  std::string name() const override { return name_; }
+  std::optional<std::size_t> receive(stack::Instant now, std::span<std::byte> out) override;
+  bool transmit(stack::Instant now, std::span<const std::byte> frame) override;
+  int readable_fd() const override { return fd_; }
+  Stats stats() const override;
+
+  int ifindex() const { return ifindex_; }
+  bool vnet_hdr() const { return vnet_hdr_; }
+  // Whether PACKET_IGNORE_OUTGOING took (else outgoing copies are filtered in receive()).
+  bool kernel_ignores_outgoing() const { return ignore_outgoing_; }
+
+  // struct virtio_net_hdr as packet sockets use it (without PACKET_VNET_HDR_SZ): 10 bytes.
+  static constexpr std::size_t kVnetHdrLen = 10;
+  // Largest frame with GSO: a 64 KiB IPv4 packet plus Ethernet.
+  static constexpr std::size_t kMaxGsoFrame = 65535 + 14;
+
+ private:
+  PacketDevice(int fd, std::string name, int ifindex, std::size_t mtu, bool vnet_hdr, bool ignore_outgoing)
+      : fd_(fd), name_(std::move(name)), ifindex_(ifindex), mtu_(mtu), vnet_hdr_(vnet_hdr),
+        ignore_outgoing_(ignore_outgoing) {}
+
+  int fd_;
+  std::string name_;
+  int ifindex_;
+  std::size_t mtu_;
+  bool vnet_hdr_;
+  bool ignore_outgoing_;
+
+  struct Counters {
+    std::uint64_t rx_frames = 0;
+    std::uint64_t tx_frames = 0;
+    std::uint64_t rx_dropped_outgoing = 0;      // our own / the kernel's transmissions looped back
+    std::uint64_t rx_dropped_too_big = 0;       // longer than the caller's buffer (MSG_TRUNC)
+    std::uint64_t rx_dropped_bad_vnet_hdr = 0;  // short read or checksum offsets outside the frame
+    std::uint64_t rx_errors = 0;                // recvmsg() failed with something other than EAGAIN
+    std::uint64_t rx_csum_completed = 0;        // partial checksums we completed
+    std::uint64_t rx_gso_frames = 0;            // super-frames handed up whole
+    std::uint64_t rx_kernel_drops = 0;          // PACKET_STATISTICS tp_drops: socket queue overflow
+    std::uint64_t tx_dropped_queue_full = 0;    // sendmsg() said EAGAIN / ENOBUFS
+    std::uint64_t tx_dropped_down = 0;          // the interface went down (ENETDOWN / ENXIO)
+    std::uint64_t tx_dropped_error = 0;         // sendmsg() failed otherwise (EMSGSIZE, ...)
+  };
+  mutable Counters counters_;  // rx_kernel_drops is read (and reset by the kernel) in stats()
+};
+
+}  // namespace drivers
