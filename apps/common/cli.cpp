@@ -36,7 +36,23 @@ void ArgParser::add_net_options(NetOptions& net) {
   auto set = [](auto& field) {
     return [&field](const std::string& v) { field = v; return !v.empty(); };
   };
-  option("--tap", "NAME", "TAP device to attach to (default tap0)", set(net.tap));
+  option("--tap", "NAME", "TAP device to attach to (default tap0)", [&net](const std::string& v) {
+    net.tap = v;
+    net.tap_given = true;
+    return !v.empty();
+  });
+  option("--iface", "NAME",
+         "use an existing Ethernet interface (veth, NIC) through AF_PACKET instead of a TAP: promiscuous, "
+         "next to the kernel, with our own MAC; needs CAP_NET_RAW",
+         [&net](const std::string& v) {
+           net.tap = v;
+           net.driver = LinkDriver::Packet;
+           return !v.empty();
+         });
+  checks_.push_back([&net]() -> std::optional<std::string> {
+    if (net.tap_given && net.driver == LinkDriver::Packet) return "--tap and --iface exclude each other: pick one link";
+    return std::nullopt;
+  });
   option("--mac", "MAC", "our MAC address (default: a stable locally administered one)", set(net.mac));
   option("--ip", "ADDR/PREFIX", "static address; without it the program runs DHCP", set(net.ip));
   option("--gateway", "ADDR", "default router (with --ip)", set(net.gateway));
@@ -93,6 +109,12 @@ ArgParser::Result ArgParser::parse(const std::vector<std::string>& args) const {
       continue;
     }
     r.positional.push_back(a);
+  }
+  for (const auto& check : checks_) {
+    if (auto e = check()) {
+      r.error = *e;
+      return r;
+    }
   }
   return r;
 }

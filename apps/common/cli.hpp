@@ -1,7 +1,7 @@
 // Command-line parsing shared by minibrowser and ustack.
 //
 // The common network options (issue #2's contract, kept by every later program):
-//   --tap NAME  --mac MAC  --ip ADDR/PREFIX --gateway ADDR --dns ADDR  --hosts FILE  --pcap FILE
+//   --tap NAME | --iface NAME  --mac MAC  --ip ADDR/PREFIX --gateway ADDR --dns ADDR  --hosts FILE  --pcap FILE
 //   --drop-chance P --corrupt-chance P --reorder-chance P --seed N  --stats  --help  --version
 // Options take their value as `--name value` or `--name=value`.
 #pragma once
@@ -31,8 +31,16 @@ enum class ExitCode : int {
   RecvError = 56,       // curl: failure receiving network data (connection reset)
 };
 
+// Which driver Host opens: a TAP device (--tap, the default) or an existing interface through an
+// AF_PACKET socket (--iface, drivers/packet_device.hpp).
+enum class LinkDriver { Tap, Packet };
+
 struct NetOptions {
+  // The link's name: the TAP's (--tap, default tap0) or, with driver Packet, the interface's
+  // (--iface). Everything that names the link (lease files, messages) reads it from here.
   std::string tap = "tap0";
+  LinkDriver driver = LinkDriver::Tap;
+  bool tap_given = false;               // --tap appeared (with --iface: a usage error)
   std::optional<std::string> mac;       // default: a stable locally administered address
   std::optional<std::string> ip;        // ADDR/PREFIX; without it the program runs DHCP
   std::optional<std::string> gateway;
@@ -76,6 +84,7 @@ class ArgParser {
   std::string program_;
   std::string usage_;
   std::map<std::string, Spec> specs_;
+  std::vector<std::function<std::optional<std::string>()>> checks_;  // run after parsing: errors
   std::vector<std::string> order_;
 };
 

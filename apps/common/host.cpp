@@ -7,6 +7,7 @@
 
 #include "apps/common/clock.hpp"
 #include "drivers/fault_injector.hpp"
+#include "drivers/packet_device.hpp"
 #include "drivers/pcap_writer.hpp"
 #include "drivers/tap_device.hpp"
 #include "drivers/tracer.hpp"
@@ -48,9 +49,18 @@ std::variant<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& opti
     mac = *parsed;
   }
 
-  auto tap = drivers::TapDevice::open(drivers::TapOptions{.name = options.tap, .create = true, .vnet_hdr = false});
-  if (auto* err = std::get_if<drivers::TapError>(&tap)) return HostError{ExitCode::Usage, err->message};
-  host->chain_.push_back(std::move(std::get<0>(tap)));
+  if (options.driver == LinkDriver::Packet) {
+    if (options.tap_given) return HostError{ExitCode::Usage, "--tap and --iface exclude each other: pick one link"};
+    // The stack's own MAC (default_mac of the interface name, or --mac), never the interface's:
+    // the kernel keeps its address on the same link.
+    auto link = drivers::PacketDevice::open(drivers::PacketOptions{.name = options.tap});
+    if (auto* err = std::get_if<drivers::PacketError>(&link)) return HostError{ExitCode::Usage, err->message};
+    host->chain_.push_back(std::move(std::get<0>(link)));
+  } else {
+    auto tap = drivers::TapDevice::open(drivers::TapOptions{.name = options.tap, .create = true, .vnet_hdr = false});
+    if (auto* err = std::get_if<drivers::TapError>(&tap)) return HostError{ExitCode::Usage, err->message};
+    host->chain_.push_back(std::move(std::get<0>(tap)));
+  }
   host->device_ = host->chain_.back().get();
 
   if (options.drop_chance > 0 || options.corrupt_chance > 0 || options.reorder_chance > 0) {

@@ -1,5 +1,6 @@
-// Host: one running stack wired to the world — a TAP device (with the pcap and fault-injection
-// decorators the command line asks for), an Interface, and the event loop that drives them.
+// Host: one running stack wired to the world — a TAP device or, with --iface, an existing interface
+// through AF_PACKET (drivers/packet_device.hpp), with the pcap and fault-injection decorators the
+// command line asks for, an Interface, and the event loop that drives them.
 //
 // The loop is the only place that reads the real clock and waits (poll(2) on the device with the
 // earliest deadline of the stack and the application as timeout).
@@ -26,8 +27,8 @@ struct HostError {
 
 class Host {
  public:
-  // Opens the TAP device named by --tap, wraps it (--pcap, --drop-chance/--corrupt-chance/--seed),
-  // and builds the interface. With --ip the address is configured at once (gratuitous ARP).
+  // Opens the TAP device named by --tap (or the interface named by --iface), wraps it (--pcap,
+  // --drop-chance/--corrupt-chance/--seed), and builds the interface. With --ip the address is configured at once (gratuitous ARP).
   static std::variant<std::unique_ptr<Host>, HostError> open(const NetOptions& options);
   ~Host();
 
@@ -51,8 +52,8 @@ class Host {
   // --stats: every counter of the device chain and the stack.
   void print_stats(std::FILE* out) const;
 
-  // A stable locally administered MAC for a TAP name: 02:75:73 ("us") + 3 bytes of a hash of
-  // the name and the user id, so restarts keep their ARP entries and DHCP leases.
+  // A stable locally administered MAC for a TAP (or --iface) name: 02:75:73 ("us") + 3 bytes of
+  // a hash of the name and the user id, so restarts keep their ARP entries and DHCP leases.
   static stack::wire::MacAddress default_mac(const std::string& tap_name);
 
  private:
