@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The kernel client takes a DHCP lease from the router's dnsmasq (busybox udhcpc), uses the leased
+# The kernel client takes a DHCP lease from the router's LAN dnsmasq (busybox udhcpc), uses the leased
 # address through NAT, and gives it back (DHCPRELEASE) so the lease file is empty again.
 # shellcheck source-path=SCRIPTDIR source=../../tools/sandbox.d/testlib.sh
 source "$(dirname "$0")/../../tools/sandbox.d/testlib.sh"
@@ -39,7 +39,7 @@ fi
 [[ $dns == 198.51.100.53 ]] || fail "DNS option $dns, expected 198.51.100.53"
 pass "address in the pool, router 10.78.0.1, DNS 198.51.100.53"
 
-grep -q " $ip " "$STATE/dnsmasq/dnsmasq.leases" || fail "dnsmasq's lease file does not list $ip"
+grep -q " $ip " "$STATE/dnsmasq-lan/dnsmasq.leases" || fail "dnsmasq's lease file does not list $ip"
 pass "dnsmasq recorded the lease"
 
 # The leased address works: fetch the page from it (through the router's NAT).
@@ -50,7 +50,7 @@ pass "the leased address reaches http://www.domain.com/"
 # Release: udhcpc sends DHCPRELEASE on SIGTERM; dnsmasq must drop the lease.
 kill -TERM "$udhcpc_pid"; wait "$udhcpc_pid" || true; udhcpc_pid=
 grep -q 'sending release' "$work/udhcpc.log" || { cat "$work/udhcpc.log" >&2; fail "udhcpc did not send a DHCPRELEASE"; }
-for _ in $(seq 30); do grep -q " $ip " "$STATE/dnsmasq/dnsmasq.leases" || break; sleep 0.1; done
-! grep -q " $ip " "$STATE/dnsmasq/dnsmasq.leases" || fail "lease for $ip still in dnsmasq's lease file after DHCPRELEASE"
+for _ in $(seq 30); do grep -q " $ip " "$STATE/dnsmasq-lan/dnsmasq.leases" || break; sleep 0.1; done
+! grep -q " $ip " "$STATE/dnsmasq-lan/dnsmasq.leases" || fail "lease for $ip still in dnsmasq's lease file after DHCPRELEASE"
 ! sb --client ip -4 -o addr show dev lan0 | grep -q "inet $ip/" || fail "$ip still configured on lan0"
 pass "released: lease gone from dnsmasq, address removed from lan0"

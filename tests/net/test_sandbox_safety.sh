@@ -32,7 +32,7 @@ pass "tools/sandbox exec runs as $TAP_USER"
 
 # Each daemon runs in the namespace it belongs in (compare network-namespace inodes).
 ns_inode() { stat -L -c %i "/run/netns/$1"; }
-declare -A where=([nsd-root]=inet [nsd-com]=inet [nsd-domain]=inet [unbound]=inet [nginx]=inet [dnsmasq]=router)
+declare -A where=([nsd-root]=inet [nsd-com]=inet [nsd-domain]=inet [unbound]=inet [nginx]=inet [dnsmasq]=router [dnsmasq-lan]=router)
 for d in "${!where[@]}"; do
   pid=$(cat "$STATE/pids/$d") || fail "no PID recorded for $d"
   got=$(readlink "/proc/$pid/ns/net" 2>/dev/null) || fail "$d (pid $pid) is not running"
@@ -64,6 +64,9 @@ pass "/etc/netns/<ns>/resolv.conf -> 198.51.100.53 and hosts = localhost only, i
 ! grep -qiE '^\s*forward-(zone|addr)|^\s*stub-' "$STATE/unbound/unbound.conf" || fail "unbound has a forwarder/stub"
 hints=$(grep -E '\sA\s' "$STATE/unbound/root.hints" | awk '{print $NF}' | sort -u)
 [[ $hints == 198.51.100.1 ]] || fail "unbound's root hints name $hints, expected only 198.51.100.1"
-grep -qx 'port=0' "$STATE/dnsmasq/dnsmasq.conf" || fail "dnsmasq is not DHCP-only (port=0)"
-! grep -qE '^server=' "$STATE/dnsmasq/dnsmasq.conf" || fail "dnsmasq has an upstream server"
-pass "unbound: no forwarders, root hints = 198.51.100.1 only; dnsmasq: DHCP only"
+# Both dnsmasq: the TAP's (written by tools/host-net) and the LAN's.
+for conf in "$STATE/dnsmasq/dnsmasq.conf" "$STATE/dnsmasq-lan/dnsmasq.conf"; do
+  grep -qx 'port=0' "$conf" || fail "$conf: dnsmasq is not DHCP-only (port=0)"
+  ! grep -qE '^(server|resolv-file)=' "$conf" || fail "$conf: dnsmasq has an upstream server"
+done
+pass "unbound: no forwarders, root hints = 198.51.100.1 only; both dnsmasq: DHCP only"

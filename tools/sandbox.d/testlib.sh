@@ -32,3 +32,33 @@ expect_no_match() {
   local label=$1 text=$2 re=$3
   ! grep -qE -- "$re" <<<"$text" || { printf '%s\n' "$text" | sed 's/^/     | /' >&2; fail "$label: did not expect /$re/"; }
 }
+
+# make_uplink_ns NS PEER PREFIX: a fresh namespace NS that stands for a real host (a VM) whose
+# uplink "up0" is a veth into the sandbox's internet (named PEER there): PREFIX.2/30 on up0,
+# PREFIX.1/30 on PEER, default route via PREFIX.1. The internet gets no route back to anything
+# behind NS. Programs run in NS resolve only through the sandbox (/etc/netns/NS). IPv6 off.
+# drop_uplink_ns NS PEER undoes it (and stops whatever still runs in NS, by PID).
+make_uplink_ns() {
+  local ns=$1 peer=$2 prefix=$3 inet="$USTACK_SANDBOX-inet"
+  ip netns add "$ns"
+  mkdir -p "/etc/netns/$ns"
+  printf 'nameserver 198.51.100.53\n' >"/etc/netns/$ns/resolv.conf"
+  printf '127.0.0.1\tlocalhost\n' >"/etc/netns/$ns/hosts"
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link add up0 type veth peer name "$peer" netns "$inet"
+  ip -n "$ns" addr add "$prefix.2/30" dev up0
+  ip -n "$inet" addr add "$prefix.1/30" dev "$peer"
+  ip -n "$ns" link set up0 up
+  ip -n "$inet" link set "$peer" up
+  ip -n "$ns" route add default via "$prefix.1" dev up0
+}
+drop_uplink_ns() {
+  local ns=$1 peer=$2 pid
+  if [[ -e /run/netns/$ns ]]; then
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+    ip netns del "$ns"
+  fi
+  ip -n "$USTACK_SANDBOX-inet" link del "$peer" 2>/dev/null || true
+  rm -rf "/etc/netns/${ns:?}"
+}
