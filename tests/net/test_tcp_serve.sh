@@ -81,6 +81,19 @@ reply=$(printf 'GET / HTTP/1.1\r\n\r\n' | r socat -t 5 - TCP:10.77.0.74:80)
 expect_match "1.1 without Host" "$reply" "^HTTP/1.1 400 Bad Request"
 pass "pipelining, Connection: close, HTTP/1.0, 400 without Host (socat)"
 
+# TIME-WAIT reuse: on "Connection: close" the server closes first and holds the 4-tuple in
+# TIME-WAIT for 60 s; the kernel client reuses its port at once. RFC 6191 lets the newer SYN open a
+# new incarnation; before, the SYN got an ACK, the kernel's RST was ignored (RFC 1337), and the
+# connect stalled until the SYN retries ran out.
+t0=$(date +%s.%N)
+for i in 1 2 3; do
+  r curl -sf --max-time 5 --local-port 40123 -H 'Connection: close' -o /dev/null "$base/data.json" ||
+    fail "curl --local-port 40123 (connection $i) failed: the server's TIME-WAIT blocked the port"
+done
+reuse=$(awk -v s="$t0" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
+awk -v t="$reuse" 'BEGIN { exit !(t < 3) }' || fail "three connections on one 4-tuple took ${reuse} s (a SYN waited out a retry)"
+pass "three connections on one 4-tuple (server closes first, TIME-WAIT reused): ${reuse} s"
+
 start=$(date +%s.%N)
 r socat -u TCP:10.77.0.74:80 - >/dev/null 2>&1 || true   # -u: reads only, sends no FIN
 held=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
@@ -112,6 +125,7 @@ log=$(cat "$work/serve.log")
 expect_match "access log" "$log" '^10\.77\.0\.1 - - \[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9:]{8} \+0000\] "GET /random.bin HTTP/1.1" 200 3150049$'
 expect_match "max concurrent" "$log" 'serve.max_concurrent +([2-9][0-9]|1[0-9][0-9]|200)$'
 expect_no_match "no connection errors" "$log" 'serve.connection_errors +[1-9]'
+expect_match "TIME-WAIT reused" "$log" 'tcp\.time_wait_reused +([2-9]|[1-9][0-9]+)$'
 expect_no_match "no checksum drops" "$log" 'bad_checksum +[1-9]'
 pass "SIGTERM: exit 0; $(grep -c '^10\.77\.0\.1 - - ' <<<"$log") access-log lines; $(cat "$work/serve.err" | tail -1)"
 note "$(grep -E 'serve\.(max_concurrent|requests_reusing)' <<<"$log" | tr -s ' ' | paste -sd ';')"
