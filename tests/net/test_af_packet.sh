@@ -168,7 +168,8 @@ pass "the kernel's own $KERNEL_ADDR on pk0 answers too: $(grep -E 'packets trans
 
 out=$(in_pk curl -sS --max-time 10 --resolve "www.domain.com:80:$WEB_ADDR" http://www.domain.com/ -o "$work/kernel.html" \
   -w '%{http_code}' 2>&1) || fail "the kernel's curl on pk0 failed while the stack runs: $out"
-[[ $out == 200 ]] && cmp -s "$work/kernel.html" "$SANDBOX_DATA/www/index.html" || fail "kernel curl: status $out, body differs"
+[[ $out == 200 ]] || fail "kernel curl: status $out"
+cmp -s "$work/kernel.html" "$SANDBOX_DATA/www/index.html" || fail "kernel curl: body differs from nginx's index.html"
 pass "the kernel on pk0 still fetches http://www.domain.com/ through the NAT (curl: 200, byte-exact)"
 
 kill -TERM "$up_pid"
@@ -222,7 +223,7 @@ pass "minibrowser --iface pk0 http://www.domain.com/ renders the page (DHCP, DNS
 web_file="$STATE/www/afpacket-$$.bin"
 head -c $((8 * 1024 * 1024 + 4321)) /dev/urandom >"$web_file"
 chmod a+r "$web_file"
-out=$(ustack get --iface pk0 --ip 10.76.0.52/24 --gateway "$ROUTER_ADDR" --stats -o "$work/random.bin" \
+out=$(ustack get --iface pk0 --ip 10.76.0.52/24 --gateway "$ROUTER_ADDR" --stats --pcap "$work/big.pcap" -o "$work/random.bin" \
   "http://$WEB_ADDR/$(basename "$web_file")" 2>&1) || { rm -f "$web_file"; printf '%s\n' "$out" >&2; fail "ustack get of a random file failed"; }
 cmp -s "$work/random.bin" "$web_file" || { rm -f "$web_file"; fail "random file differs ($(stat -c %s "$work/random.bin") bytes)"; }
 rm -f "$web_file"
@@ -231,7 +232,7 @@ expect_no_match "no checksum drops (random file)" "$out" "drop\.(ipv4|tcp|udp)\.
 note "$(grep -E 'pk0\.(rx_frames|rx_csum_completed|rx_gso_frames|rx_dropped_too_big|rx_kernel_drops) ' <<<"$out" | tr -s ' ' | paste -sd ',' -)"
 
 # --- the captures read cleanly ------------------------------------------------------------------------
-for f in up nat get; do
+for f in up nat get big; do
   frames=$(tshark -r "$work/$f.pcap" 2>/dev/null | wc -l)
   malformed=$(tshark -r "$work/$f.pcap" -Y '_ws.malformed || _ws.expert.severity >= error' 2>/dev/null | wc -l)
   ((frames > 0)) || fail "$f.pcap has no frames"
