@@ -5,10 +5,12 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <span>
 #include <type_traits>
 
 #include "apps/common/clock.hpp"
@@ -53,7 +55,8 @@ struct DnsResolver::Query {
   Instant started;
   DnsResult partial;          // chain so far (across CNAME restarts)
   int restarts = 0;
-  std::uint64_t tcp_refused_at_start = 0;
+  std::uint64_t truncated_at_start = 0;
+  std::uint64_t tcp_failures_at_start = 0;
   std::uint64_t icmp_errors_at_start = 0;
 };
 
@@ -67,7 +70,7 @@ const char* to_string(DnsError e) {
     case DnsError::FormatError: return "the server could not understand the query";
     case DnsError::TimedOut: return "timed out";
     case DnsError::Unreachable: return "DNS server unreachable";
-    case DnsError::TruncatedNoTcp: return "answer truncated and the TCP fallback is not implemented";
+    case DnsError::TcpFailed: return "answer truncated and the retry over TCP failed";
     case DnsError::NoServers: return "no DNS server configured";
     case DnsError::BadName: return "not a valid domain name";
     case DnsError::Malformed: return "malformed answer";
@@ -154,7 +157,22 @@ bool DnsResolver::init(std::string* error) {
 DnsResolver::~DnsResolver() {
   destroying_ = true;
   if (channel_) ares_destroy(as_channel(channel_));  // pending callbacks get ARES_EDESTRUCTION
-  for (const auto& [fd, s] : sockets_) iface_.udp().close(s.udp);
+  // ares_destroy closes what c-ares had open (aclose); anything left is released here.
+  for (const auto& [fd, s] : sockets_) {
+    if (!s.stream) iface_.udp().close(s.udp);
+    else if (s.tcp) iface_.tcp().close(*s.tcp);
+  }
+}
+
+bool DnsResolver::tcp_closed() const {
+  for (auto id : closed_tcp_) {
+    const auto st = iface_.tcp().state(id);  // still answers after the handle was released
+    if (st && *st != stack::socket::TcpState::Closed && *st != stack::socket::TcpState::FinWait2 &&
+        *st != stack::socket::TcpState::TimeWait && !iface_.tcp().error(id)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 void DnsResolver::narrate(DnsEvent::Kind kind, std::string text) {
@@ -202,7 +220,8 @@ void DnsResolver::resolve(const std::string& name, Callback callback) {
 }
 
 void DnsResolver::start_query(Query& q) {
-  q.tcp_refused_at_start = counters_.tcp_refused;
+  q.truncated_at_start = counters_.truncated;
+  q.tcp_failures_at_start = counters_.tcp_failures;
   q.icmp_errors_at_start = counters_.icmp_errors;
   rejected_.erase(q.current.key());
   // ares_query, not ares_gethostbyname/getaddrinfo: no RFC 6724 sort probe (reference §1.2).
@@ -218,6 +237,7 @@ void DnsResolver::process() {
   // ICMP errors for our sockets (RFC 1122 §4.1.3.3): like a connected kernel UDP socket, the next
   // read fails with ECONNREFUSED, and c-ares moves on to the next server.
   for (auto& [fd, s] : sockets_) {
+    if (s.stream) continue;
     while (auto err = iface_.udp().take_error(s.udp)) {
       if (s.peer && err->remote.addr == s.peer->addr && err->remote.port == s.peer->port) {
         s.icmp_error = err->what;
@@ -226,15 +246,46 @@ void DnsResolver::process() {
       }
     }
   }
+  // TCP (RFC 7766 fallback): say when the handshake completed; a failure is reported to c-ares
+  // by the next read (the socket turns readable with the error) and narrated there.
+  for (auto& [fd, s] : sockets_) {
+    if (!s.stream || !s.tcp || !s.connecting) continue;
+    const auto st = iface_.tcp().state(*s.tcp);
+    if (st && *st != stack::socket::TcpState::SynSent && *st != stack::socket::TcpState::Closed) {
+      s.connecting = false;
+      narrate(DnsEvent::Kind::Tcp, "TCP connection to " + s.peer->describe() + " established in " +
+                                       ms_text(clock_() - s.connect_started));
+    }
+  }
+  auto has_input = [&](const FakeSocket& s) {
+    if (!s.stream) return iface_.udp().readable(s.udp) || s.icmp_error.has_value();
+    return s.tcp && iface_.tcp().readable(*s.tcp);  // bytes, the peer's FIN, or an error
+  };
   // Feed every socket c-ares reads while ours holds something: c-ares 1.18 reads a UDP socket
-  // until EAGAIN, later versions once per call with custom sockets; this loop suits both.
+  // until EAGAIN, later versions once per call with custom sockets; a TCP socket is read once per
+  // call in 1.18 (the 2-octet length, then the message), so the whole answer may need several
+  // calls with no new frame in between (reference §1.4). This loop suits all of them.
   const std::set<int> wanted = want_read_;
   for (int fd : wanted) {
     for (int i = 0; i < kMaxReadsPerTurn; ++i) {
       auto it = sockets_.find(fd);
       if (it == sockets_.end() || !want_read_.count(fd)) break;
-      if (!iface_.udp().readable(it->second.udp) && !it->second.icmp_error) break;
+      if (!has_input(it->second)) break;
       ares_process_fd(ch, fd, ARES_SOCKET_BAD);
+    }
+  }
+  // TCP sockets c-ares has queued a query for: let it write while the send buffer has room (the
+  // handshake done), or once with the error so it gives up on the connection.
+  const std::set<int> writers = want_write_;
+  for (int fd : writers) {
+    for (int i = 0; i < kMaxReadsPerTurn; ++i) {
+      auto it = sockets_.find(fd);
+      if (it == sockets_.end() || !want_write_.count(fd) || !it->second.tcp) break;
+      const auto id = *it->second.tcp;
+      if (!iface_.tcp().writable(id) && !iface_.tcp().error(id)) break;
+      const auto before = counters_.tcp_bytes_sent;
+      ares_process_fd(ch, ARES_SOCKET_BAD, fd);
+      if (counters_.tcp_bytes_sent == before) break;  // nothing taken: wait for the next turn
     }
   }
   // Timers: every ares_process_fd call also runs process_timeouts (reference §1.4).
@@ -267,7 +318,10 @@ void DnsResolver::on_answer(void* arg, int status, int timeouts, unsigned char* 
   Finished f{ticket->query, status, timeouts, {}, {}};
   if (abuf && alen > 0) f.answer.assign(abuf, abuf + alen);
   // The answer is processed synchronously inside the arecvfrom that delivered it.
-  if (f.answer.size() > 0) f.from = self->last_from_;
+  if (f.answer.size() > 0) {
+    f.from = self->last_from_;
+    f.tcp = self->last_tcp_;
+  }
   self->finished_.push_back(std::move(f));
 }
 
@@ -283,6 +337,7 @@ void DnsResolver::complete(std::uint64_t id, DnsResult result) {
     text += " A";
     for (const auto& a : result.addresses) text += " " + a.address.describe() + " (TTL " + std::to_string(a.ttl) + ")";
     if (result.server) text += " from " + result.server->describe();
+    if (result.over_tcp) text += " over TCP";
     text += " in " + ms_text(result.elapsed);
     narrate(DnsEvent::Kind::Answer, std::move(text));
   } else {
@@ -300,6 +355,7 @@ void DnsResolver::handle(Finished& f) {
   if (r.error || (f.answer.empty() && f.status == ARES_SUCCESS)) return complete(f.query, std::move(r));
   if (f.from) r.server = f.from;
   else if (!r.server && !options_.servers.empty()) r.server = options_.servers.front();
+  r.over_tcp = f.tcp;
   const std::string who = r.server ? r.server->describe() : servers_text();
   auto fail = [&](DnsError e, std::string detail) {
     r.error = e;
@@ -313,12 +369,20 @@ void DnsResolver::handle(Finished& f) {
         std::string d = "no reply from " + servers_text() + " after " + std::to_string(options_.tries) +
                         (options_.tries == 1 ? " try" : " tries") +
                         (options_.servers.size() > 1 ? " each" : "");
+        // A truncated answer came, then nothing over TCP: say so, it is not a silent server.
+        // (c-ares 1.18 does not send a query twice on one TCP connection: a connection that
+        // stays up but silent ends the lookup at that try's timeout.)
+        if (counters_.truncated > q.truncated_at_start) {
+          d = "TC=1 from " + who + ", then no reply over TCP";
+          if (counters_.tcp_failures > q.tcp_failures_at_start) d += "; " + last_tcp_failure_;
+        }
         return fail(DnsError::TimedOut, d);
       }
       case ARES_ECONNREFUSED: {
         // c-ares ends with its initial ECONNREFUSED when every attempt was skipped: find out why.
-        if (counters_.tcp_refused > q.tcp_refused_at_start) {
-          return fail(DnsError::TruncatedNoTcp, "TC=1 from " + who + "; NOT IMPLEMENTED(RFC 7766 TCP fallback)");
+        if (counters_.tcp_failures > q.tcp_failures_at_start) {
+          const std::string tc = counters_.truncated > q.truncated_at_start ? "TC=1 from " + who + ", then " : "";
+          return fail(DnsError::TcpFailed, tc + last_tcp_failure_);
         }
         if (auto rj = rejected_.find(q.current.key()); rj != rejected_.end()) {
           const std::string d = dns::rcode_name(rj->second.rcode) + " from " + rj->second.server.describe();
@@ -397,6 +461,62 @@ void DnsResolver::handle(Finished& f) {
 
 // --- c-ares socket functions ---------------------------------------------------------------------
 
+namespace {
+
+// errno for a TCP connection that failed, as a kernel socket would report it.
+int errno_of(stack::socket::TcpError e) {
+  switch (e) {
+    case stack::socket::TcpError::Refused: return ECONNREFUSED;
+    case stack::socket::TcpError::Reset: return ECONNRESET;
+    case stack::socket::TcpError::TimedOut: return ETIMEDOUT;
+    case stack::socket::TcpError::Unreachable: return EHOSTUNREACH;
+  }
+  return EIO;
+}
+
+// Takes every whole DNS-over-TCP message (RFC 1035 §4.2.2: a 2-octet length, then the message)
+// off the front of `stream`. The buffer never holds more than one message plus its prefix.
+template <typename Fn>
+void take_framed(stack::Bytes& stream, Fn&& on_message) {
+  std::size_t at = 0;
+  while (stream.size() - at >= 2) {
+    const std::size_t len = (std::to_integer<std::size_t>(stream[at]) << 8) | std::to_integer<std::size_t>(stream[at + 1]);
+    if (stream.size() - at - 2 < len) break;
+    on_message(std::span<const std::byte>(stream).subspan(at + 2, len));
+    at += 2 + len;
+  }
+  stream.erase(stream.begin(), stream.begin() + static_cast<std::ptrdiff_t>(at));
+}
+
+}  // namespace
+
+void DnsResolver::inspect_reply(const dns::Message& m, Ipv4Address from, bool tcp) {
+  if (!m.header.qr || m.questions.size() != 1) return;
+  const auto& question = m.questions[0];
+  // RFC 1035 §4.2.1 / RFC 7766 §5: a truncated UDP answer to a query of ours is asked again over
+  // TCP by c-ares (ARES_FLAG_IGNTC is not set). A TC=1 datagram whose ID we never sent is
+  // ignored by c-ares (RFC 5452 §9.1), so it is not announced.
+  if (!tcp && m.header.tc && sends_per_id_.count(m.header.id)) {
+    ++counters_.truncated;
+    narrate(DnsEvent::Kind::Retry, "answer truncated (TC=1) from " + from.describe() + " for " +
+                                       question.name.describe_relative() + ": retrying over TCP");
+  }
+  // Remember error rcodes: c-ares discards SERVFAIL/REFUSED/NOTIMP/FORMERR answers and tries
+  // the next server, ending with a bare ECONNREFUSED; handle() names the real cause.
+  if (m.header.rcode != 0 && m.rcode() != dns::Rcode::NxDomain) {
+    rejected_[question.name.key()] = Rejected{from, m.header.rcode};
+    narrate(DnsEvent::Kind::Failure, dns::rcode_name(m.header.rcode) + " from " + from.describe() + " for " +
+                                         question.name.describe_relative() + (tcp ? " (over TCP)" : ""));
+  }
+}
+
+void DnsResolver::tcp_failed(FakeSocket& s, const std::string& why) {
+  ++counters_.tcp_failures;
+  last_tcp_failure_ = "TCP to " + (s.peer ? s.peer->describe() : std::string("?")) + ": " + why;
+  s.connecting = false;
+  narrate(DnsEvent::Kind::Failure, last_tcp_failure_);
+}
+
 int DnsResolver::a_socket(int domain, int type, int, void* self_ptr) {
   auto* self = static_cast<DnsResolver*>(self_ptr);
   if (domain != AF_INET) {
@@ -405,10 +525,15 @@ int DnsResolver::a_socket(int domain, int type, int, void* self_ptr) {
   }
   if (type == SOCK_STREAM) {
     // c-ares wants TCP because an answer came back truncated (RFC 1035 §4.2.1, RFC 7766 §5).
-    // NOT IMPLEMENTED(RFC 7766 TCP fallback): the Interface has no tcp() yet. Failing here makes
-    // c-ares skip the server; handle() turns that into DnsError::TruncatedNoTcp.
-    ++self->counters_.tcp_refused;
-    self->narrate(DnsEvent::Kind::Failure, "answer truncated (TC=1): retry over TCP is NOT IMPLEMENTED (RFC 7766)");
+    // The TcpLayer socket itself is made by aconnect, which is when we learn the server.
+    const int fd = self->next_handle_++;
+    FakeSocket s;
+    s.stream = true;
+    self->sockets_[fd] = std::move(s);
+    ++self->counters_.sockets_opened;
+    return fd;
+  }
+  if (type != SOCK_DGRAM) {
     errno = EPROTONOSUPPORT;
     return -1;
   }
@@ -418,7 +543,9 @@ int DnsResolver::a_socket(int domain, int type, int, void* self_ptr) {
     return -1;
   }
   const int fd = self->next_handle_++;
-  self->sockets_[fd] = FakeSocket{*bound, std::nullopt, std::nullopt};
+  FakeSocket s;
+  s.udp = *bound;
+  self->sockets_[fd] = std::move(s);
   ++self->counters_.sockets_opened;
   return fd;
 }
@@ -430,9 +557,27 @@ int DnsResolver::a_close(int fd, void* self_ptr) {
     errno = EBADF;
     return -1;
   }
-  self->iface_.udp().close(it->second.udp);
+  FakeSocket& s = it->second;
+  if (!s.stream) {
+    self->iface_.udp().close(s.udp);
+  } else if (s.tcp) {
+    auto& tcp = self->iface_.tcp();
+    // RFC 7766 §6.2.3: the client closes when it has its answers. Unread octets would turn the
+    // close into a RST (RFC 2525 §2.17): drain them, then CLOSE (a FIN after what is queued).
+    std::array<std::byte, 2048> sink;
+    for (;;) {
+      auto r = tcp.recv(*s.tcp, sink);
+      if (!r || *r == 0) break;
+    }
+    const bool was_open = !tcp.error(*s.tcp) && tcp.state(*s.tcp) != stack::socket::TcpState::SynSent;
+    tcp.close(*s.tcp);
+    self->closed_tcp_.push_back(*s.tcp);
+    if (self->closed_tcp_.size() > 64) self->closed_tcp_.erase(self->closed_tcp_.begin());
+    if (was_open) self->narrate(DnsEvent::Kind::Tcp, "closing the TCP connection to " + s.peer->describe());
+  }
   self->sockets_.erase(it);
   self->want_read_.erase(fd);
+  self->want_write_.erase(fd);
   return 0;
 }
 
@@ -449,9 +594,36 @@ int DnsResolver::a_connect(int fd, const sockaddr* addr, unsigned addrlen, void*
   }
   sockaddr_in sin{};
   std::memcpy(&sin, addr, sizeof sin);
+  FakeSocket& s = it->second;
   // Connected-UDP model: later sends go to this peer (reference §1.3).
-  it->second.peer = stack::socket::UdpEndpoint{Ipv4Address{ntohl(sin.sin_addr.s_addr)}, ntohs(sin.sin_port)};
-  return 0;
+  s.peer = stack::socket::UdpEndpoint{Ipv4Address{ntohl(sin.sin_addr.s_addr)}, ntohs(sin.sin_port)};
+  if (!s.stream) return 0;
+  if (s.tcp) {
+    errno = EISCONN;
+    return -1;
+  }
+  // TCP: a non-blocking active open (RFC 9293 §3.10.1). c-ares queues its query and waits for
+  // the socket to turn writable (the socket-state callback), which is ESTABLISHED here.
+  auto& iface = self->iface_;
+  if (!iface.address() || !iface.next_hop(s.peer->addr)) {
+    self->tcp_failed(s, "no route (no address configured)");
+    errno = ENETUNREACH;
+    return -1;
+  }
+  auto id = iface.tcp().connect(iface.address()->address, s.peer->addr, s.peer->port, self->clock_());
+  if (!id) {
+    self->tcp_failed(s, stack::socket::to_string(id.error()));
+    // Not EAGAIN: c-ares would wait for a connection that never comes.
+    errno = id.error() == stack::socket::ConnectError::InvalidAddress ? EADDRNOTAVAIL : EMFILE;
+    return -1;
+  }
+  s.tcp = *id;
+  s.connecting = true;
+  s.connect_started = self->clock_();
+  ++self->counters_.tcp_connections;
+  self->narrate(DnsEvent::Kind::Tcp, "connecting to " + s.peer->describe() + " over TCP (RFC 7766)");
+  errno = EINPROGRESS;
+  return -1;
 }
 
 long DnsResolver::a_sendv(int fd, const iovec* iov, int iovcnt, void* self_ptr) {
@@ -461,13 +633,61 @@ long DnsResolver::a_sendv(int fd, const iovec* iov, int iovcnt, void* self_ptr) 
     errno = it == self->sockets_.end() ? EBADF : EDESTADDRREQ;
     return -1;
   }
+  FakeSocket& s = it->second;
   stack::Bytes datagram;
   for (int i = 0; i < iovcnt; ++i) {
     const auto* p = static_cast<const std::byte*>(iov[i].iov_base);
     datagram.insert(datagram.end(), p, p + iov[i].iov_len);
   }
+  if (s.stream) {
+    if (!s.tcp) {
+      errno = ENOTCONN;
+      return -1;
+    }
+    auto& tcp = self->iface_.tcp();
+    if (auto e = tcp.error(*s.tcp)) {
+      self->tcp_failed(s, stack::socket::to_string(*e));
+      errno = errno_of(*e);
+      return -1;
+    }
+    // Still connecting, or the send buffer full: c-ares keeps the bytes and waits for writable.
+    if (!tcp.writable(*s.tcp)) {
+      const auto st = tcp.state(*s.tcp);
+      if (st && (*st == stack::socket::TcpState::SynSent || *st == stack::socket::TcpState::Established ||
+                 *st == stack::socket::TcpState::CloseWait)) {
+        errno = EAGAIN;
+        return -1;
+      }
+      self->tcp_failed(s, "connection closed by the server");
+      errno = EPIPE;
+      return -1;
+    }
+    auto sent = tcp.send(*s.tcp, datagram);
+    if (!sent) {
+      self->tcp_failed(s, stack::socket::to_string(sent.error()));
+      errno = EPIPE;
+      return -1;
+    }
+    if (*sent == 0) {
+      errno = EAGAIN;
+      return -1;
+    }
+    self->counters_.tcp_bytes_sent += *sent;
+    // Narration: the queries inside the stream, once each is whole (a partial write leaves the
+    // rest for c-ares' next call).
+    s.sent_stream.insert(s.sent_stream.end(), datagram.begin(), datagram.begin() + static_cast<std::ptrdiff_t>(*sent));
+    take_framed(s.sent_stream, [&](std::span<const std::byte> message) {
+      if (auto q = dns::parse(message); q && q->questions.size() == 1) {
+        const auto& question = q->questions[0];
+        self->narrate(DnsEvent::Kind::Query, "asking " + s.peer->addr.describe() + " for " +
+                                                 question.name.describe_relative() + " " +
+                                                 dns::type_name(question.type) + " over TCP");
+      }
+    });
+    return static_cast<long>(*sent);
+  }
   // UDP: never EAGAIN (c-ares 1.18 skips the server on any -1): the layer queues the datagram.
-  if (auto err = self->iface_.udp().send_to(it->second.udp, *it->second.peer, datagram)) {
+  if (auto err = self->iface_.udp().send_to(s.udp, *s.peer, datagram)) {
     errno = ENOBUFS;
     return -1;
   }
@@ -475,8 +695,8 @@ long DnsResolver::a_sendv(int fd, const iovec* iov, int iovcnt, void* self_ptr) 
   if (auto q = dns::parse(datagram); q && q->questions.size() == 1) {
     const int n = ++self->sends_per_id_[q->header.id];
     const auto& question = q->questions[0];
-    std::string text = "asking " + it->second.peer->addr.describe() + " for " + question.name.describe_relative() +
-                       " " + dns::type_name(question.type);
+    std::string text = "asking " + s.peer->addr.describe() + " for " + question.name.describe_relative() + " " +
+                       dns::type_name(question.type);
     if (n > 1) text += " (try " + std::to_string(n) + ")";
     self->narrate(n > 1 ? DnsEvent::Kind::Retry : DnsEvent::Kind::Query, std::move(text));
     if (self->sends_per_id_.size() > 4096) self->sends_per_id_.clear();
@@ -493,6 +713,47 @@ long DnsResolver::a_recvfrom(int fd, void* buf, std::size_t len, int, sockaddr* 
     return -1;
   }
   FakeSocket& s = it->second;
+  if (s.stream) {
+    // c-ares 1.18 reads a stream with from == NULL: the 2-octet length, then the message.
+    if (!s.tcp) {
+      errno = ENOTCONN;
+      return -1;
+    }
+    auto& tcp = self->iface_.tcp();
+    auto r = tcp.recv(*s.tcp, std::span(static_cast<std::byte*>(buf), len));
+    if (r && *r > 0) {
+      self->counters_.tcp_bytes_received += *r;
+      const auto* p = static_cast<const std::byte*>(buf);
+      s.received_stream.insert(s.received_stream.end(), p, p + *r);
+      take_framed(s.received_stream, [&](std::span<const std::byte> message) {
+        if (auto m = dns::parse(message)) self->inspect_reply(*m, s.peer->addr, true);
+      });
+      self->last_from_ = s.peer->addr;
+      self->last_tcp_ = true;
+      return static_cast<long>(*r);
+    }
+    if (r) {
+      // End of stream (the server's FIN): 0, as recv(2) says it. c-ares drops the connection and
+      // asks again (a fresh connection) while a query is waiting; it reads only then, because it
+      // closes its sockets as soon as nothing is pending (no ARES_FLAG_STAYOPEN).
+      if (len > 0) self->tcp_failed(s, "closed by the server before answering");
+      return 0;
+    }
+    switch (r.error()) {
+      case stack::socket::RecvError::WouldBlock: errno = EAGAIN; return -1;
+      case stack::socket::RecvError::BadSocket: errno = EBADF; return -1;
+      case stack::socket::RecvError::ConnectionFailed:
+      case stack::socket::RecvError::InvalidState:
+        if (auto e = tcp.error(*s.tcp)) {
+          self->tcp_failed(s, stack::socket::to_string(*e));
+          errno = errno_of(*e);
+          return -1;
+        }
+        return 0;
+    }
+    errno = EIO;
+    return -1;
+  }
   for (;;) {
     auto d = self->iface_.udp().recv_from(s.udp);
     if (!d) break;
@@ -511,15 +772,7 @@ long DnsResolver::a_recvfrom(int fd, void* buf, std::size_t len, int, sockaddr* 
                                                  s.peer->describe() + ")");
       continue;
     }
-    if (auto m = dns::parse(d->payload); m && m->header.qr && m->questions.size() == 1) {
-      // Remember error rcodes: c-ares discards SERVFAIL/REFUSED/NOTIMP/FORMERR answers and tries
-      // the next server, ending with a bare ECONNREFUSED; handle() names the real cause.
-      if (m->header.rcode != 0 && m->rcode() != dns::Rcode::NxDomain) {
-        self->rejected_[m->questions[0].name.key()] = Rejected{d->from.addr, m->header.rcode};
-        self->narrate(DnsEvent::Kind::Failure, dns::rcode_name(m->header.rcode) + " from " + d->from.addr.describe() +
-                                                   " for " + m->questions[0].name.describe_relative());
-      }
-    }
+    if (auto m = dns::parse(d->payload)) self->inspect_reply(*m, d->from.addr, false);
     const std::size_t n = std::min(len, d->payload.size());  // like recvfrom(2): the rest is cut
     std::memcpy(buf, d->payload.data(), n);
     if (from && fromlen) {
@@ -533,6 +786,7 @@ long DnsResolver::a_recvfrom(int fd, void* buf, std::size_t len, int, sockaddr* 
       *fromlen = sizeof sin;
     }
     self->last_from_ = d->from.addr;
+    self->last_tcp_ = false;
     return static_cast<long>(n);
   }
   if (s.icmp_error) {
@@ -544,10 +798,13 @@ long DnsResolver::a_recvfrom(int fd, void* buf, std::size_t len, int, sockaddr* 
   return -1;
 }
 
-void DnsResolver::on_sock_state(void* self_ptr, int fd, int readable, int) {
+void DnsResolver::on_sock_state(void* self_ptr, int fd, int readable, int writable) {
   auto* self = static_cast<DnsResolver*>(self_ptr);
   if (readable) self->want_read_.insert(fd);
   else self->want_read_.erase(fd);
+  // Only TCP sockets ask for writability (c-ares has a query queued for the connection).
+  if (writable) self->want_write_.insert(fd);
+  else self->want_write_.erase(fd);
 }
 
 }  // namespace appkit

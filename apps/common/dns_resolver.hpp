@@ -12,8 +12,16 @@
 //     an ephemeral port, aconnect remembers the server, asendv queues the datagram (never EAGAIN:
 //     c-ares 1.18 skips the server on any send error), arecvfrom returns one datagram per call
 //     with its true source, then -1/EAGAIN. No kernel socket is ever opened.
-//   - the socket-state callback tells which handles c-ares reads; `process()` feeds it with
-//     `ares_process_fd` while our socket holds datagrams, and once with (BAD, BAD) for timeouts;
+//   - a truncated answer (TC=1, RFC 1035 §4.2.1) makes c-ares ask again over TCP (RFC 7766 §5):
+//     asocket(SOCK_STREAM) is a TcpLayer socket, aconnect a non-blocking active open (-1/
+//     EINPROGRESS), asendv moves what the send buffer takes (partial writes; -1/EAGAIN while
+//     connecting or full), arecvfrom returns what is queued (-1/EAGAIN when empty, 0 at the
+//     peer's FIN), aclose drains and closes with a FIN (the connection may then sit in TIME-WAIT
+//     inside the TCP layer). c-ares does the 2-octet length framing (RFC 1035 §4.2.2) itself.
+//   - the socket-state callback tells which handles c-ares reads and writes; `process()` feeds it
+//     with `ares_process_fd` while our socket holds datagrams or stream bytes (c-ares 1.18 reads a
+//     TCP socket once per call: the length, then the body), while a TCP socket c-ares wants to
+//     write is writable, and once with (BAD, BAD) for timeouts;
 //   - `next_deadline()` is c-ares' own timeout (`ares_timeout`), for the Host loop's step().
 //   - configuration is explicit (every ARES_OPT_* that `ARES_CONFIG_CHECK` wants), so c-ares
 //     never reads /etc/resolv.conf; the hosts file is ours (hosts_file.hpp), never c-ares'.
@@ -22,9 +30,9 @@
 // Answers are parsed with stack/wire/dns (TTLs, the CNAME chain). c-ares' clock is the real
 // CLOCK_MONOTONIC, so tests use small real timeouts.
 //
-// NOT IMPLEMENTED(RFC 7766 TCP fallback): the Interface has no TCP layer yet, so a truncated
-// answer (TC=1) ends with DnsError::TruncatedNoTcp instead of a retry over TCP. EDNS with a
-// 1232-octet payload (the DNS flag day 2020 value) makes truncation rare.
+// EDNS with a 1232-octet payload (the DNS flag day 2020 value) makes truncation rare; when it
+// happens the retry goes over our own TCP. NOT IMPLEMENTED(RFC 7766 §6.2.1): connection reuse and
+// pipelining across lookups (c-ares 1.18 closes every socket once no query is pending).
 #pragma once
 
 #include <cstdint>
@@ -38,6 +46,7 @@
 
 #include "stack/iface/interface.hpp"
 #include "stack/time.hpp"
+#include "stack/util/bytes.hpp"
 #include "stack/wire/dns.hpp"
 #include "stack/wire/ip_address.hpp"
 
@@ -58,7 +67,7 @@ enum class DnsError {
   FormatError,      // FORMERR from the server
   TimedOut,         // no reply after every try
   Unreachable,      // ICMP port unreachable from the server
-  TruncatedNoTcp,   // TC=1 and NOT IMPLEMENTED(RFC 7766 TCP fallback)
+  TcpFailed,        // TC=1, then the retry over TCP failed (refused, reset, unreachable)
   NoServers,        // no DNS server configured (no --dns, no DHCP option 6)
   BadName,          // not a valid domain name
   Malformed,        // a reply we could not parse
@@ -80,6 +89,7 @@ struct DnsResult {
   std::vector<stack::wire::dns::Record> records;  // the chain: CNAMEs in order, then the A records
   std::vector<std::string> cname_chain;           // names from the one asked to the canonical one
   std::optional<stack::wire::Ipv4Address> server;  // who answered (or the last one asked)
+  bool over_tcp = false;                           // the answer came over TCP (RFC 7766 fallback)
   stack::Duration elapsed;
   int timeouts = 0;
   std::optional<DnsError> error;
@@ -92,7 +102,7 @@ struct DnsResult {
 
 // One line for the narrator: "DNS: asking 198.51.100.53 for www.domain.com A".
 struct DnsEvent {
-  enum class Kind { Query, Retry, Answer, Failure, Ignored };
+  enum class Kind { Query, Retry, Answer, Failure, Ignored, Tcp };  // Tcp: the RFC 7766 connection
   Kind kind;
   stack::Instant at;
   std::string text;
@@ -129,6 +139,10 @@ class DnsResolver {
   // When process() next has work without a new frame (c-ares' timeout); nullopt when idle.
   std::optional<stack::Instant> next_deadline() const;
   bool idle() const { return queries_.empty() && finished_.empty(); }
+  // Every TCP connection c-ares closed has sent its FIN and had it acknowledged (FIN-WAIT-2,
+  // TIME-WAIT or gone): a program that exits right after its lookup turns the loop until this
+  // holds (or a short deadline) so the server sees a graceful close, not silence.
+  bool tcp_closed() const;
 
   std::function<void(const DnsEvent&)> on_event;
 
@@ -139,7 +153,11 @@ class DnsResolver {
     std::uint64_t datagrams_received = 0;
     std::uint64_t empty_datagrams = 0;      // zero-length: dropped here, never handed to c-ares
     std::uint64_t foreign_datagrams = 0;    // not from the server's address and port: dropped
-    std::uint64_t tcp_refused = 0;          // c-ares asked for TCP (truncated answer)
+    std::uint64_t truncated = 0;            // TC=1 answers to our queries (RFC 1035 §4.2.1)
+    std::uint64_t tcp_connections = 0;      // TCP connections opened for the fallback (RFC 7766)
+    std::uint64_t tcp_failures = 0;         // of those: refused, reset, unreachable, or no route
+    std::uint64_t tcp_bytes_sent = 0;       // stream octets c-ares wrote (length prefixes included)
+    std::uint64_t tcp_bytes_received = 0;   // stream octets handed to c-ares
     std::uint64_t icmp_errors = 0;
   };
   const Counters& counters() const { return counters_; }
@@ -152,9 +170,15 @@ class DnsResolver {
     std::uint64_t query;
   };
   struct FakeSocket {
+    bool stream = false;                    // SOCK_STREAM: a TcpLayer socket (RFC 7766 fallback)
     stack::socket::UdpLayer::SocketId udp = 0;
+    std::optional<stack::socket::SocketId> tcp;  // set by aconnect (the active open)
     std::optional<stack::socket::UdpEndpoint> peer;
     std::optional<std::string> icmp_error;  // pending: arecvfrom reports ECONNREFUSED
+    bool connecting = false;                // TCP: SYN sent, establishment not yet narrated
+    stack::Instant connect_started;
+    stack::Bytes sent_stream;               // TCP: octets written, until a whole framed message
+    stack::Bytes received_stream;           // TCP: octets read, until a whole framed message
   };
   struct Rejected {
     stack::wire::Ipv4Address server;
@@ -166,6 +190,7 @@ class DnsResolver {
     int timeouts;
     std::vector<unsigned char> answer;
     std::optional<stack::wire::Ipv4Address> from;
+    bool tcp = false;
   };
 
   DnsResolver(stack::iface::Interface& iface, DnsResolverOptions options, Clock clock);
@@ -174,6 +199,9 @@ class DnsResolver {
   void handle(Finished& f);
   void complete(std::uint64_t id, DnsResult result);
   void narrate(DnsEvent::Kind kind, std::string text);
+  // A reply c-ares is about to see (UDP datagram or framed TCP message): TC=1 and error rcodes.
+  void inspect_reply(const stack::wire::dns::Message& m, stack::wire::Ipv4Address from, bool tcp);
+  void tcp_failed(FakeSocket& s, const std::string& why);
   std::string servers_text() const;
 
   // c-ares callbacks (user_data / arg is `this` or a query id).
@@ -192,6 +220,8 @@ class DnsResolver {
   void* channel_ = nullptr;  // ares_channel (kept opaque here so callers need not include ares.h)
   std::map<int, FakeSocket> sockets_;
   std::set<int> want_read_;
+  std::set<int> want_write_;                          // TCP sockets with queued data in c-ares
+  std::vector<stack::socket::SocketId> closed_tcp_;   // closed by c-ares, finishing their close
   int next_handle_;
   std::uint64_t next_query_ = 1;
   std::map<std::uint64_t, std::unique_ptr<Query>> queries_;
@@ -199,6 +229,8 @@ class DnsResolver {
   std::map<std::string, Rejected> rejected_;          // qname key -> the last error rcode seen
   std::map<std::uint16_t, int> sends_per_id_;         // DNS ID -> datagrams sent (retries)
   std::optional<stack::wire::Ipv4Address> last_from_;  // source of the datagram c-ares is reading
+  bool last_tcp_ = false;                              // ... and whether it came over TCP
+  std::string last_tcp_failure_;                       // "TCP to 198.51.100.53:53: connection refused"
   bool destroying_ = false;
   Counters counters_;
 };

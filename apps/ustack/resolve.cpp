@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "apps/common/cli.hpp"
@@ -321,22 +322,27 @@ int run_resolve(const std::vector<std::string>& args) {
     if (result) break;
     host.step(resolver->next_deadline());
   }
+  // A TCP fallback (RFC 7766) leaves a connection closing: let our FIN be acknowledged before the
+  // process exits, so the server sees a graceful close (bounded: a dead server does not hold us).
+  host.run_until([&] { return resolver->tcp_closed(); }, host.now() + stack::Duration::from_millis(500));
   if (net.stats) {
     host.print_stats(stdout);
     const auto& c = resolver->counters();
-    std::printf("%-40s %llu\n%-40s %llu\n%-40s %llu\n%-40s %llu\n", "dns.datagrams_sent",
-                static_cast<unsigned long long>(c.datagrams_sent), "dns.datagrams_received",
-                static_cast<unsigned long long>(c.datagrams_received), "dns.foreign_datagrams",
-                static_cast<unsigned long long>(c.foreign_datagrams), "dns.tcp_fallback_not_implemented",
-                static_cast<unsigned long long>(c.tcp_refused));
+    const std::pair<const char*, std::uint64_t> rows[] = {
+        {"dns.datagrams_sent", c.datagrams_sent},       {"dns.datagrams_received", c.datagrams_received},
+        {"dns.foreign_datagrams", c.foreign_datagrams}, {"dns.truncated", c.truncated},
+        {"dns.tcp_connections", c.tcp_connections},     {"dns.tcp_failures", c.tcp_failures},
+        {"dns.tcp_bytes_sent", c.tcp_bytes_sent},       {"dns.tcp_bytes_received", c.tcp_bytes_received},
+    };
+    for (const auto& [label, value] : rows) std::printf("%-40s %llu\n", label, static_cast<unsigned long long>(value));
   }
   if (!result->ok()) {
     std::fprintf(stderr, "ustack resolve: cannot resolve %s: %s\n", name.c_str(), result->error_message().c_str());
     return code(ExitCode::CannotResolve);
   }
   for (const auto& r : result->records) std::printf(";; ANSWER: %s\n", spaced(r).c_str());
-  std::printf(";; from %s in %s\n", result->server ? result->server->describe().c_str() : "?",
-              ms(result->elapsed).c_str());
+  std::printf(";; from %s in %s%s\n", result->server ? result->server->describe().c_str() : "?",
+              ms(result->elapsed).c_str(), result->over_tcp ? " over TCP" : "");
   for (std::size_t i = 0; i + 1 < result->cname_chain.size(); ++i) {
     std::printf("%s is an alias for %s.\n", result->cname_chain[i].c_str(), result->cname_chain[i + 1].c_str());
   }

@@ -4,6 +4,8 @@
 //
 //   DnsTestNet net;                       client 10.77.0.60/24, gateway 10.77.0.1
 //   net.serve_udp(53, script)             the peer answers on its own UdpLayer (a real Interface)
+//   net.serve_tcp(53, script, style)      ... and over its own TcpLayer (DNS over TCP, RFC 7766:
+//                                         2-octet length framing), whole, byte by byte, or closing
 //   net.internet = script                 or: a frame-level "internet" behind the gateway that
 //                                         answers UDP to any address (for the iterative walk)
 //   net.run_until([&]{ return done; }, 3s)
@@ -11,7 +13,9 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <functional>
+#include <map>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -69,6 +73,15 @@ inline dns::Record soa_record(const char* zone) {
                                      1, 2, 3, 4, 3600}};
 }
 
+// How the peer's TCP server behaves once a query has arrived over a connection.
+enum class TcpStyle {
+  Answer,            // writes the framed replies at once; closes when the client closes
+  Trickle,           // writes one octet per turn of the world (many segments, partial reads)
+  CloseWithoutReply, // reads the query, then closes (FIN) without answering
+  Reset,             // reads the query, then aborts (RST)
+  Silent,            // accepts, reads, never answers
+};
+
 class DnsTestNet {
  public:
   DnsTestNet()
@@ -91,6 +104,19 @@ class DnsTestNet {
     server_socket_ = *s;
     server_script_ = std::move(script);
   }
+  // The peer runs a DNS server over TCP at `port` (without it, a SYN to the peer is answered
+  // with RST: connection refused).
+  void serve_tcp(std::uint16_t port, Script script, TcpStyle style = TcpStyle::Answer) {
+    auto l = peer_.tcp().listen(Ipv4Address::any(), port, 8);
+    REQUIRE(l.ok());
+    tcp_listener_ = *l;
+    tcp_script_ = std::move(script);
+    tcp_style_ = style;
+  }
+  std::uint64_t tcp_queries_seen = 0;
+  std::uint64_t tcp_accepted = 0;
+  std::uint64_t tcp_client_fins = 0;  // connections the client closed gracefully (FIN read)
+
   // Every UDP datagram the client sends to an address that is not the peer's (through the
   // gateway) is answered by this script, from that address: a whole internet of name servers.
   Script internet;
@@ -123,6 +149,7 @@ class DnsTestNet {
         }
       }
     }
+    if (tcp_listener_) serve_tcp_turn();
     client_.poll(now_);
     peer_.poll(now_);
   }
@@ -141,6 +168,67 @@ class DnsTestNet {
   }
 
  private:
+  struct TcpConn {
+    stack::socket::SocketId id;
+    Bytes in;
+    Bytes out;  // framed replies not yet written
+    bool closed = false;
+  };
+
+  void serve_tcp_turn() {
+    auto& tcp = peer_.tcp();
+    while (auto id = tcp.accept(*tcp_listener_)) {
+      ++tcp_accepted;
+      if (tcp_style_ == TcpStyle::Trickle) tcp.set_nodelay(*id, true);  // one octet, one segment
+      tcp_conns_.push_back(TcpConn{*id, {}, {}, false});
+    }
+    for (auto& c : tcp_conns_) {
+      if (c.closed) continue;
+      std::array<std::byte, 4096> buf;
+      for (;;) {
+        auto r = tcp.recv(c.id, buf);
+        if (!r) break;
+        if (*r == 0) {  // the client's FIN
+          ++tcp_client_fins;
+          tcp.close(c.id);
+          c.closed = true;
+          break;
+        }
+        c.in.insert(c.in.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*r));
+      }
+      if (c.closed) continue;
+      // RFC 1035 §4.2.2: each message is preceded by its length in two octets.
+      while (c.in.size() >= 2) {
+        const std::size_t len = (std::to_integer<std::size_t>(c.in[0]) << 8) | std::to_integer<std::size_t>(c.in[1]);
+        if (c.in.size() < 2 + len) break;
+        auto q = dns::parse(std::span<const std::byte>(c.in).subspan(2, len));
+        c.in.erase(c.in.begin(), c.in.begin() + static_cast<std::ptrdiff_t>(2 + len));
+        if (!q) continue;
+        ++tcp_queries_seen;
+        if (tcp_style_ == TcpStyle::CloseWithoutReply) {
+          tcp.close(c.id);
+          c.closed = true;
+          break;
+        }
+        if (tcp_style_ == TcpStyle::Reset) {
+          tcp.abort(c.id);
+          c.closed = true;
+          break;
+        }
+        if (tcp_style_ == TcpStyle::Silent) continue;
+        for (const auto& r : tcp_script_(kPeerIp, *q)) {
+          c.out.push_back(static_cast<std::byte>(r.payload.size() >> 8));
+          c.out.push_back(static_cast<std::byte>(r.payload.size() & 0xff));
+          c.out.insert(c.out.end(), r.payload.begin(), r.payload.end());
+        }
+      }
+      if (c.closed || c.out.empty()) continue;
+      const std::size_t n = tcp_style_ == TcpStyle::Trickle ? 1 : c.out.size();
+      auto w = tcp.send(c.id, std::span<const std::byte>(c.out).first(n));
+      if (w && *w > 0) c.out.erase(c.out.begin(), c.out.begin() + static_cast<std::ptrdiff_t>(*w));
+    }
+  }
+
   static drivers::LinkConfig link_config() {
     drivers::LinkConfig c;
     c.latency = stack::Duration::from_micros(100);
@@ -189,6 +277,10 @@ class DnsTestNet {
   stack::iface::Interface peer_;
   std::optional<stack::socket::UdpLayer::SocketId> server_socket_;
   Script server_script_;
+  std::optional<stack::socket::SocketId> tcp_listener_;
+  Script tcp_script_;
+  TcpStyle tcp_style_ = TcpStyle::Answer;
+  std::vector<TcpConn> tcp_conns_;
 };
 
 }  // namespace test::dnsnet

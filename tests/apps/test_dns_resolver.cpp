@@ -164,17 +164,149 @@ TEST_CASE("dns resolver: a silent server times out after tries x timeout (real c
   CHECK(r.error_message() == "timed out (no reply from 10.77.0.1 after 2 tries)");
 }
 
-TEST_CASE("dns resolver: a truncated answer needs TCP: NOT IMPLEMENTED, said so") {
-  Fixture f;
-  f.net.serve_udp(53, [](Ipv4Address, const dns::Message& q) {
+namespace {
+
+// A truncated UDP answer (TC=1, no records: what unbound sends when the RRset does not fit).
+Script truncated_over_udp() {
+  return [](Ipv4Address, const dns::Message& q) {
     auto r = response_to(q);
     r.header.tc = true;
     return one(r);
-  });
+  };
+}
+
+// The whole answer: `n` A records 198.18.0.1..n (16 octets each in the answer section).
+Script many_addresses(int n) {
+  return [n](Ipv4Address, const dns::Message& q) {
+    auto r = response_to(q);
+    for (int i = 1; i <= n; ++i) {
+      r.answers.push_back(a_record("big.test", Ipv4Address::from_octets(198, 18, static_cast<std::uint8_t>(i / 256),
+                                                                         static_cast<std::uint8_t>(i % 256)),
+                                   600));
+    }
+    return one(r);
+  };
+}
+
+bool has_line(const std::string& text, const std::string& line) { return text.find(line + "\n") != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("dns resolver: a truncated answer is asked again over our TCP (RFC 7766), all records kept") {
+  Fixture f(1000, 2);
+  f.net.serve_udp(53, truncated_over_udp());
+  f.net.serve_tcp(53, many_addresses(100));  // ~1.6 KB: two segments at MSS 1460
   const auto r = f.resolve("big.test");
-  CHECK(r.error == DnsError::TruncatedNoTcp);
-  CHECK(r.error_message().find("NOT IMPLEMENTED(RFC 7766 TCP fallback)") != std::string::npos);
-  CHECK(f.resolver->counters().tcp_refused >= 1);
+  REQUIRE_MESSAGE(r.ok(), r.error_message() << "\n" << f.all_events());
+  REQUIRE(r.addresses.size() == 100);
+  CHECK(r.addresses.front().address == Ipv4Address::from_octets(198, 18, 0, 1));
+  CHECK(r.addresses.back().address == Ipv4Address::from_octets(198, 18, 0, 100));
+  CHECK(r.addresses[42].ttl == 600);
+  CHECK(r.over_tcp);
+  CHECK(r.server == kPeerIp);
+  const auto text = f.all_events();
+  CHECK_MESSAGE(has_line(text, "DNS: asking 10.77.0.1 for big.test A"), text);
+  CHECK_MESSAGE(has_line(text, "DNS: answer truncated (TC=1) from 10.77.0.1 for big.test: retrying over TCP"), text);
+  CHECK_MESSAGE(has_line(text, "DNS: connecting to 10.77.0.1:53 over TCP (RFC 7766)"), text);
+  CHECK_MESSAGE(text.find("DNS: TCP connection to 10.77.0.1:53 established in ") != std::string::npos, text);
+  CHECK_MESSAGE(has_line(text, "DNS: asking 10.77.0.1 for big.test A over TCP"), text);
+  CHECK_MESSAGE(text.find(" from 10.77.0.1 over TCP in ") != std::string::npos, text);
+  const auto& c = f.resolver->counters();
+  CHECK(c.truncated == 1);
+  CHECK(c.tcp_connections == 1);
+  CHECK(c.tcp_failures == 0);
+  // prefix, header, question, records (our encoder does not compress names: 24 octets each)
+  CHECK(c.tcp_bytes_received == 2 + 12 + 14 + 100 * 24);
+  CHECK(f.net.tcp_queries_seen == 1);
+  // c-ares closes the connection once nothing is pending: our FIN reaches the server, and ours
+  // is acknowledged (RFC 7766 §6.2.3: the client closes).
+  CHECK_MESSAGE(has_line(text, "DNS: closing the TCP connection to 10.77.0.1:53"), text);
+  CHECK(f.net.run_until([&] { return f.resolver->tcp_closed() && f.net.tcp_client_fins == 1; },
+                        stack::Duration::from_secs(2), [&] { f.resolver->process(); }));
+  CHECK(f.resolver->idle());
+}
+
+TEST_CASE("dns resolver: a TCP answer that arrives one octet per segment is put together") {
+  Fixture f(1000, 2);
+  f.net.serve_udp(53, truncated_over_udp());
+  f.net.serve_tcp(53, many_addresses(12), TcpStyle::Trickle);
+  const auto r = f.resolve("big.test");
+  REQUIRE_MESSAGE(r.ok(), r.error_message() << "\n" << f.all_events());
+  CHECK(r.addresses.size() == 12);
+  CHECK(r.over_tcp);
+  CHECK(f.resolver->counters().tcp_bytes_received == 2 + 12 + 14 + 12 * 24);
+}
+
+TEST_CASE("dns resolver: two truncated lookups at once share one TCP connection (RFC 7766 §6.2.1)") {
+  Fixture f(1000, 2);
+  f.net.serve_udp(53, truncated_over_udp());
+  f.net.serve_tcp(53, [](Ipv4Address, const dns::Message& q) {
+    auto r = response_to(q);
+    r.answers.push_back(dns::Record{q.questions[0].name, 1, 1, 60, dns::rdata::A{Ipv4Address::from_octets(198, 18, 1, 1)}});
+    return one(r);
+  });
+  std::optional<DnsResult> a, b;
+  f.resolver->resolve("one.test", [&](const DnsResult& r) { a = r; });
+  f.resolver->resolve("two.test", [&](const DnsResult& r) { b = r; });
+  REQUIRE(f.net.run_until([&] { return a && b; }, stack::Duration::from_secs(3), [&] { f.resolver->process(); }));
+  REQUIRE_MESSAGE(a->ok(), a->error_message() << "\n" << f.all_events());
+  REQUIRE_MESSAGE(b->ok(), b->error_message() << "\n" << f.all_events());
+  CHECK(a->over_tcp);
+  CHECK(b->over_tcp);
+  CHECK(f.resolver->counters().truncated == 2);
+  CHECK(f.resolver->counters().tcp_connections == 1);  // c-ares 1.18: one TCP connection per server
+  CHECK(f.net.tcp_queries_seen == 2);
+  CHECK(f.net.tcp_accepted == 1);
+}
+
+TEST_CASE("dns resolver: TC=1 and nobody on TCP port 53: connection refused, named, no timeout") {
+  Fixture f(1000, 2);
+  f.net.serve_udp(53, truncated_over_udp());  // no TCP listener: the peer answers our SYN with RST
+  const auto r = f.resolve("big.test");
+  CHECK(r.error == DnsError::TcpFailed);
+  CHECK_MESSAGE(r.error_message() ==
+                    "answer truncated and the retry over TCP failed (TC=1 from 10.77.0.1, then TCP to "
+                    "10.77.0.1:53: connection refused)",
+                r.error_message());
+  CHECK(r.elapsed < stack::Duration::from_millis(900));  // the RST ends it, not c-ares' timeout
+  CHECK(f.resolver->counters().tcp_failures >= 1);
+  CHECK(f.resolver->counters().tcp_connections >= 1);
+}
+
+TEST_CASE("dns resolver: the TCP server resets or closes without an answer: every try fails, named") {
+  SUBCASE("reset") {
+    Fixture f(1000, 2);
+    f.net.serve_udp(53, truncated_over_udp());
+    f.net.serve_tcp(53, many_addresses(1), TcpStyle::Reset);
+    const auto r = f.resolve("big.test");
+    CHECK(r.error == DnsError::TcpFailed);
+    CHECK_MESSAGE(r.detail == "TC=1 from 10.77.0.1, then TCP to 10.77.0.1:53: connection reset by peer", r.detail);
+    CHECK(f.net.tcp_queries_seen == 2);  // tries = 2: a fresh connection for the second try
+  }
+  SUBCASE("FIN without an answer") {
+    Fixture f(1000, 2);
+    f.net.serve_udp(53, truncated_over_udp());
+    f.net.serve_tcp(53, many_addresses(1), TcpStyle::CloseWithoutReply);
+    const auto r = f.resolve("big.test");
+    CHECK(r.error == DnsError::TcpFailed);
+    CHECK_MESSAGE(r.detail == "TC=1 from 10.77.0.1, then TCP to 10.77.0.1:53: closed by the server before answering",
+                  r.detail);
+    CHECK(f.net.tcp_queries_seen == 2);
+  }
+}
+
+TEST_CASE("dns resolver: TC=1, then a TCP server that never answers: timeout, said so") {
+  Fixture f(150, 2);
+  f.net.serve_udp(53, truncated_over_udp());
+  f.net.serve_tcp(53, many_addresses(1), TcpStyle::Silent);
+  const auto r = f.resolve("big.test");
+  CHECK(r.error == DnsError::TimedOut);
+  CHECK_MESSAGE(r.detail == "TC=1 from 10.77.0.1, then no reply over TCP", r.detail);
+  // c-ares 1.18 restarts the try's timer when it resends over TCP, and does not send the query
+  // again on the same (open, silent) connection: one timeout after the truncated answer.
+  CHECK(r.elapsed >= stack::Duration::from_millis(150));
+  CHECK(r.elapsed < stack::Duration::from_millis(600));
+  CHECK(f.net.tcp_queries_seen == 1);
 }
 
 TEST_CASE("dns resolver: empty datagrams, foreign ports and wrong IDs are skipped; the real answer wins") {
