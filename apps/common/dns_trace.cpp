@@ -110,7 +110,20 @@ void DnsTrace::note(const std::string& text) {
 }
 
 void DnsTrace::close_pending() {
-  if (pending_) iface_.udp().close(pending_->socket);
+  if (pending_) {
+    iface_.udp().close(pending_->socket);
+    if (pending_->tcp) {
+      // Drain first: a close with unread octets is a RST (RFC 2525 §2.17); then a FIN.
+      std::byte sink[1024];
+      for (;;) {
+        auto r = iface_.tcp().recv(*pending_->tcp, sink);
+        if (!r || *r == 0) break;
+      }
+      iface_.tcp().close(*pending_->tcp);
+      closed_tcp_.push_back(*pending_->tcp);
+      if (closed_tcp_.size() > 16) closed_tcp_.erase(closed_tcp_.begin());
+    }
+  }
   pending_.reset();
 }
 
@@ -192,7 +205,7 @@ void DnsTrace::send(std::size_t server_index) {
   const auto query = dns::build_query(id, q.name, q.type, false, options_.edns_payload);
   (void)iface_.udp().send_to(*sock, stack::socket::UdpEndpoint{*s.address, options_.port}, query);
   const Instant now = clock_();
-  pending_ = Pending{*sock, id, q, server_index, now, now + stack::Duration::from_millis(options_.timeout_ms)};
+  pending_ = Pending{*sock, id, q, server_index, now, now + stack::Duration::from_millis(options_.timeout_ms), {}, {}, {}};
   ++result_.queries;
 }
 
@@ -205,6 +218,7 @@ void DnsTrace::process() {
     return;
   }
   if (!pending_) return;
+  if (pending_->tcp) return process_tcp();
   const Server& server = walks_.back().servers[pending_->server_index];
   while (pending_) {
     auto d = iface_.udp().recv_from(pending_->socket);
@@ -218,6 +232,7 @@ void DnsTrace::process() {
       note("ignored a datagram from " + d->from.describe() + " (" + why + ")");
       continue;
     }
+    if (msg->header.tc) return start_tcp();  // RFC 1035 §4.2.1: the rest needs TCP
     on_reply(*msg, d->payload.size());
     return;
   }
@@ -234,7 +249,78 @@ std::optional<Instant> DnsTrace::next_deadline() const {
   return std::nullopt;
 }
 
-void DnsTrace::on_timeout() {
+bool DnsTrace::tcp_closed() const {
+  using stack::socket::TcpState;
+  for (auto id : closed_tcp_) {
+    const auto st = iface_.tcp().state(id);  // still answers after the handle was released
+    if (st && *st != TcpState::Closed && *st != TcpState::FinWait2 && *st != TcpState::TimeWait &&
+        !iface_.tcp().error(id)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void DnsTrace::start_tcp() {
+  const Server& server = walks_.back().servers[pending_->server_index];
+  const std::string to = server.address->describe() + ":" + std::to_string(options_.port);
+  note("truncated reply (TC=1) from " + server.address->describe() + "; asking again over TCP (RFC 7766)");
+  if (!iface_.address()) return on_timeout("no address for a TCP connection to " + to);
+  auto id = iface_.tcp().connect(iface_.address()->address, *server.address, options_.port, clock_());
+  if (!id) return on_timeout("cannot open a TCP connection to " + to + ": " + stack::socket::to_string(id.error()));
+  pending_->tcp = *id;
+  // The same ID and question; RFC 1035 §4.2.2: the message preceded by its length.
+  const auto query = dns::build_query(pending_->id, pending_->question.name, pending_->question.type, false,
+                                      options_.edns_payload);
+  pending_->tcp_out.push_back(static_cast<std::byte>(query.size() >> 8));
+  pending_->tcp_out.push_back(static_cast<std::byte>(query.size() & 0xff));
+  pending_->tcp_out.insert(pending_->tcp_out.end(), query.begin(), query.end());
+  pending_->deadline = clock_() + stack::Duration::from_millis(options_.timeout_ms);
+  ++result_.queries;
+}
+
+void DnsTrace::process_tcp() {
+  auto& tcp = iface_.tcp();
+  const auto id = *pending_->tcp;
+  const Server& server = walks_.back().servers[pending_->server_index];
+  const std::string to = "TCP to " + server.address->describe() + ":" + std::to_string(options_.port);
+  if (!pending_->tcp_out.empty() && tcp.writable(id)) {
+    if (auto n = tcp.send(id, pending_->tcp_out); n && *n > 0) {
+      pending_->tcp_out.erase(pending_->tcp_out.begin(), pending_->tcp_out.begin() + static_cast<std::ptrdiff_t>(*n));
+    }
+  }
+  bool eof = false;
+  std::byte buf[2048];
+  for (;;) {
+    auto r = tcp.recv(id, buf);
+    if (!r) break;
+    if (*r == 0) {
+      eof = true;
+      break;
+    }
+    // Bounded: one message of at most 65535 octets plus its length is all we wait for.
+    if (pending_->tcp_in.size() + *r > 65537) return on_timeout(to + ": more than one message");
+    pending_->tcp_in.insert(pending_->tcp_in.end(), buf, buf + *r);
+  }
+  auto& in = pending_->tcp_in;
+  if (in.size() >= 2) {
+    const std::size_t len = (std::to_integer<std::size_t>(in[0]) << 8) | std::to_integer<std::size_t>(in[1]);
+    if (in.size() >= 2 + len) {
+      auto msg = dns::parse(std::span<const std::byte>(in).subspan(2, len));
+      // The connection is the server's; the ID and question must still be ours (RFC 5452 §9.1).
+      if (!msg || !msg->header.qr || msg->header.id != pending_->id || !dns::same_question(*msg, pending_->question)) {
+        ++ignored_;
+        return on_timeout(to + ": " + (msg ? "not the reply we wait for" : "malformed reply"));
+      }
+      return on_reply(*msg, len);
+    }
+  }
+  if (auto e = tcp.error(id)) return on_timeout(to + ": " + stack::socket::to_string(*e));
+  if (eof) return on_timeout(to + ": closed by the server before answering");
+  if (clock_() >= pending_->deadline) on_timeout();
+}
+
+void DnsTrace::on_timeout(std::string why) {
   Walk& w = walks_.back();
   const Server& s = w.servers[pending_->server_index];
   TraceStep step;
@@ -245,7 +331,7 @@ void DnsTrace::on_timeout() {
   step.server_name = s.name;
   step.elapsed = clock_() - pending_->sent_at;
   step.outcome = TraceStep::Outcome::Timeout;
-  step.note = "no reply in " + std::to_string(options_.timeout_ms) + " ms";
+  step.note = why.empty() ? "no reply in " + std::to_string(options_.timeout_ms) + " ms" : std::move(why);
   close_pending();
   if (on_step) on_step(step);
   advance();

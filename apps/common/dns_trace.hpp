@@ -13,6 +13,10 @@
 // query, built and parsed with stack/wire/dns — c-ares' single-server-list channel is the wrong
 // shape for asking a different server at every step.
 //
+// A truncated reply (TC=1, RFC 1035 §4.2.1) is asked again of the same server over our own TCP
+// (RFC 7766 §5: 2-octet length framing, one connection per query, closed with a FIN after the
+// reply); a refused/reset/closed connection counts as that server not answering.
+//
 // Bounds: each referral must go strictly deeper (towards the name), or the walk stops with a
 // "referral loop" error; CNAME restarts, nested walks for glue-less servers and the total number
 // of queries are capped.
@@ -28,6 +32,7 @@
 #include "apps/common/dns_resolver.hpp"
 #include "stack/iface/interface.hpp"
 #include "stack/time.hpp"
+#include "stack/util/bytes.hpp"
 #include "stack/util/random.hpp"
 #include "stack/wire/dns.hpp"
 
@@ -99,6 +104,9 @@ class DnsTrace {
   void process();
   std::optional<stack::Instant> next_deadline() const;
   bool busy() const { return active_; }
+  // The TCP connections of TC=1 retries have had their FIN acknowledged (or are gone): a program
+  // exiting right after the walk waits for this briefly so the server sees a graceful close.
+  bool tcp_closed() const;
 
   // Each step as it completes, and other remarks ("(no glue for ns1.x.; resolving it)").
   std::function<void(const TraceStep&)> on_step;
@@ -129,12 +137,17 @@ class DnsTrace {
     std::size_t server_index;
     stack::Instant sent_at;
     stack::Instant deadline;
+    std::optional<stack::socket::SocketId> tcp;  // asking again over TCP after TC=1 (RFC 7766)
+    stack::Bytes tcp_out;                        // the framed query the send buffer has not taken
+    stack::Bytes tcp_in;                         // the framed reply so far
   };
 
   void advance();
   void send(std::size_t server_index);
   void on_reply(const stack::wire::dns::Message& reply, std::size_t bytes);
-  void on_timeout();
+  void on_timeout(std::string why = {});
+  void start_tcp();
+  void process_tcp();
   void finish_walk(std::optional<DnsError> error, std::string detail, std::vector<DnsAddress> addresses = {});
   void restart_at_root(Walk& w);
   void close_pending();
@@ -148,6 +161,7 @@ class DnsTrace {
   Callback callback_;
   std::vector<Walk> walks_;  // back(): the walk in progress; below it the walks waiting for it
   std::optional<Pending> pending_;
+  std::vector<stack::socket::SocketId> closed_tcp_;  // closed by us, finishing their close
   TraceResult result_;
   stack::Instant started_;
   bool deliver_ = false;

@@ -94,7 +94,10 @@ void print_trace_step(const appkit::TraceStep& step) {
   const std::string indent(static_cast<std::size_t>(step.depth) * 2, ' ');
   const std::string server = step.server.describe() + "#53(" + step.server_name.describe_relative() + ")";
   if (!step.reply) {
-    std::printf("%s;; no reply from %s in %s\n\n", indent.c_str(), server.c_str(), ms(step.elapsed).c_str());
+    // The note says why when it is more than silence (a TCP retry refused or reset).
+    const std::string why = step.note.rfind("no reply", 0) == 0 ? "" : " (" + step.note + ")";
+    std::printf("%s;; no reply from %s in %s%s\n\n", indent.c_str(), server.c_str(), ms(step.elapsed).c_str(),
+                why.c_str());
     return;
   }
   const dns::Message& m = *step.reply;
@@ -287,6 +290,8 @@ int run_resolve(const std::vector<std::string>& args) {
       if (result) break;
       host.step(walker.next_deadline());
     }
+    // A TC=1 retry over TCP leaves a connection closing: let our FIN be acknowledged (bounded).
+    host.run_until([&] { return walker.tcp_closed(); }, host.now() + stack::Duration::from_millis(500));
     if (net.stats) host.print_stats(stdout);
     if (!result->ok()) {
       std::fprintf(stderr, "ustack resolve: cannot resolve %s: %s\n", name.c_str(), result->error_message().c_str());

@@ -229,3 +229,66 @@ TEST_CASE("dns trace: root hints files, and the built-in IANA list") {
   CHECK(appkit::builtin_root_hints().size() == 13);
   CHECK(appkit::builtin_root_hints()[0].address == Ipv4Address::from_octets(198, 41, 0, 4));
 }
+
+namespace {
+
+// A server that truncates over UDP and answers authoritatively over TCP (RFC 7766 §5).
+std::vector<Reply> truncated_udp(Ipv4Address, const dns::Message& q) {
+  CHECK_FALSE(q.header.rd);
+  auto r = response_to(q);
+  r.header.aa = true;
+  r.header.tc = true;
+  return {Reply{r.emit(), std::nullopt}};
+}
+std::vector<Reply> whole_over_tcp(Ipv4Address, const dns::Message& q) {
+  CHECK_FALSE(q.header.rd);
+  auto r = response_to(q);
+  r.header.aa = true;
+  for (int i = 1; i <= 80; ++i) {
+    r.answers.push_back(a_record("big.test", Ipv4Address::from_octets(198, 18, 0, static_cast<std::uint8_t>(i)), 3600));
+  }
+  return {Reply{r.emit(), std::nullopt}};
+}
+
+}  // namespace
+
+TEST_CASE("dns trace: a truncated reply (TC=1) is asked again of the same server over our TCP") {
+  Walker w({{*dns::Name::parse("a.root-servers.net"), kPeerIp}}, 1000);
+  w.net.serve_udp(53, truncated_udp);
+  w.net.serve_tcp(53, whole_over_tcp);
+  const auto r = w.run("big.test");
+  REQUIRE_MESSAGE(r.ok(), r.error_message());
+  CHECK(r.addresses.size() == 80);
+  CHECK(r.server == kPeerIp);
+  CHECK(r.queries == 2);  // the datagram, then the same question over TCP
+  REQUIRE(w.steps.size() == 1);
+  CHECK(w.steps[0].outcome == TraceStep::Outcome::Answer);
+  CHECK(w.steps[0].bytes == 12 + 14 + 80 * 24);
+  REQUIRE(!w.notes.empty());
+  CHECK(w.notes[0] == "truncated reply (TC=1) from 10.77.0.1; asking again over TCP (RFC 7766)");
+  CHECK(w.net.tcp_queries_seen == 1);
+  CHECK(w.net.run_until([&] { return w.trace->tcp_closed() && w.net.tcp_client_fins == 1; },
+                        stack::Duration::from_secs(2), [&] { w.trace->process(); }));
+}
+
+TEST_CASE("dns trace: TC=1 and TCP refused or reset: that server did not answer, said why") {
+  SUBCASE("refused") {
+    Walker w({{*dns::Name::parse("a.root-servers.net"), kPeerIp}}, 1000);
+    w.net.serve_udp(53, truncated_udp);  // no TCP listener: RST to our SYN
+    const auto r = w.run("big.test");
+    CHECK(r.error == DnsError::TimedOut);
+    REQUIRE(w.steps.size() == 1);
+    CHECK(w.steps[0].outcome == TraceStep::Outcome::Timeout);
+    CHECK(w.steps[0].note == "TCP to 10.77.0.1:53: connection refused");
+    CHECK(w.steps[0].elapsed < stack::Duration::from_millis(900));  // the RST, not the timer
+  }
+  SUBCASE("reset after the query") {
+    Walker w({{*dns::Name::parse("a.root-servers.net"), kPeerIp}}, 1000);
+    w.net.serve_udp(53, truncated_udp);
+    w.net.serve_tcp(53, whole_over_tcp, TcpStyle::Reset);
+    const auto r = w.run("big.test");
+    CHECK(r.error == DnsError::TimedOut);
+    REQUIRE(w.steps.size() == 1);
+    CHECK(w.steps[0].note == "TCP to 10.77.0.1:53: connection reset by peer");
+  }
+}
