@@ -211,7 +211,7 @@ TEST_SUITE("drivers/packet_device") {
     CHECK(drivers::classify_packet_type(PACKET_OUTGOING) == drivers::PacketRxVerdict::DropOutgoing);
   }
 
-  TEST_CASE("--iface selects the AF_PACKET driver; with --tap it is a usage error in either order") {
+  TEST_CASE("--iface selects the AF_PACKET driver, and --tap with it is a usage error in either order") {
     appkit::NetOptions a;
     auto r = parse(a, {"--iface", "veth7"});
     CHECK_FALSE(r.error.has_value());
@@ -280,7 +280,7 @@ TEST_SUITE("drivers/packet_device") {
     });
   }
 
-  TEST_CASE("the kernel on the veth peer answers ARP and ping to our own MAC; our sends never loop back") {
+  TEST_CASE("the kernel on the veth peer answers ARP and ping to our own MAC, and our sends never loop back") {
     in_netns([](Probe& p) {
       if (!veth_pair(p) || !sh(p, "ip link set pk0 mtu 1400")) return;
       auto dev = open_packet(p, {.name = "pk0"});
