@@ -67,8 +67,19 @@ diff -u "$work/before-refusal" "$work/after-refusal" >&2 || fail "a refused up c
 ip -n "$ns" route del 10.0.2.0/24 via "$UP_INET"
 pass "10.0.2.0/24 (a route) and 100.64.0.0/16 (the uplink's) refused in one line each, nothing changed"
 
-# --- up, and up again ---------------------------------------------------------------------------------
+# --- a first up that fails half-way undoes itself --------------------------------------------------
 snapshot >"$work/before"
+rc=0; out=$(USTACK_HOST_NET_FAIL_AT=dnsmasq hn up --uplink up0 --tap "$tap" --subnet "$SUBNET" --user "$user" \
+  --resolv-file "$work/resolv.conf" 2>&1) || rc=$?
+((rc != 0)) || fail "up with an injected failure succeeded"
+expect_match "failure reported" "$out" 'up failed \(exit 1\): undoing what it did'
+expect_match "it got that far" "$out" "^created TAP $tap owned by $user$"
+snapshot >"$work/after-failure"
+diff -u "$work/before" "$work/after-failure" >&2 || fail "a failed up left changes behind"
+! compgen -G "/run/ustack-host-net/*-$tap" >/dev/null || fail "a failed up left its state dir"
+pass "a failed first up (TAP, address, forwarding, NAT done; failing before dnsmasq) undid all of it"
+
+# --- up, and up again ---------------------------------------------------------------------------------
 t0=$(date +%s%N)
 out=$(hn up --uplink up0 --tap "$tap" --subnet "$SUBNET" --user "$user" --resolv-file "$work/resolv.conf" 2>&1) ||
   { printf '%s\n' "$out" >&2; fail "host-net up failed"; }
@@ -159,3 +170,23 @@ expect_match "iptables rules removed" "$out" "removed the iptables FORWARD rules
 snapshot >"$work/after-drop"
 diff -u "$work/before-drop" "$work/after-drop" >&2 || fail "down did not restore the namespace (FORWARD DROP case)"
 pass "iptables FORWARD policy DROP: 2 tagged ACCEPT rules, page loads, down removes them (policy DROP stays)"
+
+# --- a TAP that was there before up: used, and left in place by down ----------------------------------
+ip -n "$ns" tuntap add dev "$tap" mode tap user "$user"
+# The kernel gives a link its default qdisc the first time it goes up, which nothing can undo: take
+# the TAP up and down once first, as any TAP that has been used before was.
+ip -n "$ns" link set "$tap" up
+ip -n "$ns" link set "$tap" down
+rc=0; out=$(hn up --uplink up0 --tap "$tap" --subnet "$SUBNET" --user root --resolv-file "$work/resolv.conf" 2>&1) || rc=$?
+((rc != 0)) || fail "up for root on a TAP owned by $user succeeded"
+expect_match "owner mismatch refused" "$out" "^host-net: $tap exists but belongs to uid $(id -u "$user"), not root"
+snapshot >"$work/before-existing"
+out=$(hn up --uplink up0 --tap "$tap" --subnet "$SUBNET" --user "$user" --resolv-file "$work/resolv.conf" 2>&1) ||
+  { printf '%s\n' "$out" >&2; fail "up on an existing TAP failed"; }
+expect_match "existing TAP used" "$out" "^using the existing TAP $tap"
+hn status --tap "$tap" >/dev/null || fail "status fails on an existing TAP"
+out=$(hn down --tap "$tap" 2>&1) || { printf '%s\n' "$out" >&2; fail "down (existing TAP) failed"; }
+expect_match "existing TAP left" "$out" "left the existing TAP $tap as it was before up"
+snapshot >"$work/after-existing"
+diff -u "$work/before-existing" "$work/after-existing" >&2 || fail "down did not leave the existing TAP as it was"
+pass "an existing TAP: another owner refused; used, then left in place, down and without the address"
