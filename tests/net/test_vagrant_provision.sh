@@ -50,3 +50,18 @@ out=$(timeout 60 ip netns exec "$ns" "$USTACK_SOURCE/tools/host-net" down --tap 
 snapshot >"$work/after"
 diff -u "$work/before" "$work/after" >&2 || fail "the namespace differs after host-net down"
 pass "host-net down: the namespace is as it was before provisioning"
+
+# The systemd unit the VM gets (step 4; CI has no systemd to run it): systemd-analyze verify
+# accepts it once ExecStart points at an existing host-net (on the VM it is /usr/local/sbin's copy).
+unit=$("$USTACK_SOURCE/tools/provision" --print-unit --user vagrant -- --subnet 10.200.0.0/24)
+expect_match "unit: up" "$unit" '^ExecStart=/usr/local/sbin/ustack-host-net up --user vagrant --subnet 10\.200\.0\.0/24$'
+expect_match "unit: down" "$unit" '^ExecStop=/usr/local/sbin/ustack-host-net down --tap tap0$'
+expect_match "unit: at boot" "$unit" '^WantedBy=multi-user\.target$'
+if command -v systemd-analyze >/dev/null; then
+  from=/usr/local/sbin/ustack-host-net
+  printf '%s\n' "${unit//"$from"/"$USTACK_SOURCE/tools/host-net"}" >"$work/ustack-host-net.service"
+  out=$(systemd-analyze verify "$work/ustack-host-net.service" 2>&1) || { printf '%s\n' "$out" >&2; fail "systemd-analyze verify rejects the unit"; }
+  pass "ustack-host-net.service: ExecStart up --user vagrant, ExecStop down, WantedBy multi-user; systemd-analyze verify ok"
+else
+  pass "ustack-host-net.service: ExecStart up --user vagrant, ExecStop down, WantedBy multi-user (no systemd-analyze here to verify it)"
+fi
