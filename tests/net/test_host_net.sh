@@ -190,3 +190,20 @@ expect_match "existing TAP left" "$out" "left the existing TAP $tap as it was be
 snapshot >"$work/after-existing"
 diff -u "$work/before-existing" "$work/after-existing" >&2 || fail "down did not leave the existing TAP as it was"
 pass "an existing TAP: another owner refused; used, then left in place, down and without the address"
+
+# --- without --resolv-file: the host's own resolvers ---------------------------------------------------
+# Inside `ip netns exec` /etc/resolv.conf is /etc/netns/<ns>/resolv.conf (make_uplink_ns wrote it):
+# here it names systemd-resolved's stub 127.0.0.53, and "resolved's upstream list" is a file of
+# ours naming the ISP's unbound. host-net must forward to that list, never to the stub.
+printf 'nameserver 127.0.0.53\noptions edns0\n' >"/etc/netns/$ns/resolv.conf"
+[[ $(ip netns exec "$ns" cat /etc/resolv.conf) == $'nameserver 127.0.0.53\noptions edns0' ]] ||
+  fail "/etc/resolv.conf in $ns is not the namespace's own: refusing to let dnsmasq read the machine's"
+printf 'nameserver 198.51.100.53\n' >"$work/resolved.conf"
+ip -n "$ns" tuntap del dev "$tap" mode tap
+out=$(USTACK_HOST_NET_RESOLVED_CONF="$work/resolved.conf" hn up --uplink up0 --tap "$tap" --subnet "$SUBNET" --user "$user" 2>&1) ||
+  { printf '%s\n' "$out" >&2; fail "up without --resolv-file failed"; }
+expect_match "resolved's list used" "$out" "forwarding to the servers in ${work//./\\.}/resolved\.conf\)"
+answer=$(ip netns exec "$ns" dig +time=2 +tries=2 +short @10.79.0.1 www.domain.com A 2>&1)
+[[ $answer == 203.0.113.80 ]] || fail "dig @10.79.0.1 www.domain.com gave '$answer', expected 203.0.113.80"
+hn down --tap "$tap" >/dev/null || fail "down (default resolvers) failed"
+pass "no --resolv-file, resolv.conf = 127.0.0.53: dnsmasq forwards to resolved's list; dig @10.79.0.1 -> 203.0.113.80"
