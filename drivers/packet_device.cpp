@@ -142,7 +142,8 @@ std::variant<std::unique_ptr<PacketDevice>, PacketError> PacketDevice::open(cons
     return error(PacketErrorKind::Other, "cannot enable PACKET_VNET_HDR on " + name + ": " + std::strerror(errno));
   }
   // Linux 4.20+; older kernels answer ENOPROTOOPT and receive() filters by sll_pkttype instead.
-  const bool ignore_outgoing = ::setsockopt(fd.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
+  const bool ignore_outgoing = options.kernel_ignore_outgoing &&
+                               ::setsockopt(fd.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
 
   struct sockaddr_ll sll;
   std::memset(&sll, 0, sizeof sll);

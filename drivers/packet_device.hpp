@@ -11,10 +11,11 @@
 // Frames reach both: the kernel drops what is not addressed to it (PACKET_OTHERHOST) and the stack
 // drops what is not addressed to it (its own MAC filter).
 //
-// Our own transmissions would loop back to the socket as PACKET_OUTGOING copies, and so would
-// everything the kernel sends on the interface: PACKET_IGNORE_OUTGOING (Linux 4.20) stops them at
-// the source, and receive() also drops any frame whose sll_pkttype says PACKET_OUTGOING (older
-// kernels), counted as rx_dropped_outgoing.
+// Linux never offers a packet socket its own transmissions, but it does offer copies of every
+// other frame sent on the interface (sll_pkttype PACKET_OUTGOING): the kernel's own traffic, and
+// other packet sockets'. Taken as received, they would look like a peer using the kernel's MAC.
+// PACKET_IGNORE_OUTGOING (Linux 4.20) stops them at the source, and receive() also drops any frame
+// whose sll_pkttype says PACKET_OUTGOING (older kernels), counted as rx_dropped_outgoing.
 //
 // Checksum and segmentation offload from the kernel: a frame the kernel (of another namespace, over
 // a veth) sent may carry a partial TCP/UDP checksum (CHECKSUM_PARTIAL, TP_STATUS_CSUMNOTREADY), and
@@ -29,8 +30,8 @@
 //
 // A limitation of AF_PACKET itself: frames we transmit go out of the interface, never into the
 // local kernel's stack, and the kernel's frames go out too; so the stack cannot talk to the
-// kernel's address on the same interface (as with macvlan without a hairpin). Use another host,
-// or the veth peer, as the peer.
+// kernel's address on the same interface (as with macvlan without a hairpin), nor to a second
+// program on the same interface. Use another host, or the veth peer, as the peer.
 //
 // NOT IMPLEMENTED(PACKET_MMAP): a PACKET_RX_RING / PACKET_TX_RING (TPACKET_V3) would save one copy
 // and one system call per frame; this driver uses recvmsg()/sendmsg() per frame.
@@ -53,6 +54,9 @@ struct PacketOptions {
   std::string name;           // an existing interface in our network namespace
   bool promiscuous = true;    // PACKET_MR_PROMISC: needed for frames to our own (non-kernel) MAC
   bool vnet_hdr = true;       // PACKET_VNET_HDR: receive offloads (see above)
+  // Ask the kernel for PACKET_IGNORE_OUTGOING. Off only in tests, to exercise the sll_pkttype
+  // filter that older kernels rely on.
+  bool kernel_ignore_outgoing = true;
 };
 
 enum class PacketErrorKind {

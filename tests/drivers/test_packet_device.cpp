@@ -298,7 +298,7 @@ TEST_SUITE("drivers/packet_device") {
                stack::load_u8(f, 34) == 0 && stack::load_be16(f, 38) == 0x4242;
       });
       p.check(reply.has_value(), "no echo reply from the kernel");
-      // Nothing we sent comes back as received (PACKET_IGNORE_OUTGOING or the sll_pkttype filter).
+      // Nothing we sent comes back as received (Linux never offers a packet socket its own sends).
       auto own = await(*dev, 300, [](std::span<const std::byte> f) {
         return f.size() >= 14 && stack::wire::load_mac(f, 6) == test::kOurMac;
       });
@@ -312,6 +312,42 @@ TEST_SUITE("drivers/packet_device") {
       p.check(!dev->transmit(Instant{}, big), "a frame over mtu + 14 was accepted");
       p.check(counter(*dev, "tx_dropped_error") == 1, "tx_dropped_error " + std::to_string(counter(*dev, "tx_dropped_error")));
     });
+  }
+
+  TEST_CASE("frames the kernel itself sends on the interface are not handed up, with or without PACKET_IGNORE_OUTGOING") {
+    for (const bool in_kernel : {true, false}) {
+      in_netns([in_kernel](Probe& p) {
+        // The kernel gets an address of its own on pk0 and broadcasts UDP out of it: our socket is
+        // offered a PACKET_OUTGOING copy (Linux never offers a packet socket its own sends).
+        if (!veth_pair(p) || !sh(p, "ip addr add 10.98.0.1/24 dev pk0")) return;
+        auto dev = open_packet(p, {.name = "pk0", .kernel_ignore_outgoing = in_kernel});
+        if (!dev) return;
+        p.check(dev->kernel_ignores_outgoing() == in_kernel, "kernel_ignores_outgoing");
+        const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        const int on = 1;
+        ::setsockopt(s, SOL_SOCKET, SO_BROADCAST, &on, sizeof on);
+        struct sockaddr_in to{};
+        to.sin_family = AF_INET;
+        to.sin_port = htons(4242);
+        to.sin_addr.s_addr = htonl(0x0a6200ffu);  // 10.98.0.255
+        const char msg[] = "from the kernel";
+        // sendto()'s own calling convention (sockaddr_in as sockaddr), not packet bytes.
+        p.check(::sendto(s, msg, sizeof msg, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) == sizeof msg, "sendto");
+        ::close(s);
+        auto seen = await(*dev, 500, [](std::span<const std::byte> f) {
+          return f.size() >= 42 && stack::load_be16(f, 12) == 0x0800 && stack::load_u8(f, 23) == 17 &&
+                 stack::load_be16(f, 36) == 4242;
+        });
+        const std::string mode = in_kernel ? "PACKET_IGNORE_OUTGOING" : "sll_pkttype filter";
+        p.check(!seen.has_value(), mode + ": the kernel's own broadcast was handed up as received");
+        const auto dropped = counter(*dev, "rx_dropped_outgoing");
+        if (in_kernel) {
+          p.check(dropped == 0, mode + ": rx_dropped_outgoing " + std::to_string(dropped) + ", the kernel should filter");
+        } else {
+          p.check(dropped >= 1, mode + ": rx_dropped_outgoing " + std::to_string(dropped) + ", expected the copy");
+        }
+      });
+    }
   }
 
   TEST_CASE("the kernel's partial UDP checksum over a veth arrives completed") {
