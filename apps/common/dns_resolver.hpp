@@ -31,8 +31,9 @@
 // CLOCK_MONOTONIC, so tests use small real timeouts.
 //
 // EDNS with a 1232-octet payload (the DNS flag day 2020 value) makes truncation rare; when it
-// happens the retry goes over our own TCP. NOT IMPLEMENTED(RFC 7766 §6.2.1): connection reuse and
-// pipelining across lookups (c-ares 1.18 closes every socket once no query is pending).
+// happens the retry goes over our own TCP (lookups that overlap share one connection per server,
+// pipelined). NOT IMPLEMENTED(RFC 7766 §6.2.1): keeping the connection open for later lookups
+// (c-ares 1.18 closes every socket once no query is pending; ARES_FLAG_STAYOPEN is not set).
 #pragma once
 
 #include <cstdint>
