@@ -231,6 +231,30 @@ pass "random file, $((8 * 1024 * 1024 + 4321)) bytes, byte-exact: $(grep '^ustac
 expect_no_match "no checksum drops (random file)" "$out" "drop\.(ipv4|tcp|udp)\.bad_checksum +[1-9]"
 note "$(grep -E 'pk0\.(rx_frames|rx_csum_completed|rx_gso_frames|rx_dropped_too_big|rx_kernel_drops) ' <<<"$out" | tr -s ' ' | paste -sd ',' -)"
 
+# --- every program: resolve, and serve to the kernel's curl ----------------------------------------------
+out=$(ustack resolve --iface pk0 --ip 10.76.0.54/24 --gateway "$ROUTER_ADDR" --dns 198.51.100.53 www.domain.com 2>&1) ||
+  { printf '%s\n' "$out" >&2; fail "ustack resolve --iface pk0 failed"; }
+expect_match "resolve" "$out" "203\.0\.113\.80"
+pass "ustack resolve --iface pk0 www.domain.com: $(grep -m1 -oE '203\.0\.113\.80' <<<"$out") (the sandbox's resolver, through the NAT)"
+
+mkdir -p "$work/www"
+cp "$SANDBOX_DATA/www/index.html" "$work/www/"
+head -c $((4 * 1024 * 1024)) /dev/urandom >"$work/www/random.bin"
+ip netns exec "$NS_PK" "$USTACK_BIN/ustack" serve --iface pk0 --ip 10.76.0.53/24 --gateway "$ROUTER_ADDR" -q --stats \
+  "$work/www" >"$work/serve.log" 2>&1 &
+up_pid=$!
+for _ in $(seq 50); do grep -q '^ustack serve:' "$work/serve.log" 2>/dev/null && break; sleep 0.1; done
+grep -q '^ustack serve:' "$work/serve.log" || { cat "$work/serve.log" >&2; fail "ustack serve --iface pk0 did not start"; }
+in_router curl -sS --max-time 20 -o "$work/served.html" http://10.76.0.53/index.html || fail "curl of index.html from ustack serve failed"
+cmp -s "$work/served.html" "$work/www/index.html" || fail "served index.html differs"
+rate=$(in_router curl -sS --max-time 60 -o "$work/served.bin" -w '%{speed_download}' http://10.76.0.53/random.bin) ||
+  fail "curl of random.bin from ustack serve failed"
+cmp -s "$work/served.bin" "$work/www/random.bin" || fail "served random.bin differs"
+kill -TERM "$up_pid"
+wait "$up_pid" || fail "ustack serve exited with $? after SIGTERM"
+up_pid=""
+pass "ustack serve --iface pk0: the router's curl gets index.html and 4 MiB byte-exact ($((${rate%.*} / 1000)) kB/s)"
+
 # --- the captures read cleanly ------------------------------------------------------------------------
 for f in up nat get big; do
   frames=$(tshark -r "$work/$f.pcap" 2>/dev/null | wc -l)
