@@ -41,9 +41,7 @@ void ArgParser::add_net_options(NetOptions& net) {
     net.tap_given = true;
     return !v.empty();
   });
-  option("--iface", "NAME",
-         "use an existing Ethernet interface (veth, NIC) through AF_PACKET instead of a TAP: promiscuous, "
-         "next to the kernel, with our own MAC; needs CAP_NET_RAW",
+  option("--iface", "NAME", "use an existing Ethernet interface (veth, NIC) via AF_PACKET, own MAC (needs CAP_NET_RAW)",
          [&net](const std::string& v) {
            net.tap = v;
            net.driver = LinkDriver::Packet;
