@@ -640,6 +640,27 @@ TEST_SUITE("socket/tcp recovery") {
     CHECK(h.layer.error(id) == TcpError::TimedOut);
   }
 
+  TEST_CASE("RTO floor: 200 ms by default like Linux's TCP_RTO_MIN (DEVIATION from RFC 6298 §2.4's 1 s), 1 s when configured") {
+    for (const auto& [floor, want] : {std::pair{std::optional<Duration>{}, Duration::from_millis(200)},
+                                      std::pair{std::optional{Duration::from_secs(1)}, Duration::from_secs(1)}}) {
+      auto c = data_config();
+      c.min_rto = floor ? *floor : TcpLayer::Config{}.min_rto;
+      Harness h(c);
+      const SocketId id = open(h);
+      REQUIRE(*h.layer.send(id, to_bytes("abc")) == 3);
+      const Sent d = h.expect_one();
+      h.at_ms(1);
+      h.deliver(peer_ack(h, id, end_of(d)));  // RTT 1 ms: SRTT + 4 RTTVAR is far below the floor
+      CHECK(h.layer.tcb(id)->rto() == want);
+      REQUIRE(*h.layer.send(id, to_bytes("def")) == 3);
+      const Sent e = h.expect_one();
+      h.at_ms(1 + want.millis() - 1);
+      h.expect_silence();
+      h.at_ms(1 + want.millis());
+      CHECK(h.expect_one().repr.seq == e.repr.seq);  // retransmitted at the floor
+    }
+  }
+
   TEST_CASE("Karn: an ACK for a retransmitted segment gives no RTT sample; the backed-off RTO stays until a fresh one does (RFC 6298 §3, §5.7)") {
     Harness h(data_config());
     const SocketId id = open(h);

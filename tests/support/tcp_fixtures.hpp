@@ -39,6 +39,7 @@ inline TcpLayer::Config plain_config() {
   c.window_scaling = false;
   c.recv_buffer = 8192;
   c.send_buffer = 8192;
+  c.min_rto = Duration::from_secs(1);  // the RFC 6298 §2.4 value, so the instants read as in the RFC
   return c;
 }
 
