@@ -12,6 +12,8 @@ ns="pv$$-${USTACK_SANDBOX:0:8}"
 peer="pv$$"
 tap="pvt$$"
 work=$(mktemp -d /tmp/ustack-provision-test.XXXXXX)
+user=$(unprivileged_user)
+[[ $user == nobody ]] || note "nobody cannot run $USTACK_BIN/ustack: the TAP goes to $user"
 cleanup() {
   if [[ -e /run/netns/$ns ]]; then
     ip netns exec "$ns" "$USTACK_SOURCE/tools/host-net" down --tap "$tap" >/dev/null 2>&1 || true
@@ -30,16 +32,16 @@ snapshot() {
 snapshot >"$work/before"
 provision() {
   timeout 120 ip netns exec "$ns" "$USTACK_SOURCE/tools/provision" --skip-deps --bin-dir "$USTACK_BIN" --no-systemd \
-    --user nobody -- --uplink up0 --tap "$tap" --subnet 10.81.0.0/24 --resolv-file "$work/resolv.conf" 2>&1
+    --user "$user" -- --uplink up0 --tap "$tap" --subnet 10.81.0.0/24 --resolv-file "$work/resolv.conf" 2>&1
 }
 
 out=$(provision) || { printf '%s\n' "$out" | sed 's/^/     | /' >&2; fail "tools/provision failed"; }
 printf '%s\n' "$out" | sed 's/^/     | /'
 expect_match "apt skipped" "$out" 'dependencies: skipped'
-expect_match "TAP made" "$out" "created TAP $tap owned by nobody"
+expect_match "TAP made" "$out" "created TAP $tap owned by $user"
 expect_match "check: lease" "$out" 'lease of 10\.81\.0\.1[0-9][0-9] obtained from 10\.81\.0\.1'
-expect_match "ready" "$out" 'ready: as nobody, try: minibrowser --level 7 http://example.com/'
-pass "provision (no apt, --bin-dir, no systemd) in a namespace: host-net up, nobody got $(grep -oE 'lease of [0-9.]+' <<<"$out")"
+expect_match "ready" "$out" "ready: as $user, try: minibrowser --level 7 http://example.com/"
+pass "provision (no apt, --bin-dir, no systemd) in a namespace: host-net up, $user got $(grep -oE 'lease of [0-9.]+' <<<"$out")"
 
 out=$(provision) || { printf '%s\n' "$out" | sed 's/^/     | /' >&2; fail "the second tools/provision failed"; }
 expect_match "second run" "$out" "$tap is already up \(nothing changed\)"

@@ -62,3 +62,17 @@ drop_uplink_ns() {
   ip -n "$USTACK_SANDBOX-inet" link del "$peer" 2>/dev/null || true
   rm -rf "/etc/netns/${ns:?}"
 }
+
+# unprivileged_user: the user a test gives its own TAP to. nobody when nobody can run the programs
+# in $USTACK_BIN (a checkout under a private home directory may not allow it), else the invoking
+# user ($SUDO_USER), else root (then the test still runs, without proving the unprivileged case).
+unprivileged_user() {
+  local u
+  for u in nobody "${SUDO_USER:-}"; do
+    if [[ -z $u ]] || ! id "$u" >/dev/null 2>&1; then continue; fi
+    if setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups -- test -x "$USTACK_BIN/ustack"; then
+      printf '%s' "$u"; return
+    fi
+  done
+  printf 'root'
+}
