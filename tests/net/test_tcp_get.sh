@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Issue #5 on the real wire: our TCP as the active side against the Linux kernel, through the NAT.
 #  (a) `ustack get` downloads from nginx byte-exact: a random file (SHA-256 against the web root)
-#      and a 48 MiB Range of the 1 GiB big.bin (the whole GiB is for tools/bench: the sanitizer
-#      build moves ~6 MB/s, the Release build ~60-85 MB/s);
+#      and a 48 MiB Range of the 1 GiB big.bin (the whole GiB of random bytes is
+#      test_tcp_gigabyte.sh; the Release figures are in tools/bench);
 #  (b) `ustack get -T FILE tcp://10.77.0.1:PORT` uploads to socat in the router byte-exact;
 #  curl's exit codes: 7 refused, 7 no ARP answer, 22 with -f on 404, 28 on -m, 6 unknown name;
 #  the pcap of a download reads cleanly in tshark.
