@@ -31,7 +31,7 @@ class RingBuffer {
   std::size_t peek(std::size_t offset, std::span<std::byte> out) const {
     if (offset >= len_) return 0;
     const std::size_t n = std::min(out.size(), len_ - offset);
-    for (std::size_t i = 0; i < n; ++i) out[i] = buf_[wrap(head_ + offset + i)];
+    copy_out(wrap(head_ + offset), out.first(n));
     return n;
   }
   // Drops `n` readable bytes from the front.
@@ -50,7 +50,7 @@ class RingBuffer {
   std::size_t write_unallocated(std::size_t offset, std::span<const std::byte> data) {
     if (offset >= free()) return 0;
     const std::size_t n = std::min(data.size(), free() - offset);
-    for (std::size_t i = 0; i < n; ++i) buf_[wrap(head_ + len_ + offset + i)] = data[i];
+    copy_in(wrap(head_ + len_ + offset), data.first(n));
     return n;
   }
   // Makes `n` bytes after the readable end readable (they were written by write_unallocated).
@@ -58,6 +58,19 @@ class RingBuffer {
 
  private:
   std::size_t wrap(std::size_t i) const { return buf_.empty() ? 0 : i % buf_.size(); }
+  // A run of bytes starting at ring position `pos` is at most two contiguous pieces: up to the
+  // end of the storage, then from its start. Two block copies, not a division per byte (the
+  // byte loop was half of the CPU time of a bulk download).
+  void copy_out(std::size_t pos, std::span<std::byte> out) const {
+    const std::size_t first = std::min(out.size(), buf_.size() - pos);
+    std::copy_n(buf_.begin() + static_cast<std::ptrdiff_t>(pos), first, out.begin());
+    std::copy_n(buf_.begin(), out.size() - first, out.begin() + static_cast<std::ptrdiff_t>(first));
+  }
+  void copy_in(std::size_t pos, std::span<const std::byte> data) {
+    const std::size_t first = std::min(data.size(), buf_.size() - pos);
+    std::copy_n(data.begin(), first, buf_.begin() + static_cast<std::ptrdiff_t>(pos));
+    std::copy_n(data.begin() + static_cast<std::ptrdiff_t>(first), data.size() - first, buf_.begin());
+  }
   std::vector<std::byte> buf_;
   std::size_t head_ = 0;
   std::size_t len_ = 0;

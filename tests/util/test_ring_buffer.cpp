@@ -1,0 +1,81 @@
+// util/ring_buffer: the byte ring behind TCP's send and receive buffers, checked against a plain
+// std::deque model across every wrap-around position.
+#include <doctest/doctest.h>
+
+#include <deque>
+#include <vector>
+
+#include "stack/util/random.hpp"
+#include "stack/util/ring_buffer.hpp"
+
+using stack::RingBuffer;
+
+namespace {
+std::vector<std::byte> bytes(std::size_t n, std::uint8_t first) {
+  std::vector<std::byte> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>(first + i);
+  return v;
+}
+}  // namespace
+
+TEST_SUITE("util/ring_buffer") {
+  TEST_CASE("push, peek and pop across the wrap point keep the byte order") {
+    for (std::size_t start = 0; start < 8; ++start) {
+      CAPTURE(start);
+      RingBuffer r(8);
+      std::vector<std::byte> sink(8);
+      REQUIRE(r.push(bytes(start, 0)) == start);  // move the read position to `start`
+      r.consume(start);
+      CHECK(r.push(bytes(10, 100)) == 8);  // only the capacity fits
+      CHECK(r.free() == 0);
+      std::vector<std::byte> out(5);
+      CHECK(r.peek(2, out) == 5);
+      CHECK(out == bytes(5, 102));
+      CHECK(r.pop(sink) == 8);
+      CHECK(sink == bytes(8, 100));
+      CHECK(r.empty());
+    }
+  }
+
+  TEST_CASE("write_unallocated beyond the readable end becomes readable only on commit") {
+    RingBuffer r(10);
+    REQUIRE(r.push(bytes(7, 0)) == 7);
+    r.consume(6);                                   // read position 6, one byte readable
+    CHECK(r.write_unallocated(3, bytes(4, 50)) == 4);  // lands at ring positions 0..3 (wrapped)
+    CHECK(r.size() == 1);
+    CHECK(r.write_unallocated(0, bytes(3, 40)) == 3);  // the gap before it
+    r.commit(7);
+    std::vector<std::byte> out(8);
+    CHECK(r.pop(out) == 8);
+    CHECK(out == std::vector<std::byte>{std::byte{6}, std::byte{40}, std::byte{41}, std::byte{42},
+                                        std::byte{50}, std::byte{51}, std::byte{52}, std::byte{53}});
+    CHECK(r.write_unallocated(10, bytes(1, 0)) == 0);  // beyond the free space: nothing
+    CHECK(r.write_unallocated(8, bytes(5, 0)) == 2);   // clipped to the free space
+  }
+
+  TEST_CASE("random operations agree with a deque model") {
+    stack::Rng rng(7);
+    RingBuffer r(97);  // a capacity that is not a power of two
+    std::deque<std::byte> model;
+    std::uint8_t next = 0;
+    for (int step = 0; step < 20000; ++step) {
+      const std::uint32_t n = rng.below(130);
+      if (rng.below(2) == 0) {
+        std::vector<std::byte> in(n);
+        for (auto& b : in) b = static_cast<std::byte>(next++);
+        const std::size_t took = r.push(in);
+        CHECK(took == std::min<std::size_t>(n, 97 - model.size()));
+        model.insert(model.end(), in.begin(), in.begin() + static_cast<std::ptrdiff_t>(took));
+      } else {
+        std::vector<std::byte> out(n);
+        const std::size_t got = r.pop(out);
+        REQUIRE(got == std::min<std::size_t>(n, model.size()));
+        for (std::size_t i = 0; i < got; ++i) {
+          CHECK(out[i] == model.front());
+          model.pop_front();
+        }
+      }
+      REQUIRE(r.size() == model.size());
+    }
+  }
+}
