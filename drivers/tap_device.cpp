@@ -168,13 +168,21 @@ std::variant<std::unique_ptr<TapDevice>, TapError> TapDevice::open(const TapOpti
     int hdr_len = static_cast<int>(kVnetHdrLen);
     if (::ioctl(fd.fd, TUNSETVNETHDRSZ, &hdr_len) < 0) {
       return error(TapErrorKind::Other, "cannot set the virtio-net header size on " + actual + ": " +
-                                            std::strerror(errno) + " (run without --vnet-hdr)");
+                                            std::strerror(errno) + " (run with --no-offload)");
     }
     // What we can take from the kernel: partial checksums (we complete them) and TCPv4 super-frames.
     const unsigned offload = TUN_F_CSUM | TUN_F_TSO4;
     if (::ioctl(fd.fd, TUNSETOFFLOAD, offload) < 0) {
       return error(TapErrorKind::Other, "cannot enable offloads on " + actual + ": " + std::strerror(errno) +
-                                            " (run without --vnet-hdr)");
+                                            " (run with --no-offload)");
+    }
+  } else {
+    // Offload settings belong to the device, not to the descriptor: a persistent TAP keeps the
+    // TUN_F_CSUM | TUN_F_TSO4 an earlier (offloading) user set, and the kernel would go on sending
+    // super-frames and partial checksums to a reader that has no header to learn about them. Clear
+    // them: without a vnet header every frame must be wire-sized with complete checksums.
+    if (::ioctl(fd.fd, TUNSETOFFLOAD, 0u) < 0) {
+      return error(TapErrorKind::Other, "cannot clear the offloads of " + actual + ": " + std::strerror(errno));
     }
   }
 

@@ -13,8 +13,8 @@
 // queued (the app drains in a loop, then waits on readable_fd()); transmit() writes one frame and
 // returns false when the kernel queue is full (counted, never blocks).
 //
-// Offload (TapOptions::vnet_hdr, default off): every read and write then carries a 12-byte
-// virtio_net_hdr_v1 first, and TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4) lets the kernel hand us
+// Offload (TapOptions::vnet_hdr; off in the driver, on in the programs unless --no-offload):
+// every read and write then carries a 12-byte virtio_net_hdr_v1 first, and TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4) lets the kernel hand us
 // frames whose TCP/UDP checksum is left for us to fill in (NEEDS_CSUM) and TCP super-frames up to
 // 64 KiB (GSO). receive() strips the header and completes such checksums in software, so the stack
 // always sees frames with valid checksums; capabilities() then say rx_gso and max_frame 65549.

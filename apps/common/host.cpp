@@ -53,11 +53,11 @@ std::variant<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& opti
     if (options.tap_given) return HostError{ExitCode::Usage, "--tap and --iface exclude each other: pick one link"};
     // The stack's own MAC (default_mac of the interface name, or --mac), never the interface's:
     // the kernel keeps its address on the same link.
-    auto link = drivers::PacketDevice::open(drivers::PacketOptions{.name = options.tap});
+    auto link = drivers::PacketDevice::open(drivers::PacketOptions{.name = options.tap, .vnet_hdr = options.offload});
     if (auto* err = std::get_if<drivers::PacketError>(&link)) return HostError{ExitCode::Usage, err->message};
     host->chain_.push_back(std::move(std::get<0>(link)));
   } else {
-    auto tap = drivers::TapDevice::open(drivers::TapOptions{.name = options.tap, .create = true, .vnet_hdr = false});
+    auto tap = drivers::TapDevice::open(drivers::TapOptions{.name = options.tap, .create = true, .vnet_hdr = options.offload});
     if (auto* err = std::get_if<drivers::TapError>(&tap)) return HostError{ExitCode::Usage, err->message};
     host->chain_.push_back(std::move(std::get<0>(tap)));
   }

@@ -46,11 +46,29 @@ want=$(tail -c $((range_end - range_start + 1)) "$STATE/www/big.bin" | sha256sum
 [[ $(sha "$work/range.bin") == "$want" ]] || fail "big.bin range: SHA-256 differs ($(stat -c %s "$work/range.bin") bytes)"
 pass "big.bin bytes $range_start-$range_end (48 MiB) SHA-256 equal: $(grep '^ustack get:' <<<"$out")"
 
-frames=$(tshark -r "$work/get.pcap" 2>/dev/null | wc -l)
+# The pcap holds the whole transfer: the TCP payload from port 80 adds up to at least the file.
+# With receive offloads (the default) the kernel hands over TCP super-frames, so the pcap shows
+# frames above the wire's 1514 bytes, like a capture on a NIC with GRO; with --no-offload every
+# frame is wire-sized.
+pcap_stats() { # pcap_stats FILE -> "frames payload_bytes largest_frame"
+  tshark -r "$1" -T fields -e frame.len -e tcp.len -e tcp.srcport 2>/dev/null |
+    awk '{ n++; if ($1 > max) max = $1; if ($3 == 80) b += $2 } END { print n + 0, b + 0, max + 0 }'
+}
+size=$(stat -c %s "$web_file")
+read -r frames bytes largest < <(pcap_stats "$work/get.pcap")
 malformed=$(tshark -r "$work/get.pcap" -Y '_ws.malformed || _ws.expert.severity >= error' 2>/dev/null | wc -l)
-((frames > 1000)) || fail "get.pcap has only $frames frames"
+((bytes >= size)) || fail "get.pcap carries only $bytes payload bytes from the server, the file has $size"
+((largest > 1514)) || fail "get.pcap: no frame above 1514 bytes although receive offloads are on"
 ((malformed == 0)) || fail "get.pcap: $malformed malformed frame(s)"
-pass "get.pcap: $frames frames, 0 malformed (tshark)"
+pass "get.pcap: $frames frames (largest $largest bytes: offload super-frames), $bytes payload bytes, 0 malformed (tshark)"
+
+out=$(get --no-offload --pcap "$work/plain.pcap" "http://203.0.113.80/$(basename "$web_file")" -o "$work/plain.bin" 2>&1) ||
+  { printf '%s\n' "$out" >&2; fail "ustack get --no-offload failed"; }
+[[ $(sha "$work/plain.bin") == $(sha "$web_file") ]] || fail "--no-offload: SHA-256 differs"
+read -r frames bytes largest < <(pcap_stats "$work/plain.pcap")
+((largest <= 1514 && bytes >= size && frames > size / 1460)) ||
+  fail "--no-offload pcap: $frames frames, largest $largest, $bytes payload bytes"
+pass "--no-offload: SHA-256 equal, $frames wire-sized frames (largest $largest): $(grep '^ustack get:' <<<"$out")"
 
 # --- (b) upload to the kernel -----------------------------------------------------------------------
 head -c $((8 * 1024 * 1024 + 777)) /dev/urandom >"$work/upload.bin"
