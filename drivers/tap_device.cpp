@@ -18,6 +18,11 @@
 
 #include "stack/wire/checksum.hpp"
 
+namespace {
+constexpr int kLinkWaitSteps = 300;           // at most 1.5 s
+constexpr unsigned kLinkWaitStepUs = 5000;
+}  // namespace
+
 namespace drivers {
 
 namespace {
@@ -189,15 +194,33 @@ std::variant<std::unique_ptr<TapDevice>, TapError> TapDevice::open(const TapOpti
   // The MTU lives on the interface, not on the tun descriptor: ask through an AF_INET datagram
   // socket, which here is only an ioctl handle and never sends anything.
   std::size_t mtu = 1500;
+  std::uint64_t link_wait_ms = 0;
   {
     Fd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     struct ifreq mreq = make_ifreq(actual);
     if (sock.fd >= 0 && ::ioctl(sock.fd, SIOCGIFMTU, &mreq) == 0 && mreq.ifr_mtu > 0) {
       mtu = static_cast<std::size_t>(mreq.ifr_mtu);
     }
+    // Attaching turns the TAP's carrier on, but the kernel activates the device (its queueing
+    // discipline, operstate) later, from its link-watch work — up to a second later when link
+    // events come in quick succession, as when programs run back to back. Until then whatever the
+    // kernel sends us, such as its ARP reply to our first request, is dropped, and our first
+    // connection waits out an ARP retry (1 s; seen as "connect 1002 ms" on back-to-back runs).
+    // So wait, bounded, for IFF_RUNNING (operstate up), if the interface is administratively up
+    // at all. The wait is in --stats (link_wait_ms); usually 0-5 ms.
+    if (sock.fd >= 0) {
+      for (int i = 0; i < kLinkWaitSteps; ++i) {
+        struct ifreq freq = make_ifreq(actual);
+        if (::ioctl(sock.fd, SIOCGIFFLAGS, &freq) < 0 || !(freq.ifr_flags & IFF_UP) || (freq.ifr_flags & IFF_RUNNING)) break;
+        ::usleep(kLinkWaitStepUs);
+        link_wait_ms = static_cast<std::uint64_t>(i + 1) * kLinkWaitStepUs / 1000;
+      }
+    }
   }
-  return std::unique_ptr<TapDevice>(
+  auto dev = std::unique_ptr<TapDevice>(
       new TapDevice(fd.release(), actual, mtu, existing == Existing::None, options.vnet_hdr));
+  dev->counters_.link_wait_ms = link_wait_ms;
+  return dev;
 }
 
 TapDevice::~TapDevice() { ::close(fd_); }
@@ -300,6 +323,7 @@ Stats TapDevice::stats() const {
       {"rx_gso_frames", counters_.rx_gso_frames},
       {"tx_dropped_queue_full", counters_.tx_dropped_queue_full},
       {"tx_dropped_error", counters_.tx_dropped_error},
+      {"link_wait_ms", counters_.link_wait_ms},
   };
 }
 

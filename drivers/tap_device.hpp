@@ -97,6 +97,7 @@ class TapDevice final : public Device {
     std::uint64_t rx_dropped_too_big = 0;     // longer than the caller's buffer
     std::uint64_t rx_dropped_bad_vnet_hdr = 0;  // short read or checksum offsets outside the frame
     std::uint64_t rx_errors = 0;              // read() failed with something other than EAGAIN
+    std::uint64_t link_wait_ms = 0;           // open(): waited this long for the kernel to activate the link
     std::uint64_t rx_csum_completed = 0;      // NEEDS_CSUM frames we checksummed
     std::uint64_t rx_gso_frames = 0;          // super-frames handed up whole
     std::uint64_t tx_dropped_queue_full = 0;  // write() said EAGAIN
