@@ -57,6 +57,9 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
       return;
     }
     ctx.drop(id_, TcpDrop::OutOfWindow);
+    // RFC 2883 §4.1.1: a segment that is wholly old is reported as a D-SACK block.
+    const auto len = static_cast<std::uint32_t>(seg.payload.size());
+    if (sack_ok_ && len > 0 && seg.seq + len <= rcv_nxt_) dsack_ = wire::tcp::SackBlock{seg.seq, seg.seq + len};
     if (state_ == TcpState::TimeWait && seg.flags.fin) {
       // "The only thing that can arrive in this state is a retransmission of the remote FIN.
       // Acknowledge it, and restart the 2 MSL timeout."
@@ -75,6 +78,8 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
   Repr s = seg;
   if (s.seq < rcv_nxt_) {
     const std::uint32_t old = std::min<std::uint32_t>(seq_len(s.seq, rcv_nxt_), static_cast<std::uint32_t>(s.payload.size()));
+    // RFC 2883 §4.1.1: the already-received head of a partly new segment is a duplicate too.
+    if (sack_ok_ && old > 0) dsack_ = wire::tcp::SackBlock{s.seq, s.seq + old};
     s.payload = s.payload.subspan(old);
     s.seq = s.seq + old;
   }
@@ -443,8 +448,10 @@ void TcpSocket::process_new_ack(TcpContext& ctx, const Repr& seg, std::uint32_t 
     // RFC 4015 §4 (response): restore the congestion state from before the fast retransmit,
     // end recovery, and (like Linux's tcp_reordering) wait for more duplicate ACKs next time —
     // as many as this reordering produced, up to a bound.
-    // NOT IMPLEMENTED(RFC 2883 / RFC 3708): D-SACK, the detection that also works without
-    // timestamps; without them a spurious fast retransmit keeps its cwnd reduction.
+    // We send D-SACK blocks as a receiver (RFC 2883, process()/process_text()), but as a sender
+    // NOT IMPLEMENTED(RFC 3708): using the peer's D-SACKs to detect spurious retransmissions,
+    // the detection that also works without timestamps; without them a spurious fast
+    // retransmit keeps its cwnd reduction.
     // NOT IMPLEMENTED(RFC 8985): RACK-TLP's time-based loss detection, the modern answer to
     // reordering and to tail losses.
     const bool spurious = static_cast<std::int32_t>(seg.timestamps->second - spurious_check_->ts_rtx) < 0;
@@ -613,6 +620,12 @@ void TcpSocket::process_text(TcpContext& ctx, const Repr& seg) {
     ctx.drop(id_, TcpDrop::ReassemblyFull);
     ack_now_ = true;
     return;
+  }
+  // RFC 2883 §4.1.2: a segment we already hold out of order is reported as a D-SACK block (the
+  // SACK block holding it follows, as the most recent one).
+  if (sack_ok_ && offset > 0 && fresh->empty()) {
+    dsack_ = wire::tcp::SackBlock{seg.seq, seg.seq + len};
+    ack_now_ = true;
   }
   // Only bytes we did not hold yet are copied: bytes already accepted win (hostile-inputs #52).
   for (const auto& r : *fresh) {

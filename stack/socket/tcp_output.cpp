@@ -251,11 +251,15 @@ std::uint32_t TcpSocket::send_segment(TcpContext& ctx, std::vector<std::byte>& s
     if (ts_ok_) r.timestamps = std::pair{ts_now(ctx.now), ts_recent_};
     r.window_raw = advertised_window();
     // RFC 2018 §4: report out-of-order data, the block holding the latest segment first.
-    if (sack_ok_ && !ooo_.empty()) {
+    // RFC 2883 §4: a D-SACK block, when there is one, goes before all of them, once.
+    if (sack_ok_ && (!ooo_.empty() || dsack_)) {
       std::size_t n = 0;
+      if (dsack_) r.sack_blocks[n++] = *dsack_;
+      dsack_.reset();
+      const std::size_t first = n;  // the D-SACK block may equal the SACK block that follows it
       auto add = [&](const TcpAssembler::Range& range) {
         const wire::tcp::SackBlock b{rcv_nxt_ + range.begin, rcv_nxt_ + range.end};
-        for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t i = first; i < n; ++i)
           if (r.sack_blocks[i] == b) return;
         if (n < (ts_ok_ ? 3u : 4u)) r.sack_blocks[n++] = b;
       };

@@ -340,6 +340,9 @@ class TcpSocket {
   bool fin_acked_ = false;
   bool fin_received_ = false;
   std::optional<SeqNum> ooo_fin_;  // a FIN that arrived ahead of missing data
+  // RFC 2883 (D-SACK): a duplicate segment to report as the first SACK block of the next ACK,
+  // so the sender can tell an unnecessary retransmission from a loss (Linux undoes on it).
+  std::optional<wire::tcp::SackBlock> dsack_;
   bool we_closed_first_ = false;
   bool peer_closed_first_ = false;
   bool nodelay_ = false;

@@ -266,6 +266,58 @@ TEST_SUITE("socket/tcp recovery") {
     CHECK(h.layer.counters().retransmitted == 2);
   }
 
+  TEST_CASE("D-SACK: a wholly old segment is reported once, as the first SACK block of the immediate ACK (RFC 2883 §4.1.1)") {
+    Harness h(data_config(true));
+    const SocketId id = open(h, true);
+    Repr d = h.from_peer(id);
+    d.ack = h.layer.tcb(id)->snd_nxt();
+    d.seq = kRemoteSeq + 1;
+    h.deliver(d, to_bytes("abcdef"));
+    h.at_ms(200);
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 7);  // the delayed ACK
+    h.deliver(d, to_bytes("abcdef"));                  // the peer retransmits it anyway
+    const Sent dup_ack = h.expect_one();
+    CHECK(dup_ack.repr.ack == kRemoteSeq + 7);
+    REQUIRE(dup_ack.repr.sack_blocks[0].has_value());
+    CHECK(*dup_ack.repr.sack_blocks[0] == SackBlock{kRemoteSeq + 1, kRemoteSeq + 7});
+    CHECK_FALSE(dup_ack.repr.sack_blocks[1].has_value());
+    d.seq = kRemoteSeq + 7;
+    h.deliver(d, to_bytes("gh"));
+    h.at_ms(400);
+    const Sent next = h.expect_one();
+    CHECK(next.repr.ack == kRemoteSeq + 9);
+    CHECK_FALSE(next.repr.sack_blocks[0].has_value());  // reported once
+  }
+
+  TEST_CASE("D-SACK: the old head of a partly new segment, and a repeat of out-of-order data before its SACK block (RFC 2883 §4.1.1, §4.1.2)") {
+    Harness h(data_config(true));
+    const SocketId id = open(h, true);
+    Repr d = h.from_peer(id);
+    d.ack = h.layer.tcb(id)->snd_nxt();
+    d.seq = kRemoteSeq + 1;
+    h.deliver(d, to_bytes("abcd"));
+    h.at_ms(200);
+    (void)h.expect_one();
+    d.seq = kRemoteSeq + 3;  // "cd" again, then "ef": in order, so the D-SACK rides the delayed ACK
+    h.deliver(d, to_bytes("cdef"));
+    h.expect_silence();
+    h.at_ms(400);
+    Sent a = h.expect_one();
+    CHECK(a.repr.ack == kRemoteSeq + 7);
+    REQUIRE(a.repr.sack_blocks[0].has_value());
+    CHECK(*a.repr.sack_blocks[0] == SackBlock{kRemoteSeq + 3, kRemoteSeq + 5});
+    d.seq = kRemoteSeq + 11;  // out of order: a hole at 7..11
+    h.deliver(d, to_bytes("kl"));
+    a = h.expect_one();
+    CHECK(*a.repr.sack_blocks[0] == SackBlock{kRemoteSeq + 11, kRemoteSeq + 13});
+    h.deliver(d, to_bytes("kl"));  // the same out-of-order segment again
+    a = h.expect_one();
+    CHECK(a.repr.ack == kRemoteSeq + 7);
+    REQUIRE(a.repr.sack_blocks[1].has_value());
+    CHECK(*a.repr.sack_blocks[0] == SackBlock{kRemoteSeq + 11, kRemoteSeq + 13});  // D-SACK
+    CHECK(*a.repr.sack_blocks[1] == SackBlock{kRemoteSeq + 11, kRemoteSeq + 13});  // the block holding it
+  }
+
   TEST_CASE("SACK: blocks outside SND.UNA..SND.NXT are ignored (RFC 2018 §4, hostile-inputs #41)") {
     Harness h(data_config(true));
     const SocketId id = open(h, true);
