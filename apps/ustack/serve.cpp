@@ -426,7 +426,12 @@ class Server {
     }
     for (;;) {
       if (c.chunk_off == c.chunk_len) {
-        if (c.file_left == 0) return true;
+        if (c.file_left == 0) {
+          // The response is out: an idle keep-alive connection keeps no 64 KiB read buffer.
+          std::vector<std::byte>().swap(c.chunk);
+          c.chunk_off = c.chunk_len = 0;
+          return true;
+        }
         c.chunk.resize(kChunk);
         const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, c.file_left));
         const ssize_t n = ::pread(c.fd, c.chunk.data(), want, static_cast<off_t>(c.file_off));

@@ -416,6 +416,9 @@ void TcpSocket::process_new_ack(TcpContext& ctx, const Repr& seg, std::uint32_t 
   const SeqNum base = tx_base();
   const SeqNum end_of_data = tx_end();
   if (base < ack) tx_.consume(std::min<std::size_t>(seq_len(base, ack), tx_.size()));
+  // Everything sent is acknowledged: an idle connection holds no send-buffer memory. (A bulk
+  // sender keeps it: its buffer never drains while the application keeps writing.)
+  if (tx_.empty()) tx_.release();
   if (fin_queued_ && ack == end_of_data + 1) fin_acked_ = true;
   syn_acked_ = true;
   snd_una_ = ack;

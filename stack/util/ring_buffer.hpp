@@ -3,10 +3,15 @@
 // Besides the usual push/pop it lets the receiver write bytes *beyond* the readable end
 // (out-of-order segments, RFC 9293 §3.10.7.4 "seventh") and make them readable later, so the
 // reassembly queue needs no memory of its own: the receive window is the buffer's free space.
+//
+// The storage is allocated on the first write and can be given back with release() when the
+// ring holds nothing (readable or written ahead): an idle connection then costs no buffer memory,
+// as in the kernel, which allocates socket buffers only while data is queued.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -14,11 +19,19 @@ namespace stack {
 
 class RingBuffer {
  public:
-  explicit RingBuffer(std::size_t capacity) : buf_(capacity) {}
+  explicit RingBuffer(std::size_t capacity) : cap_(capacity) {}
 
-  std::size_t capacity() const { return buf_.size(); }
+  std::size_t capacity() const { return cap_; }
   std::size_t size() const { return len_; }
-  std::size_t free() const { return buf_.size() - len_; }
+  std::size_t free() const { return cap_ - len_; }
+  bool allocated() const { return buf_ != nullptr; }
+  // Frees the storage. Only when nothing is readable and the caller has nothing written ahead
+  // (write_unallocated beyond the readable end) that it still needs.
+  void release() {
+    if (len_ != 0) return;
+    buf_.reset();
+    head_ = 0;
+  }
   bool empty() const { return len_ == 0; }
 
   // Appends as much of `data` as fits; returns the number of bytes taken.
@@ -50,6 +63,8 @@ class RingBuffer {
   std::size_t write_unallocated(std::size_t offset, std::span<const std::byte> data) {
     if (offset >= free()) return 0;
     const std::size_t n = std::min(data.size(), free() - offset);
+    if (n == 0) return 0;
+    if (!buf_) buf_ = std::make_unique_for_overwrite<std::byte[]>(cap_);  // not zeroed: untouched pages stay unbacked
     copy_in(wrap(head_ + len_ + offset), data.first(n));
     return n;
   }
@@ -57,21 +72,22 @@ class RingBuffer {
   void commit(std::size_t n) { len_ += std::min(n, free()); }
 
  private:
-  std::size_t wrap(std::size_t i) const { return buf_.empty() ? 0 : i % buf_.size(); }
+  std::size_t wrap(std::size_t i) const { return cap_ == 0 ? 0 : i % cap_; }
   // A run of bytes starting at ring position `pos` is at most two contiguous pieces: up to the
   // end of the storage, then from its start. Two block copies, not a division per byte (the
   // byte loop was half of the CPU time of a bulk download).
   void copy_out(std::size_t pos, std::span<std::byte> out) const {
-    const std::size_t first = std::min(out.size(), buf_.size() - pos);
-    std::copy_n(buf_.begin() + static_cast<std::ptrdiff_t>(pos), first, out.begin());
-    std::copy_n(buf_.begin(), out.size() - first, out.begin() + static_cast<std::ptrdiff_t>(first));
+    const std::size_t first = std::min(out.size(), cap_ - pos);
+    std::copy_n(buf_.get() + pos, first, out.begin());
+    std::copy_n(buf_.get(), out.size() - first, out.begin() + static_cast<std::ptrdiff_t>(first));
   }
   void copy_in(std::size_t pos, std::span<const std::byte> data) {
-    const std::size_t first = std::min(data.size(), buf_.size() - pos);
-    std::copy_n(data.begin(), first, buf_.begin() + static_cast<std::ptrdiff_t>(pos));
-    std::copy_n(data.begin() + static_cast<std::ptrdiff_t>(first), data.size() - first, buf_.begin());
+    const std::size_t first = std::min(data.size(), cap_ - pos);
+    std::copy_n(data.begin(), first, buf_.get() + pos);
+    std::copy_n(data.begin() + static_cast<std::ptrdiff_t>(first), data.size() - first, buf_.get());
   }
-  std::vector<std::byte> buf_;
+  std::size_t cap_;
+  std::unique_ptr<std::byte[]> buf_;  // null until the first write, and after release()
   std::size_t head_ = 0;
   std::size_t len_ = 0;
 };

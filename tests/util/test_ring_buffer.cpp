@@ -78,4 +78,25 @@ TEST_SUITE("util/ring_buffer") {
       REQUIRE(r.size() == model.size());
     }
   }
+
+  TEST_CASE("storage is allocated on the first write and given back by release() only when empty") {
+    RingBuffer r(16);
+    CHECK_FALSE(r.allocated());
+    std::vector<std::byte> out(16);
+    CHECK(r.pop(out) == 0);  // reading an empty, unallocated ring is fine
+    CHECK(r.push({}) == 0);
+    CHECK_FALSE(r.allocated());
+    REQUIRE(r.push(bytes(10, 1)) == 10);
+    CHECK(r.allocated());
+    r.consume(4);
+    r.release();  // six bytes still readable: kept
+    CHECK(r.allocated());
+    CHECK(r.pop(out) == 6);
+    CHECK(std::vector<std::byte>(out.begin(), out.begin() + 6) == bytes(6, 5));
+    r.release();
+    CHECK_FALSE(r.allocated());
+    REQUIRE(r.push(bytes(16, 30)) == 16);  // a fresh start at position 0, full capacity
+    CHECK(r.pop(out) == 16);
+    CHECK(out == bytes(16, 30));
+  }
 }
