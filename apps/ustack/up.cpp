@@ -1,5 +1,5 @@
-// ustack up: bring the stack up on the TAP device and keep it answering (ARP, ping) until
-// interrupted or --for SECONDS pass. The passive side for tests: the kernel pings or arpings us.
+// ustack up: bring the stack up on its link (TAP, or --iface through AF_PACKET) and keep it
+// answering (ARP, ping) until interrupted or --for SECONDS pass. The passive side for tests: the kernel pings or arpings us.
 //
 //   ustack up --ip 10.77.0.50/24 --gateway 10.77.0.1 [--for 30] [-v] [--stats] [--pcap F]
 #include <csignal>
