@@ -644,6 +644,13 @@ void TcpSocket::process_text(TcpContext& ctx, const Repr& seg) {
     // segment arrives" and "an immediate ACK when the incoming segment fills in all or part of a
     // gap in the sequence space".
     ack_now_ = true;
+  } else if (quickacks_left_ > 0) {
+    // Quick-ACK at the start of a connection, like Linux's quickack mode: the first segments are
+    // ACKed one by one, so the sender's slow start (one SMSS per ACK, RFC 5681 §3.1) and its
+    // tail-loss probe timers are not held back by our delayed ACK while its window is small.
+    // RFC 5681 §4.2 only sets a floor ("at least every second full-sized segment").
+    --quickacks_left_;
+    ack_now_ = true;
   } else {
     // RFC 1122 §4.2.3.2 / RFC 5681 §4.2: delay the ACK, but ACK at least every second
     // full-sized segment, and never later than config.delayed_ack (< 500 ms).

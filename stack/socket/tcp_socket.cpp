@@ -119,6 +119,7 @@ void TcpSocket::set_state(TcpContext& ctx, TcpState to) {
   // RFC 1122 §4.2.3.6: with keepalive configured on (off by default, MUST-25) the idle timer
   // starts when the connection is established.
   if (to == TcpState::Established && keepalive_ && !keepalive_at_) keepalive_at_ = ctx.now + config_.keepalive_idle;
+  if (to == TcpState::Established) quickacks_left_ = config_.quick_acks;
   ctx.event(tcp_event::StateChanged{id_, from, to});
 }
 

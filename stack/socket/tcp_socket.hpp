@@ -133,6 +133,9 @@ struct TcpConfig {
   bool window_scaling = true;                     // offer window scale (RFC 7323 §2)
   // RFC 1122 §4.2.3.2: "the delay MUST be less than 0.5 seconds". Linux uses 40..200 ms.
   Duration delayed_ack = Duration::from_millis(200);
+  // Data segments ACKed at once after the handshake before delaying starts (Linux's quickack
+  // mode allows up to 16); 0 delays from the first segment.
+  std::uint32_t quick_acks = 16;
   // DEVIATION(RFC 6298 §2.4, "SHOULD be rounded up to 1 second"): 200 ms, Linux's TCP_RTO_MIN
   // (RFC 8961 §4 allows it). On a LAN or through the sandbox's NAT (RTT < 1 ms) every tail loss
   // otherwise costs a full second; in the lossy sim it took 1 % loss from 8.0 s to 2.8 s per
@@ -364,6 +367,7 @@ class TcpSocket {
   // ACK generation (RFC 1122 §4.2.3.2, RFC 5681 §4.2).
   bool ack_now_ = false;
   int full_segments_unacked_ = 0;
+  std::uint32_t quickacks_left_ = 0;  // data segments still ACKed at once (set on ESTABLISHED)
   std::optional<Instant> last_challenge_ack_;
 
   // RTT measurement (RFC 6298) and congestion control.

@@ -241,6 +241,25 @@ TEST_SUITE("socket/tcp states") {
     CHECK(h.expect_one().repr.ack == kRemoteSeq + 6);
   }
 
+  TEST_CASE("ESTABLISHED: quick-ACK — the first data segments are ACKed at once, then the ACK is delayed (RFC 5681 §4.2 floor; Linux quickack)") {
+    auto c = plain_config();
+    c.quick_acks = 3;
+    Harness h(c);
+    const SocketId id = establish_active(h);
+    Repr d = h.from_peer(id);
+    d.ack = h.layer.tcb(id)->snd_nxt();
+    for (std::uint32_t i = 0; i < 3; ++i) {
+      d.seq = kRemoteSeq + 1 + i * 10;
+      h.deliver(d, Bytes(10, std::byte{'q'}));
+      CHECK(h.expect_one().repr.ack == kRemoteSeq + 11 + i * 10);  // at once
+    }
+    d.seq = kRemoteSeq + 31;
+    h.deliver(d, Bytes(10, std::byte{'q'}));
+    h.expect_silence();  // the fourth waits for the delayed-ACK timer
+    h.at_ms(200);
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 41);
+  }
+
   TEST_CASE("ESTABLISHED: every second full-sized segment is ACKed at once (RFC 5681 §4.2)") {
     Harness h;
     const SocketId id = establish_active(h);

@@ -40,6 +40,7 @@ inline TcpLayer::Config plain_config() {
   c.recv_buffer = 8192;
   c.send_buffer = 8192;
   c.min_rto = Duration::from_secs(1);  // the RFC 6298 §2.4 value, so the instants read as in the RFC
+  c.quick_acks = 0;                     // delayed ACKs from the first segment (RFC 1122 §4.2.3.2)
   return c;
 }
 
