@@ -6,7 +6,7 @@
 namespace drivers {
 
 namespace {
-constexpr std::size_t kEthernetHeaderLen = 14;
+constexpr std::size_t kEthernetHeaderLen = stack::wire::ethernet::kHeaderLen;
 }
 
 FaultDice::FaultDice(std::uint64_t seed, std::uint64_t stream) {

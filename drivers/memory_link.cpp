@@ -6,7 +6,7 @@
 namespace drivers {
 
 namespace {
-constexpr std::size_t kEthernetHeaderLen = 14;
+constexpr std::size_t kEthernetHeaderLen = stack::wire::ethernet::kHeaderLen;
 }
 
 MemoryLink::MemoryLink(const LinkConfig& config)

@@ -19,45 +19,16 @@
 #include <cstring>
 #include <utility>
 
-#include "drivers/tap_device.hpp"  // TapDevice::complete_checksum: the same virtio completion
+#include "drivers/linux_net.hpp"
 
 namespace drivers {
 
+using linux_net::Fd;
+using linux_net::make_ifreq;
+
 namespace {
 
-constexpr std::size_t kEthernetHeaderLen = 14;
-
-// struct virtio_net_hdr (virtio spec §5.1.6): flags, gso_type, hdr_len, gso_size, csum_start,
-// csum_offset. Packet sockets fill it in the host's virtio byte order: little-endian on the
-// little-endian hosts we build for.
-namespace vnet {
-constexpr std::size_t kFlags = 0;
-constexpr std::size_t kGsoType = 1;
-constexpr std::size_t kCsumStart = 6;
-constexpr std::size_t kCsumOffset = 8;
-constexpr std::uint8_t kNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
-constexpr std::uint8_t kGsoNone = 0;    // VIRTIO_NET_HDR_GSO_NONE
-constexpr std::uint8_t kGsoEcn = 0x80;  // VIRTIO_NET_HDR_GSO_ECN, a flag bit on gso_type
-std::uint16_t load_le16(std::span<const std::byte> b, std::size_t at) {
-  return static_cast<std::uint16_t>(static_cast<unsigned>(b[at]) | (static_cast<unsigned>(b[at + 1]) << 8));
-}
-}  // namespace vnet
-
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  int release() { return std::exchange(fd, -1); }
-};
-
-struct ifreq make_ifreq(const std::string& name) {
-  struct ifreq ifr;
-  std::memset(&ifr, 0, sizeof ifr);
-  std::memcpy(ifr.ifr_name, name.data(), name.size());  // length checked by the caller
-  return ifr;
-}
+constexpr std::size_t kEthernetHeaderLen = stack::wire::ethernet::kHeaderLen;
 
 // The program to name in the setcap hint.
 std::string self_path() {
@@ -225,19 +196,13 @@ std::optional<std::size_t> PacketDevice::receive(stack::Instant, std::span<std::
       continue;
     }
     if (vnet_hdr_) {
-      const auto flags = static_cast<std::uint8_t>(hdr[vnet::kFlags]);
-      const auto gso = static_cast<std::uint8_t>(static_cast<std::uint8_t>(hdr[vnet::kGsoType]) & ~vnet::kGsoEcn);
-      if (flags & vnet::kNeedsCsum) {
-        // The frame left a kernel with CHECKSUM_PARTIAL (a veth keeps it so): the field holds the
-        // pseudo-header sum only. Complete it, or the stack would drop a valid frame.
-        if (!TapDevice::complete_checksum(out.first(len), vnet::load_le16(hdr, vnet::kCsumStart),
-                                          vnet::load_le16(hdr, vnet::kCsumOffset))) {
-          ++counters_.rx_dropped_bad_vnet_hdr;
-          continue;
-        }
-        ++counters_.rx_csum_completed;
+      const auto v = linux_net::apply_vnet_header(hdr, out.first(len));
+      if (!v.ok) {
+        ++counters_.rx_dropped_bad_vnet_hdr;
+        continue;
       }
-      if (gso != vnet::kGsoNone) ++counters_.rx_gso_frames;
+      counters_.rx_csum_completed += v.checksum_completed;
+      counters_.rx_gso_frames += v.gso;
     }
     ++counters_.rx_frames;
     return len;

@@ -16,7 +16,7 @@
 #include <cstring>
 #include <utility>
 
-#include "stack/wire/checksum.hpp"
+#include "drivers/linux_net.hpp"
 
 namespace {
 constexpr int kLinkWaitSteps = 300;           // at most 1.5 s
@@ -25,42 +25,12 @@ constexpr unsigned kLinkWaitStepUs = 5000;
 
 namespace drivers {
 
+using linux_net::Fd;
+using linux_net::make_ifreq;
+
 namespace {
 
-constexpr std::size_t kEthernetHeaderLen = 14;
-
-// virtio_net_hdr_v1 (virtio spec §5.1.6): flags, gso_type, hdr_len, gso_size, csum_start,
-// csum_offset, num_buffers. Little-endian: tun uses the virtio 1.0 byte order on little-endian
-// hosts and native order otherwise, which is the same thing on every host we build for.
-namespace vnet {
-constexpr std::size_t kFlags = 0;
-constexpr std::size_t kGsoType = 1;
-constexpr std::size_t kCsumStart = 6;
-constexpr std::size_t kCsumOffset = 8;
-constexpr std::uint8_t kNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
-constexpr std::uint8_t kGsoNone = 0;    // VIRTIO_NET_HDR_GSO_NONE
-constexpr std::uint8_t kGsoEcn = 0x80;  // VIRTIO_NET_HDR_GSO_ECN, a flag bit on gso_type
-std::uint16_t load_le16(std::span<const std::byte> b, std::size_t at) {
-  return static_cast<std::uint16_t>(static_cast<unsigned>(b[at]) | (static_cast<unsigned>(b[at + 1]) << 8));
-}
-}  // namespace vnet
-
-// A file descriptor closed on every early return.
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  int release() { return std::exchange(fd, -1); }
-};
-
-struct ifreq make_ifreq(const std::string& name) {
-  struct ifreq ifr;
-  std::memset(&ifr, 0, sizeof ifr);
-  std::memcpy(ifr.ifr_name, name.data(), name.size());  // length checked by the caller
-  return ifr;
-}
+constexpr std::size_t kEthernetHeaderLen = stack::wire::ethernet::kHeaderLen;
 
 // What kind of interface `name` is in our network namespace. Asked of the kernel through ioctls on
 // a socket rather than read from /sys/class/net: sysfs shows the namespace of whoever mounted /sys,
@@ -236,17 +206,6 @@ Capabilities TapDevice::capabilities() const {
   return caps;
 }
 
-bool TapDevice::complete_checksum(std::span<std::byte> frame, std::uint16_t csum_start, std::uint16_t csum_offset) {
-  const std::size_t field = std::size_t{csum_start} + csum_offset;
-  if (csum_start >= frame.size() || field + 2 > frame.size()) return false;
-  // The kernel stored the folded pseudo-header sum in the checksum field (CHECKSUM_PARTIAL), so
-  // the plain Internet checksum over [csum_start, end) is the final value.
-  const std::uint16_t sum = stack::wire::internet_checksum(frame.subspan(csum_start));
-  frame[field] = static_cast<std::byte>(sum >> 8);
-  frame[field + 1] = static_cast<std::byte>(sum & 0xff);
-  return true;
-}
-
 std::optional<std::size_t> TapDevice::receive(stack::Instant, std::span<std::byte> out) {
   for (;;) {
     std::array<std::byte, kVnetHdrLen> hdr{};
@@ -274,17 +233,13 @@ std::optional<std::size_t> TapDevice::receive(stack::Instant, std::span<std::byt
       continue;
     }
     if (vnet_hdr_) {
-      const auto flags = static_cast<std::uint8_t>(hdr[vnet::kFlags]);
-      const auto gso = static_cast<std::uint8_t>(static_cast<std::uint8_t>(hdr[vnet::kGsoType]) & ~vnet::kGsoEcn);
-      if (flags & vnet::kNeedsCsum) {
-        if (!complete_checksum(out.first(len), vnet::load_le16(hdr, vnet::kCsumStart),
-                               vnet::load_le16(hdr, vnet::kCsumOffset))) {
-          ++counters_.rx_dropped_bad_vnet_hdr;
-          continue;
-        }
-        ++counters_.rx_csum_completed;
+      const auto v = linux_net::apply_vnet_header(hdr, out.first(len));
+      if (!v.ok) {
+        ++counters_.rx_dropped_bad_vnet_hdr;
+        continue;
       }
-      if (gso != vnet::kGsoNone) ++counters_.rx_gso_frames;
+      counters_.rx_csum_completed += v.checksum_completed;
+      counters_.rx_gso_frames += v.gso;
     }
     ++counters_.rx_frames;
     return len;

@@ -76,10 +76,6 @@ class TapDevice final : public Device {
   // Largest frame the kernel hands us with TUN_F_TSO4: a 64 KiB IPv4 packet plus Ethernet.
   static constexpr std::size_t kMaxGsoFrame = 65535 + 14;
 
-  // Completes a NEEDS_CSUM frame: sums bytes [csum_start, end) (the field already holds the
-  // pseudo-header sum) and stores the complement at csum_start + csum_offset. False (frame left
-  // alone) when the offsets do not fit inside the frame. Public for the unit tests.
-  static bool complete_checksum(std::span<std::byte> frame, std::uint16_t csum_start, std::uint16_t csum_offset);
 
  private:
   TapDevice(int fd, std::string name, std::size_t mtu, bool created, bool vnet_hdr)

@@ -31,6 +31,7 @@
 #include <variant>
 #include <vector>
 
+#include "drivers/linux_net.hpp"
 #include "drivers/tap_device.hpp"
 #include "frames.hpp"  // tests/drivers/frames.hpp
 
@@ -366,12 +367,12 @@ TEST_SUITE("drivers/tap_device") {
     pseudo.add_pseudo_header(test::kKernelIp, test::kOurIp, stack::wire::IpProtocol::Udp, 13);
     stack::store_be16(f, 40, static_cast<std::uint16_t>(~pseudo.finish()));
     CHECK_FALSE(test::udp_checksum_valid(f));
-    REQUIRE(TapDevice::complete_checksum(f, 34, 6));
+    REQUIRE(drivers::linux_net::complete_checksum(f, 34, 6));
     CHECK(test::udp_checksum_valid(f));
     // Offsets that point past the frame are refused and leave it alone.
     const stack::Bytes before = f;
-    CHECK_FALSE(TapDevice::complete_checksum(f, 34, 12));
-    CHECK_FALSE(TapDevice::complete_checksum(f, 200, 6));
+    CHECK_FALSE(drivers::linux_net::complete_checksum(f, 34, 12));
+    CHECK_FALSE(drivers::linux_net::complete_checksum(f, 200, 6));
     CHECK(f == before);
   }
 

@@ -1,0 +1,57 @@
+#include "drivers/linux_net.hpp"
+
+#include <cstring>
+
+#include "stack/wire/checksum.hpp"
+
+namespace drivers::linux_net {
+
+namespace {
+constexpr std::size_t kFlags = 0;
+constexpr std::size_t kGsoType = 1;
+constexpr std::size_t kCsumStart = 6;
+constexpr std::size_t kCsumOffset = 8;
+constexpr std::uint8_t kNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+constexpr std::uint8_t kGsoNone = 0;    // VIRTIO_NET_HDR_GSO_NONE
+constexpr std::uint8_t kGsoEcn = 0x80;  // VIRTIO_NET_HDR_GSO_ECN, a flag bit on gso_type
+std::uint16_t load_le16(std::span<const std::byte> b, std::size_t at) {
+  return static_cast<std::uint16_t>(static_cast<unsigned>(b[at]) | (static_cast<unsigned>(b[at + 1]) << 8));
+}
+}  // namespace
+
+struct ifreq make_ifreq(const std::string& name) {
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  std::memcpy(ifr.ifr_name, name.data(), name.size());
+  return ifr;
+}
+
+bool complete_checksum(std::span<std::byte> frame, std::uint16_t csum_start, std::uint16_t csum_offset) {
+  const std::size_t field = std::size_t{csum_start} + csum_offset;
+  if (csum_start >= frame.size() || field + 2 > frame.size()) return false;
+  // The kernel stored the folded pseudo-header sum in the checksum field (CHECKSUM_PARTIAL), so
+  // the plain Internet checksum over [csum_start, end) is the final value.
+  const std::uint16_t sum = stack::wire::internet_checksum(frame.subspan(csum_start));
+  frame[field] = static_cast<std::byte>(sum >> 8);
+  frame[field + 1] = static_cast<std::byte>(sum & 0xff);
+  return true;
+}
+
+VnetRx apply_vnet_header(std::span<const std::byte> hdr, std::span<std::byte> frame) {
+  VnetRx r;
+  const auto flags = static_cast<std::uint8_t>(hdr[kFlags]);
+  const auto gso = static_cast<std::uint8_t>(static_cast<std::uint8_t>(hdr[kGsoType]) & ~kGsoEcn);
+  if (flags & kNeedsCsum) {
+    // The frame left a kernel with CHECKSUM_PARTIAL (tun and veth keep it so): the field holds
+    // the pseudo-header sum only. Complete it, or the stack would drop a valid frame.
+    if (!complete_checksum(frame, load_le16(hdr, kCsumStart), load_le16(hdr, kCsumOffset))) {
+      r.ok = false;
+      return r;
+    }
+    r.checksum_completed = true;
+  }
+  r.gso = gso != kGsoNone;
+  return r;
+}
+
+}  // namespace drivers::linux_net
