@@ -320,8 +320,9 @@ void DnsTrace::process_tcp() {
   if (clock_() >= pending_->deadline) on_timeout();
 }
 
-void DnsTrace::on_timeout(std::string why) {
-  Walk& w = walks_.back();
+// The step for the query in flight: which walk, zone and server, and how long it has taken.
+TraceStep DnsTrace::pending_step() const {
+  const Walk& w = walks_.back();
   const Server& s = w.servers[pending_->server_index];
   TraceStep step;
   step.depth = static_cast<int>(walks_.size()) - 1;
@@ -330,6 +331,11 @@ void DnsTrace::on_timeout(std::string why) {
   step.server = *s.address;
   step.server_name = s.name;
   step.elapsed = clock_() - pending_->sent_at;
+  return step;
+}
+
+void DnsTrace::on_timeout(std::string why) {
+  TraceStep step = pending_step();
   step.outcome = TraceStep::Outcome::Timeout;
   step.note = why.empty() ? "no reply in " + std::to_string(options_.timeout_ms) + " ms" : std::move(why);
   close_pending();
@@ -340,13 +346,7 @@ void DnsTrace::on_timeout(std::string why) {
 void DnsTrace::on_reply(const dns::Message& reply, std::size_t bytes) {
   Walk& w = walks_.back();
   const Server& s = w.servers[pending_->server_index];
-  TraceStep step;
-  step.depth = static_cast<int>(walks_.size()) - 1;
-  step.qname = w.target;
-  step.zone = w.zone;
-  step.server = *s.address;
-  step.server_name = s.name;
-  step.elapsed = clock_() - pending_->sent_at;
+  TraceStep step = pending_step();
   step.bytes = bytes;
   step.reply = reply;
   close_pending();

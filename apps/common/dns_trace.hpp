@@ -146,6 +146,7 @@ class DnsTrace {
   void send(std::size_t server_index);
   void on_reply(const stack::wire::dns::Message& reply, std::size_t bytes);
   void on_timeout(std::string why = {});
+  TraceStep pending_step() const;
   void start_tcp();
   void process_tcp();
   void finish_walk(std::optional<DnsError> error, std::string detail, std::vector<DnsAddress> addresses = {});
