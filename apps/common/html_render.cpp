@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <memory>
+#include <utility>
 #include <unordered_set>
 
 namespace appkit::html {
@@ -108,59 +110,17 @@ std::size_t code_point_width(char32_t cp) {
 struct NamedEntity {
   const char* name;
   char32_t cp;
+  char32_t cp2;  // a second code point (0: none), as in &NotEqualTilde; = U+2242 U+0338
 };
 
-// A common set (HTML §13.5 has 2231 names; these cover what pages write by hand).
-constexpr NamedEntity kEntities[] = {
-    {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}, {"nbsp", 0xA0},
-    {"copy", 0xA9}, {"reg", 0xAE}, {"trade", 0x2122}, {"mdash", 0x2014}, {"ndash", 0x2013},
-    {"hellip", 0x2026}, {"laquo", 0xAB}, {"raquo", 0xBB}, {"lsquo", 0x2018}, {"rsquo", 0x2019},
-    {"ldquo", 0x201C}, {"rdquo", 0x201D}, {"sbquo", 0x201A}, {"bdquo", 0x201E}, {"bull", 0x2022},
-    {"middot", 0xB7}, {"deg", 0xB0}, {"plusmn", 0xB1}, {"times", 0xD7}, {"divide", 0xF7},
-    {"euro", 0x20AC}, {"pound", 0xA3}, {"yen", 0xA5}, {"cent", 0xA2}, {"sect", 0xA7}, {"para", 0xB6},
-    {"shy", 0xAD}, {"iexcl", 0xA1}, {"iquest", 0xBF}, {"micro", 0xB5}, {"frac12", 0xBD},
-    {"frac14", 0xBC}, {"frac34", 0xBE}, {"sup1", 0xB9}, {"sup2", 0xB2}, {"sup3", 0xB3},
-    {"ordf", 0xAA}, {"ordm", 0xBA}, {"not", 0xAC}, {"macr", 0xAF}, {"acute", 0xB4}, {"cedil", 0xB8},
-    {"uml", 0xA8}, {"curren", 0xA4}, {"brvbar", 0xA6},
-    {"larr", 0x2190}, {"uarr", 0x2191}, {"rarr", 0x2192}, {"darr", 0x2193}, {"harr", 0x2194},
-    {"lArr", 0x21D0}, {"rArr", 0x21D2}, {"hArr", 0x21D4},
-    {"hearts", 0x2665}, {"spades", 0x2660}, {"clubs", 0x2663}, {"diams", 0x2666},
-    {"dagger", 0x2020}, {"Dagger", 0x2021}, {"permil", 0x2030}, {"prime", 0x2032}, {"Prime", 0x2033},
-    {"lsaquo", 0x2039}, {"rsaquo", 0x203A}, {"oline", 0x203E}, {"frasl", 0x2044},
-    {"thinsp", 0x2009}, {"ensp", 0x2002}, {"emsp", 0x2003}, {"zwj", 0x200D}, {"zwnj", 0x200C},
-    {"lrm", 0x200E}, {"rlm", 0x200F},
-    {"infin", 0x221E}, {"ne", 0x2260}, {"le", 0x2264}, {"ge", 0x2265}, {"asymp", 0x2248},
-    {"minus", 0x2212}, {"sum", 0x2211}, {"prod", 0x220F}, {"radic", 0x221A}, {"part", 0x2202},
-    {"forall", 0x2200}, {"exist", 0x2203}, {"isin", 0x2208}, {"cap", 0x2229}, {"cup", 0x222A},
-    {"int", 0x222B}, {"equiv", 0x2261}, {"sdot", 0x22C5}, {"loz", 0x25CA},
-    {"alpha", 0x3B1}, {"beta", 0x3B2}, {"gamma", 0x3B3}, {"delta", 0x3B4}, {"epsilon", 0x3B5},
-    {"lambda", 0x3BB}, {"mu", 0x3BC}, {"pi", 0x3C0}, {"sigma", 0x3C3}, {"tau", 0x3C4},
-    {"phi", 0x3C6}, {"omega", 0x3C9}, {"theta", 0x3B8}, {"Delta", 0x394}, {"Omega", 0x3A9},
-    {"Sigma", 0x3A3}, {"Pi", 0x3A0},
-    {"Agrave", 0xC0}, {"Aacute", 0xC1}, {"Acirc", 0xC2}, {"Atilde", 0xC3}, {"Auml", 0xC4},
-    {"Aring", 0xC5}, {"AElig", 0xC6}, {"Ccedil", 0xC7}, {"Egrave", 0xC8}, {"Eacute", 0xC9},
-    {"Ecirc", 0xCA}, {"Euml", 0xCB}, {"Igrave", 0xCC}, {"Iacute", 0xCD}, {"Icirc", 0xCE},
-    {"Iuml", 0xCF}, {"ETH", 0xD0}, {"Ntilde", 0xD1}, {"Ograve", 0xD2}, {"Oacute", 0xD3},
-    {"Ocirc", 0xD4}, {"Otilde", 0xD5}, {"Ouml", 0xD6}, {"Oslash", 0xD8}, {"Ugrave", 0xD9},
-    {"Uacute", 0xDA}, {"Ucirc", 0xDB}, {"Uuml", 0xDC}, {"Yacute", 0xDD}, {"THORN", 0xDE},
-    {"szlig", 0xDF}, {"agrave", 0xE0}, {"aacute", 0xE1}, {"acirc", 0xE2}, {"atilde", 0xE3},
-    {"auml", 0xE4}, {"aring", 0xE5}, {"aelig", 0xE6}, {"ccedil", 0xE7}, {"egrave", 0xE8},
-    {"eacute", 0xE9}, {"ecirc", 0xEA}, {"euml", 0xEB}, {"igrave", 0xEC}, {"iacute", 0xED},
-    {"icirc", 0xEE}, {"iuml", 0xEF}, {"eth", 0xF0}, {"ntilde", 0xF1}, {"ograve", 0xF2},
-    {"oacute", 0xF3}, {"ocirc", 0xF4}, {"otilde", 0xF5}, {"ouml", 0xF6}, {"oslash", 0xF8},
-    {"ugrave", 0xF9}, {"uacute", 0xFA}, {"ucirc", 0xFB}, {"uuml", 0xFC}, {"yacute", 0xFD},
-    {"thorn", 0xFE}, {"yuml", 0xFF}, {"OElig", 0x152}, {"oelig", 0x153}, {"Scaron", 0x160},
-    {"scaron", 0x161}, {"Yuml", 0x178}, {"fnof", 0x192}, {"circ", 0x2C6}, {"tilde", 0x2DC},
-};
+#include "apps/common/html_entities.inc"
 
-// Names HTML also recognises without the ';' (a subset of its legacy list).
-constexpr const char* kLegacy[] = {"amp", "lt", "gt", "quot", "nbsp", "copy", "reg"};
-
-std::optional<char32_t> lookup_entity(std::string_view name) {
-  for (const auto& e : kEntities) {
-    if (name == e.name) return e.cp;
-  }
-  return std::nullopt;
+const NamedEntity* lookup_entity(std::string_view name) {
+  const auto* end = std::end(kEntities);
+  const auto* it = std::lower_bound(std::begin(kEntities), end, name,
+                                    [](const NamedEntity& e, std::string_view n) { return std::string_view(e.name) < n; });
+  if (it == end || std::string_view(it->name) != name) return nullptr;
+  return it;
 }
 
 }  // namespace
@@ -239,8 +199,9 @@ std::string decode_entities(std::string_view text, bool in_attribute) {
     while (j < text.size() && j - i < 32 && is_alnum(text[j])) ++j;
     const auto name = text.substr(i, j - i);
     if (!name.empty() && j < text.size() && text[j] == ';') {
-      if (auto cp = lookup_entity(name)) {
-        append_utf8(out, *cp);
+      if (const auto* e = lookup_entity(name)) {
+        append_utf8(out, e->cp);
+        if (e->cp2 != 0) append_utf8(out, e->cp2);
         i = j + 1;
         continue;
       }
@@ -255,7 +216,7 @@ std::string decode_entities(std::string_view text, bool in_attribute) {
       const std::size_t after = i + best.size();
       const bool blocked = in_attribute && after < text.size() && (is_alnum(text[after]) || text[after] == '=');
       if (!blocked) {
-        append_utf8(out, *lookup_entity(best));
+        if (const auto* e = lookup_entity(best)) append_utf8(out, e->cp);
         i = after;
         continue;
       }
@@ -441,7 +402,7 @@ bool in_list(std::string_view name, std::initializer_list<std::string_view> name
 bool is_line_block(std::string_view name) {
   return in_list(name, {"div", "section", "article", "header", "footer", "nav", "main", "aside", "form",
                         "figure", "figcaption", "address", "center", "details", "summary", "fieldset",
-                        "legend", "noscript", "table", "tr", "caption", "dt", "body", "html", "li", "option"});
+                        "legend", "table", "tr", "caption", "dt", "body", "html", "li", "option"});
 }
 
 std::string replace_nbsp(std::string s) {
@@ -474,20 +435,8 @@ class Renderer {
   RenderedPage run(std::string_view html) {
     Tokenizer tok(html);
     Token t;
-    while (tok.next(t)) {
-      const bool drop = drop_raw_text_;
-      drop_raw_text_ = false;
-      switch (t.kind) {
-        case Token::Kind::Text:
-          if (!drop) on_text(t.text);  // the body of a script or style
-          break;
-        case Token::Kind::StartTag: on_start(t); break;
-        case Token::Kind::EndTag: on_end(t.name); break;
-        case Token::Kind::Comment:
-        case Token::Kind::Doctype: break;
-      }
-    }
-    flush();
+    while (tok.next(t)) feed(t);
+    finish();
     if (options_.references && !page_.links.empty()) {
       out_ += out_.empty() ? "" : "\n\n";
       out_ += "References:\n\n";
@@ -510,10 +459,439 @@ class Renderer {
   };
   static constexpr std::size_t kMaxOpen = 128;
 
+  // A table being collected: its tokens (the <table> tag first), and per cell the range of them
+  // that is the cell's content. Laid out when </table> (or the end of input) arrives.
+  struct TableCell {
+    std::size_t begin = 0;  // indices into Table::all: [begin, end)
+    std::size_t end = 0;
+    std::size_t colspan = 1;
+    std::size_t rowspan = 1;
+    bool header = false;
+  };
+  struct Table {
+    std::vector<Token> all;
+    std::vector<std::vector<TableCell>> rows;
+    std::vector<std::size_t> foster;  // content outside any cell: shown before the table (HTML §13.2.6.1)
+    std::size_t caption_begin = 0, caption_end = 0;
+    bool in_cell = false, in_caption = false, row_open = false, border = false;
+    std::size_t nested = 0;           // depth of tables inside the current cell
+  };
+  static constexpr std::size_t kMaxTableDepth = 3;    // deeper tables are flattened (each level renders twice)
+  static constexpr std::size_t kMaxColumns = 64;      // wider tables are flattened
+  static constexpr std::size_t kMaxCanvas = 4u << 20; // glyphs of one drawn table
+  static constexpr std::size_t kMeasureWidth = 1000;  // "one line" when measuring a cell's widest layout
+
+  // A renderer for the content of one table cell: `width` columns (no 20-column floor), links
+  // numbered after `link_base`, tables inside it one level deeper.
+  Renderer(const Url& base, const RenderOptions& options, std::size_t width, std::size_t link_base,
+           std::size_t table_depth)
+      : base_(base), width_(std::max<std::size_t>(width, 1)), options_(options), link_base_(link_base),
+        table_depth_(table_depth) {
+    options_.references = false;
+    base_set_ = true;
+  }
+
+  void feed(const Token& t) {
+    if (table_) {
+      table_token(t);
+      return;
+    }
+    const bool drop = drop_raw_text_;
+    drop_raw_text_ = false;
+    switch (t.kind) {
+      case Token::Kind::Text:
+        if (!drop) on_text(t.text);  // the body of a script or style
+        break;
+      case Token::Kind::StartTag: on_start(t); break;
+      case Token::Kind::EndTag: on_end(t.name); break;
+      case Token::Kind::Comment:
+      case Token::Kind::Doctype: break;
+    }
+  }
+
+  void finish() {
+    if (table_) finish_table();
+    flush();
+  }
+
+  // --- tables: collected, then laid out like w3m (column widths from content, a grid for border) ---
+  void table_token(const Token& t) {
+    Table& tb = *table_;
+    tb.all.push_back(t);
+    const std::size_t idx = tb.all.size() - 1;
+    const bool start = t.kind == Token::Kind::StartTag;
+    const bool end = t.kind == Token::Kind::EndTag;
+    if (tb.nested > 0) {  // inside a table inside a cell: the cell's content
+      if (t.name == "table" && start) ++tb.nested;
+      if (t.name == "table" && end) --tb.nested;
+      return;
+    }
+    if (t.name == "table" && start) {
+      if (!tb.in_cell) open_cell(tb, idx, nullptr);  // a table straight in a table: give it a cell
+      ++tb.nested;
+      return;
+    }
+    if (t.name == "table" && end) {
+      close_cell(tb, idx);
+      finish_table();
+      return;
+    }
+    if (start && (t.name == "td" || t.name == "th")) {
+      close_cell(tb, idx);
+      open_cell(tb, idx + 1, &t);
+    } else if (end && (t.name == "td" || t.name == "th")) {
+      close_cell(tb, idx);
+    } else if (t.name == "tr" && (start || end)) {
+      close_cell(tb, idx);
+      tb.row_open = false;
+    } else if ((t.name == "thead" || t.name == "tbody" || t.name == "tfoot") && (start || end)) {
+      close_cell(tb, idx);
+      tb.row_open = false;
+    } else if (t.name == "caption" && start) {
+      close_cell(tb, idx);
+      if (tb.caption_end == 0) {
+        tb.in_caption = true;
+        tb.caption_begin = idx + 1;
+      }
+    } else if (t.name == "caption" && end) {
+      if (tb.in_caption) tb.caption_end = idx;
+      tb.in_caption = false;
+    } else if (t.name == "col" || t.name == "colgroup") {
+    } else if (!tb.in_cell && !tb.in_caption) {
+      const bool blank = t.kind == Token::Kind::Text &&
+                         std::all_of(t.text.begin(), t.text.end(), [](char c) { return is_space(c); });
+      if (!blank && t.kind != Token::Kind::Comment) tb.foster.push_back(idx);
+    }
+  }
+
+  static void open_cell(Table& tb, std::size_t begin, const Token* tag) {
+    if (!tb.row_open) {
+      tb.rows.emplace_back();
+      tb.row_open = true;
+    }
+    TableCell c;
+    c.begin = begin;
+    c.end = begin;
+    if (tag != nullptr) {
+      c.header = tag->name == "th";
+      // HTML §4.9.11: colspan 1..1000, rowspan 0..65534 (0: to the end of the row group).
+      if (const auto* v = tag->attribute("colspan")) c.colspan = static_cast<std::size_t>(std::clamp(parse_long(*v, 1), 1L, 1000L));
+      if (const auto* v = tag->attribute("rowspan")) c.rowspan = static_cast<std::size_t>(std::clamp(parse_long(*v, 1), 0L, 65534L));
+    }
+    tb.rows.back().push_back(c);
+    tb.in_cell = true;
+  }
+
+  static void close_cell(Table& tb, std::size_t end) {
+    if (tb.in_caption) {
+      tb.caption_end = end;
+      tb.in_caption = false;
+    }
+    if (!tb.in_cell) return;
+    tb.rows.back().back().end = end;
+    tb.in_cell = false;
+  }
+
+  void finish_table() {
+    auto tb = std::move(table_);
+    table_.reset();
+    if (tb->in_cell) close_cell(*tb, tb->all.size());
+    if (tb->in_caption) tb->caption_end = tb->all.size();
+    // Content that was not in a cell comes first, as HTML's foster parenting puts it.
+    for (std::size_t i : tb->foster) feed(tb->all[i]);
+    flush();
+    if (!layout_table(*tb)) {  // too wide or too big to draw: cells joined by spaces, rows as lines
+      flatten_tables_ = true;
+      for (std::size_t i = 0; i < tb->all.size(); ++i) {
+        if (std::find(tb->foster.begin(), tb->foster.end(), i) == tb->foster.end()) feed(tb->all[i]);
+      }
+      flush();
+      flatten_tables_ = false;
+    }
+  }
+
+  // The lines a cell's content renders to at `width` columns (blank lines around it removed).
+  std::vector<std::string> render_cell(const Table& tb, std::size_t begin, std::size_t end, std::size_t width,
+                                       std::vector<std::string>* links) {
+    Renderer sub(base_, options_, width, link_base_ + page_.links.size() + (links ? links->size() : 0),
+                 table_depth_ + 1);
+    for (std::size_t i = begin; i < end && i < tb.all.size(); ++i) sub.feed(tb.all[i]);
+    sub.finish();
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    const std::string& text = sub.out_;
+    while (start < text.size()) {
+      auto nl = text.find('\n', start);
+      if (nl == std::string::npos) nl = text.size();
+      lines.emplace_back(text.substr(start, nl - start));
+      start = nl + 1;
+    }
+    while (!lines.empty() && lines.front().empty()) lines.erase(lines.begin());
+    while (!lines.empty() && lines.back().empty()) lines.pop_back();
+    if (links) links->insert(links->end(), sub.page_.links.begin(), sub.page_.links.end());
+    return lines;
+  }
+
+  // Widest line (max) and widest word (min) of a cell laid out on one long line, as w3m measures.
+  std::pair<std::size_t, std::size_t> measure_cell(const Table& tb, const TableCell& c) {
+    std::size_t min_w = 0, max_w = 0;
+    for (const auto& line : render_cell(tb, c.begin, c.end, kMeasureWidth, nullptr)) {
+      max_w = std::max(max_w, display_width(line));
+      std::size_t i = 0;
+      while (i < line.size()) {
+        while (i < line.size() && line[i] == ' ') ++i;
+        std::size_t j = i;
+        while (j < line.size() && line[j] != ' ') ++j;
+        min_w = std::max(min_w, display_width(std::string_view(line).substr(i, j - i)));
+        i = j;
+      }
+    }
+    return {min_w, max_w};
+  }
+
+  struct Placed {
+    const TableCell* cell;
+    std::size_t row, col, rows, cols;
+  };
+
+  bool layout_table(const Table& tb) {
+    // 1. The grid: each cell in the first free slot of its row; rowspans reserve slots below.
+    const std::size_t nrows = tb.rows.size();
+    std::vector<Placed> placed;
+    std::vector<std::vector<int>> slot(nrows);  // slot[r][c]: index into placed, -1 empty
+    std::size_t ncols = 0;
+    for (std::size_t r = 0; r < nrows; ++r) {
+      std::size_t c = 0;
+      for (const auto& cell : tb.rows[r]) {
+        while (c < slot[r].size() && slot[r][c] >= 0) ++c;
+        const std::size_t rows = cell.rowspan == 0 ? nrows - r : std::min(cell.rowspan, nrows - r);
+        const std::size_t cols = cell.colspan;
+        if (c + cols > kMaxColumns) return false;
+        for (std::size_t rr = r; rr < r + rows; ++rr) {
+          if (slot[rr].size() < c + cols) slot[rr].resize(c + cols, -1);
+          for (std::size_t cc = c; cc < c + cols; ++cc) slot[rr][cc] = static_cast<int>(placed.size());
+        }
+        placed.push_back({&cell, r, c, rows, cols});
+        c += cols;
+        ncols = std::max(ncols, c);
+      }
+    }
+    if (placed.empty()) {
+      if (tb.caption_end > tb.caption_begin) emit_caption(tb, width_ - std::min(current_indent(), width_ - 1));
+      return true;
+    }
+    for (auto& row : slot) row.resize(ncols, -1);
+    const bool border = tb.border;
+
+    // 2. Column widths: single-column cells first, then spanning cells widen what they span.
+    std::vector<std::size_t> min_w(ncols, 0), max_w(ncols, 0);
+    std::vector<std::pair<std::size_t, std::size_t>> measured(placed.size());
+    std::vector<std::size_t> order(placed.size());
+    for (std::size_t k = 0; k < placed.size(); ++k) {
+      measured[k] = measure_cell(tb, *placed[k].cell);
+      order[k] = k;
+    }
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return placed[a].cols < placed[b].cols; });
+    for (std::size_t k : order) {
+      const auto& p = placed[k];
+      auto widen = [&](std::vector<std::size_t>& w, std::size_t need) {
+        std::size_t have = p.cols - 1;  // the separators between spanned columns hold text too
+        for (std::size_t c = p.col; c < p.col + p.cols; ++c) have += w[c];
+        if (need <= have) return;
+        const std::size_t extra = need - have;
+        for (std::size_t i = 0; i < p.cols; ++i) w[p.col + i] += extra / p.cols + (i < extra % p.cols ? 1 : 0);
+      };
+      widen(min_w, measured[k].first);
+      widen(max_w, std::max(measured[k].second, measured[k].first));
+    }
+    for (std::size_t c = 0; c < ncols; ++c) max_w[c] = std::max(max_w[c], min_w[c]);
+    const std::size_t indent = std::min(current_indent(), width_ - 1);
+    const std::size_t avail = width_ - indent;
+    const std::size_t overhead = ncols - 1 + (border ? 2 : 0);
+    std::size_t sum_min = 0, sum_max = 0;
+    for (std::size_t c = 0; c < ncols; ++c) {
+      sum_min += min_w[c];
+      sum_max += max_w[c];
+    }
+    std::vector<std::size_t> w = max_w;
+    if (sum_max + overhead > avail) {
+      // Too wide on one line: every column gets its minimum and the room left is shared in
+      // proportion to how much more each would take. Below the minimum, the table is wider
+      // than the page (like w3m's): the lines after it keep the page's width.
+      w = min_w;
+      if (sum_min + overhead < avail) {
+        const std::size_t room = avail - overhead - sum_min;
+        const std::size_t want = sum_max - sum_min;
+        std::size_t given = 0;
+        for (std::size_t c = 0; c < ncols; ++c) {
+          const std::size_t add = (max_w[c] - min_w[c]) * room / want;
+          w[c] += add;
+          given += add;
+        }
+        for (std::size_t c = 0; c < ncols && given < room; ++c) {  // rounding leftovers, left to right
+          if (w[c] < max_w[c]) {
+            ++w[c];
+            ++given;
+          }
+        }
+      }
+    }
+    std::vector<std::size_t> col_x(ncols + 1);
+    col_x[0] = border ? 1 : 0;
+    for (std::size_t c = 0; c < ncols; ++c) col_x[c + 1] = col_x[c] + w[c] + 1;
+    const std::size_t table_w = col_x[ncols] - (border ? 0 : 1);
+
+    // 3. Each cell laid out at its width (in document order: link numbers stay in order).
+    std::vector<std::vector<std::string>> content(placed.size());
+    std::vector<std::string> links;
+    if (tb.caption_end > tb.caption_begin) emit_caption(tb, table_w);
+    for (std::size_t k = 0; k < placed.size(); ++k) {
+      const auto& p = placed[k];
+      const std::size_t cw = col_x[p.col + p.cols] - col_x[p.col] - 1;
+      content[k] = render_cell(tb, p.cell->begin, p.cell->end, cw, &links);
+      if (p.cell->header) {  // <th>: centred, as w3m does
+        for (auto& line : content[k]) {
+          const std::size_t lw = display_width(line);
+          if (lw < cw) line.insert(0, std::string((cw - lw) / 2, ' '));
+        }
+      }
+    }
+    page_.links.insert(page_.links.end(), links.begin(), links.end());
+
+    // 4. Row heights: single-row cells, then rowspans stretch the last row they cover.
+    std::vector<std::size_t> h(nrows, 0);
+    for (std::size_t k = 0; k < placed.size(); ++k) {
+      if (placed[k].rows == 1) h[placed[k].row] = std::max(h[placed[k].row], content[k].size());
+    }
+    if (border) {
+      for (auto& x : h) x = std::max<std::size_t>(x, 1);
+    }
+    for (std::size_t k = 0; k < placed.size(); ++k) {
+      const auto& p = placed[k];
+      if (p.rows == 1) continue;
+      std::size_t have = border ? p.rows - 1 : 0;
+      for (std::size_t r = p.row; r < p.row + p.rows; ++r) have += h[r];
+      if (content[k].size() > have) h[p.row + p.rows - 1] += content[k].size() - have;
+    }
+    std::vector<std::size_t> row_y(nrows + 1);
+    row_y[0] = border ? 1 : 0;
+    for (std::size_t r = 0; r < nrows; ++r) row_y[r + 1] = row_y[r] + h[r] + (border ? 1 : 0);
+    const std::size_t table_h = row_y[nrows];
+    const std::size_t canvas_w = col_x[ncols] + (border ? 0 : 0);
+    if (canvas_w * std::max<std::size_t>(table_h, 1) > kMaxCanvas) return false;
+
+    // 5. Draw: a canvas of one string per column ("" behind the second column of a wide character).
+    std::vector<std::vector<std::string>> canvas(table_h, std::vector<std::string>(canvas_w, " "));
+    for (std::size_t k = 0; k < placed.size(); ++k) {
+      const auto& p = placed[k];
+      const std::size_t x0 = col_x[p.col];
+      const std::size_t y0 = row_y[p.row];
+      const std::size_t cell_h = row_y[p.row + p.rows] - y0 - (border ? 1 : 0);
+      const std::size_t cw = col_x[p.col + p.cols] - x0 - 1;
+      const auto& lines = content[k];
+      const std::size_t top = lines.size() < cell_h ? (cell_h - lines.size()) / 2 : 0;  // valign=middle
+      for (std::size_t li = 0; li < lines.size() && top + li < cell_h; ++li) {
+        auto& row = canvas[y0 + top + li];
+        std::size_t x = 0;
+        const std::string& line = lines[li];
+        std::size_t i = 0;
+        while (i < line.size()) {
+          const std::size_t from = i;
+          const std::size_t gw = code_point_width(next_code_point(line, i));
+          std::string glyph = line.substr(from, i - from);
+          if (gw == 0) {  // a combining mark rides on the glyph before it
+            if (x > 0) row[x0 + x - 1] += glyph;
+            continue;
+          }
+          if (x + gw > cw) break;  // a cell never spills into its neighbour
+          row[x0 + x] = std::move(glyph);
+          if (gw == 2) row[x0 + x + 1].clear();
+          x += gw;
+        }
+      }
+    }
+    if (border) draw_grid(canvas, slot, col_x, row_y);
+    for (auto& row : canvas) {
+      std::string line(indent, ' ');
+      for (auto& g : row) line += g;
+      emit_line(line);
+    }
+    return true;
+  }
+
+  void emit_caption(const Table& tb, std::size_t table_w) {
+    const std::size_t indent = std::min(current_indent(), width_ - 1);
+    for (auto& line : render_cell(tb, tb.caption_begin, tb.caption_end, std::max<std::size_t>(table_w, 1), &page_.links)) {
+      const std::size_t lw = display_width(line);
+      emit_line(std::string(indent + (lw < table_w ? (table_w - lw) / 2 : 0), ' ') + line);
+    }
+  }
+
+  // Lines between cells that are not one cell (a rowspan or colspan has no line inside it), and
+  // at each crossing the box-drawing character its arms make; ASCII "+-|" with options.ascii,
+  // drawn as w3m draws it then (the outer frame plain, '+' only inside).
+  void draw_grid(std::vector<std::vector<std::string>>& canvas, const std::vector<std::vector<int>>& slot,
+                 const std::vector<std::size_t>& col_x, const std::vector<std::size_t>& row_y) const {
+    const std::size_t nrows = slot.size();
+    const std::size_t ncols = slot.front().size();
+    auto same = [&](std::size_t r1, std::size_t c1, std::size_t r2, std::size_t c2) {
+      return slot[r1][c1] >= 0 && slot[r1][c1] == slot[r2][c2];
+    };
+    // hline(k, c): a line above row k (k == nrows: the bottom) across column c.
+    auto hline = [&](std::size_t k, std::size_t c) { return k == 0 || k == nrows || !same(k - 1, c, k, c); };
+    // vline(r, j): a line left of column j (j == ncols: the right edge) along row r.
+    auto vline = [&](std::size_t r, std::size_t j) { return j == 0 || j == ncols || !same(r, j - 1, r, j); };
+    const bool ascii = options_.ascii;
+    for (std::size_t k = 0; k <= nrows; ++k) {
+      const std::size_t y = row_y[k] - 1;
+      for (std::size_t c = 0; c < ncols; ++c) {
+        if (!hline(k, c)) continue;
+        for (std::size_t x = col_x[c]; x + 1 < col_x[c + 1]; ++x) canvas[y][x] = ascii ? "-" : "\u2500";
+      }
+    }
+    for (std::size_t j = 0; j <= ncols; ++j) {
+      const std::size_t x = col_x[j] - 1;
+      for (std::size_t r = 0; r < nrows; ++r) {
+        if (!vline(r, j)) continue;
+        for (std::size_t y = row_y[r]; y + 1 < row_y[r + 1]; ++y) canvas[y][x] = ascii ? "|" : "\u2502";
+      }
+    }
+    // Crossings: arms up 1, down 2, left 4, right 8.
+    static constexpr const char* kBox[16] = {" ",      "\u2502", "\u2502", "\u2502", "\u2500", "\u2518", "\u2510", "\u2524",
+                                             "\u2500", "\u2514", "\u250c", "\u251c", "\u2500", "\u2534", "\u252c", "\u253c"};
+    for (std::size_t k = 0; k <= nrows; ++k) {
+      for (std::size_t j = 0; j <= ncols; ++j) {
+        unsigned arms = 0;
+        if (k > 0 && vline(k - 1, j)) arms |= 1;
+        if (k < nrows && vline(k, j)) arms |= 2;
+        if (j > 0 && hline(k, j - 1)) arms |= 4;
+        if (j < ncols && hline(k, j)) arms |= 8;
+        std::string g = kBox[arms];
+        if (ascii) {
+          const bool up_down = (arms & 3) == 3, left_right = (arms & 12) == 12;
+          const bool corner = (arms & 3) != 0 && (arms & 12) != 0 && !up_down && !left_right;
+          if (arms == 15 || corner) g = "+";
+          else if (arms == 0) g = " ";
+          else if (up_down || (arms & 12) == 0) g = "|";
+          else g = "-";
+        }
+        canvas[row_y[k] - 1][col_x[j] - 1] = g;
+      }
+    }
+  }
+
   // --- inline content ---
   void on_text(const std::string& raw) {
     if (skipping()) return;
     const std::string text = sanitize_utf8(raw);
+    if (textarea_open_) {
+      if (textarea_text_.size() < 4096) textarea_text_ += text;
+      return;
+    }
+    if (select_open_) {  // option labels show only as the chosen one, at </select>
+      if (!options_seen_.empty() && options_seen_.back().size() < 256) options_seen_.back() += text;
+      return;
+    }
     if (in_title_) {
       title_raw_ += text;
       return;
@@ -570,7 +948,11 @@ class Renderer {
       drop_raw_text_ = true;
       return;
     }
-    if (n == "meta" || n == "link") return;
+    if (n == "meta") {
+      refresh(t);
+      return;
+    }
+    if (n == "link") return;
     if (n == "template") {
       push({n, Kind::Skip});
       return;
@@ -617,6 +999,12 @@ class Renderer {
       for (std::size_t k = indent; k < width_; ++k) rule += "\u2500";
       emit_line(rule);
       blank();
+    } else if (n == "table" && !flatten_tables_ && table_depth_ < kMaxTableDepth) {
+      flush();
+      table_ = std::make_unique<Table>();
+      const auto* border = t.attribute("border");
+      table_->border = border != nullptr && *border != "0";
+      table_->all.push_back(t);
     } else if (n == "td" || n == "th") {
       if (!para_.empty() && para_.back() != ' ') para_.push_back(' ');
     } else if (n == "img") {
@@ -624,7 +1012,18 @@ class Renderer {
     } else if (n == "a") {
       if (const auto* href = t.attribute("href")) link(*href);
     } else if (n == "input") {
-      if (const auto* v = t.attribute("value")) add_inline("[" + sanitize_utf8(*v) + "]");
+      input(t);
+    } else if (n == "select") {
+      select_open_ = true;
+      options_seen_.clear();
+      selected_option_.reset();
+    } else if (n == "option" && select_open_) {
+      options_seen_.emplace_back();
+      if (t.attribute("selected") && !selected_option_) selected_option_ = options_seen_.size() - 1;
+    } else if (n == "textarea") {
+      textarea_open_ = true;
+      textarea_text_.clear();
+      textarea_cols_ = field_size(t, "cols");
     } else if (is_line_block(n)) {
       flush();
     }
@@ -657,6 +1056,30 @@ class Renderer {
       return;
     }
     if (skipping()) return;
+    if (n == "select" && select_open_) {
+      select_open_ = false;
+      std::string label;
+      if (!options_seen_.empty()) label = collapse(options_seen_[selected_option_.value_or(0)]);
+      add_field(label, 0);
+      return;
+    }
+    if (n == "textarea" && textarea_open_) {
+      // w3m shows a textarea as one field per line of its text.
+      textarea_open_ = false;
+      std::string text = std::move(textarea_text_);
+      if (text.starts_with("\n")) text.erase(0, 1);  // HTML §13.2.6.4.7: the first newline is dropped
+      std::size_t start = 0;
+      bool first = true;
+      do {
+        auto nl = text.find('\n', start);
+        if (nl == std::string::npos) nl = text.size();
+        if (!first) line_break();
+        add_field(text.substr(start, nl - start), textarea_cols_);
+        first = false;
+        start = nl + 1;
+      } while (start < text.size());
+      return;
+    }
     if (n == "p") {
       flush();
       blank();
@@ -687,6 +1110,122 @@ class Renderer {
     } else if (is_line_block(n)) {
       flush();
     }
+  }
+
+  // --- forms, drawn as w3m draws them: [value padded to size], [*] / ( ), [SUBMIT] ---
+  static std::string collapse(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+      if (is_space(c)) {
+        if (!out.empty() && out.back() != ' ') out.push_back(' ');
+      } else {
+        out.push_back(c);
+      }
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out;
+  }
+
+  static std::size_t field_size(const Token& t, const char* attr) {
+    const auto* v = t.attribute(attr);
+    const long n = v ? parse_long(*v, 20) : 20;
+    return static_cast<std::size_t>(std::clamp(n, 1L, 200L));  // a page cannot ask for a mile-wide field
+  }
+
+  // "[text]" padded (with no-break spaces, so that it stays one word) or cut to `size` columns;
+  // size 0: as wide as the text.
+  void add_field(const std::string& text, std::size_t size) {
+    std::string shown;
+    std::size_t cols = 0;
+    std::size_t i = 0;
+    while (i < text.size()) {
+      const std::size_t from = i;
+      const char32_t cp = next_code_point(text, i);
+      const std::size_t cw = code_point_width(cp);
+      if (size > 0 && cols + cw > size) break;
+      if (cp == ' ' || cp == '\t' || cp == '\n') shown += "\u00a0";
+      else shown.append(text, from, i - from);
+      cols += cw;
+    }
+    while (cols < size) {
+      shown += "\u00a0";
+      ++cols;
+    }
+    para_ += "[" + shown + "]";
+  }
+
+  void input(const Token& t) {
+    std::string type = t.attribute("type") ? *t.attribute("type") : "text";
+    for (char& c : type) c = lower(c);
+    const auto* v = t.attribute("value");
+    const std::string value = v ? sanitize_utf8(*v) : std::string();
+    if (in_head_ || type == "hidden") return;
+    if (type == "checkbox") {
+      para_ += t.attribute("checked") ? "[*]" : "[ ]";
+    } else if (type == "radio") {
+      para_ += t.attribute("checked") ? "(*)" : "( )";
+    } else if (type == "submit" || type == "reset" || type == "button") {
+      add_field(v ? value : type == "submit" ? "SUBMIT" : type == "reset" ? "RESET" : "", 0);
+    } else if (type == "image") {
+      const auto* alt = t.attribute("alt");
+      add_inline(alt ? sanitize_utf8(*alt) : std::string("[IMG]"));
+    } else if (type == "password") {
+      add_field(std::string(std::min<std::size_t>(display_width(value), 200), '*'), field_size(t, "size"));
+    } else {
+      add_field(value, field_size(t, "size"));
+    }
+  }
+
+  // <meta http-equiv="refresh" content="5; url=..."> (HTML §4.2.5.3): shown where it is, as w3m
+  // does ("Refresh (5 sec) URL"), and kept for a browser that follows it on request.
+  void refresh(const Token& t) {
+    const auto* equiv = t.attribute("http-equiv");
+    const auto* content = t.attribute("content");
+    if (equiv == nullptr || content == nullptr || page_.refresh || table_depth_ > 0) return;
+    std::string e = *equiv;
+    for (char& c : e) c = lower(c);
+    if (e != "refresh") return;
+    std::string_view c = *content;
+    std::size_t i = 0;
+    while (i < c.size() && is_space(c[i])) ++i;
+    const std::size_t digits = i;
+    long secs = 0;
+    while (i < c.size() && (is_digit(c[i]) || c[i] == '.')) {
+      if (is_digit(c[i]) && secs < 100000) secs = secs * 10 + (c[i] - '0');
+      ++i;
+    }
+    if (i == digits) return;  // no time: not a refresh
+    while (i < c.size() && (is_space(c[i]) || c[i] == ';' || c[i] == ',')) ++i;
+    std::string_view target;
+    if (i + 3 <= c.size() && lower(c[i]) == 'u' && lower(c[i + 1]) == 'r' && lower(c[i + 2]) == 'l') {
+      std::size_t j = i + 3;
+      while (j < c.size() && is_space(c[j])) ++j;
+      if (j < c.size() && c[j] == '=') {
+        ++j;
+        while (j < c.size() && is_space(c[j])) ++j;
+        i = j;
+      }
+    }
+    target = c.substr(i);
+    if (!target.empty() && (target.front() == '\'' || target.front() == '"')) {
+      const char q = target.front();
+      target.remove_prefix(1);
+      if (auto close = target.find(q); close != std::string_view::npos) target = target.substr(0, close);
+    }
+    while (!target.empty() && is_space(target.back())) target.remove_suffix(1);
+    Refresh r;
+    r.seconds = secs;
+    if (target.empty()) {
+      r.url = base_;
+    } else if (auto u = resolve(base_, std::string(target))) {
+      r.url = *u;
+    } else {
+      return;  // not an http URL we could follow
+    }
+    const std::string shown = "Refresh (" + std::to_string(secs) + " sec) " + r.url.to_string();
+    page_.refresh = std::move(r);
+    if (!para_.empty() && para_.back() != ' ') para_.push_back(' ');
+    para_ += sanitize_utf8(shown);
   }
 
   void image(const Token& t) {
@@ -722,7 +1261,7 @@ class Renderer {
     }
     page_.links.push_back(std::move(target));
     // w3m and lynx put the number before the link text, glued to it.
-    para_ += "[" + std::to_string(page_.links.size()) + "]";
+    para_ += "[" + std::to_string(link_base_ + page_.links.size()) + "]";
   }
 
   static long parse_long(const std::string& s, long fallback) {
@@ -939,6 +1478,16 @@ class Renderer {
   bool title_seen_ = false;
   bool base_set_ = false;
   bool drop_raw_text_ = false;
+  std::size_t link_base_ = 0;    // links before this renderer's (a table cell's) first one
+  std::size_t table_depth_ = 0;  // tables around this renderer's content
+  bool flatten_tables_ = false;  // lay tables out as lines of cells joined by spaces
+  std::unique_ptr<Table> table_;
+  bool select_open_ = false;
+  std::vector<std::string> options_seen_;
+  std::optional<std::size_t> selected_option_;
+  bool textarea_open_ = false;
+  std::string textarea_text_;
+  std::size_t textarea_cols_ = 20;
 };
 
 }  // namespace

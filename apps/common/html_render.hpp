@@ -7,7 +7,11 @@
 // Read first: WHATWG HTML §13.2.5 (tokenization: what a tolerant tokenizer must survive) and
 // §13.5 (named character references); RFC 3629 (UTF-8). The tokenizer is our own, small and
 // linear: every byte is looked at a bounded number of times, whatever the markup.
-// NOT IMPLEMENTED(HTML §13.2.3): charsets other than UTF-8 (invalid bytes show as U+FFFD).
+// Tables are laid out as w3m lays them out (column widths from each cell's narrowest and widest
+// layout, wrapping inside cells, colspan/rowspan, <th> centred, a box-drawing grid for border
+// tables, nested tables up to three deep); forms are drawn as w3m draws them ("[tcp   ][Go]").
+// The input is UTF-8: apps/common/charset.hpp decodes other encodings first (invalid bytes that
+// remain show as U+FFFD).
 #pragma once
 
 #include <cstddef>
@@ -55,8 +59,8 @@ class Tokenizer {
   bool raw_decode_ = false;
 };
 
-// Character references (&amp; &#233; &#xE9; and a common named set). `in_attribute` applies HTML's
-// rule for legacy names without ';' ("?a=1&copy=2" stays as is in an href).
+// Character references (&amp; &#233; &#xE9; and all 2231 named ones of HTML §13.5). `in_attribute`
+// applies HTML's rule for legacy names without ';' ("?a=1&copy=2" stays as is in an href).
 std::string decode_entities(std::string_view text, bool in_attribute = false);
 
 // --- text helpers -----------------------------------------------------------------------------------
@@ -73,6 +77,13 @@ struct RenderOptions {
   std::size_t width = 80;          // columns; at least 20 is used
   bool references = true;          // the "References:" list at the end
   bool underline_headings = true;  // h1 with '=', h2 with '-' (w3m prints them plain)
+  bool ascii = false;              // table grids in "+-|" instead of box-drawing characters
+};
+
+// <meta http-equiv="refresh" content="N; url=U"> (HTML §4.2.5.3), the first one.
+struct Refresh {
+  long seconds = 0;
+  Url url;  // resolved against the page (or <base href>); the page itself when no URL was given
 };
 
 struct RenderedPage {
@@ -80,6 +91,7 @@ struct RenderedPage {
   std::string text;                // the dump, each line ending in '\n'
   std::vector<std::string> links;  // links[n-1] is reference [n]: absolute URL, or the href as
                                    // written when it is not an http URL (mailto:, https:, ...)
+  std::optional<Refresh> refresh;  // shown in the text as "Refresh (N sec) URL", like w3m
 };
 
 RenderedPage render(std::string_view html, const Url& base, const RenderOptions& options = {});

@@ -5,9 +5,11 @@
 // The page goes to stdout (rendered like `w3m -dump`; --source for the HTML, -o FILE to save the
 // body); the narration of level N goes to stderr, each line tagged with its level and the time
 // since start, so `2>/dev/null` leaves just the page.
+#include <langinfo.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <clocale>
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
@@ -18,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/charset.hpp"
 #include "apps/common/cli.hpp"
 #include "apps/common/dns_resolver.hpp"
 #include "apps/common/dns_trace.hpp"
@@ -143,6 +146,7 @@ class SegmentNarrator {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setlocale(LC_CTYPE, "");  // only to learn the terminal's codeset (nl_langinfo below)
   appkit::NetOptions net;
   int level = 1;
   std::size_t max_per_host = 6;
@@ -154,6 +158,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> output;
   std::optional<std::string> root_hints;
   unsigned width = terminal_width();
+  bool ascii = false;
   bool colour = isatty(STDERR_FILENO) != 0;
   Duration linger = Duration::zero();
 
@@ -191,6 +196,7 @@ int main(int argc, char** argv) {
     width = static_cast<unsigned>(n);
     return true;
   });
+  parser.flag("--ascii", "draw table grids with +-| (default in a non-UTF-8 locale)", [&] { ascii = true; });
   parser.flag("--no-color", "no colours in the narration (default: colours when stderr is a terminal)",
               [&] { colour = false; });
   parser.option("--linger", "SECONDS", "keep idle connections open this long after the page (a tab left open)",
@@ -515,13 +521,27 @@ int main(int argc, char** argv) {
     } else if (source) {
       std::fwrite(resp.body.data(), 1, resp.body.size(), stdout);
     } else {
+      // HTML §13.2.3.2: the encoding from a BOM, the header's charset, a <meta>, or the bytes;
+      // the text becomes UTF-8 before the parser sees it.
+      const auto decoded = appkit::charset::decode_page(resp.body, type ? std::string_view(type->value) : std::string_view());
+      say(4, "encoding: " + appkit::charset::describe(decoded.sniffed) + "; " + std::to_string(resp.body.size()) +
+                 " bytes became " + std::to_string(decoded.decoded.utf8.size()) + " bytes of UTF-8" +
+                 (decoded.decoded.replaced > 0 ? ", " + std::to_string(decoded.decoded.replaced) +
+                                                     " invalid sequence(s) shown as U+FFFD"
+                                               : std::string()));
+      // The terminal's locale decides the output's encoding (UTF-8, and the plain C locale, as is).
+      const char* codeset = nl_langinfo(CODESET);
+      const bool utf8_out = appkit::charset::is_utf8_output(codeset ? codeset : "");
       appkit::html::RenderOptions ro;
       ro.width = width;
-      const auto rendered = appkit::html::render(resp.body, redirects.current(), ro);
+      ro.ascii = ascii || !utf8_out;
+      const auto rendered = appkit::html::render(decoded.decoded.utf8, redirects.current(), ro);
       say(4, "rendered \"" + rendered.title + "\": " + std::to_string(rendered.text.size()) + " bytes of text, " +
-                 std::to_string(rendered.links.size()) + " links");
+                 std::to_string(rendered.links.size()) + " links" +
+                 (utf8_out ? std::string() : std::string(", written in the locale's ") + codeset));
       say(2, "the page appears:");
-      std::fputs(rendered.text.c_str(), stdout);
+      const std::string text = utf8_out ? rendered.text : appkit::charset::from_utf8(rendered.text, codeset);
+      std::fputs(text.c_str(), stdout);
       std::fflush(stdout);
     }
   }

@@ -21,6 +21,7 @@ USTACK_PACKAGES=(
   curl dnsutils socat iputils-ping arping busybox strace   # real peers; strace proves c-ares opens no kernel socket
   tcpdump tshark                              # reading our pcap files back
   vagrant                                     # `vagrant validate -p` of the Vagrantfile (tests/net/test_vagrant_validate.sh)
+  w3m python3                                 # the renderer held to `w3m -dump` on real pages (tests/net/test_real_pages.sh)
 )
 
 # Installs what is missing, idempotently: when everything is present it only says so.
