@@ -1,8 +1,8 @@
 // FaultInjector: a Device decorator that drops, duplicates, reorders, corrupts and delays frames,
 // seeded so that a given seed gives the same faults every run.
 //
-// Read first: DESIGN.md "Tests, in layers" (sim); reference/style-study.md §2.5 (smoltcp's
-// phy::FaultInjector, the model: a decorator over any device, its own seeded RNG).
+// Read first: docs/architecture.md "Test layers" (sim). The model is smoltcp's
+// phy::FaultInjector (src/phy/fault_injector.rs): a decorator over any device, its own seeded RNG.
 //
 // Each direction has its own settings and its own RNG stream, so the faults applied to received
 // frames do not depend on how many frames were transmitted in between (and vice versa).

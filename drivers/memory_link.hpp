@@ -4,8 +4,8 @@
 //   Device& a = link.end_a();   // what a transmits, b receives after the latency, and back
 //   Device& b = link.end_b();
 //
-// Read first: DESIGN.md "Tests, in layers" (sim: two stacks over this link with seeded loss,
-// reordering, duplication and corruption); reference/style-study.md §8.3 (no clocks: every call
+// Read first: docs/architecture.md "Test layers" (sim: two stacks over this link with seeded
+// loss, reordering, duplication and corruption) and "Time and state" (no clocks: every call
 // takes `now`).
 //
 // A frame transmitted at `now` is delivered at

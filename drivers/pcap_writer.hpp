@@ -1,6 +1,6 @@
 // PcapFile and PcapWriter: capture frames to a classic libpcap file that tcpdump and Wireshark read.
 //
-// Read first: pcap-savefile(5) (local man page); reference/libraries-and-conventions.md §6.1.
+// Read first: pcap-savefile(5) (local man page).
 //
 // File layout (all fields little-endian here, see below):
 //   24-byte header: magic 0xa1b2c3d4 (microsecond timestamps), version 2.4, thiszone 0,

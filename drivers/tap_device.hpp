@@ -1,8 +1,8 @@
 // TapDevice: Ethernet frames to and from a Linux TAP interface (/dev/net/tun, IFF_TAP | IFF_NO_PI).
 //
 // Read first: the kernel's Documentation/networking/tuntap.rst (TUNSETIFF, persistent devices,
-// IFF_VNET_HDR); netdevice(7) (SIOCGIFMTU, SIOCGIFINDEX); reference/libraries-and-conventions.md
-// §5.4 (TAP facts: the MAC of tapX belongs to the kernel side, give the stack its own).
+// IFF_VNET_HDR); netdevice(7) (SIOCGIFMTU, SIOCGIFINDEX). One fact to respect: the MAC of tapX
+// belongs to the kernel side, so the stack uses its own.
 //
 // Opening either attaches to an existing persistent TAP (created with
 // `ip tuntap add dev tap0 mode tap user $USER`, or by `tools/sandbox up`) or, when the process has

@@ -2,8 +2,8 @@
 // callback — the hook the narrator and `--trace` printing build on (the callback decides how to
 // describe the frame; drivers/ never prints).
 //
-// Read first: reference/style-study.md §2.5 (smoltcp's phy::Tracer, which marks direction with
-// "<- " / "-> ") and §8.8.
+// Modelled on smoltcp's phy::Tracer (src/phy/tracer.rs), which marks direction with "<- " / "-> ";
+// see docs/architecture.md "Narration from events".
 #pragma once
 
 #include <functional>

@@ -1,6 +1,6 @@
 // What happened inside the stack, for the narrator and the counters.
 //
-// Protocol code never prints (DESIGN.md "Narration is built on events"): it reports events
+// Protocol code never prints (docs/architecture.md "Narration from events"): it reports events
 // through a callback the application sets, and counts every drop under a named reason.
 #pragma once
 

@@ -1,6 +1,6 @@
 // Instant and Duration: the only notion of time inside stack/.
 //
-// The stack never reads a clock (DESIGN.md "The one idea"): callers pass `now` in, and every
+// The stack never reads a clock (docs/architecture.md "Sans-I/O core"): callers pass `now` in, and every
 // timer is an absolute deadline (`std::optional<Instant>`) reported back through poll_at().
 // Microsecond resolution, signed 64-bit: ~292,000 years of range, no overflow worries.
 #pragma once

@@ -91,7 +91,7 @@ void Interface::process_arp(Instant now, std::span<const std::byte> payload) {
   auto repr = arp::Repr::parse(*view);
   if (!repr) return drop(now, DropReason::ArpUnsupported);
   // A sender hardware address that is broadcast or multicast would poison the table
-  // (hostile-inputs §A); so would a sender protocol address that cannot be a host.
+  // (docs/hostile-inputs.md §A); so would a sender protocol address that cannot be a host.
   if (repr->sender_mac.is_multicast() || repr->sender_ip.is_broadcast() || repr->sender_ip.is_multicast()) {
     return drop(now, DropReason::ArpBadSender, repr->describe());
   }

@@ -2,7 +2,7 @@
 //
 // It is fed frames and the current time, and hands back frames and the next instant it wants to
 // be woken (smoltcp's poll(now)/poll_at()). It never reads a clock, never touches a file
-// descriptor and never prints (DESIGN.md "The one idea").
+// descriptor and never prints (docs/architecture.md "Sans-I/O core").
 //
 //   receive(now, frame)   one Ethernet frame from the wire: ARP, IPv4 (with reassembly), ICMP, UDP
 //   poll(now)             timers (ARP retries, reassembly timeouts) and the sockets' output

@@ -1,6 +1,6 @@
 // IPv4 fragment reassembly (RFC 791 §3.2 "Fragmentation and reassembly"; RFC 1122 §3.3.2).
 //
-// Hostile-input rules (see shared/reference/hostile-inputs.md §C):
+// Hostile-input rules (see docs/hostile-inputs.md §C):
 // - a datagram is identified by (source, destination, protocol, identification) — RFC 791;
 // - overlapping fragments discard the whole datagram and every later fragment of it until the
 //   timeout (the spirit of RFC 5722, written for IPv6: overlaps are how the teardrop and

@@ -21,7 +21,7 @@ Overloaded(F...) -> Overloaded<F...>;
 const UdpEndpoint kAllServers{Ipv4Address::broadcast(), dhcp::kServerPort};
 
 // An address a server may give us: not 0/8, broadcast, multicast, loopback or class E
-// (RFC 1122 §3.2.1.3; hostile-inputs §I.67, smoltcp's "your_ip is not unicast").
+// (RFC 1122 §3.2.1.3; docs/hostile-inputs.md #67, smoltcp's "your_ip is not unicast").
 bool assignable(Ipv4Address a) {
   const std::uint32_t first = a.value >> 24;
   return first != 0 && !a.is_loopback() && !a.is_multicast() && first < 240;
@@ -449,7 +449,8 @@ void DhcpClient::send_discover(Instant now, const Selecting& s) {
   // RFC 2131 §4.1: a client that cannot receive unicast before it has an address "SHOULD set
   // the BROADCAST bit". Ours could (the Interface takes UDP to any address while unconfigured),
   // but a server that unicasts to an address nobody has yet ARPs for it first and stalls
-  // (libraries-and-conventions §4.5, the dnsmasq gotcha), so the flag is always set until bound.
+  // (dnsmasq 2.90 held its OFFER ~3 s for an ARP reply that never came), so the flag is always
+  // set until bound.
   m.broadcast = true;
   m.parameter_request_list = config_.parameter_request_list;
   m.host_name = config_.hostname;
@@ -567,7 +568,7 @@ std::optional<DhcpLease> DhcpClient::lease_from_ack(Instant now, const dhcp::Rep
     ignore(now, DhcpIgnore::BadYiaddr, from, ack.yiaddr.describe());
     return std::nullopt;
   }
-  // hostile-inputs §I.67 (smoltcp parse_ack): an ACK without a usable subnet mask is ignored.
+  // docs/hostile-inputs.md #67 (smoltcp parse_ack): an ACK without a usable subnet mask is ignored.
   std::optional<std::uint8_t> prefix;
   if (ack.subnet_mask) prefix = Ipv4Cidr::prefix_from_mask(*ack.subnet_mask);
   if (!prefix || *prefix == 0 || *prefix > 30) {
@@ -582,7 +583,7 @@ std::optional<DhcpLease> DhcpClient::lease_from_ack(Instant now, const dhcp::Rep
   DhcpLease l;
   l.address = Ipv4Cidr{ack.yiaddr, *prefix};
   for (Ipv4Address r : ack.routers) {
-    // A router must be reachable on-link and be a host address (hostile-inputs §I.70 spirit).
+    // A router must be reachable on-link and be a host address (docs/hostile-inputs.md #70 spirit).
     if (assignable(r) && l.address.contains(r) && r != ack.yiaddr) {
       l.router = r;
       break;
@@ -603,7 +604,7 @@ std::optional<DhcpLease> DhcpClient::lease_from_ack(Instant now, const dhcp::Rep
   }
   // RFC 2131 §4.4.5: "T1 defaults to (0.5 * duration_of_lease). T2 defaults to (0.875 *
   // duration_of_lease)." Values from the server are used only when T1 < T2 < lease holds
-  // (hostile-inputs §I.71; smoltcp e77d02ba fixed a panic on the opposite).
+  // (docs/hostile-inputs.md #71; smoltcp e77d02ba fixed a panic on the opposite).
   const std::uint64_t lease_s = l.lease_time;
   const auto default_t1 = static_cast<std::uint32_t>(lease_s / 2);
   const auto default_t2 = static_cast<std::uint32_t>(lease_s * 7 / 8);
@@ -657,7 +658,7 @@ void DhcpClient::process(Instant now, std::span<const std::byte> payload, Ipv4Ad
     auto m = accept_reply(now, payload, from, s->xid);
     if (!m) return;
     if (m->message_type == MessageType::Offer) return unexpected(*m);  // a slower server's offer
-    // RFC 2131 §4.4.1: only the selected server's answer counts (hostile-inputs §I.72).
+    // RFC 2131 §4.4.1: only the selected server's answer counts (docs/hostile-inputs.md #72).
     if (m->server_id != s->offer.server_id) return ignore(now, DhcpIgnore::WrongServer, from, m->server_id->describe());
     if (m->message_type == MessageType::Nak) {
       accepted(*m);

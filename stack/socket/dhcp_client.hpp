@@ -5,7 +5,7 @@
 // an address: INIT-REBOOT → REBOOTING), §4.1 (retransmission: 4, 8, 16 … 64 s ± 1 s), §4.3.2 and
 // §4.4 (what each state sends, Table 5; T1/T2 and RENEWING/REBINDING in §4.4.5), Figure 5 (the
 // state diagram); RFC 4039 §4 (Rapid Commit on the client); RFC 5227 §2.1–2.3 (probe, then
-// announce); hostile-inputs.md §I (what a hostile or broken server sends).
+// announce); docs/hostile-inputs.md §I (what a hostile or broken server sends).
 //
 // Two layers:
 //   DhcpClient  the pure state machine. Fed messages (process), ARP packets (process_arp) and the

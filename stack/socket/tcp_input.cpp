@@ -74,7 +74,7 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
     return;
   }
   // Trim to the window: bytes before RCV.NXT were already received, bytes beyond the right
-  // edge are not accepted (hostile-inputs #50, #59).
+  // edge are not accepted (docs/hostile-inputs.md #50, #59).
   Repr s = seg;
   if (s.seq < rcv_nxt_) {
     const std::uint32_t old = std::min<std::uint32_t>(seq_len(s.seq, rcv_nxt_), static_cast<std::uint32_t>(s.payload.size()));
@@ -88,7 +88,7 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
     const std::uint32_t fits = s.seq < right ? seq_len(s.seq, right) : 0;
     s.payload = s.payload.first(fits);
     s.flags.fin = false;  // a FIN beyond the window is not accepted either
-    ack_now_ = true;      // re-advertise the window (hostile-inputs #59)
+    ack_now_ = true;      // re-advertise the window (docs/hostile-inputs.md #59)
   }
   if (keepalive_) {
     keepalive_at_ = ctx.now + config_.keepalive_idle;
@@ -165,7 +165,7 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
 
   // ---- fifth, check the ACK field ----
   if (!s.ack) {
-    // "if the ACK bit is off, drop the segment and return" (hostile-inputs #42).
+    // "if the ACK bit is off, drop the segment and return" (docs/hostile-inputs.md #42).
     ctx.drop(id_, TcpDrop::NoAck);
     return;
   }
@@ -174,7 +174,7 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
 
   // ---- sixth, check the URG bit ----
   // NOT IMPLEMENTED(RFC 9293 §3.8.5): urgent mode. RFC 6093 §4 recommends against it; urgent
-  // bytes are delivered in line and the pointer is never used as an offset (hostile #43).
+  // bytes are delivered in line and the pointer is never used as an offset (docs/hostile-inputs.md #43).
 
   // ---- seventh, process the segment text ----
   process_text(ctx, s);
@@ -186,7 +186,7 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
       process_fin(ctx);
     } else if (fin_at > rcv_nxt_ && (!ooo_fin_ || fin_at < *ooo_fin_)) {
       // A FIN ahead of missing data: it takes effect when the gap fills. Only the earliest
-      // one is believed (hostile-inputs #51).
+      // one is believed (docs/hostile-inputs.md #51).
       ooo_fin_ = fin_at;
       ack_now_ = true;
     }
@@ -331,7 +331,7 @@ void TcpSocket::update_ts_recent(TcpContext& ctx, const Repr& seg) {
 bool TcpSocket::process_ack(TcpContext& ctx, const Repr& seg) {
   const SeqNum ack = *seg.ack;
   // RFC 9293: "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send an ACK,
-  // drop the segment, and return" (hostile-inputs #48).
+  // drop the segment, and return" (docs/hostile-inputs.md #48).
   if (ack > snd_max_) {
     ctx.drop(id_, TcpDrop::AckUnsent);
     challenge_ack(ctx, "ACK for data never sent");
@@ -500,7 +500,7 @@ void TcpSocket::process_new_ack(TcpContext& ctx, const Repr& seg, std::uint32_t 
 
 void TcpSocket::process_duplicate_ack(TcpContext& ctx, const Repr& seg) {
   // RFC 5681 §2 "DUPLICATE ACKNOWLEDGMENT": outstanding data, no data or SYN/FIN in the
-  // segment, ACK = SND.UNA, and the advertised window unchanged (hostile-inputs #62: window
+  // segment, ACK = SND.UNA, and the advertised window unchanged (docs/hostile-inputs.md #62: window
   // updates are not counted).
   // A zero window is not counted either: what is outstanding then is a window probe, which the
   // receiver answers without taking it (as in 4.4BSD, where the persist state has no dupacks).
@@ -546,7 +546,7 @@ void TcpSocket::update_scoreboard(const Repr& seg) {
   if (!sack_ok_) return;
   for (const auto& block : seg.sack_blocks) {
     if (!block) continue;
-    // hostile-inputs #41: only blocks inside (SND.UNA, SND.MAX] are believed.
+    // docs/hostile-inputs.md #41: only blocks inside (SND.UNA, SND.MAX] are believed.
     if (!(snd_una_ < block->right && block->left < block->right && block->right <= snd_max_)) continue;
     wire::tcp::SackBlock b{seq_max(block->left, snd_una_), block->right};
     // Insert and merge, keeping the scoreboard sorted and disjoint.
@@ -630,7 +630,7 @@ void TcpSocket::process_text(TcpContext& ctx, const Repr& seg) {
     dsack_ = wire::tcp::SackBlock{seg.seq, seg.seq + len};
     ack_now_ = true;
   }
-  // Only bytes we did not hold yet are copied: bytes already accepted win (hostile-inputs #52).
+  // Only bytes we did not hold yet are copied: bytes already accepted win (docs/hostile-inputs.md #52).
   for (const auto& r : *fresh) {
     (void)rx_.write_unallocated(r.begin, seg.payload.subspan(r.begin - offset, r.end - r.begin));
   }
@@ -693,7 +693,7 @@ void TcpSocket::process_fin(TcpContext& ctx) {
 
 void TcpSocket::challenge_ack(TcpContext& ctx, const char* reason) {
   // RFC 5961 §7: "An implementation SHOULD include a ACK throttling mechanism". Per connection,
-  // not global: a shared counter is the side channel of CVE-2016-5696 (hostile-inputs #49).
+  // not global: a shared counter is the side channel of CVE-2016-5696 (docs/hostile-inputs.md #49).
   if (last_challenge_ack_ && ctx.now - *last_challenge_ack_ < config_.challenge_ack_interval) {
     ctx.drop(id_, TcpDrop::ChallengeAckLimited);
     return;

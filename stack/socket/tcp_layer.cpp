@@ -234,11 +234,11 @@ void TcpLayer::listen_input(TcpContext& ctx, SocketId lid, Listener& l, wire::Ip
   // ---- third, check for a SYN ----
   if (!seg.flags.syn || seg.flags.fin) {
     // ---- fourth, other control or text: "drop the segment and return" (SYN+FIN included:
-    // hostile-inputs #42, no state for junk) ----
+    // docs/hostile-inputs.md #42, no state for junk) ----
     ctx.drop(lid, TcpDrop::ListenNotSyn);
     return;
   }
-  // hostile-inputs #57: half-open plus not-yet-accepted connections are bounded by the backlog.
+  // docs/hostile-inputs.md #57: half-open plus not-yet-accepted connections are bounded by the backlog.
   if (l.half_open.size() + l.accept_queue.size() >= l.backlog || sockets_.size() >= config_.max_sockets) {
     ctx.drop(lid, TcpDrop::BacklogFull);
     return;

@@ -71,7 +71,7 @@ class TcpLayer {
 
   struct Config : TcpConfig {
     // RFC 6528 / RFC 6056 secret, from the application's random source. All-zero is refused by
-    // nothing here, but the app must not ship it (hostile-inputs #55).
+    // nothing here, but the app must not ship it (docs/hostile-inputs.md #55).
     std::uint64_t secret_key[2] = {0, 0};
     // RFC 6056 §3.2: the ephemeral range; Linux's default 32768–60999.
     std::uint16_t ephemeral_first = 32768;

@@ -143,7 +143,7 @@ void TcpSocket::on_timers(TcpContext& ctx) {
   }
   if (fin_wait2_at_ && now >= *fin_wait2_at_) {
     // RFC 9293 leaves FIN-WAIT-2 unbounded; like Linux (tcp_fin_timeout) an orphaned connection
-    // gives up after a while (hostile-inputs #64).
+    // gives up after a while (docs/hostile-inputs.md #64).
     reset_connection(ctx, std::nullopt);
     return;
   }

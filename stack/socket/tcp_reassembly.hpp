@@ -3,7 +3,7 @@
 //
 // The bytes themselves live in the receive ring buffer beyond its readable end; this class only
 // remembers which ranges (offsets from RCV.NXT) have arrived. The number of ranges is bounded
-// (hostile-inputs #58: a peer sending one byte in every other position must not make us
+// (docs/hostile-inputs.md #58: a peer sending one byte in every other position must not make us
 // allocate per segment); a segment that would need one range too many is dropped, and the peer
 // retransmits it later.
 #pragma once
@@ -26,7 +26,7 @@ class TcpAssembler {
   explicit TcpAssembler(std::size_t max_ranges = 32) : max_ranges_(max_ranges) {}
 
   // Records [offset, offset+len). Returns the sub-ranges that were not already held (the caller
-  // copies only those: bytes already accepted win, hostile-inputs #52), or nullopt when the
+  // copies only those: bytes already accepted win, docs/hostile-inputs.md #52), or nullopt when the
   // range limit would be exceeded (nothing recorded).
   std::optional<std::vector<Range>> add(std::uint32_t offset, std::uint32_t len);
   // Removes and returns the length of the range starting at offset 0 (now in order), shifting

@@ -147,7 +147,7 @@ void TcpSocket::open_active(TcpContext& ctx, TcpEndpoint local, TcpEndpoint remo
 }
 
 void TcpSocket::take_syn_options(const Repr& syn) {
-  // RFC 9293 §3.7.1 MUST-15: without an MSS option assume 536. hostile-inputs #39: clamp tiny
+  // RFC 9293 §3.7.1 MUST-15: without an MSS option assume 536. docs/hostile-inputs.md #39: clamp tiny
   // values to a floor so a peer cannot make us send 8-byte segments; cap at our own MTU.
   const std::uint16_t ours = static_cast<std::uint16_t>(config_.mtu - 40);
   snd_mss_ = std::clamp<std::uint16_t>(syn.mss.value_or(536), 88, ours);

@@ -50,12 +50,12 @@ const char* to_string(TcpError e);
 
 // Every reason the TCP layer discards an incoming segment. Stable counter names in stats().
 enum class TcpDrop {
-  Malformed,            // header or options do not parse (hostile-inputs F)
+  Malformed,            // header or options do not parse (docs/hostile-inputs.md §F)
   BadChecksum,          // RFC 9293 MUST-3: drop silently
   BadAddress,           // broadcast/multicast/unspecified endpoint, or port 0
   NoSocket,             // answered with RST (RFC 9293 §3.10.7.1)
   ListenNotSyn,         // non-SYN to a listener (§3.10.7.2)
-  BacklogFull,          // half-open + accept queue at the listen() backlog (hostile-inputs #57)
+  BacklogFull,          // half-open + accept queue at the listen() backlog (docs/hostile-inputs.md #57)
   SynSentBadAck,        // §3.10.7.3 first: ACK outside (ISS, SND.NXT]
   SynSentNoSyn,         // §3.10.7.3 fifth: neither SYN nor RST
   OutOfWindow,          // §3.10.7.4 first: unacceptable segment (answered with an ACK)
@@ -67,7 +67,7 @@ enum class TcpDrop {
   AckUnsent,            // SEG.ACK > SND.NXT: ACK and drop
   AckTooOld,            // RFC 5961 §5.2: SEG.ACK < SND.UNA - MAX.SND.WND
   SynReceivedBadAck,    // §3.10.7.4 fifth, SYN-RECEIVED: answered with RST
-  ReassemblyFull,       // out-of-order range limit reached (hostile-inputs #58)
+  ReassemblyFull,       // out-of-order range limit reached (docs/hostile-inputs.md #58)
   DataAfterClose,       // text after our user closed or after the peer's FIN
   TimeWaitRst,          // RFC 1337: RST ignored in TIME-WAIT
   TimeWaitOldSyn,       // RFC 6191 §2: a SYN in TIME-WAIT that is not newer is silently dropped
@@ -100,7 +100,7 @@ struct TcpCounters {
   std::array<std::uint64_t, kTcpDropCount> drops{};
 };
 
-// What happened, for the narrator (DESIGN.md "Narration is built on events").
+// What happened, for the narrator (docs/architecture.md "Narration from events").
 namespace tcp_event {
 struct StateChanged { SocketId id; TcpState from; TcpState to; };
 enum class RetransmitCause { Timeout, FastRetransmit, SackRecovery, PartialAck };
@@ -125,7 +125,7 @@ struct TcpConfig {
   std::uint16_t mtu = 1500;                       // IP MTU; our MSS = mtu - 40 (RFC 9293 §3.7.1)
   std::size_t send_buffer = 64 * 1024;
   std::size_t recv_buffer = 64 * 1024;
-  std::size_t max_ooo_ranges = 32;                // hostile-inputs #58
+  std::size_t max_ooo_ranges = 32;                // docs/hostile-inputs.md #58
   CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
   bool nodelay = false;                           // Nagle on by default (RFC 1122 §4.2.3.4)
   bool sack = true;                               // offer SACK-permitted (RFC 2018)
@@ -351,7 +351,7 @@ class TcpSocket {
   bool nodelay_ = false;
   bool keepalive_ = false;
 
-  // Timers: absolute deadlines (DESIGN.md "Time and state").
+  // Timers: absolute deadlines (docs/architecture.md "Time and state").
   std::optional<Instant> rto_at_;
   std::optional<Instant> delayed_ack_at_;
   std::optional<Instant> persist_at_;  // RFC 9293 §3.8.6.1 zero-window probe

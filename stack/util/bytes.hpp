@@ -1,7 +1,7 @@
 // Big-endian (network order) loads and stores at named offsets.
 //
 // Every protocol field is read and written through these helpers: no packed structs, no
-// reinterpret_cast over packet bytes, no in-place byte swapping (DESIGN.md "Packets").
+// reinterpret_cast over packet bytes, no in-place byte swapping (docs/architecture.md "Packets and views").
 // Callers validate lengths first (a view's checked()); the helpers assert in debug builds only.
 #pragma once
 

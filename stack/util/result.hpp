@@ -1,5 +1,5 @@
 // Result<T, E>: a value or a named error (C++20 has no std::expected). API misuse and
-// expected failures are returned, never thrown (DESIGN.md "Errors").
+// expected failures are returned, never thrown (docs/architecture.md "Errors").
 #pragma once
 
 #include <cassert>

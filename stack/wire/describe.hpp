@@ -1,4 +1,4 @@
-// One line per frame, in the habits of `tcpdump -n` (libraries-and-conventions.md §4.6), shared
+// One line per frame, in the habits of `tcpdump -n` (tcpdump 4.99), shared
 // by the tracer, pcap text output and the mini-browser's narration:
 //
 //   ARP, Request who-has 10.77.0.1 tell 10.77.0.74, length 28

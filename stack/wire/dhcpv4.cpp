@@ -80,7 +80,7 @@ std::optional<ParseError> walk(std::span<const std::byte> area, Area which, Opti
     const std::size_t len = load_u8(area, i + 1);
     if (i + 2 + len > area.size()) return ParseError::OptionOverrun;
     // RFC 2132 §9.3: option 52 belongs in the options field only; inside sname/file it would
-    // invite a second level of overloading (hostile-inputs §I.69).
+    // invite a second level of overloading (docs/hostile-inputs.md #69).
     if (code == option::kOverload && which != Area::Options) return ParseError::BadOverload;
     Bytes& data = out[code];
     if (data.size() + len > kMaxOptionLen) return ParseError::OptionTooLong;

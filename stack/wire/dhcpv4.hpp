@@ -3,7 +3,7 @@
 // Read first: RFC 2131 §2 (message format), §4.1 (construction), §4.3.1/Table 3 (which options a
 // server puts in which reply); RFC 2132 (option encodings: §3.3 subnet mask, §3.5 router, §3.8 DNS,
 // §3.14 hostname, §3.17 domain name, §5.1 MTU, §9.1–9.14 the DHCP extensions); RFC 3396 (long
-// options split and concatenated); RFC 4039 (Rapid Commit, option 80). hostile-inputs.md §I lists
+// options split and concatenated); RFC 4039 (Rapid Commit, option 80). docs/hostile-inputs.md §I lists
 // what a hostile server sends.
 //
 //  0                   1                   2                   3
@@ -213,7 +213,7 @@ struct Repr {
   bool rapid_commit = false;                    // 80
 
   // Validates the cookie, op, hardware type, every option's bounds and every known option's
-  // length (hostile-inputs §I.68: a wrong-length option drops the whole message; unknown options
+  // length (docs/hostile-inputs.md #68: a wrong-length option drops the whole message; unknown options
   // are skipped).
   static Result<Repr, ParseError> parse(std::span<const std::byte> message);
   // The encoded size: 240 + options + END, padded to kMinMessageLen.

@@ -6,7 +6,7 @@
 // §4.3.2 (how a server answers: referrals in AUTHORITY, glue in ADDITIONAL), §5.3.3 (the
 // resolver's algorithm: follow referrals, restart at the CNAME target); RFC 2308 §2 (negative
 // answers: NXDOMAIN/NODATA with the SOA in AUTHORITY); RFC 6891 §6.1 (the OPT pseudo-record);
-// RFC 9267 (the hostile-input checklist this parser follows; hostile-inputs.md §J #74–79).
+// RFC 9267 (the hostile-input checklist this parser follows; docs/hostile-inputs.md #74–#79).
 //
 //                                  1  1  1  1  1  1
 //    0  1  2  3  4  5  6  7  8  9  0  1  2  3  4  5

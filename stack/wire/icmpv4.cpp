@@ -22,7 +22,7 @@ std::optional<Quote> parse_quote(std::span<const std::byte> quoted) {
   const ipv4::Repr header = ipv4::Repr::parse(*ip);
   const std::span<const std::byte> data = ip->payload();
   // RFC 792 asks for 64 bits of the original data; a datagram with less payload than that can
-  // only be quoted whole. Anything shorter is truncated (hostile-inputs D.26) and dropped.
+  // only be quoted whole. Anything shorter is truncated (docs/hostile-inputs.md #26) and dropped.
   if (data.size() < std::min(kMinQuotedData, header.payload_len)) return std::nullopt;
   return Quote{header, data};
 }

@@ -54,7 +54,7 @@ std::size_t encode_options(const Repr& r, OptionBytes& out) {
 }
 
 // Walks the option list. Calls `on_option(kind, body)` for every option that is not EOL/NOP
-// and `on_nop()` for NOPs. Returns false when the list is malformed (hostile-inputs #37, #38).
+// and `on_nop()` for NOPs. Returns false when the list is malformed (docs/hostile-inputs.md #37, #38).
 template <class OnOption, class OnNop>
 bool walk_options(std::span<const std::byte> opts, OnOption on_option, OnNop on_nop) {
   std::size_t i = 0;
@@ -84,7 +84,7 @@ std::optional<Repr> Repr::parse(const View& p) {
   r.window_raw = p.window();
   r.urgent_ptr = p.urgent_pointer();
   r.payload = p.payload();
-  // A known option with the wrong length is ignored, not fatal (hostile-inputs #39: "bad-length
+  // A known option with the wrong length is ignored, not fatal (docs/hostile-inputs.md #39: "bad-length
   // option ignored"); unknown kinds are skipped (RFC 9293 MUST-6).
   const bool ok = walk_options(
       p.options(),

@@ -15,7 +15,7 @@
 // +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //
 // Read first: RFC 9293 §3.1–3.4 (header, options, sequence numbers); RFC 7323 §2–3 (window
-// scale, timestamps); RFC 2018 §2–3 (SACK); hostile-inputs F (what a peer may send us).
+// scale, timestamps); RFC 2018 §2–3 (SACK); docs/hostile-inputs.md §F (what a peer may send us).
 #pragma once
 
 #include <array>
@@ -87,7 +87,7 @@ inline constexpr std::uint8_t kMaxWindowScale = 14;
 template <class Byte>
 class Packet {
  public:
-  // hostile-inputs #35: the buffer holds a fixed header, the data offset is at least 5 words
+  // docs/hostile-inputs.md #35: the buffer holds a fixed header, the data offset is at least 5 words
   // and the header it announces fits in the buffer. After success no accessor reads past it.
   static std::optional<Packet> checked(std::span<Byte> buf) {
     if (buf.size() < kMinHeaderLen) return std::nullopt;
@@ -167,7 +167,7 @@ struct Flags {
   bool syn = false;
   bool rst = false;
   bool psh = false;
-  bool urg = false;  // parsed and kept, never acted on (hostile-inputs #43, RFC 6093)
+  bool urg = false;  // parsed and kept, never acted on (docs/hostile-inputs.md #43, RFC 6093)
   bool ece = false;
   bool cwr = false;
   bool operator==(const Flags&) const = default;
@@ -191,7 +191,7 @@ struct Repr {
 
   // Decodes header and options. Malformed options (length 0 or 1, running past the header, a
   // known option with the wrong length) reject the segment: RFC 9293 MUST-7 lets us "cope with
-  // an illegal option length" by dropping it, and hostile-inputs #37/#38 show why.
+  // an illegal option length" by dropping it, and docs/hostile-inputs.md #37/#38 show why.
   static std::optional<Repr> parse(const View& packet);
 
   // RFC 9293 §3.4: SEG.LEN counts the SYN and FIN flags.

@@ -44,7 +44,7 @@ template <class Byte>
 class Packet {
  public:
   // 8 <= length field <= buf.size(). Bytes after `length` (IP payload longer than the UDP
-  // datagram) are ignored, not an error: hostile-inputs E.31 "use UDP length, ignore the tail".
+  // datagram) are ignored, not an error: docs/hostile-inputs.md #31 "use UDP length, ignore the tail".
   static std::optional<Packet> checked(std::span<Byte> buf) {
     if (buf.size() < kHeaderLen) return std::nullopt;
     Packet p{buf};
