@@ -1,6 +1,6 @@
 // Command-line parsing shared by minibrowser and ustack.
 //
-// The common network options (issue #2's contract, kept by every later program):
+// The common network options (one contract, kept by every program):
 //   --tap NAME | --iface NAME  --mac MAC  --ip ADDR/PREFIX --gateway ADDR --dns ADDR  --hosts FILE  --pcap FILE
 //   --drop-chance P --corrupt-chance P --reorder-chance P --seed N  --stats  --help  --version
 // Options take their value as `--name value` or `--name=value`.
@@ -15,7 +15,7 @@
 
 namespace appkit {
 
-// Exit codes, in curl's habits where curl has one (DESIGN.md "Errors").
+// Exit codes, in curl's habits where curl has one (docs/architecture.md "Errors").
 enum class ExitCode : int {
   Ok = 0,
   Failure = 1,          // generic failure, unsupported feature

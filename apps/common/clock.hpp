@@ -1,4 +1,4 @@
-// The real clock: the only place time is read (DESIGN.md "The one idea").
+// The real clock: the only place time is read (docs/architecture.md "Sans-I/O core").
 #pragma once
 
 #include <cstdint>

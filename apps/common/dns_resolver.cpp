@@ -111,7 +111,7 @@ bool DnsResolver::init(std::string* error) {
     if (error) *error = std::string("c-ares: ") + ares_strerror(g_library_status);
     return false;
   }
-  // libraries-and-conventions.md §1.5: c-ares skips /etc/resolv.conf only when every option that
+  // c-ares 1.18 (init_by_resolv_conf) skips /etc/resolv.conf only when every option that
   // ARES_CONFIG_CHECK looks at is set (lookups, nsort, nservers, ndomains, ndots, timeout, tries).
   ares_options o{};
   o.flags = ARES_FLAG_NOSEARCH | (options_.edns_payload ? ARES_FLAG_EDNS : 0);

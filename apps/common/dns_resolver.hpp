@@ -5,7 +5,7 @@
 // (NXDOMAIN / NODATA); RFC 5452 §9.1 (accept a reply only from the server asked, with the same
 // ID and question — c-ares checks this, so `arecvfrom` reports the true source address);
 // RFC 6891 (EDNS payload size); RFC 7766 (TCP for truncated answers).
-// libraries-and-conventions.md §1 is the map of c-ares' custom-socket contract this follows.
+// ares_set_socket_functions(3) is the custom-socket contract this follows.
 //
 // How it is wired (one c-ares channel per resolver, one resolver per program):
 //   - `ares_set_socket_functions` maps c-ares' socket calls onto UdpLayer sockets: asocket binds
@@ -58,7 +58,7 @@ namespace appkit {
 
 class Host;
 
-// Application-level DNS failures (DESIGN.md "Errors"): each maps to exit code 6 in the programs.
+// Application-level DNS failures (docs/architecture.md "Errors"): each maps to exit code 6 in the programs.
 enum class DnsError {
   NoSuchDomain,     // NXDOMAIN (RFC 2308 §2.1)
   NoData,           // the name exists but has no A record (RFC 2308 §2.2)

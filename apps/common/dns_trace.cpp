@@ -433,7 +433,7 @@ void DnsTrace::on_reply(const dns::Message& reply, std::size_t bytes) {
   const dns::Name zone = first_ns->name;
   // A referral must lead towards the name and strictly below the zone we asked: anything else
   // (upward, sideways, the same zone again) would loop (RFC 1034 §5.3.3: "the resolver should
-  // check that the referral is closer"; hostile-inputs #85).
+  // check that the referral is closer"; docs/hostile-inputs.md #85).
   if (!w.target.is_within(zone) || zone.labels().size() <= w.zone.labels().size()) {
     emit(TraceStep::Outcome::Lame, "referral to " + zone.describe() + " is not below " + w.zone.describe());
     return finish_walk(DnsError::ReferralLoop, from + " referred " + w.target.describe_relative() + " to " +

@@ -1,5 +1,5 @@
 // DnsTrace: the iterative walk a recursive resolver does, step by step, for `ustack resolve
-// --trace` (STEPS.md level 5) — in the habits of `dig +trace`.
+// --trace` (docs/levels.md level 5) — in the habits of `dig +trace`.
 //
 // Read first: RFC 1034 §5.3.3 (the resolver algorithm: start from the best servers known — here
 // the root hints —, send a query, and on a referral "cache the delegation information and go to

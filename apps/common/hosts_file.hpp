@@ -1,4 +1,4 @@
-// The hosts file (hosts(5)): the first place a name is looked up, before DNS (STEPS.md level 7,
+// The hosts file (hosts(5)): the first place a name is looked up, before DNS (docs/levels.md
 // step 4; RFC 952 for the old format, RFC 1123 §2.1 for names that may start with a digit).
 //
 //   # comment                      everything after '#' is ignored, on any line

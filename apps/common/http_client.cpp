@@ -1,6 +1,6 @@
 // HTTP/1.1 client without I/O: requests, a response parser over llhttp 8.1, redirect rules.
 //
-// llhttp facts this file relies on (shared/reference/libraries-and-conventions.md §2.2):
+// llhttp facts this file relies on (read in llhttp 8.1's sources, pinned by tests/apps/test_http_client.cpp):
 //  - llhttp_should_keep_alive() is only right inside on_headers_complete/on_message_complete:
 //    after the message llhttp clears its flags. We ask there and remember the answer.
 //  - We return HPE_PAUSED from on_message_complete so llhttp_execute stops at the end of the

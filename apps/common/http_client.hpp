@@ -4,7 +4,7 @@
 //
 // Read first: RFC 9112 (HTTP/1.1 messages: §4 status line, §6 message body length, §7 chunked,
 // §9.3 persistence), RFC 9110 (§15.4 redirects, §6.4.1 1xx/204/304 have no content, §9.3.2 HEAD),
-// and the llhttp notes in shared/reference/libraries-and-conventions.md §2.
+// and the llhttp notes at the top of http_client.cpp.
 //
 //   ResponseParser p;                       // one per connection; not copyable, not movable
 //   send(build_request(url, {.method = Method::Get}));

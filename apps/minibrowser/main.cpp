@@ -1,4 +1,4 @@
-// minibrowser: type a URL, watch every step of STEPS.md happen on our own stack, read the page.
+// minibrowser: type a URL, watch every step of docs/levels.md happen on our own stack, read the page.
 //
 //   minibrowser [options] [--level 1..7] URL
 //
@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
   Duration linger = Duration::zero();
 
   appkit::ArgParser parser("minibrowser", "minibrowser [options] URL");
-  parser.option("--level", "N", "narrate the steps of STEPS.md level N (1..7, default 1)", [&](const std::string& v) {
+  parser.option("--level", "N", "narrate the steps of level N (1..7, default 1; see docs/levels.md)", [&](const std::string& v) {
     if (v.size() != 1 || v[0] < '1' || v[0] > '7') return false;
     level = v[0] - '0';
     return true;

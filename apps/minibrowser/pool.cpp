@@ -273,7 +273,7 @@ void ConnectionPool::pump_connection(Conn& c) {
         auto got = tcp.recv(c.sock, buf);
         if (got && *got == 0) {
           // The server's keep-alive timer ran out before ours: it sent the first FIN, so it is the
-          // side that will sit in TIME-WAIT (STEPS.md: "either side may close first").
+          // side that will sit in TIME-WAIT (docs/levels.md "Who closes first").
           c.peer_closed_first = true;
           say(6, "pool: the server closed idle connection #" + std::to_string(c.number) + " first (its FIN arrived)");
           return begin_close(c, "answering the server's FIN");

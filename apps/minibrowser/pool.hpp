@@ -1,5 +1,5 @@
-// The connection pool: at most N TCP connections per host (STEPS.md level 6: "the browser keeps up
-// to 6 TCP connections per host alive for reuse"), HTTP/1.1 requests queued onto them, idle ones
+// The connection pool: at most N TCP connections per host (docs/levels.md level 6: "a pool
+// of at most 6 connections per host, reused while alive"), HTTP/1.1 requests queued onto them, idle ones
 // closed after a timeout or at exit — always with a FIN, never a RST unless the user interrupts.
 //
 // "6 per host" is browser practice, not a protocol rule (RFC 9112 §9.4 sets no number; RFC 2616
@@ -35,7 +35,7 @@ struct FetchResult {
   stack::Duration elapsed;                         // request queued -> response complete
 };
 
-// What the pool tells the narrator; `level` is the STEPS.md level the line belongs to.
+// What the pool tells the narrator; `level` is the docs/levels.md level the line belongs to.
 using PoolNarrate = std::function<void(int level, const std::string& text)>;
 
 class ConnectionPool {

@@ -87,7 +87,7 @@ int run_ping(const std::vector<std::string>& args) {
   const std::string& host_arg = parsed.positional[0];
   const auto target = stack::wire::Ipv4Address::parse(host_arg);
   if (!target) {
-    std::fprintf(stderr, "ustack ping: %s: give an IPv4 address (names are resolved from issue #6 on)\n", host_arg.c_str());
+    std::fprintf(stderr, "ustack ping: %s: give an IPv4 address (ping takes no names; `ustack resolve NAME` finds one)\n", host_arg.c_str());
     return static_cast<int>(ExitCode::Usage);
   }
 

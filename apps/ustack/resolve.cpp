@@ -182,7 +182,7 @@ int run_resolve(const std::vector<std::string>& args) {
   }
   const std::string name = parsed.positional[0];
 
-  // 1. The hosts file (STEPS.md level 7 step 4): when it answers, DNS is not asked. --trace shows
+  // 1. The hosts file (docs/levels.md step 4): when it answers, DNS is not asked. --trace shows
   //    the DNS walk itself, so it skips this step (as dig does).
   if (!trace) {
     std::string error;

@@ -1,6 +1,6 @@
 // Test support for the DNS tests: our stack (a client Interface) and a peer over a MemoryLink,
-// driven by the REAL clock (c-ares reads CLOCK_MONOTONIC and cannot be given virtual time:
-// libraries-and-conventions.md §1.4), so timeouts in these tests are small and real.
+// driven by the REAL clock (c-ares reads CLOCK_MONOTONIC in ares__tvnow() and cannot be given
+// virtual time), so timeouts in these tests are small and real.
 //
 //   DnsTestNet net;                       client 10.77.0.60/24, gateway 10.77.0.1
 //   net.serve_udp(53, script)             the peer answers on its own UdpLayer (a real Interface)

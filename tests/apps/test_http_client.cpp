@@ -249,7 +249,7 @@ TEST_SUITE("apps/http") {
     CHECK(o.response.keep_alive);
     o = run_whole("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
     CHECK_FALSE(o.response.keep_alive);
-    // Surplus bytes after a Content-Length body: the connection is not reused (hostile-inputs K.91).
+    // Surplus bytes after a Content-Length body: the connection is not reused (docs/hostile-inputs.md #91).
     o = run_whole("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA");
     REQUIRE(o.state == State::Complete);
     CHECK(o.response.body == "ok");
@@ -314,7 +314,7 @@ TEST_SUITE("apps/http") {
     CHECK(p.feed("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") == State::Complete);
   }
 
-  TEST_CASE("hostile lengths (hostile-inputs K.86-K.88)") {
+  TEST_CASE("hostile lengths (docs/hostile-inputs.md #86-#88)") {
     std::vector<std::string> bad = {
         "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
         "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",

@@ -1,6 +1,6 @@
 // libFuzzer target: any bytes as a DHCP message (the UDP payload on port 68), through the option
 // parser and the client state machine. Must never crash, hang or read out of bounds
-// (hostile-inputs.md §I.68–69: overruns, missing END, overload, RFC 3396 concatenation).
+// (docs/hostile-inputs.md #68–#69: overruns, missing END, overload, RFC 3396 concatenation).
 #include <cstddef>
 #include <cstdint>
 #include <span>

@@ -1,4 +1,4 @@
-// libFuzzer target: any bytes as a DNS message (hostile-inputs §J #74–79). Must never crash, hang
+// libFuzzer target: any bytes as a DNS message (docs/hostile-inputs.md #74–#79). Must never crash, hang
 // or read out of bounds; whatever parses must describe itself and survive emit -> parse unchanged.
 #include <cstddef>
 #include <cstdint>

@@ -1,5 +1,5 @@
 // libFuzzer target: any bytes as a TCP segment. checked(), parse(), describe() and a re-emit of
-// whatever parsed must never crash or read out of bounds (hostile-inputs F).
+// whatever parsed must never crash or read out of bounds (docs/hostile-inputs.md §F).
 #include <cstddef>
 #include <cstdint>
 #include <span>

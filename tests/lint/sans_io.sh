@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The sans-I/O rule of DESIGN.md, as a test: stack/ never reads a clock, never touches a file
-# descriptor, never starts a thread, never prints, and includes no third-party header.
+# The sans-I/O rule of docs/architecture.md ("Sans-I/O core"), as a test: stack/ never reads a
+# clock, never touches a file descriptor, never starts a thread, never prints, and includes no
+# third-party header.
 # Usage: sans_io.sh DIR   (exit 1 with the offending lines)
 set -uo pipefail
 dir=${1:?usage: sans_io.sh DIR}
@@ -23,7 +24,7 @@ for p in "${patterns[@]}"; do
   fi
 done
 if [ $bad -ne 0 ]; then
-  echo "stack/ must stay sans-I/O (DESIGN.md \"The one idea\"): the lines above read a clock, touch a file descriptor, start a thread, print, or include a third-party header"
+  echo "stack/ must stay sans-I/O (docs/architecture.md \"Sans-I/O core\"): the lines above read a clock, touch a file descriptor, start a thread, print, or include a third-party header"
   exit 1
 fi
 echo "sans-I/O check: $(wc -w <<<"$files") files under $dir are clean"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #8: the AF_PACKET driver (--iface) passes the same ping/DHCP/HTTP tests as TAP, on a veth,
+# The AF_PACKET driver (--iface) passes the same ping/DHCP/HTTP tests as TAP, on a veth,
 # next to the kernel's own stack on the same interface.
 #
 #   <inst>-router  "pk0r" 10.76.0.1/24, our own dnsmasq (DHCP .100-.149), our own nft table

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #7 end to end: the mini-browser on our stack in the sandbox, every STEPS.md step narrated
+# End to end: the mini-browser on our stack in the sandbox, every step of docs/levels.md narrated
 # at level 7 from real packets; curl-style exit codes for the failures.
 # shellcheck source-path=SCRIPTDIR source=../../tools/sandbox.d/testlib.sh
 source "$(dirname "$0")/../../tools/sandbox.d/testlib.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #6 on the real wire: `ustack resolve` on the sandbox's tap0 against unbound and nsd.
+# DNS on the real wire: `ustack resolve` on the sandbox's tap0 against unbound and nsd.
 #  - the stub (c-ares over our UDP sockets) asks unbound 198.51.100.53: www.domain.com with its
 #    TTL, a CNAME chain, NXDOMAIN with exit 6 and the message;
 #  - without --ip, DHCP's option 6 names the server;

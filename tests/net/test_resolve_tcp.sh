@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #6 on the real wire, the two cases test_resolve.sh leaves out:
+# DNS on the real wire, the two cases test_resolve.sh leaves out:
 #  - the TCP fallback (RFC 7766 §5, RFC 1035 §4.2.1): big.domain.com has 100 A records (~1.6 KB),
 #    more than the 1232-octet EDNS payload we offer, so unbound answers over UDP with TC=1 and
 #    c-ares asks again over OUR TCP (no kernel socket). Checked in our pcap: the TC=1 datagram, a

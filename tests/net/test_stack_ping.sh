@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #3 on the real wire: our stack on the sandbox's tap0 against the Linux kernel.
+# Ethernet, ARP, IPv4 and ICMP on the real wire: our stack on the sandbox's tap0 against the Linux kernel.
 #  - the kernel pings our stack 1000 times at 10 ms with 0 % loss; arping gets answers;
 #  - the kernel's fragmented pings (ping -s 4000) come back whole;
 #  - `ustack ping` reaches the router, and a host in the internet namespace through the NAT;

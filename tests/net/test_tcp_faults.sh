@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #5 under faults: the same real peers with our fault injector dropping 2 % and reordering
+# TCP under faults: the same real peers with our fault injector dropping 2 % and reordering
 # (holding back 0-5 ms) 2 % of the frames in each direction (--drop-chance 0.02 --reorder-chance 0.02,
 # fixed seeds, so a failure replays).
 #  - `ustack get` of a random file from nginx through the NAT, byte-exact;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #5 on the real wire: our TCP as the active side against the Linux kernel, through the NAT.
+# TCP on the real wire: our TCP as the active side against the Linux kernel, through the NAT.
 #  (a) `ustack get` downloads from nginx byte-exact: a random file (SHA-256 against the web root)
 #      and a 48 MiB Range of the 1 GiB big.bin (the whole GiB of random bytes is
 #      test_tcp_gigabyte.sh; the Release figures are in tools/bench);

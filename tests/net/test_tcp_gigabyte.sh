@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #5's bulk bar on the real wire: `ustack get` downloads 1 GiB of random bytes from nginx
+# TCP's bulk bar on the real wire: `ustack get` downloads 1 GiB of random bytes from nginx
 # through the router's NAT, and the SHA-256 of what arrived equals the SHA-256 of the source.
 # Random content (not the sandbox's sparse big.bin, which is all zeros) so that a reordered,
 # duplicated or misplaced segment anywhere changes the digest. The body streams straight into

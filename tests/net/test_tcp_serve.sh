@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #5 on the real wire: `ustack serve` (our TCP as the passive side) against the Linux kernel's
+# TCP on the real wire: `ustack serve` (our TCP as the passive side) against the Linux kernel's
 # curl and wget. The sandbox's router forwards LAN/TAP only towards the WAN, so the clients run in
 # the router namespace and reach the server on tap0 directly.
 #  (c) curl and wget fetch files byte-exact; curl -v shows "Re-using existing connection";

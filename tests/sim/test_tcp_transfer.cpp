@@ -251,7 +251,7 @@ TEST_SUITE("sim/tcp") {
     }
   }
 
-  // Issue #5's bar: 64 MiB byte-exact at each loss rate, with 1 % duplication, 0.2 % corruption
+  // The bar for TCP: 64 MiB byte-exact at each loss rate, with 1 % duplication, 0.2 % corruption
   // and 0-4 ms jitter (reordering), within a virtual deadline, memory bounded. Two combinations per rate: CUBIC with
   // SACK and timestamps (our default), NewReno with neither SACK nor timestamps (RFC 5681/6582
   // alone). Deadlines are about twice what the transfers take today (figures in each MESSAGE).

@@ -238,7 +238,7 @@ TEST_SUITE("socket/dhcp_client") {
     CHECK(h.client.state() == DhcpState::Selecting);
   }
 
-  TEST_CASE("wrong xid or chaddr is ignored and the retransmission schedule is kept (hostile-inputs §I.66)") {
+  TEST_CASE("wrong xid or chaddr is ignored and the retransmission schedule is kept (docs/hostile-inputs.md #66)") {
     Harness h;
     const auto discover = only_transmit(h.poll(at_s(0)));
     const auto deadline = h.client.poll_at();
@@ -256,7 +256,7 @@ TEST_SUITE("socket/dhcp_client") {
     CHECK(h.client.poll_at() == deadline);
   }
 
-  TEST_CASE("REQUESTING: the ACK or NAK of another server is ignored (hostile-inputs §I.72)") {
+  TEST_CASE("REQUESTING: the ACK or NAK of another server is ignored (docs/hostile-inputs.md #72)") {
     Harness h;
     const auto discover = only_transmit(h.poll(at_s(0)));
     const auto request = only_transmit(h.deliver(at_s(0), reply(MessageType::Offer, discover.message.xid)));
@@ -266,7 +266,7 @@ TEST_SUITE("socket/dhcp_client") {
     CHECK(h.client.state() == DhcpState::Requesting);
   }
 
-  TEST_CASE("replies without server identifier, unusable yiaddr, bad mask or no lease are ignored (§I.67)") {
+  TEST_CASE("replies without server identifier, unusable yiaddr, bad mask or no lease are ignored (docs/hostile-inputs.md #67)") {
     Harness h;
     const auto discover = only_transmit(h.poll(at_s(0)));
     const std::uint32_t xid = discover.message.xid;
@@ -378,7 +378,7 @@ TEST_SUITE("socket/dhcp_client") {
     CHECK(only_transmit(acts).message.message_type == MessageType::Discover);
   }
 
-  TEST_CASE("T1/T2 from the server are used only when T1 < T2 < lease; infinite leases have no timers (§I.71)") {
+  TEST_CASE("T1/T2 from the server are used only when T1 < T2 < lease; infinite leases have no timers (docs/hostile-inputs.md #71)") {
     Harness h;
     const auto discover = only_transmit(h.poll(at_s(0)));
     auto ack = reply(MessageType::Ack, discover.message.xid);

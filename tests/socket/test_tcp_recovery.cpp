@@ -318,7 +318,7 @@ TEST_SUITE("socket/tcp recovery") {
     CHECK(*a.repr.sack_blocks[1] == SackBlock{kRemoteSeq + 11, kRemoteSeq + 13});  // the block holding it
   }
 
-  TEST_CASE("SACK: blocks outside SND.UNA..SND.NXT are ignored (RFC 2018 §4, hostile-inputs #41)") {
+  TEST_CASE("SACK: blocks outside SND.UNA..SND.NXT are ignored (RFC 2018 §4, docs/hostile-inputs.md #41)") {
     Harness h(data_config(true));
     const SocketId id = open(h, true);
     const auto p = fill_pipe(h, id, 9, 6);

@@ -168,7 +168,7 @@ TEST_SUITE("socket/tcp states") {
     CHECK(h.layer.state(*lid) == TcpState::Listen);
   }
 
-  TEST_CASE("LISTEN: the backlog bounds half-open connections (hostile-inputs #57)") {
+  TEST_CASE("LISTEN: the backlog bounds half-open connections (docs/hostile-inputs.md #57)") {
     Harness h;
     auto lid = h.layer.listen(Ipv4Address::any(), kListenPort, 2);
     for (std::uint16_t i = 0; i < 5; ++i) {

@@ -1,5 +1,6 @@
-// TCP test fixtures (style-study §8.4): a TcpLayer under test, a scripted peer that sends
-// segments built with the wire API, and helpers that collect what the layer sends, in virtual time.
+// TCP test fixtures (docs/architecture.md "Test layers": timelines in virtual time): a TcpLayer
+// under test, a scripted peer that sends segments built with the wire API, and helpers that
+// collect what the layer sends, in virtual time.
 #pragma once
 
 #include <doctest/doctest.h>

@@ -1,5 +1,5 @@
 // wire/arp: golden bytes, round trips, and rejection of everything that is not Ethernet/IPv4
-// ARP (RFC 826; hostile-inputs.md A.2).
+// ARP (RFC 826; docs/hostile-inputs.md #2).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -108,7 +108,7 @@ TEST_SUITE("wire/arp") {
     CHECK(parse(padded) == kRequestRepr);
   }
 
-  TEST_CASE("packets shorter than 28 bytes are rejected (hostile-inputs A.2)") {
+  TEST_CASE("packets shorter than 28 bytes are rejected (docs/hostile-inputs.md #2)") {
     for (std::size_t len = 0; len < arp::kPacketLen; ++len) {
       CAPTURE(len);
       CHECK_FALSE(arp::View::checked(std::span(kRequest).first(len)).has_value());

@@ -1,5 +1,5 @@
-// wire/describe: one line per frame, as `tcpdump -n` prints it (libraries-and-conventions.md
-// §4.6), and never a crash on malformed input.
+// wire/describe: one line per frame, as `tcpdump -n` prints it (tcpdump 4.99),
+// and never a crash on malformed input.
 #include <doctest/doctest.h>
 
 #include "stack/wire/describe.hpp"

@@ -1,5 +1,5 @@
 // wire/dhcpv4: golden bytes of a real exchange, emit/parse round trips, and every malformed
-// option area of hostile-inputs.md §I.66–69 rejected with its named reason.
+// option area of docs/hostile-inputs.md #66–#69 rejected with its named reason.
 //
 // Golden bytes: a throw-away capture (tcpdump -xx) on a veth pair between two private network
 // namespaces: dnsmasq 2.90 (`--dhcp-range=10.77.0.100,10.77.0.199,255.255.255.0,1h
@@ -234,7 +234,7 @@ TEST_SUITE("wire/dhcpv4") {
     CHECK(error_of(b) == ParseError::BadHardwareType);
   }
 
-  // --- the option area (hostile-inputs §I.68) --------------------------------------------------
+  // --- the option area (docs/hostile-inputs.md #68) --------------------------------------------------
   TEST_CASE("malformed: an option length running past the packet") {
     // Option 6 claims 200 bytes where 4 remain; the buffer is exactly as long as the options.
     CHECK(error_of(reply_with("350105 06c8c6336435", 0)) == ParseError::OptionOverrun);
@@ -303,7 +303,7 @@ TEST_SUITE("wire/dhcpv4") {
     CHECK(r->server_id == kServer);
   }
 
-  // --- RFC 3396 concatenation and RFC 2132 §9.3 overload (hostile-inputs §I.69) ---------------
+  // --- RFC 3396 concatenation and RFC 2132 §9.3 overload (docs/hostile-inputs.md #69) ---------------
   TEST_CASE("RFC 3396: a split option is concatenated in order") {
     auto r = Repr::parse(reply_with("350105 0604c6336435 06040a4d0001 ff"));
     REQUIRE(r.ok());

@@ -1,5 +1,5 @@
 // wire/dns: golden bytes from real servers, compression, names, and every malformed case of
-// hostile-inputs.md §J #74–79 (RFC 1035 §3.1, §4.1; RFC 9267).
+// docs/hostile-inputs.md #74–#79 (RFC 1035 §3.1, §4.1; RFC 9267).
 #include <doctest/doctest.h>
 
 #include <string>
@@ -167,7 +167,7 @@ TEST_CASE("dns: names — presentation form, escapes, case, limits") {
 
 TEST_CASE("dns: a long but strictly backward pointer chain parses; beyond the hop cap it stops") {
   // Offset 12: the root name (one zero octet); then pointers, each to the one 2 octets before
-  // (hostile-inputs #74: Net::DNS's unbounded backward chain). The question's name is the last
+  // (docs/hostile-inputs.md #74: Net::DNS's unbounded backward chain). The question's name is the last
   // pointer. Every hop is legal; the cap bounds the work.
   auto chain = [](int pointers) {
     Bytes b = header(1, 0);
@@ -193,7 +193,7 @@ TEST_CASE("dns: a long but strictly backward pointer chain parses; beyond the ho
   CHECK(m.error() == d::ParseError::TooManyPointers);
 }
 
-TEST_CASE("dns: compression pointer loops and bad targets are rejected (hostile-inputs #74, #75)") {
+TEST_CASE("dns: compression pointer loops and bad targets are rejected (docs/hostile-inputs.md #74, #75)") {
   SUBCASE("a pointer to itself") {
     CHECK(error_of(cat(header(1, 0), test::hex("c00c 0001 0001"))) == d::ParseError::BadPointer);
   }
@@ -229,7 +229,7 @@ TEST_CASE("dns: compression pointer loops and bad targets are rejected (hostile-
   }
 }
 
-TEST_CASE("dns: label and name lengths (hostile-inputs #76, #77)") {
+TEST_CASE("dns: label and name lengths (docs/hostile-inputs.md #76, #77)") {
   SUBCASE("reserved label types 01 and 10") {
     CHECK(error_of(cat(header(1, 0), test::hex("4161 00 0001 0001"))) == d::ParseError::ReservedLabelType);
     CHECK(error_of(cat(header(1, 0), test::hex("8161 00 0001 0001"))) == d::ParseError::ReservedLabelType);
@@ -264,7 +264,7 @@ TEST_CASE("dns: label and name lengths (hostile-inputs #76, #77)") {
   }
 }
 
-TEST_CASE("dns: RDLENGTH lies (hostile-inputs #78)") {
+TEST_CASE("dns: RDLENGTH lies (docs/hostile-inputs.md #78)") {
   const Bytes base = cat(header(1, 1), kQuestion);
   auto rr = [&](const char* type_class_ttl_len_rdata) { return cat(base, cat(test::hex("c00c"), test::hex(type_class_ttl_len_rdata))); };
   CHECK(parsed(rr("0001 0001 0000012c 0004 cb007150")).answers[0].describe_rdata() == "203.0.113.80");
@@ -288,7 +288,7 @@ TEST_CASE("dns: RDLENGTH lies (hostile-inputs #78)") {
   CHECK(parsed(rr("0063 0001 0000012c 0002 abcd")).answers[0].describe_rdata() == "\\# 2 ABCD");
 }
 
-TEST_CASE("dns: counts that lie (hostile-inputs #79)") {
+TEST_CASE("dns: counts that lie (docs/hostile-inputs.md #79)") {
   const Bytes one = cat(cat(header(1, 1), kQuestion), test::hex("c00c 0001 0001 0000012c 0004 cb007150"));
   CHECK(parsed(one).answers.size() == 1);
   Bytes many = one;

@@ -1,6 +1,6 @@
 // wire/icmpv4: golden bytes for echo, time exceeded and port unreachable, round trips, and
 // rejection of short, unknown and badly quoting messages (RFC 792; RFC 1122 §3.2.2;
-// hostile-inputs.md D.25-D.26).
+// docs/hostile-inputs.md #25-#26).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -194,7 +194,7 @@ TEST_SUITE("wire/icmpv4") {
     CHECK_FALSE(icmpv4::Repr{icmpv4::EchoRequest{1, 2, a}} == icmpv4::Repr{icmpv4::EchoReply{1, 2, a}});
   }
 
-  TEST_CASE("messages shorter than the 8-byte header are rejected (hostile-inputs D.26)") {
+  TEST_CASE("messages shorter than the 8-byte header are rejected (docs/hostile-inputs.md #26)") {
     for (std::size_t len = 0; len < icmpv4::kHeaderLen; ++len) {
       CAPTURE(len);
       CHECK_FALSE(icmpv4::View::checked(std::span(kEchoRequest).first(len)).has_value());
@@ -224,7 +224,7 @@ TEST_SUITE("wire/icmpv4") {
     CHECK(parse(with(kPortUnreachable, 1, 15)).has_value());
   }
 
-  TEST_CASE("an error whose quoted header is truncated is rejected (hostile-inputs D.26)") {
+  TEST_CASE("an error whose quoted header is truncated is rejected (docs/hostile-inputs.md #26)") {
     // Fewer than 20 quoted bytes.
     for (std::size_t len = 8; len < 8 + ipv4::kMinHeaderLen; ++len) {
       CAPTURE(len);

@@ -1,5 +1,5 @@
 // wire/ipv4: golden bytes, round trips, and every malformed length rejected (RFC 791 §3.1,
-// RFC 1122 §3.2.1; hostile-inputs.md B.8-B.14).
+// RFC 1122 §3.2.1; docs/hostile-inputs.md #8-#14).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -164,7 +164,7 @@ TEST_SUITE("wire/ipv4") {
     CHECK(view.header_len() == 24);
   }
 
-  TEST_CASE("Ethernet padding is not payload (hostile-inputs B.12)") {
+  TEST_CASE("Ethernet padding is not payload (docs/hostile-inputs.md #12)") {
     Bytes padded = kShortUdp;
     padded.resize(kShortUdp.size() + 14, std::byte{0});  // 14 + 46 = the 60-byte Ethernet minimum
     const auto ip = ipv4::View::checked(padded);
@@ -238,7 +238,7 @@ TEST_SUITE("wire/ipv4") {
     }
   }
 
-  TEST_CASE("total length below the header length is rejected (hostile-inputs B.13)") {
+  TEST_CASE("total length below the header length is rejected (docs/hostile-inputs.md #13)") {
     for (const std::uint16_t len : std::initializer_list<std::uint16_t>{0, 1, 19}) {
       CAPTURE(len);
       CHECK_FALSE(ipv4::View::checked(with16(kEchoRequest, 2, len)).has_value());
@@ -251,7 +251,7 @@ TEST_SUITE("wire/ipv4") {
     CHECK(ipv4::View::checked(with16(kEchoRequest, 2, 20)).has_value());  // an empty payload is fine
   }
 
-  TEST_CASE("total length beyond the buffer is rejected (hostile-inputs B.11)") {
+  TEST_CASE("total length beyond the buffer is rejected (docs/hostile-inputs.md #11)") {
     CHECK_FALSE(ipv4::View::checked(with16(kEchoRequest, 2, 85)).has_value());
     CHECK_FALSE(ipv4::View::checked(with16(kEchoRequest, 2, 1500)).has_value());
     CHECK_FALSE(ipv4::View::checked(with16(kEchoRequest, 2, 0xffff)).has_value());

@@ -1,5 +1,5 @@
 // wire/tcp: golden bytes, option round trips, sequence-number arithmetic, and rejection of
-// every malformed length (hostile-inputs F #35, #37, #38).
+// every malformed length (docs/hostile-inputs.md #35, #37, #38).
 #include <doctest/doctest.h>
 
 #include "stack/util/siphash.hpp"
@@ -70,7 +70,7 @@ TEST_SUITE("wire/tcp") {
     CHECK_FALSE(p->ack());
     CHECK(p->window() == 64240);
     CHECK(p->verify_checksum(kClient, kServer));
-    CHECK_FALSE(p->verify_checksum(kClient, Ipv4Address::from_octets(10, 99, 0, 3)));  // hostile #36
+    CHECK_FALSE(p->verify_checksum(kClient, Ipv4Address::from_octets(10, 99, 0, 3)));  // docs/hostile-inputs.md #36
   }
 
   TEST_CASE("parse the captured handshake and data") {
@@ -145,7 +145,7 @@ TEST_SUITE("wire/tcp") {
     CHECK_FALSE(back.sack_blocks[3].has_value());
   }
 
-  TEST_CASE("data offset < 5 or beyond the buffer is rejected (hostile-inputs #35)") {
+  TEST_CASE("data offset < 5 or beyond the buffer is rejected (docs/hostile-inputs.md #35)") {
     for (std::size_t len = 0; len < kMinHeaderLen; ++len) {
       CAPTURE(len);
       CHECK_FALSE(View::checked(std::span(kSyn).first(len)));
@@ -162,19 +162,19 @@ TEST_SUITE("wire/tcp") {
     CHECK_FALSE(View::checked(b));
   }
 
-  TEST_CASE("option length 0 or 1 is rejected, never loops (hostile-inputs #37)") {
+  TEST_CASE("option length 0 or 1 is rejected, never loops (docs/hostile-inputs.md #37)") {
     CHECK_FALSE(Repr::parse(*View::checked(with_options(test::hex("2200 0000")))));
     CHECK_FALSE(Repr::parse(*View::checked(with_options(test::hex("2201 0000")))));
     CHECK_FALSE(Repr::parse(*View::checked(with_options(test::hex("0200 05b4")))));
   }
 
-  TEST_CASE("options running off the end are rejected (hostile-inputs #38)") {
+  TEST_CASE("options running off the end are rejected (docs/hostile-inputs.md #38)") {
     CHECK_FALSE(Repr::parse(*View::checked(with_options(test::hex("0101 0108")))));  // kind, no length byte
     CHECK_FALSE(Repr::parse(*View::checked(with_options(test::hex("080a 0000")))));  // length 10 in 4 bytes
     CHECK_FALSE(Repr::parse(*View::checked(with_options(test::hex("0204 05b4 0101 050a")))));
   }
 
-  TEST_CASE("known options with a wrong length are ignored; unknown kinds skipped (hostile-inputs #39, #41)") {
+  TEST_CASE("known options with a wrong length are ignored; unknown kinds skipped (docs/hostile-inputs.md #39, #41)") {
     const Repr r = parse_ok(with_options(test::hex("0203 0501 1304 0000 0204 0218 0000 0000")));
     CHECK(r.mss == 0x0218);  // the well-formed MSS after the bad one and the MD5 kind
     const Repr e = parse_ok(with_options(test::hex("0000 0204 0218 0000")));  // EOL ends the list

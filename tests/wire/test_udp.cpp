@@ -1,5 +1,5 @@
 // wire/udp: golden bytes, round trips, length checks and checksum rules (RFC 768;
-// RFC 1122 §4.1.3.4; hostile-inputs.md E.31-E.32).
+// RFC 1122 §4.1.3.4; docs/hostile-inputs.md #31-#32).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -115,7 +115,7 @@ TEST_SUITE("wire/udp") {
     CHECK(udp::View::unchecked(out).verify_checksum(kSrc, kDst));
   }
 
-  TEST_CASE("bytes after the length field are ignored, also by the checksum (hostile-inputs E.31)") {
+  TEST_CASE("bytes after the length field are ignored, also by the checksum (docs/hostile-inputs.md #31)") {
     Bytes b = kHello;
     b.push_back(std::byte{0x77});  // the IP payload is one byte longer than the UDP datagram
     const auto p = udp::View::checked(b);
