@@ -250,6 +250,30 @@ TEST_SUITE("iface/ipv4") {
     CHECK(h.dropped(DropReason::UdpNoSocket) == 1);
   }
 
+  TEST_CASE("IP-in-IP is never decapsulated: protocol unreachable, none for a broadcast (docs/hostile-inputs.md #18)") {
+    IfaceHarness h;
+    h.configure();
+    h.learn_router();
+    const auto ip_in_ip = static_cast<IpProtocol>(4);
+    // The payload is a whole inner datagram, an echo request to us: answering it would mean we
+    // decapsulated it. The only frame out must be the error.
+    const Bytes inner = ipv4_packet(ip_from_router(IpProtocol::Icmp), echo_request(1, 1, pattern(8)));
+    h.deliver_ip(at_ms(0), ip_from_router(ip_in_ip), inner);
+    auto out = h.take();
+    REQUIRE(out.size() == 1);
+    CAPTURE(stack::wire::describe_frame(out[0]));
+    auto icmp = icmpv4::Repr::parse(*icmpv4::View::checked(ip_of(out[0]).payload()));
+    REQUIRE(icmp);
+    auto* unreachable = std::get_if<icmpv4::DestUnreachable>(&icmp->message);
+    REQUIRE(unreachable);
+    CHECK(unreachable->code == icmpv4::UnreachableCode::Protocol);
+    CHECK(h.dropped(DropReason::Ipv4UnknownProtocol) == 1);
+    // RFC 1122 §3.2.2: no ICMP error about a datagram sent to a broadcast address.
+    h.deliver_ip(at_ms(1), ip_from_router(ip_in_ip, Ipv4Address::broadcast()), inner);
+    CHECK(h.take().empty());
+    CHECK(h.dropped(DropReason::Ipv4UnknownProtocol) == 2);
+  }
+
   TEST_CASE("a UDP datagram with a bad checksum is dropped (RFC 1122 §4.1.3.4)") {
     IfaceHarness h;
     h.configure();
@@ -421,6 +445,32 @@ TEST_SUITE("iface/fragments") {
     ip.frag_offset = 65528;
     h.deliver_ip(at_ms(0), ip, pattern(100));
     CHECK(h.dropped(DropReason::FragmentTooBig) == 1);
+    CHECK(h.take().empty());
+  }
+
+  TEST_CASE("fragment geometry: odd or empty non-final fragments are malformed, conflicting ends discard the datagram (docs/hostile-inputs.md #21)") {
+    IfaceHarness h;
+    h.configure();
+    h.learn_router();
+    const Bytes message = echo_request(9, 1, pattern(4000));  // 4008 bytes
+    auto frag = [&](std::uint16_t ident, std::size_t off, std::size_t len, bool more) {
+      ipv4::Repr ip = ip_from_router(IpProtocol::Icmp);
+      ip.ident = ident;
+      ip.frag_offset = static_cast<std::uint16_t>(off);
+      ip.more_frags = more;
+      return eth_frame(kRouterMac, kOurMac, stack::wire::EtherType::Ipv4,
+                       ipv4_packet(ip, std::span(message).subspan(off, len)));
+    };
+    // RFC 791: offsets count 8-octet units, so every fragment but the last carries a multiple of 8.
+    h.iface.receive(at_ms(0), frag(0x6001, 0, 1001, true));
+    h.iface.receive(at_ms(0), frag(0x6002, 0, 0, true));
+    CHECK(h.dropped(DropReason::Ipv4Malformed) == 2);
+    // Two last fragments that end in different places: nothing of the datagram is delivered.
+    h.iface.receive(at_ms(0), frag(0x6003, 1480, 1480, false));  // "the datagram ends at 2960"
+    h.iface.receive(at_ms(0), frag(0x6003, 2960, 1048, false));  // "it ends at 4008"
+    CHECK(h.dropped(DropReason::FragmentOverlap) == 1);
+    h.iface.receive(at_ms(0), frag(0x6003, 0, 1480, true));
+    CHECK(h.dropped(DropReason::FragmentOverlap) == 2);
     CHECK(h.take().empty());
   }
 
