@@ -295,6 +295,21 @@ TEST_SUITE("socket/dhcp_client") {
     CHECK(h.client.state() == DhcpState::Requesting);
   }
 
+  TEST_CASE("a duplicated ACK configures the address once; a router off the leased subnet is not used (docs/hostile-inputs.md #70, #72)") {
+    Harness h;
+    const auto discover = only_transmit(h.poll(at_s(0)));
+    const auto request = only_transmit(h.deliver(at_s(0), reply(MessageType::Offer, discover.message.xid)));
+    auto ack = reply(MessageType::Ack, request.message.xid);
+    ack.routers = {Ipv4Address::from_octets(192, 0, 2, 1), kServer};  // the first is not on 10.77.0.0/24
+    const auto conf = all_of<DhcpConfigure>(h.deliver(at_ms(10), ack));
+    REQUIRE(conf.size() == 1);
+    CHECK(conf[0].lease.router == kServer);
+    // The same ACK again, as a duplicating link delivers it: counted, nothing configured twice.
+    CHECK(all_of<DhcpConfigure>(h.deliver(at_ms(11), ack)).empty());
+    CHECK(h.client.ignored(DhcpIgnore::Unexpected) == 1);
+    CHECK(h.client.state() == DhcpState::Bound);
+  }
+
   TEST_CASE("REQUESTING: no answer after request_attempts REQUESTs goes back to INIT") {
     auto config = base_config();
     config.retransmit_jitter = Duration::zero();
