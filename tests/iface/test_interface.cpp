@@ -274,6 +274,39 @@ TEST_SUITE("iface/ipv4") {
     CHECK(h.dropped(DropReason::Ipv4UnknownProtocol) == 2);
   }
 
+  TEST_CASE("TCP from 0.0.0.0 or to a broadcast address gets no RST and no state (docs/hostile-inputs.md #16, #17)") {
+    namespace tcp = stack::wire::tcp;
+    IfaceHarness h;
+    h.configure();
+    h.learn_router();
+    tcp::Repr syn;
+    syn.src_port = 40000;
+    syn.dst_port = 80;  // nobody listens: a legitimate SYN gets a RST
+    syn.seq = tcp::SeqNum{1000};
+    syn.flags.syn = true;
+    syn.window_raw = 1024;
+    auto segment = [&](Ipv4Address src, Ipv4Address dst) {
+      Bytes b(syn.buffer_len());
+      auto v = tcp::ViewMut::unchecked(b);
+      syn.emit(v, src, dst);
+      return b;
+    };
+    ipv4::Repr from_nobody = ip_from_router(IpProtocol::Tcp);
+    from_nobody.src = Ipv4Address::any();
+    h.deliver_ip(at_ms(0), from_nobody, segment(Ipv4Address::any(), kOurIp));
+    const auto& drops = h.iface.tcp().counters().drops;
+    CHECK(drops[static_cast<std::size_t>(stack::socket::TcpDrop::BadAddress)] == 1);
+    h.deliver_ip(at_ms(0), ip_from_router(IpProtocol::Tcp, Ipv4Address::broadcast()),
+                 segment(kRouterIp, Ipv4Address::broadcast()));
+    CHECK(h.dropped(DropReason::Ipv4NotForUs) == 1);
+    h.iface.poll(at_ms(0));
+    CHECK(h.take().empty());
+    // The same SYN from a real host is answered with a RST: the silence above is the check's doing.
+    h.deliver_ip(at_ms(1), ip_from_router(IpProtocol::Tcp), segment(kRouterIp, kOurIp));
+    h.iface.poll(at_ms(1));
+    CHECK(h.take().size() == 1);
+  }
+
   TEST_CASE("a UDP datagram with a bad checksum is dropped (RFC 1122 §4.1.3.4)") {
     IfaceHarness h;
     h.configure();
