@@ -29,6 +29,8 @@ enum class ExitCode : int {
   EmptyReply = 52,      // curl: the server closed without sending anything
   SendError = 55,       // curl: failed sending network data
   RecvError = 56,       // curl: failure receiving network data (connection reset)
+  BadContentEncoding = 61,  // curl: unrecognized or bad content encoding (gzip/deflate that does not decode)
+  FileSizeExceeded = 63,    // curl: maximum file size exceeded (a body that decodes past the bound)
 };
 
 // Which driver Host opens: a TAP device (--tap, the default) or an existing interface through an

@@ -59,7 +59,9 @@ std::string build_request(const Url& url, const RequestOptions& options) {
   out += "Host: " + url.authority() + "\r\n";
   out += std::string("User-Agent: minibrowser/") + kVersion + "\r\n";
   out += "Accept: " + options.accept + "\r\n";
-  out += "Accept-Encoding: identity\r\n";
+  out += "Accept-Encoding: " + (options.accept_encoding.empty() || has_crlf(options.accept_encoding)
+                                     ? std::string("identity")
+                                     : options.accept_encoding) + "\r\n";
   out += options.keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
   for (const auto& h : options.extra) {
     if (h.name.empty() || has_crlf(h.name) || has_crlf(h.value) || h.name.find(':') != std::string::npos) continue;
@@ -108,6 +110,8 @@ const char* describe(ParseError error) {
     case ParseError::EmptyReply: return "empty reply from server";
     case ParseError::UnexpectedUpgrade: return "unexpected 101 Switching Protocols";
     case ParseError::Aborted: return "transfer aborted";
+    case ParseError::BadContentEncoding: return "bad content encoding";
+    case ParseError::DecodedTooLarge: return "decoded body too large";
   }
   return "response error";
 }
@@ -188,6 +192,7 @@ ResponseParser::ResponseParser(Limits limits) : limits_(limits) {}
 
 void ResponseParser::reset_message() {
   response_ = Response{};
+  decoder_.reset();
   pending_failure_.reset();
   in_trailers_ = false;
   section_bytes_ = 0;
@@ -394,6 +399,17 @@ int ResponseParser::cb_headers_complete(llhttp_t* p) {
   } else if (llhttp_message_needs_eof(p)) {
     r.framing = Framing::UntilClose;
   }
+  if (!no_body && s->limits_.decode_content) {
+    if (const auto* ce = r.header("Content-Encoding")) {
+      const auto c = coding::parse_content_encoding(ce->value);
+      if (c && *c != coding::Coding::Identity) {
+        std::uint64_t bound = s->limits_.max_decoded_bytes;
+        if (!s->sink_ && (bound == 0 || bound > s->limits_.max_body_bytes)) bound = s->limits_.max_body_bytes;
+        s->decoder_ = std::make_unique<coding::Decoder>(*c, bound == 0 ? UINT64_MAX : bound);
+        r.content_coding = coding::describe(*c);
+      }
+    }
+  }
   if (s->headers_hook_) s->headers_hook_(r);
   s->in_trailers_ = true;
   s->section_bytes_ = 0;
@@ -403,14 +419,32 @@ int ResponseParser::cb_headers_complete(llhttp_t* p) {
 
 int ResponseParser::cb_body(llhttp_t* p, const char* at, std::size_t len) {
   auto* s = self(p);
-  auto& r = s->response_;
-  r.body_bytes += len;
-  if (s->sink_) {
-    if (!s->sink_(std::as_bytes(std::span<const char>(at, len)))) return s->fail_with(ParseError::Aborted, "");
+  s->response_.body_bytes += len;
+  if (!s->decoder_) return s->deliver(at, len);
+  int rc = 0;
+  const bool ok = s->decoder_->feed(std::as_bytes(std::span<const char>(at, len)), [&](std::span<const std::byte> out) {
+    rc = s->deliver(reinterpret_cast<const char*>(out.data()), out.size());
+    return rc == 0;
+  });
+  if (rc != 0) return rc;  // the sink's own failure (or the body limit), already recorded
+  if (!ok) {
+    const auto e = *s->decoder_->error();
+    const auto kind = e == coding::DecodeError::TooLarge ? ParseError::DecodedTooLarge : ParseError::BadContentEncoding;
+    return s->fail_with(kind, std::string(s->response_.content_coding) + ": " + coding::describe(e));
+  }
+  return 0;
+}
+
+int ResponseParser::deliver(const char* at, std::size_t len) {
+  auto& r = response_;
+  r.decoded_bytes += len;
+  if (sink_) {
+    if (!sink_(std::as_bytes(std::span<const char>(at, len)))) return fail_with(ParseError::Aborted, "");
     return 0;
   }
-  if (r.body.size() + len > s->limits_.max_body_bytes) {
-    return s->fail_with(ParseError::BodyTooLarge, "over " + std::to_string(s->limits_.max_body_bytes) + " bytes");
+  if (r.body.size() + len > limits_.max_body_bytes) {
+    return fail_with(decoder_ ? ParseError::DecodedTooLarge : ParseError::BodyTooLarge,
+                     "over " + std::to_string(limits_.max_body_bytes) + " bytes");
   }
   r.body.append(at, len);
   return 0;
@@ -426,6 +460,10 @@ int ResponseParser::cb_message_complete(llhttp_t* p) {
     return 0;
   }
   s->response_.keep_alive = llhttp_should_keep_alive(p) != 0;
+  if (s->decoder_ && !s->decoder_->finish()) {
+    return s->fail_with(ParseError::BadContentEncoding,
+                        s->response_.content_coding + ": " + coding::describe(*s->decoder_->error()));
+  }
   return HPE_PAUSED;
 }
 

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -29,6 +30,7 @@
 
 #include <llhttp.h>
 
+#include "apps/common/content_coding.hpp"
 #include "apps/common/url.hpp"
 
 namespace appkit::http {
@@ -50,11 +52,13 @@ struct RequestOptions {
   Method method = Method::Get;
   bool keep_alive = true;                // false: "Connection: close"
   std::string accept = "text/html,application/xhtml+xml,*/*;q=0.8";
+  // RFC 9110 §12.5.3; the parser decodes these when Limits::decode_content is set.
+  std::string accept_encoding = "gzip, deflate";
   std::vector<Header> extra;             // appended as given (no CR/LF allowed: such headers are dropped)
 };
 
 // "GET /path?q HTTP/1.1\r\nHost: ...\r\nUser-Agent: minibrowser/<ver>\r\nAccept: ...\r\n
-//  Accept-Encoding: identity\r\nConnection: keep-alive\r\n\r\n". Keep-alive is HTTP/1.1's default;
+//  Accept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n\r\n". Keep-alive is HTTP/1.1's default;
 // the header is sent anyway so that a trace shows the intent.
 std::string build_request(const Url& url, const RequestOptions& options = {});
 
@@ -79,7 +83,9 @@ struct Response {
   std::vector<Header> headers;
   std::vector<Header> trailers;         // chunked trailer fields
   std::string body;                     // de-chunked; empty when a body sink is set
-  std::uint64_t body_bytes = 0;         // body bytes seen (also counted with a body sink)
+  std::uint64_t body_bytes = 0;         // body bytes seen on the wire (also counted with a body sink)
+  std::string content_coding;           // "gzip"/"deflate" when the parser decoded the body, else ""
+  std::uint64_t decoded_bytes = 0;      // body bytes after decoding (== body_bytes when not coded)
   Framing framing = Framing::None;
   std::optional<std::uint64_t> content_length;
   std::uint64_t chunks = 0;             // chunk-size lines seen, the last 0 included
@@ -102,6 +108,8 @@ enum class ParseError {
   EmptyReply,         // EOF before any byte of the response (curl 52)
   UnexpectedUpgrade,  // 101 Switching Protocols: we never ask for one
   Aborted,            // the body sink returned false
+  BadContentEncoding, // gzip/deflate data that does not decode, or ends early (curl 61)
+  DecodedTooLarge,    // the decoded body is over Limits::max_decoded_bytes (a compression bomb)
 };
 const char* describe(ParseError error);
 
@@ -120,6 +128,12 @@ struct Limits {
   std::size_t max_headers = 100;                 // fields (and separately trailer fields)
   std::size_t max_chunk_extension_bytes = 4096;  // per response (hyper #3495)
   std::size_t max_body_bytes = 64 * 1024 * 1024; // only when accumulating into Response::body
+  // Decode Content-Encoding gzip / deflate (RFC 9110 §8.4) as the body arrives; other codings
+  // are passed through as received (Response::content_coding stays empty).
+  bool decode_content = false;
+  // The bound on the decoded body: with accumulation, max_body_bytes applies to the decoded
+  // bytes as well; with a sink, this alone (0: no bound).
+  std::uint64_t max_decoded_bytes = 0;
 };
 
 // Names llhttp's error numbers without calling llhttp_errno_name (which aborts on unknown values).
@@ -210,6 +224,8 @@ class ResponseParser {
   bool paused_ = false;             // llhttp paused in on_message_complete (the connection lives on)
   BodySink sink_;
   HeadersHook headers_hook_;
+  std::unique_ptr<coding::Decoder> decoder_;  // for a gzip/deflate body, while it arrives
+  int deliver(const char* at, std::size_t len);  // decoded bytes to the sink or Response::body
 };
 
 // --- redirects -----------------------------------------------------------------------------------------

@@ -464,6 +464,16 @@ int main(int argc, char** argv) {
     const auto* type = resp.header("Content-Type");
     say(3, "response: " + resp.status_line() + ", " + std::to_string(resp.body_bytes) + " bytes (" +
                http::describe(resp.framing) + ") in " + ms(page->elapsed));
+    if (!resp.content_coding.empty()) {
+      // RFC 9110 §8.4: the server compressed the body because we said we accept gzip/deflate.
+      const double ratio = resp.decoded_bytes > 0 ? 100.0 * static_cast<double>(resp.body_bytes) /
+                                                        static_cast<double>(resp.decoded_bytes)
+                                                  : 100.0;
+      char pct[32];
+      std::snprintf(pct, sizeof pct, "%.0f", ratio);
+      say(3, "content encoding: " + resp.content_coding + ", " + std::to_string(resp.body_bytes) +
+                 " bytes on the wire became " + std::to_string(resp.decoded_bytes) + " bytes (" + pct + " %)");
+    }
     say(4, "the browser takes the response: " + std::to_string(resp.body.size()) + " bytes of " +
                (type ? type->value : std::string("unknown type")) + " to render");
     if (fail_on_error && resp.status >= 400) exit_code = static_cast<int>(ExitCode::HttpError);

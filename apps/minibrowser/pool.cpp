@@ -87,7 +87,13 @@ void ConnectionPool::start_request(Conn& c, Request r) {
   request_options.method = r.method;
   c.out = http::build_request(r.url, request_options);
   c.out_sent = 0;
-  if (!c.parser) c.parser = std::make_unique<http::ResponseParser>();
+  if (!c.parser) {
+    // gzip/deflate are asked for (RequestOptions' default) and decoded as they arrive; the
+    // decoded body is bounded by Limits::max_body_bytes (a compression bomb is an error).
+    http::Limits limits;
+    limits.decode_content = true;
+    c.parser = std::make_unique<http::ResponseParser>(limits);
+  }
   const bool detailed = r.detailed;
   const int number = c.number;
   c.parser->set_headers_hook([this, detailed, number](const http::Response& resp) {
@@ -244,7 +250,12 @@ void ConnectionPool::pump_connection(Conn& c) {
           show_progress(c, ps == http::ResponseParser::State::Complete);
         }
         if (ps == http::ResponseParser::State::Error) {
-          return fail(c, ExitCode::Failure, c.parser->error().message());
+          const auto kind = c.parser->error().kind;
+          return fail(c,
+                      kind == http::ParseError::BadContentEncoding ? ExitCode::BadContentEncoding
+                      : kind == http::ParseError::DecodedTooLarge  ? ExitCode::FileSizeExceeded
+                                                                   : ExitCode::Failure,
+                      c.parser->error().message());
         }
         if (ps == http::ResponseParser::State::Complete) {
           FetchResult result;

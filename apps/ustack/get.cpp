@@ -75,6 +75,8 @@ struct Options {
   bool silent = false;
   bool verbose = false;
   std::uint64_t repeat = 1;
+  bool compressed = false;             // --compressed: ask for gzip/deflate and decode (curl's option)
+  std::uint64_t max_filesize = 0;      // --max-filesize: bound on the decoded body (0: none)
 };
 
 // Where the program's messages go: "* " lines with -v, the summary unless -s.
@@ -265,6 +267,10 @@ int run_get(const std::vector<std::string>& args) {
   parser.flag("-f", "fail (exit 22) on HTTP status >= 400, writing no body (curl -f)", [&] { o.fail = true; });
   parser.flag("--fail", "same as -f", [&] { o.fail = true; });
   parser.flag("-L", "follow redirects (301, 302, 303, 307, 308)", [&] { o.follow = true; });
+  parser.flag("--compressed", "ask for gzip or deflate and write the body decoded (curl --compressed)",
+              [&] { o.compressed = true; });
+  parser.option("--max-filesize", "BYTES", "refuse a compressed body that decodes to more than BYTES (exit 63)",
+                [&](const std::string& v) { return appkit::parse_u64(v, o.max_filesize) && o.max_filesize > 0; });
   parser.option("--max-redirs", "N", "at most N redirects with -L (default 10)",
                 [&](const std::string& v) { return appkit::parse_u64(v, o.max_redirs); });
   parser.option("-r", "RANGE", "ask for bytes A-B only (a Range: bytes=A-B header, like curl -r)", [&](const std::string& v) {
@@ -403,6 +409,7 @@ int run_get(const std::vector<std::string>& args) {
       ro.method = method;
       ro.keep_alive = o.repeat == 1;
       ro.accept = "*/*";
+      ro.accept_encoding = o.compressed ? "gzip, deflate" : "identity";
       ro.extra = o.headers;
       if (o.range) ro.extra.push_back({"Range", "bytes=" + *o.range});
       std::string request = http::build_request(url, ro);
@@ -416,7 +423,10 @@ int run_get(const std::vector<std::string>& args) {
 
       // The body goes to the file unless this response is a redirect we follow or a failure with -f.
       bool to_file = true;
-      http::ResponseParser response_parser;
+      http::Limits limits;
+      limits.decode_content = o.compressed;
+      limits.max_decoded_bytes = o.max_filesize;
+      http::ResponseParser response_parser(limits);
       response_parser.set_headers_hook([&](const http::Response& r) {
         if (o.verbose) {
           std::fprintf(stderr, "< %s\n", r.status_line().c_str());
@@ -477,6 +487,8 @@ int run_get(const std::vector<std::string>& args) {
         say.error(e.message());
         if (e.kind == http::ParseError::Truncated) return finish(code(ExitCode::PartialFile));
         if (e.kind == http::ParseError::EmptyReply) return finish(code(ExitCode::EmptyReply));
+        if (e.kind == http::ParseError::BadContentEncoding) return finish(code(ExitCode::BadContentEncoding));
+        if (e.kind == http::ParseError::DecodedTooLarge) return finish(code(ExitCode::FileSizeExceeded));
         return finish(code(ExitCode::Failure));
       }
       const http::Response& response = response_parser.response();
@@ -503,9 +515,13 @@ int run_get(const std::vector<std::string>& args) {
         stream->wait_closed(end + Duration::from_millis(500));
       }
       if (!o.silent && o.repeat == 1) {
-        std::fprintf(stderr, "ustack get: %s %s: %llu bytes in %.3f s (%.2f MB/s), connect %.1f ms%s\n",
+        const std::string coded = response.content_coding.empty()
+                                      ? std::string()
+                                      : " (" + response.content_coding + ": " + std::to_string(response.body_bytes) +
+                                            " bytes on the wire)";
+        std::fprintf(stderr, "ustack get: %s %s: %llu bytes%s in %.3f s (%.2f MB/s), connect %.1f ms%s\n",
                      url.to_string().c_str(), response.status_line().c_str(),
-                     static_cast<unsigned long long>(body_written), secs(end - transfer_start),
+                     static_cast<unsigned long long>(body_written), coded.c_str(), secs(end - transfer_start),
                      mbps(body_written, end - transfer_start), static_cast<double>(connect_time.micros()) / 1000.0,
                      follower.redirects() ? (", " + std::to_string(follower.redirects()) + " redirect(s)").c_str() : "");
       }

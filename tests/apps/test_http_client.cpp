@@ -85,7 +85,7 @@ TEST_SUITE("apps/http") {
                              "Host: www.domain.com:8080\r\n"
                              "User-Agent: minibrowser/") + kVersion + "\r\n"
                              "Accept: text/html,application/xhtml+xml,*/*;q=0.8\r\n"
-                             "Accept-Encoding: identity\r\n"
+                             "Accept-Encoding: gzip, deflate\r\n"
                              "Connection: keep-alive\r\n\r\n");
     const auto head = build_request(*Url::parse("http://h/"), {.method = Method::Head, .keep_alive = false,
                                                                .accept = "*/*",
