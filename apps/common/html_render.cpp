@@ -612,9 +612,10 @@ class Renderer {
 
   // The lines a cell's content renders to at `width` columns (blank lines around it removed).
   std::vector<std::string> render_cell(const Table& tb, std::size_t begin, std::size_t end, std::size_t width,
-                                       std::vector<std::string>* links) {
+                                       std::vector<std::string>* links, bool measuring = false) {
     Renderer sub(base_, options_, width, link_base_ + page_.links.size() + (links ? links->size() : 0),
                  table_depth_ + 1);
+    sub.measuring_ = measuring;
     for (std::size_t i = begin; i < end && i < tb.all.size(); ++i) sub.feed(tb.all[i]);
     sub.finish();
     std::vector<std::string> lines;
@@ -635,7 +636,7 @@ class Renderer {
   // Widest line (max) and widest word (min) of a cell laid out on one long line, as w3m measures.
   std::pair<std::size_t, std::size_t> measure_cell(const Table& tb, const TableCell& c) {
     std::size_t min_w = 0, max_w = 0;
-    for (const auto& line : render_cell(tb, c.begin, c.end, kMeasureWidth, nullptr)) {
+    for (const auto& line : render_cell(tb, c.begin, c.end, kMeasureWidth, nullptr, true)) {
       max_w = std::max(max_w, display_width(line));
       std::size_t i = 0;
       while (i < line.size()) {
@@ -994,6 +995,10 @@ class Renderer {
       line_break();
     } else if (n == "hr") {
       flush();
+      if (measuring_) {  // a rule takes the width it is given: it must not widen its column
+        emit_line("");
+        return;
+      }
       const std::size_t indent = current_indent();
       std::string rule(indent, ' ');
       for (std::size_t k = indent; k < width_; ++k) rule += "\u2500";
@@ -1481,6 +1486,7 @@ class Renderer {
   std::size_t link_base_ = 0;    // links before this renderer's (a table cell's) first one
   std::size_t table_depth_ = 0;  // tables around this renderer's content
   bool flatten_tables_ = false;  // lay tables out as lines of cells joined by spaces
+  bool measuring_ = false;       // laid out only to measure a cell (rules take no width)
   std::unique_ptr<Table> table_;
   bool select_open_ = false;
   std::vector<std::string> options_seen_;

@@ -162,3 +162,9 @@ TEST_CASE("named character references: the whole HTML §13.5 table") {
   CHECK(decode_entities("&notit; &not; &notin;") == "\u00ACit; \u00AC \u2209");  // legacy "not" without ';'
   CHECK(decode_entities("&nosuch; &amp") == "&nosuch; &");
 }
+
+TEST_CASE("tables: a rule in a cell takes the cell's width, it does not widen the column") {
+  // Found by fuzz_table_layout: the rule was measured at the measuring width (1000 columns).
+  const auto text = table_text("<table border=1><tr><td>a<hr>b</td><td>c</td></tr></table>", 40);
+  CHECK(text == "┌─┬─┐\n│a│ │\n│─│c│\n│ │ │\n│b│ │\n└─┴─┘\n");  // the blank line after a rule, as outside tables
+}
