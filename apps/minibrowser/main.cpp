@@ -159,6 +159,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> root_hints;
   unsigned width = terminal_width();
   bool ascii = false;
+  bool follow_refresh = false;
   bool colour = isatty(STDERR_FILENO) != 0;
   Duration linger = Duration::zero();
 
@@ -196,6 +197,8 @@ int main(int argc, char** argv) {
     width = static_cast<unsigned>(n);
     return true;
   });
+  parser.flag("--follow-refresh", "follow a page's <meta http-equiv=\"refresh\"> (at most 5 times)",
+              [&] { follow_refresh = true; });
   parser.flag("--ascii", "draw table grids with +-| (default in a non-UTF-8 locale)", [&] { ascii = true; });
   parser.flag("--no-color", "no colours in the narration (default: colours when stderr is a terminal)",
               [&] { colour = false; });
@@ -424,6 +427,8 @@ int main(int argc, char** argv) {
   pool = std::make_unique<minibrowser::ConnectionPool>(host, po, [&](int l, const std::string& t) { say(l, t); });
   const http::Method method = head ? http::Method::Head : http::Method::Get;
   http::RedirectFollower redirects(*url, method);
+  constexpr int kMaxRefreshes = 5;
+  int refreshes = 0;
   std::optional<minibrowser::FetchResult> page;
   int exit_code = 0;
   for (;;) {
@@ -454,6 +459,21 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "minibrowser: %s\n", failure->message().c_str());
       exit_code = static_cast<int>(ExitCode::Failure);
       break;
+    }
+    // <meta http-equiv="refresh" content="N; url=U"> (HTML §4.2.5.3): shown in the page like w3m;
+    // followed only with --follow-refresh (the user's consent, like curl's -L for redirects),
+    // without waiting the N seconds, at most kMaxRefreshes times, never to the page itself.
+    if (follow_refresh && !head && got->response->status < 400 && refreshes < kMaxRefreshes) {
+      const auto* ct = got->response->header("Content-Type");
+      const auto decoded = appkit::charset::decode_page(got->response->body, ct ? std::string_view(ct->value) : "");
+      const auto r = appkit::html::render(decoded.decoded.utf8, current);
+      if (r.refresh && r.refresh->url.to_string() != current.to_string()) {
+        ++refreshes;
+        say(3, "meta refresh (" + std::to_string(r.refresh->seconds) + " s) → " + r.refresh->url.to_string() +
+                   ", followed at once (--follow-refresh)");
+        redirects = http::RedirectFollower(r.refresh->url, redirects.method());
+        continue;
+      }
     }
     page = std::move(got);
     break;

@@ -116,3 +116,15 @@ printf '%s\n' "${results[@]}"
 # The header's charset wins over the bytes' own guess: the KOI8-R page has no <meta>.
 expect_match "KOI8-R from the header" "$(cat "$work/koi8-r.html.narration")" 'declared by the Content-Type header: charset=koi8-r'
 pass "${#pages[@]} real pages: no U+FFFD, grids drawn, at least $worst % of w3m's words on every page"
+
+# <meta http-equiv="refresh">: shown like w3m; followed only with --follow-refresh.
+mbr() {
+  timeout 60 "$SANDBOX" exec "$USTACK_BIN/minibrowser" --level 3 --no-color --no-subresources --width 80 \
+    --ip 10.77.0.81/24 --gateway 10.77.0.1 --dns 198.51.100.53 "$@"
+}
+shown=$(mbr http://www.domain.com/refresh.html 2>/dev/null) || fail "minibrowser on refresh.html failed"
+expect_match "refresh shown" "$shown" '^Refresh \(3 sec\) http://www\.domain\.com/about\.html$'
+followed=$(mbr --follow-refresh http://www.domain.com/refresh.html 2>&1) || fail "minibrowser --follow-refresh failed"
+expect_match "refresh narrated" "$followed" 'meta refresh \(3 s\) → http://www\.domain\.com/about\.html, followed at once'
+expect_match "refresh followed" "$followed" 'This site is served by nginx'
+pass "meta refresh: shown as w3m shows it; followed with --follow-refresh"
