@@ -34,7 +34,9 @@ enum class DropReason : std::uint8_t {
   // IPv4
   Ipv4Malformed,       // version, IHL or length fields inconsistent with the buffer
   Ipv4BadChecksum,
-  Ipv4BadSource,       // broadcast/multicast/loopback source (RFC 1122 §3.2.1.3)
+  Ipv4BadSource,       // martian source: 0/8, loopback, multicast, broadcast, ours (RFC 1122 §3.2.1.3)
+  Ipv4BadOptions,      // an option whose length is 0, 1 or past the header; a bad route option (§3.2.1.8)
+  Ipv4LinkBroadcast,   // unicast IP in a link-layer broadcast frame (RFC 1122 §3.3.6)
   Ipv4NotForUs,
   Ipv4UnknownProtocol,
   Ipv4TtlExpired,      // never forwarded; counted when TTL is 0 on arrival

@@ -93,6 +93,12 @@ std::variant<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& opti
   host->tap_name_ = options.tap;
 
   const drivers::Capabilities caps = host->device_->capabilities();
+  // RFC 791 §3.2: every internet module must take a 68-byte datagram; below that (or above an
+  // IPv4 total length) no MSS and no fragmentation plan makes sense. Checked once, here.
+  if (caps.mtu < stack::iface::kMinMtu || caps.mtu > stack::iface::kMaxMtu) {
+    return HostError{ExitCode::Usage, options.tap + ": MTU " + std::to_string(caps.mtu) +
+                                          " is outside 68..65535; set it with `ip link set DEV mtu 1500`"};
+  }
   host->rx_buffer_.resize(caps.max_frame);
   stack::iface::InterfaceConfig config;
   config.mac = mac;
@@ -140,7 +146,11 @@ void Host::step(std::optional<Instant> app_deadline) {
   int timeout_ms = -1;
   if (wake) {
     const auto wait = *wake - now;
-    timeout_ms = wait.micros() <= 0 ? 0 : static_cast<int>((wait.micros() + 999) / 1000);
+    // Saturated: a deadline hours away must not wrap the int poll() takes into a negative
+    // (= infinite) timeout.
+    timeout_ms = wait.micros() <= 0
+                     ? 0
+                     : static_cast<int>(std::min<std::int64_t>((wait.micros() + 999) / 1000, 24 * 3600 * 1000));
   }
   pollfd pfd{device_->readable_fd(), POLLIN, 0};
   if (pfd.fd >= 0) {

@@ -113,8 +113,13 @@ HostsFile HostsFile::parse(std::string_view text, std::string source) {
     } else {
       HostsEntry e{*address, {}, line_no};
       for (std::size_t i = 1; i < fields.size(); ++i) {
-        if (auto n = normalise(fields[i])) e.names.push_back(std::string(fields[i]));
-        else warn("ignored name '" + printable(fields[i]) + "': not a valid host name");
+        if (auto n = normalise(fields[i])) {
+          e.names.push_back(std::string(fields[i]));
+          auto& slot = f.by_name_[*n];
+          if (slot.seen.insert(address->value).second) slot.in_order.push_back(*address);
+        } else {
+          warn("ignored name '" + printable(fields[i]) + "': not a valid host name");
+        }
       }
       if (!e.names.empty()) f.entries_.push_back(std::move(e));
     }
@@ -142,19 +147,10 @@ std::optional<HostsFile> HostsFile::load(const std::string& path, std::string* e
 }
 
 std::vector<stack::wire::Ipv4Address> HostsFile::lookup(std::string_view name) const {
-  std::vector<stack::wire::Ipv4Address> out;
   const auto want = normalise(name);
-  if (!want) return out;
-  for (const auto& e : entries_) {
-    for (const auto& n : e.names) {
-      if (normalise(n) != want) continue;
-      bool seen = false;
-      for (const auto& a : out) seen = seen || a == e.address;
-      if (!seen) out.push_back(e.address);
-      break;
-    }
-  }
-  return out;
+  if (!want) return {};
+  const auto it = by_name_.find(*want);
+  return it == by_name_.end() ? std::vector<stack::wire::Ipv4Address>{} : it->second.in_order;
 }
 
 }  // namespace appkit

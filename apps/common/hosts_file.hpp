@@ -15,6 +15,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "stack/wire/ip_address.hpp"
@@ -40,6 +42,8 @@ class HostsFile {
   static std::optional<HostsFile> load(const std::string& path, std::string* error = nullptr);
 
   // Every IPv4 address listed for `name` (canonical or alias), in file order, without repeats.
+  // One hash lookup: the index is built at parse time, so a file that lists thousands of
+  // addresses for one name costs linear time, not quadratic.
   std::vector<stack::wire::Ipv4Address> lookup(std::string_view name) const;
 
   const std::vector<HostsEntry>& entries() const { return entries_; }
@@ -55,6 +59,11 @@ class HostsFile {
   std::vector<HostsEntry> entries_;
   std::vector<HostsWarning> warnings_;
   std::size_t ipv6_skipped_ = 0;
+  struct Addresses {
+    std::vector<stack::wire::Ipv4Address> in_order;
+    std::unordered_set<std::uint32_t> seen;
+  };
+  std::unordered_map<std::string, Addresses> by_name_;  // normalised name -> its addresses
 };
 
 }  // namespace appkit

@@ -276,6 +276,7 @@ struct Stats {
   std::map<int, std::uint64_t> by_status;
   std::uint64_t body_bytes = 0;
   std::uint64_t idle_closed = 0;
+  std::uint64_t stalled_aborted = 0;  // a response that made no progress for the idle timeout
   std::uint64_t peer_closed = 0;
   std::uint64_t errors = 0;  // reset / timed out
   std::size_t max_concurrent = 0;
@@ -357,7 +358,18 @@ class Server {
           return false;
         }
         if (c.stream.bytes_written() != before) c.last_activity = now;
-        if (c.responding()) return true;  // the send buffer is full: wait for ACKs
+        if (c.responding()) {
+          // The send buffer is full: wait for ACKs — but not for ever. A client that stops
+          // reading (a zero or tiny window, never opened) would hold the connection and its
+          // buffers for good; like nginx's send_timeout, no progress for the idle timeout ends it
+          // (with RST: the unsent response is thrown away, RFC 9293 §3.10.5 ABORT).
+          if (now >= c.last_activity + idle_) {
+            ++stats.stalled_aborted;
+            c.stream.abort();
+            return false;
+          }
+          return true;
+        }
         continue;
       }
       if (c.close_after || (stopping && c.in.empty())) {
@@ -720,6 +732,7 @@ int run_serve(const std::vector<std::string>& args) {
     }
     std::printf("%-40s %llu\n", "serve.body_bytes", static_cast<unsigned long long>(s.body_bytes));
     std::printf("%-40s %llu\n", "serve.closed_idle", static_cast<unsigned long long>(s.idle_closed));
+    std::printf("%-40s %llu\n", "serve.aborted_stalled", static_cast<unsigned long long>(s.stalled_aborted));
     std::printf("%-40s %llu\n", "serve.closed_by_peer", static_cast<unsigned long long>(s.peer_closed));
     std::printf("%-40s %llu\n", "serve.connection_errors", static_cast<unsigned long long>(s.errors));
     host.print_stats(stdout);

@@ -13,7 +13,10 @@ namespace ipv4 = wire::ipv4;
 namespace udp = wire::udp;
 
 Interface::Interface(InterfaceConfig config, Transmit transmit)
-    : config_(config),
+    : config_([&] {
+        config.mtu = std::clamp(config.mtu, kMinMtu, kMaxMtu);
+        return config;
+      }()),
       transmit_(std::move(transmit)),
       rng_(config.seed),
       next_ident_(static_cast<std::uint16_t>(rng_.next_u32())),
@@ -28,7 +31,7 @@ Interface::Interface(InterfaceConfig config, Transmit transmit)
   // that from the OS); two draws, so the key is not the seed itself.
   socket::TcpLayer::Config tcp_config;
   static_cast<socket::TcpConfig&>(tcp_config) = config_.tcp;
-  tcp_config.mtu = static_cast<std::uint16_t>(std::min<std::size_t>(config_.mtu, 65535));
+  tcp_config.mtu = static_cast<std::uint16_t>(config_.mtu);
   tcp_config.secret_key[0] = rng_.next_u64();
   tcp_config.secret_key[1] = rng_.next_u64();
   tcp_ = std::make_unique<socket::TcpLayer>(tcp_config);
@@ -149,10 +152,18 @@ void Interface::process_ipv4(Instant now, std::span<const std::byte> packet, boo
   if (!view) return drop(now, DropReason::Ipv4Malformed);
   // RFC 1122 §3.2.1.2: a host MUST verify the header checksum and silently discard on failure.
   if (!view->verify_checksum()) return drop(now, DropReason::Ipv4BadChecksum);
+  // RFC 1122 §3.2.1.8 / RFC 791 §3.1: options are walked before anything trusts the datagram;
+  // a malformed one (length 0 or 1, past the header, a bad route pointer) discards it silently.
+  if (!ipv4::options_well_formed(view->options())) return drop(now, DropReason::Ipv4BadOptions);
   const ipv4::Repr ip = ipv4::Repr::parse(*view);
-  // RFC 1122 §3.2.1.3: discard datagrams whose source is broadcast, multicast or loopback.
-  if (ip.src.is_broadcast() || ip.src.is_multicast() || ip.src.is_loopback() ||
-      (address_ && address_->prefix_len < 31 && ip.src == address_->broadcast())) {
+  // RFC 1122 §3.2.1.3: a host MUST silently discard a datagram whose source is not a host's
+  // address — "this network" 0/8 ({0, <Host-number>} is never a source on the wire, and 0.0.0.0
+  // only from a DHCP client, which we never serve), loopback 127/8 ("MUST NOT appear outside a
+  // host"), multicast, limited or subnet-directed broadcast — and one with our own address as
+  // source (a loop or a spoof: answering it would talk to ourselves).
+  if ((ip.src.value >> 24) == 0 || ip.src.is_broadcast() || ip.src.is_multicast() || ip.src.is_loopback() ||
+      (address_ && address_->prefix_len < 31 && ip.src == address_->broadcast()) ||
+      (address_ && ip.src == address_->address)) {
     return drop(now, DropReason::Ipv4BadSource, ip.src.describe());
   }
   const bool to_broadcast = is_broadcast_for_us(ip.dst);
@@ -162,9 +173,13 @@ void Interface::process_ipv4(Instant now, std::span<const std::byte> packet, boo
   if (!is_our_address(ip.dst) && !to_broadcast && !unconfigured_udp) {
     return drop(now, DropReason::Ipv4NotForUs, ip.dst.describe());
   }
-  // A unicast IP datagram that arrived as a link-layer broadcast is not for us as a host
-  // (RFC 1122 §3.3.6 is about this for forwarding; hosts just must not answer it with ICMP).
-  (void)link_broadcast;
+  // RFC 1122 §3.3.6: "A host SHOULD silently discard a datagram that is received via a link-layer
+  // broadcast but does not specify an IP multicast or broadcast destination address." Above all
+  // it is never answered (no echo reply, no ICMP error: §3.2.2 MUST NOT). Exception: the DHCP
+  // exchange before we have an address, where the frame and the address can disagree.
+  if (link_broadcast && !to_broadcast && !ip.dst.is_multicast() && !unconfigured_udp) {
+    return drop(now, DropReason::Ipv4LinkBroadcast, ip.dst.describe());
+  }
 
   if (ip.more_frags || ip.frag_offset != 0) {
     auto outcome = reassembler_.add(ip, view->payload(), now);

@@ -39,9 +39,16 @@
 
 namespace stack::iface {
 
+// RFC 791 §3.2: "Every internet module must be able to forward a datagram of 68 octets without
+// further fragmentation"; an IPv4 datagram is at most 65535 bytes. The MTU is validated against
+// these once, where the device is opened; the Interface clamps anything else into range.
+inline constexpr std::size_t kMinMtu = 68;
+inline constexpr std::size_t kMaxMtu = 65535;
+
 struct InterfaceConfig {
   wire::MacAddress mac;
-  std::size_t mtu = 1500;          // largest IPv4 packet we send (from the device's capabilities)
+  std::size_t mtu = 1500;          // largest IPv4 packet we send (from the device's capabilities);
+                                   // kept within [kMinMtu, kMaxMtu] by the constructor
   std::uint64_t seed = 1;          // randomness (IPv4 identification, ports); the app draws it from the OS
   std::uint8_t default_ttl = 64;   // RFC 1700 / Linux default
   ArpConfig arp;

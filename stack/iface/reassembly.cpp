@@ -18,6 +18,13 @@ Reassembler::Outcome Reassembler::add(const wire::ipv4::Repr& header, std::span<
   const std::size_t begin = header.frag_offset;
   const std::size_t end = begin + payload.size();
 
+  // Non-last fragments must carry a multiple of 8 bytes (RFC 791: offsets count 8-octet units).
+  // Checked before a slot is taken: a malformed first fragment must not hold one of the
+  // max_datagrams slots until the timeout.
+  if (header.more_frags && (payload.size() % 8 != 0 || payload.empty())) {
+    out.dropped = DropReason::Ipv4Malformed;
+    return out;
+  }
   auto it = datagrams_.find(key);
   if (it == datagrams_.end()) {
     if (datagrams_.size() >= config_.max_datagrams) {
@@ -40,11 +47,6 @@ Reassembler::Outcome Reassembler::add(const wire::ipv4::Repr& header, std::span<
     d.data.shrink_to_fit();
     d.ranges.clear();
     out.dropped = DropReason::FragmentTooBig;
-    return out;
-  }
-  // Non-last fragments must carry a multiple of 8 bytes (RFC 791: offsets count 8-octet units).
-  if (header.more_frags && (payload.size() % 8 != 0 || payload.empty())) {
-    out.dropped = DropReason::Ipv4Malformed;
     return out;
   }
   // Overlap check against the ranges we hold.

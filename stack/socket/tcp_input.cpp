@@ -5,6 +5,7 @@
 // numbers as banners. The RFC 5961 blind-attack checks (RST, SYN, ACK) and RFC 7323 PAWS are
 // woven in where those RFCs place them.
 #include <algorithm>
+#include <cassert>
 
 #include "stack/socket/tcp_socket.hpp"
 
@@ -89,6 +90,15 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
     s.payload = s.payload.first(fits);
     s.flags.fin = false;  // a FIN beyond the window is not accepted either
     ack_now_ = true;      // re-advertise the window (docs/hostile-inputs.md #59)
+  }
+  // The FIN occupies one sequence number of its own (RFC 9293 §3.3): it is taken only when that
+  // number is inside the window. Into a zero window (or right at the edge) it is ignored and the
+  // window re-advertised, as Linux and gVisor do; the ACK it carries is still processed. Taking
+  // it would move RCV.NXT past the right edge we advertised.
+  if (s.flags.fin && !(s.seq + static_cast<std::uint32_t>(s.payload.size()) < right)) {
+    s.flags.fin = false;
+    ack_now_ = true;
+    ctx.drop(id_, TcpDrop::FinBeyondWindow);
   }
   if (keepalive_) {
     keepalive_at_ = ctx.now + config_.keepalive_idle;
@@ -422,6 +432,7 @@ void TcpSocket::process_new_ack(TcpContext& ctx, const Repr& seg, std::uint32_t 
   if (fin_queued_ && ack == end_of_data + 1) fin_acked_ = true;
   syn_acked_ = true;
   snd_una_ = ack;
+  orphan_probes_ = 0;  // progress: an orphan that still moves data is not timed out
   if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;  // after go-back-N the ACK can pass SND.NXT
   retries_ = 0;
 
@@ -632,7 +643,10 @@ void TcpSocket::process_text(TcpContext& ctx, const Repr& seg) {
   }
   // Only bytes we did not hold yet are copied: bytes already accepted win (docs/hostile-inputs.md #52).
   for (const auto& r : *fresh) {
-    (void)rx_.write_unallocated(r.begin, seg.payload.subspan(r.begin - offset, r.end - r.begin));
+    // The assembler only hands out ranges inside the free space, so the ring takes all of it.
+    [[maybe_unused]] const std::size_t written =
+        rx_.write_unallocated(r.begin, seg.payload.subspan(r.begin - offset, r.end - r.begin));
+    assert(written == r.end - r.begin);
   }
   const std::uint32_t in_order = ooo_.take_front();
   rx_.commit(in_order);

@@ -47,7 +47,20 @@ void put32(std::vector<std::byte>& b, std::uint32_t v) {
 bool bad_remote(wire::Ipv4Address a) { return a.is_unspecified() || a.is_broadcast() || a.is_multicast(); }
 }  // namespace
 
-TcpLayer::TcpLayer(Config config) : config_(config), key_{config.secret_key[0], config.secret_key[1]} {}
+TcpLayer::TcpLayer(Config config) : config_(validated(config)), key_{config.secret_key[0], config.secret_key[1]} {}
+
+// Settings that would make arithmetic undefined later are put right once, here: the MTU into
+// 68..65535 (RFC 791 §3.2; MSS = MTU - 40 must stay positive), and an empty or inverted
+// ephemeral range (the port search would never end) back to the RFC 6056 §3.2 default.
+TcpLayer::Config TcpLayer::validated(Config c) {
+  c.mtu = std::max<std::uint16_t>(c.mtu, 68);
+  if (c.ephemeral_first == 0 || c.ephemeral_last < c.ephemeral_first) {
+    c.ephemeral_first = 32768;
+    c.ephemeral_last = 60999;
+  }
+  if (c.max_sockets == 0) c.max_sockets = 1;
+  return c;
+}
 
 TcpContext TcpLayer::context(Instant now) {
   last_now_ = now;
@@ -504,6 +517,8 @@ std::vector<std::pair<std::string, std::uint64_t>> TcpLayer::stats() const {
       {"tcp.active_opens", counters_.active_opens},
       {"tcp.passive_opens", counters_.passive_opens},
       {"tcp.window_probes", counters_.window_probes},
+      {"tcp.sws_overrides", counters_.sws_overrides},
+      {"tcp.orphans_timed_out", counters_.orphans_timed_out},
       {"tcp.keepalive_probes", counters_.keepalive_probes},
   };
   for (std::size_t i = 0; i < kTcpDropCount; ++i)

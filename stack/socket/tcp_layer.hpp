@@ -33,6 +33,7 @@
 //   Counters stats() -> [(name, value)]: traffic and every drop reason (TcpDrop).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -107,7 +108,8 @@ class TcpLayer {
   std::optional<TcpError> error(SocketId id) const;
   void set_nodelay(SocketId id, bool on);
   void set_keepalive(SocketId id, bool on);
-  void set_mtu(std::uint16_t mtu) { config_.mtu = mtu; }
+  // 68..65535 (RFC 791 §3.2); anything else is clamped, so MSS = MTU - 40 is always >= 28.
+  void set_mtu(std::uint16_t mtu) { config_.mtu = std::max<std::uint16_t>(mtu, 68); }
 
   // --- observers ---
   std::function<void(const TcpEvent&)> on_event;
@@ -132,6 +134,7 @@ class TcpLayer {
     std::deque<SocketId> accept_queue;
   };
 
+  static Config validated(Config c);
   void close_handle(SocketId id);
   TcpContext context(Instant now);
   std::optional<SocketId> find_listener(wire::Ipv4Address dst, std::uint16_t port) const;

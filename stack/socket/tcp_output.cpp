@@ -108,8 +108,14 @@ bool TcpSocket::wants_dispatch() const {
 std::optional<std::uint32_t> TcpSocket::next_data_len() const {
   const std::uint32_t cap = payload_cap();
   const std::uint32_t unsent = snd_nxt_ < tx_end() ? seq_len(snd_nxt_, tx_end()) : 0;
-  const bool fin_due = fin_queued_ && !fin_acked_ && snd_nxt_ == tx_end();
-  if (unsent == 0) return fin_due ? std::optional<std::uint32_t>(0) : std::nullopt;
+  if (unsent == 0) {
+    // A FIN alone takes one sequence number too: into a zero window it would be dropped by the
+    // receiver (RFC 9293 §3.10.7.4 "If the RCV.WND is zero, no segments will be acceptable"),
+    // so it waits, like data, for the window or the persist timer (as Linux holds it).
+    if (!fin_pending()) return std::nullopt;
+    if (snd_wnd_ == 0 && snd_una_ == snd_max_) return std::nullopt;
+    return 0;
+  }
   const std::uint32_t in_flight = flight();
   // RFC 3042 (Limited Transmit): on the first two duplicate ACKs one new segment each may go
   // beyond cwnd, so that a small window still produces the duplicate ACKs fast retransmit needs.
@@ -120,6 +126,8 @@ std::optional<std::uint32_t> TcpSocket::next_data_len() const {
   const std::uint32_t wnd_room = snd_nxt_ < right ? seq_len(snd_nxt_, right) : 0;
   const std::uint32_t len = std::min({unsent, cap, cwnd_room, wnd_room});
   if (len == 0) return std::nullopt;  // windows closed: wait for an ACK or the persist timer
+  // When SWS avoidance below refuses and nothing is in flight, the persist timer doubles as the
+  // sender's override timer (RFC 1122 §4.2.3.4, RFC 9293 §3.8.6.2.1): see dispatch().
   // RFC 9293 §3.8.6.2.1 sender SWS avoidance: a partial segment that does not empty the queue
   // only if it is at least half the largest window the peer ever offered.
   if (len < cap && len < unsent && len < max_snd_wnd_ / 2) return std::nullopt;
@@ -154,6 +162,10 @@ void TcpSocket::on_timers(TcpContext& ctx) {
   if (rto_at_ && now >= *rto_at_) on_retransmit_timeout(ctx);
   if (persist_at_ && now >= *persist_at_) {
     persist_at_.reset();
+    // An orphan (the application closed, RFC 9293 §3.10.4) that makes no progress is not kept
+    // for ever by a peer that answers probes with a closed or tiny window: like Linux
+    // (tcp_orphan_retries), it gives up after a few persist expiries without SND.UNA moving.
+    if (orphan_gives_up(ctx)) return;
     window_probe_due_ = true;
   }
   if (keepalive_at_ && now >= *keepalive_at_) {
@@ -171,6 +183,15 @@ void TcpSocket::on_timers(TcpContext& ctx) {
   }
 }
 
+// Each persist expiry, and each retransmission of a zero-window probe, of a connection the
+// application has closed counts against config_.orphan_retries until SND.UNA moves again.
+bool TcpSocket::orphan_gives_up(TcpContext& ctx) {
+  if (!user_released || ++orphan_probes_ <= config_.orphan_retries) return false;
+  ++ctx.counters.orphans_timed_out;
+  reset_connection(ctx, TcpError::TimedOut);
+  return true;
+}
+
 void TcpSocket::on_retransmit_timeout(TcpContext& ctx) {
   rto_at_.reset();
   const bool handshake = state_ == TcpState::SynSent || state_ == TcpState::SynReceived;
@@ -186,6 +207,7 @@ void TcpSocket::on_retransmit_timeout(TcpContext& ctx) {
   // RFC 6298 §5.5: "The host MUST set RTO <- RTO * 2 ("back off the timer")".
   rtt_.backoff();
   if (probing_ && snd_wnd_ == 0 && !handshake) {
+    if (orphan_gives_up(ctx)) return;
     // The zero-window probe's timer (RFC 9293 §3.8.6.1): send the probe again, the interval
     // doubling each time (SHLD-29/30, capped at 60 s). Nothing was lost, so congestion state and
     // the SACK scoreboard stay as they are.
@@ -357,14 +379,29 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
 
   if (window_probe_due_) {
     window_probe_due_ = false;
-    // RFC 9293 §3.8.6.1: "The sending TCP must regularly retransmit to the receiving TCP even
-    // when the window is zero" — one byte of new data; if refused, the retransmission timer
-    // resends it with exponential backoff (MUST-36). NOT a keepalive: the byte is real data.
-    if (snd_wnd_ == 0 && snd_una_ == snd_max_ && snd_nxt_ < tx_end()) {
+    if (snd_wnd_ == 0 && snd_una_ == snd_max_ && (snd_nxt_ < tx_end() || fin_pending())) {
+      // RFC 9293 §3.8.6.1: "The sending TCP must regularly retransmit to the receiving TCP even
+      // when the window is zero" — one byte of new data (or the FIN, when no data is left); if
+      // refused, the retransmission timer resends it. RFC 1122 §4.2.2.17 (MUST-36): the probe
+      // interval increases exponentially from the first one, so the probe's own timer is
+      // already backed off once (Linux: 0.2, 0.4, 0.8 s ...). NOT a keepalive: the byte is data.
       ++ctx.counters.window_probes;
       ctx.event(tcp_event::WindowProbe{id_, snd_nxt_});
+      rtt_.backoff();
       snd_nxt_ += send_segment(ctx, scratch, emit, snd_nxt_, 1);
       probing_ = true;
+    } else if (snd_wnd_ > 0 && snd_una_ == snd_max_ && data_state(state_) && snd_nxt_ < tx_end()) {
+      // The override timeout of sender SWS avoidance (RFC 1122 §4.2.3.4, RFC 9293 §3.8.6.2.1:
+      // "send ... if ... the override timeout occurs"): the peer offers a window smaller than a
+      // segment and than half its largest one, nothing is in flight, so no ACK will ever come
+      // to change that. Send what fits; the retransmission timer covers it from here on.
+      const SeqNum right = snd_una_ + snd_wnd_;
+      const std::uint32_t room = snd_nxt_ < right ? seq_len(snd_nxt_, right) : 0;
+      const std::uint32_t len = std::min({seq_len(snd_nxt_, tx_end()), payload_cap(), room});
+      if (len > 0) {
+        ++ctx.counters.sws_overrides;
+        snd_nxt_ += send_segment(ctx, scratch, emit, snd_nxt_, len);
+      }
     }
   }
   if (keepalive_probe_due_) {
@@ -377,9 +414,11 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
     (void)send_segment(ctx, scratch, emit, snd_nxt_, 0, true);
   }
 
-  // Persist timer (RFC 9293 §3.8.6.1, MUST-35): armed while the peer's window is zero, data
-  // waits, and nothing is in flight for the retransmission timer to resend.
-  if (snd_wnd_ == 0 && data_state(state_) && snd_una_ == snd_max_ && snd_nxt_ < tx_end()) {
+  // Persist timer (RFC 9293 §3.8.6.1, MUST-35), which is also the SWS override timer: armed
+  // whenever data (or the FIN) waits and nothing is in flight — then no ACK and no retransmission
+  // will ever come, and only the window can be holding it back (zero, or too small for SWS
+  // avoidance, RFC 9293 §3.8.6.2.1). Without it a tiny window stalls the connection for good.
+  if (data_state(state_) && snd_una_ == snd_max_ && (snd_nxt_ < tx_end() || fin_pending())) {
     if (!persist_at_) persist_at_ = ctx.now + rtt_.rto();
   } else {
     persist_at_.reset();

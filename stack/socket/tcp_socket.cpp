@@ -59,6 +59,7 @@ constexpr DropName kDropNames[kTcpDropCount] = {
     {"RST rate limit", "tcp.drop.rst_rate_limited"},
     {"challenge ACK rate limit", "tcp.drop.challenge_ack_limited"},
     {"ICMP error not about data in flight", "tcp.drop.icmp_not_in_window"},
+    {"FIN beyond the receive window (ignored)", "tcp.drop.fin_beyond_window"},
 };
 }  // namespace
 
@@ -149,8 +150,9 @@ void TcpSocket::open_active(TcpContext& ctx, TcpEndpoint local, TcpEndpoint remo
 void TcpSocket::take_syn_options(const Repr& syn) {
   // RFC 9293 §3.7.1 MUST-15: without an MSS option assume 536. docs/hostile-inputs.md #39: clamp tiny
   // values to a floor so a peer cannot make us send 8-byte segments; cap at our own MTU.
-  const std::uint16_t ours = static_cast<std::uint16_t>(config_.mtu - 40);
-  snd_mss_ = std::clamp<std::uint16_t>(syn.mss.value_or(536), 88, ours);
+  // (The floor never exceeds our own MSS: std::clamp with lo > hi is undefined.)
+  const std::uint16_t ours = static_cast<std::uint16_t>(std::max<int>(config_.mtu, 68) - 40);
+  snd_mss_ = std::clamp<std::uint16_t>(syn.mss.value_or(536), std::min<std::uint16_t>(88, ours), ours);
   // RFC 7323 §2.2: scaling only when both SYNs carry the option; §2.3 clamp to 14.
   if (syn.window_scale && config_.window_scaling) {
     snd_wscale_ = std::min(*syn.window_scale, wire::tcp::kMaxWindowScale);
@@ -311,6 +313,8 @@ void TcpSocket::icmp_error(TcpContext& ctx, SeqNum seq, IcmpKind kind, std::uint
       // RFC 5927 §7.2 limits the damage of a forged message: never below 536 + 40 here.
       const auto mss = static_cast<std::uint16_t>(std::max<int>(mtu, 576) - 40);
       snd_mss_ = std::min(snd_mss_, mss);
+      // Congestion control counts in segments of SMSS (RFC 5681 §3.1): tell it the new size.
+      cc_.set_mss(payload_cap(), false);
       break;
     }
     case IcmpKind::ProtocolUnreachable:

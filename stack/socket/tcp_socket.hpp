@@ -74,6 +74,7 @@ enum class TcpDrop {
   RstQueueFull,         // RST generation rate limit (RFC 9293 §3.10.7.1)
   ChallengeAckLimited,  // RFC 5961 §7: challenge ACK suppressed
   IcmpNotInWindow,      // RFC 5927 §4.1: ICMP error whose sequence number is not in flight
+  FinBeyondWindow,      // a FIN at or past the right window edge (zero window): FIN ignored, ACK kept
   Count_
 };
 inline constexpr std::size_t kTcpDropCount = static_cast<std::size_t>(TcpDrop::Count_);
@@ -95,6 +96,8 @@ struct TcpCounters {
   std::uint64_t active_opens = 0;
   std::uint64_t passive_opens = 0;
   std::uint64_t window_probes = 0;
+  std::uint64_t sws_overrides = 0;         // SWS avoidance overridden by the persist timer (RFC 1122 §4.2.3.4)
+  std::uint64_t orphans_timed_out = 0;     // closed by the application, no progress (Linux tcp_orphan_retries)
   std::uint64_t keepalive_probes = 0;
   std::uint64_t time_wait_reused = 0;      // a new SYN ended a TIME-WAIT early (RFC 6191)
   std::array<std::uint64_t, kTcpDropCount> drops{};
@@ -145,6 +148,10 @@ struct TcpConfig {
   int max_retries = 15;                           // R2 for data (Linux tcp_retries2)
   Duration time_wait = Duration::from_secs(60);   // 2*MSL, like Linux (RFC 9293 §3.4.2 MSL 2 min)
   Duration fin_wait2_timeout = Duration::from_secs(60);
+  // Persist expiries without progress after which a connection the application has closed
+  // (FIN-WAIT-1, CLOSING, LAST-ACK with data or the FIN held by the peer's window) is dropped;
+  // Linux's tcp_orphan_retries default (0) means 8.
+  int orphan_retries = 8;
   bool keepalive = false;                         // RFC 1122 §4.2.3.6 MUST-25: off by default
   Duration keepalive_idle = Duration::from_secs(7200);  // MUST-28: at least two hours
   Duration keepalive_interval = Duration::from_secs(75);
@@ -282,6 +289,7 @@ class TcpSocket {
   // tcp_output.cpp
   void on_timers(TcpContext& ctx);
   void on_retransmit_timeout(TcpContext& ctx);
+  bool orphan_gives_up(TcpContext& ctx);
   // Builds and emits one segment starting at `seq` with up to `max_len` data bytes (plus SYN/FIN
   // when they fall there); returns the sequence space it used (0 for a pure ACK).
   std::uint32_t send_segment(TcpContext& ctx, std::vector<std::byte>& scratch, const Emit& emit, SeqNum seq,
@@ -304,6 +312,9 @@ class TcpSocket {
   SeqNum tx_base() const { return syn_acked_ ? snd_una_ : iss_ + 1; }
   SeqNum tx_end() const { return tx_base() + static_cast<std::uint32_t>(tx_.size()); }
   SeqNum fin_seq() const { return tx_end(); }  // meaningful once fin_queued_
+  // The FIN is due next: queued, not acknowledged, and SND.NXT stands at its place (first send,
+  // or again after a timeout's go-back-N).
+  bool fin_pending() const { return fin_queued_ && !fin_acked_ && snd_nxt_ == tx_end(); }
   std::uint32_t ts_now(Instant now) const { return static_cast<std::uint32_t>(now.millis()) + ts_offset_; }
 
   SocketId id_;
@@ -363,6 +374,7 @@ class TcpSocket {
   bool keepalive_probe_due_ = false;
   bool window_probe_due_ = false;
   bool probing_ = false;  // a zero-window probe is outstanding (RFC 9293 §3.8.6.1)
+  int orphan_probes_ = 0;  // persist expiries since SND.UNA last moved, counted once orphaned
 
   // ACK generation (RFC 1122 §4.2.3.2, RFC 5681 §4.2).
   bool ack_now_ = false;

@@ -23,6 +23,30 @@ std::string hex8(std::uint8_t v) {
 }
 }  // namespace
 
+bool options_well_formed(std::span<const std::byte> options) {
+  std::size_t i = 0;
+  while (i < options.size()) {
+    const std::uint8_t kind = load_u8(options, i);
+    if (kind == 0) return true;  // End of Option List: the rest is padding
+    if (kind == 1) {             // No Operation
+      ++i;
+      continue;
+    }
+    if (i + 1 >= options.size()) return false;  // no room for the length byte
+    const std::size_t len = load_u8(options, i + 1);
+    if (len < 2 || i + len > options.size()) return false;
+    if (kind == 7 || kind == 131 || kind == 137) {
+      // Record Route / Loose / Strict Source Route: kind, length, pointer, then 4-byte addresses;
+      // the pointer (1-based, from the option's start) is at least 4 and at most one past the end.
+      if (len < 3 || (len - 3) % 4 != 0) return false;
+      const std::size_t pointer = load_u8(options, i + 2);
+      if (pointer < 4 || pointer > len + 1) return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
 Repr Repr::parse(const View& packet) {
   return Repr{
       .src = packet.src(),

@@ -170,6 +170,15 @@ class Packet {
 using View = Packet<const std::byte>;
 using ViewMut = Packet<std::byte>;
 
+// RFC 791 §3.1 option format, checked before anything looks at a datagram: each option is either a
+// single byte (0 End of Option List, which ends the list; 1 No Operation) or kind, length (>= 2,
+// counting kind and length) and data, within the header. The route options (7 Record Route,
+// 131 Loose and 137 Strict Source Route) carry a pointer that must be >= 4 and a route of whole
+// addresses. A datagram failing this is malformed and silently discarded (RFC 1122 §3.2.1.8
+// asks hosts to ignore options they do not implement, not malformed ones; Linux and the BSDs drop
+// these as "bad options"). `options` is View::options().
+bool options_well_formed(std::span<const std::byte> options);
+
 // The header as a plain value: what the stack reads and what it sends.
 struct Repr {
   Ipv4Address src;

@@ -1,5 +1,7 @@
 #include "stack/wire/tcp.hpp"
 
+#include <cassert>
+
 #include <algorithm>
 
 #include "stack/wire/checksum.hpp"
@@ -38,7 +40,11 @@ std::size_t encode_options(const Repr& r, OptionBytes& out) {
   const auto blocks = std::count_if(r.sack_blocks.begin(), r.sack_blocks.end(), [](auto& b) { return b.has_value(); });
   if (blocks > 0) {
     // As many blocks as fit in what is left of the 40 bytes (RFC 2018 §3: 3 with timestamps).
-    const std::size_t fit = std::min<std::size_t>(static_cast<std::size_t>(blocks), (kMaxOptionsLen - n - 4) / 8);
+    // The options before the blocks take at most 20 bytes (MSS, SACK-permitted, timestamps,
+    // window scale: a SYN's set), so the subtraction cannot wrap; checked all the same.
+    assert(n + 4 <= kMaxOptionsLen);
+    const std::size_t room = n + 4 <= kMaxOptionsLen ? kMaxOptionsLen - n - 4 : 0;
+    const std::size_t fit = std::min<std::size_t>(static_cast<std::size_t>(blocks), room / 8);
     if (fit > 0) {
       put8(option::kNop); put8(option::kNop); put8(option::kSack); put8(static_cast<std::uint8_t>(2 + 8 * fit));
       std::size_t written = 0;

@@ -114,3 +114,19 @@ TEST_CASE("hosts: load from a file, and a missing file") {
   CHECK_FALSE(HostsFile::load(path, &error));
   CHECK(error == std::string("cannot read ") + path);
 }
+
+TEST_CASE("hosts: 65,536 addresses for one name come back in file order, repeats once (index built at parse time)") {
+  std::string text;
+  for (std::uint32_t i = 0; i < 65536; ++i) {
+    text += "10." + std::to_string((i >> 8) & 0xff) + "." + std::to_string(i & 0xff) + ".1 many.test Many\n";
+    if (i % 1000 == 0) text += "10.0.0.1 MANY.test.\n";  // a repeat of the first address, other spelling
+  }
+  const auto f = appkit::HostsFile::parse(text, "big");
+  const auto got = f.lookup("many.TEST");
+  REQUIRE(got.size() == 65536);
+  CHECK(got.front() == stack::wire::Ipv4Address::from_octets(10, 0, 0, 1));
+  CHECK(got[1] == stack::wire::Ipv4Address::from_octets(10, 0, 1, 1));
+  CHECK(got.back() == stack::wire::Ipv4Address::from_octets(10, 255, 255, 1));
+  CHECK(f.lookup("Many").size() == 65536);  // the alias
+  CHECK(f.lookup("many.test.other").empty());
+}

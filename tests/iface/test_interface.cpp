@@ -219,6 +219,89 @@ TEST_SUITE("iface/ipv4") {
     CHECK(h.take().empty());
   }
 
+  TEST_CASE("martian sources are silently discarded, never answered: 0/8, 127/8, multicast, broadcast, our own address (RFC 1122 §3.2.1.3)") {
+    for (const Ipv4Address src : {Ipv4Address::from_octets(0, 0, 0, 0), Ipv4Address::from_octets(0, 1, 2, 3),
+                                  Ipv4Address::from_octets(127, 0, 0, 1), Ipv4Address::from_octets(224, 0, 0, 1),
+                                  Ipv4Address::broadcast(), Ipv4Address::from_octets(10, 77, 0, 255), kOurIp}) {
+      CAPTURE(src.describe());
+      IfaceHarness h;
+      h.configure();
+      h.learn_router();
+      ipv4::Repr ip = ip_from_router(IpProtocol::Icmp);
+      ip.src = src;
+      h.deliver_ip(at_ms(0), ip, echo_request(1, 1, pattern(8)));
+      ip.protocol = IpProtocol::Udp;
+      h.deliver_ip(at_ms(0), ip, udp_datagram(src, kOurIp, 40000, 9, pattern(4)));  // closed port
+      CHECK(h.take().empty());
+      CHECK(h.dropped(DropReason::Ipv4BadSource) == 2);
+    }
+  }
+
+  TEST_CASE("malformed IPv4 options discard the datagram silently; well-formed ones are ignored (RFC 1122 §3.2.1.8, RFC 791 §3.1)") {
+    // An echo request with the given option bytes (padded to a multiple of 4 with End of List).
+    auto with_options = [](Bytes opts) {
+      while (opts.size() % 4 != 0) opts.push_back(std::byte{0});
+      const Bytes icmp = echo_request(7, 1, pattern(8));
+      ipv4::Repr ip = ip_from_router(IpProtocol::Icmp);
+      ip.payload_len = icmp.size();
+      Bytes p(ipv4::kMinHeaderLen + opts.size() + icmp.size());
+      auto v = ipv4::ViewMut::unchecked(p);
+      ip.emit(v);
+      // Move the payload behind the options and fix IHL, total length and checksum.
+      std::copy(opts.begin(), opts.end(), p.begin() + ipv4::kMinHeaderLen);
+      std::copy(icmp.begin(), icmp.end(), p.begin() + static_cast<std::ptrdiff_t>(ipv4::kMinHeaderLen + opts.size()));
+      v.set_header_len(ipv4::kMinHeaderLen + opts.size());
+      v.set_total_len(static_cast<std::uint16_t>(p.size()));
+      v.fill_checksum();
+      return p;
+    };
+    auto b = [](std::initializer_list<int> l) {
+      Bytes out;
+      for (int x : l) out.push_back(static_cast<std::byte>(x));
+      return out;
+    };
+    struct Case { const char* what; Bytes opts; bool answered; };
+    const Case cases[] = {
+        {"NOPs and End of List", b({1, 1, 1, 0}), true},
+        {"unknown option, length 4", b({0x9e, 4, 0, 0}), true},
+        {"record route, pointer 4, one slot", b({7, 7, 4, 0, 0, 0, 0, 1}), true},
+        {"length 0", b({0x9e, 0, 0, 0}), false},
+        {"length 1", b({0x9e, 1, 0, 0}), false},
+        {"runs past the header", b({0x9e, 9, 0, 0}), false},
+        {"kind without a length byte", b({1, 1, 1, 0x9e}), false},
+        {"loose source route, pointer 3", b({131, 7, 3, 0, 0, 0, 0, 1}), false},
+        {"strict source route, partial address", b({137, 6, 4, 0, 0, 0, 1, 1}), false},
+        {"record route, pointer past the end", b({7, 7, 12, 0, 0, 0, 0, 1}), false},
+    };
+    for (const auto& c : cases) {
+      CAPTURE(c.what);
+      IfaceHarness h;
+      h.configure();
+      h.learn_router();
+      h.iface.receive(at_ms(0), eth_frame(kRouterMac, kOurMac, stack::wire::EtherType::Ipv4, with_options(c.opts)));
+      CHECK(h.take().size() == (c.answered ? 1u : 0u));
+      CHECK(h.dropped(DropReason::Ipv4BadOptions) == (c.answered ? 0u : 1u));
+    }
+  }
+
+  TEST_CASE("a unicast datagram in a link-layer broadcast frame is discarded: no echo reply, no ICMP error (RFC 1122 §3.3.6, §3.2.2)") {
+    IfaceHarness h;
+    h.configure();
+    h.learn_router();
+    auto bcast = [&](IpProtocol proto, const Bytes& payload) {
+      ipv4::Repr ip = ip_from_router(proto);
+      h.iface.receive(at_ms(0), eth_frame(kRouterMac, MacAddress::broadcast(), stack::wire::EtherType::Ipv4,
+                                          ipv4_packet(ip, payload)));
+    };
+    bcast(IpProtocol::Udp, udp_datagram(kRouterIp, kOurIp, 40000, 9, pattern(4)));  // closed port
+    bcast(IpProtocol::Icmp, echo_request(1, 1, pattern(8)));
+    CHECK(h.take().empty());
+    CHECK(h.dropped(DropReason::Ipv4LinkBroadcast) == 2);
+    // The same datagram in a unicast frame is answered.
+    h.deliver_ip(at_ms(0), ip_from_router(IpProtocol::Udp), udp_datagram(kRouterIp, kOurIp, 40000, 9, pattern(4)));
+    CHECK(h.take().size() == 1);
+  }
+
   TEST_CASE("a datagram to a closed UDP port gets ICMP port unreachable quoting it (RFC 1122 §4.1.3.1)") {
     IfaceHarness h;
     h.configure();
@@ -505,6 +588,25 @@ TEST_SUITE("iface/fragments") {
     h.iface.receive(at_ms(0), frag(0x6003, 0, 1480, true));
     CHECK(h.dropped(DropReason::FragmentOverlap) == 2);
     CHECK(h.take().empty());
+  }
+
+  TEST_CASE("a malformed first fragment (MF set, length not a multiple of 8) takes no reassembly slot") {
+    auto config = IfaceHarness::default_config();
+    config.reassembly.max_datagrams = 2;
+    IfaceHarness h(config);
+    h.configure();
+    h.learn_router();
+    for (std::uint16_t id = 1; id <= 5; ++id) {
+      ipv4::Repr ip = ip_from_router(IpProtocol::Icmp);
+      ip.ident = id;
+      ip.more_frags = true;
+      h.deliver_ip(at_ms(0), ip, pattern(100));  // 100 is not a multiple of 8
+    }
+    CHECK(h.dropped(DropReason::Ipv4Malformed) == 5);
+    CHECK(h.dropped(DropReason::FragmentMemoryFull) == 0);
+    // Both slots are still free: a real fragmented ping goes through at once.
+    for (const auto& f : fragments(4000, 1480, 77)) h.iface.receive(at_ms(1), f);
+    CHECK(h.take().size() >= 1);
   }
 
   TEST_CASE("reassembly memory is bounded") {

@@ -334,7 +334,7 @@ TEST_SUITE("socket/tcp recovery") {
   }
 
   // ---- zero window (RFC 9293 §3.8.6.1) ----
-  TEST_CASE("ESTABLISHED: zero window — probes after one RTO, then backing off 2, 4, 8 s, capped at 60 s (RFC 9293 §3.8.6.1)") {
+  TEST_CASE("ESTABLISHED: zero window — probes after one RTO, then backing off 2, 4, 8 s, capped at 60 s (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17)") {
     Harness h(data_config());
     const SocketId id = open(h);
     REQUIRE(*h.layer.send(id, Bytes(1000, std::byte{'a'})) == 1000);
@@ -359,7 +359,8 @@ TEST_SUITE("socket/tcp recovery") {
       h.at_ms(t + 10);
       h.deliver(peer_ack(h, id, end_of(d), 0));
       h.expect_silence();
-      gap = probe == 0 ? 1000 : std::min<std::int64_t>(gap * 2, 60000);
+      // RFC 1122 §4.2.2.17: exponential from the first interval (1, 2, 4, 8 s ...), not 1, 1, 2.
+      gap = std::min<std::int64_t>(gap * 2, 60000);
       t += gap;
     }
     CHECK(h.layer.counters().window_probes + h.layer.counters().rto_expired >= 10);
@@ -409,6 +410,192 @@ TEST_SUITE("socket/tcp recovery") {
     }
     CHECK(h.layer.state(id) == TcpState::Closed);
     CHECK(h.layer.error(id) == TcpError::TimedOut);
+  }
+
+  // ---- small windows: the SWS override timer (RFC 1122 §4.2.3.4, RFC 9293 §3.8.6.2.1) ----
+  // A peer that offers a window smaller than a segment and than half its largest window, while
+  // data waits and nothing is in flight: SWS avoidance refuses to send, no ACK will come, and
+  // without the override timer nothing ever wakes the sender (the connection hangs for good).
+  TEST_CASE("Small windows: for every window W the data is delivered, the close completes and no socket is left (RFC 1122 §4.2.3.4)") {
+    for (const std::uint16_t w : std::initializer_list<std::uint16_t>{0, 1, 8, 100, 523, 1000, 2047, 4096}) {
+      CAPTURE(w);
+      auto c = plain_config();
+      c.min_rto = Duration::from_millis(200);
+      Harness h(c);
+      auto id = h.layer.connect(kLocal, kRemote, 80, h.now);
+      REQUIRE(id.ok());
+      const Sent syn = h.expect_one();
+      Repr synack = h.from_peer(*id);  // no MSS option: SND.MSS = 536 (RFC 9293 MUST-15)
+      synack.flags.syn = true;
+      synack.seq = kRemoteSeq;
+      synack.ack = syn.repr.seq + 1;
+      synack.window_raw = 4096;
+      h.deliver(synack);
+      (void)h.expect_one();
+      // The peer's first ACK offers W.
+      SeqNum peer_rcv_nxt = syn.repr.seq + 1;
+      auto peer_ack_now = [&](std::uint16_t window) {
+        Repr a = h.from_peer(*id);
+        a.seq = kRemoteSeq + 1;
+        a.ack = peer_rcv_nxt;
+        a.window_raw = window;
+        h.deliver(a);
+      };
+      peer_ack_now(w);
+      REQUIRE(*h.layer.send(*id, Bytes(1000, std::byte{'d'})) == 1000);
+      h.layer.close(*id);
+      // The peer: takes in-order bytes (and the FIN) that fit its window W, and ACKs everything
+      // it sees, always offering W again (an application reading exactly as fast as that).
+      std::size_t delivered = 0;
+      std::optional<std::int64_t> first_data_ms;
+      bool fin_taken = false;
+      for (std::int64_t ms = 0; ms <= 3600 * 1000 && h.layer.socket_count() > 0; ms += 10) {
+        h.at_ms(ms);
+        for (const auto& seg : h.collect()) {
+          if (seg.repr.flags.rst) continue;
+          if (!seg.payload.empty() && seg.repr.seq == peer_rcv_nxt) {
+            const std::size_t take = std::min<std::size_t>(seg.payload.size(), w);
+            peer_rcv_nxt += static_cast<std::uint32_t>(take);
+            delivered += take;
+            if (take > 0 && !first_data_ms) first_data_ms = ms;
+          }
+          if (seg.repr.flags.fin && seg.repr.seq + static_cast<std::uint32_t>(seg.payload.size()) == peer_rcv_nxt &&
+              w > 0 && !fin_taken) {
+            peer_rcv_nxt += 1;
+            fin_taken = true;
+          }
+          if (seg.repr.segment_len() > 0) peer_ack_now(w);
+        }
+      }
+      if (w > 0) {
+        CHECK(delivered == 1000);
+        CHECK(fin_taken);
+        REQUIRE(first_data_ms);
+        CHECK(*first_data_ms <= 400);  // about one RTO (200 ms) after the window was offered
+      } else {
+        CHECK(delivered == 0);
+        CHECK(h.layer.counters().window_probes > 0);
+      }
+      CHECK(h.layer.socket_count() == 0);  // freed: nothing is held for ever
+    }
+  }
+
+  TEST_CASE("Small window: one segment's worth refused by SWS avoidance goes out when the override timer fires, then the rest (timeline)") {
+    Harness h(data_config());
+    const SocketId id = open(h);  // peer window 65535, MSS 1460, RTO 1 s
+    REQUIRE(*h.layer.send(id, Bytes(1000, std::byte{'a'})) == 1000);
+    const Sent d = h.expect_one();
+    // Everything acknowledged; the peer now offers 8 bytes, far below half its largest window.
+    h.at_ms(10);
+    h.deliver(peer_ack(h, id, end_of(d), 8));
+    REQUIRE(*h.layer.send(id, Bytes(100, std::byte{'b'})) == 100);
+    h.expect_silence();  // SWS avoidance: 8 bytes is not worth a segment yet
+    h.at_ms(10 + 999);
+    h.expect_silence();
+    h.at_ms(10 + 1000);  // the override timer (one RTO): send what fits
+    const Sent small = h.expect_one();
+    CHECK(small.repr.seq == end_of(d));
+    CHECK(small.payload.size() == 8);
+    CHECK(h.layer.counters().sws_overrides == 1);
+    // The peer takes them and opens its window: the rest follows at once.
+    h.at_ms(1100);
+    h.deliver(peer_ack(h, id, end_of(small), 65535));
+    const Sent rest = h.expect_one();
+    CHECK(rest.repr.seq == end_of(small));
+    CHECK(rest.payload.size() == 92);
+    CHECK(h.layer.counters().window_probes == 0);  // never a zero-window probe: the window was open
+  }
+
+  TEST_CASE("Orphan: a closed connection whose peer answers with a zero window for ever is dropped after orphan_retries (Linux tcp_orphan_retries)") {
+    auto c = data_config();
+    c.orphan_retries = 3;
+    Harness h(c);
+    const SocketId id = open(h);
+    REQUIRE(*h.layer.send(id, Bytes(10, std::byte{'a'})) == 10);
+    const Sent d = h.expect_one();
+    h.deliver(peer_ack(h, id, end_of(d), 0));
+    REQUIRE(*h.layer.send(id, Bytes(10, std::byte{'b'})) == 10);
+    h.layer.close(id);  // FIN-WAIT-1, the FIN behind data the peer will never take
+    int probes = 0;
+    for (std::int64_t ms = 0; ms < 3600 * 1000 && h.layer.socket_count() > 0; ms += 100) {
+      h.at_ms(ms);
+      for (const auto& s : h.collect()) {
+        if (s.repr.segment_len() == 0) continue;
+        ++probes;
+        h.deliver(peer_ack(h, id, end_of(d), 0));  // alive, still no room
+      }
+    }
+    CHECK(h.layer.socket_count() == 0);
+    CHECK(h.layer.counters().orphans_timed_out == 1);
+    CHECK(probes >= 3);
+  }
+
+  TEST_CASE("A FIN behind a zero window waits for the persist timer instead of using up retransmissions; probes answered keep the connection (RFC 9293 §3.8.6.1)") {
+    auto c = data_config();
+    c.max_retries = 3;
+    Harness h(c);
+    const SocketId id = open(h);
+    REQUIRE(*h.layer.send(id, Bytes(10, std::byte{'a'})) == 10);
+    const Sent d = h.expect_one();
+    h.deliver(peer_ack(h, id, end_of(d), 0));
+    h.layer.shutdown(id);  // not an orphan: the application still holds the socket
+    h.expect_silence();    // no FIN into the zero window
+    int probes = 0;
+    for (std::int64_t ms = 0; ms < 1800 * 1000; ms += 100) {
+      h.at_ms(ms);
+      for (const auto& s : h.collect()) {
+        if (s.repr.segment_len() == 0) continue;
+        CHECK(s.repr.flags.fin);  // the probe is the FIN itself
+        ++probes;
+        h.deliver(peer_ack(h, id, end_of(d), 0));
+      }
+    }
+    CHECK(probes > 20);
+    CHECK(h.layer.state(id) == TcpState::FinWait1);
+    CHECK_FALSE(h.layer.error(id).has_value());
+    // The window opens: the FIN goes and is acknowledged.
+    h.at_ms(1800 * 1000 + 1);
+    h.deliver(peer_ack(h, id, end_of(d), 65535));
+    const Sent fin = h.expect_one();
+    CHECK(fin.repr.flags.fin);
+    h.deliver(peer_ack(h, id, end_of(d) + 1, 65535));
+    CHECK(h.layer.state(id) == TcpState::FinWait2);
+  }
+
+  TEST_CASE("A FIN arriving into a zero receive window is not taken: RCV.NXT stays at the advertised edge (RFC 9293 §3.10.7.4)") {
+    auto c = data_config();
+    c.recv_buffer = 2000;
+    Harness h(c);
+    const SocketId id = open(h);
+    // The peer fills our 2000-byte buffer exactly; nobody reads.
+    Repr data = h.from_peer(id);
+    data.seq = kRemoteSeq + 1;
+    data.ack = h.layer.tcb(id)->snd_nxt();
+    h.deliver(data, Bytes(1460, std::byte{'x'}));
+    Repr data2 = data;
+    data2.seq = kRemoteSeq + 1 + 1460;
+    h.deliver(data2, Bytes(540, std::byte{'y'}));
+    (void)h.collect();
+    REQUIRE(h.layer.tcb(id)->rcv_wnd() == 0);
+    const SeqNum edge = h.layer.tcb(id)->rcv_nxt();
+    Repr fin = data;
+    fin.seq = edge;
+    fin.flags.fin = true;
+    h.deliver(fin);
+    CHECK(h.layer.tcb(id)->rcv_nxt() == edge);
+    CHECK(h.layer.tcb(id)->rcv_wnd() == 0);  // not 4,294,967,295
+    CHECK(h.layer.state(id) == TcpState::Established);
+    CHECK(h.layer.counters().drops[static_cast<std::size_t>(TcpDrop::FinBeyondWindow)] == 1);
+    const Sent ack = h.expect_one();  // the window re-advertised
+    CHECK(ack.repr.ack == edge);
+    CHECK(ack.repr.window_raw == 0);
+    // Once read, the retransmitted FIN is taken.
+    Bytes buf(4000);
+    CHECK(*h.layer.recv(id, buf) == 2000);
+    (void)h.collect();
+    h.deliver(fin);
+    CHECK(h.layer.tcb(id)->rcv_nxt() == edge + 1);
+    CHECK(h.layer.state(id) == TcpState::CloseWait);
   }
 
   // ---- timestamps and PAWS (RFC 7323) ----
