@@ -377,8 +377,8 @@ TEST_SUITE("iface/ipv4") {
     ipv4::Repr from_nobody = ip_from_router(IpProtocol::Tcp);
     from_nobody.src = Ipv4Address::any();
     h.deliver_ip(at_ms(0), from_nobody, segment(Ipv4Address::any(), kOurIp));
-    const auto& drops = h.iface.tcp().counters().drops;
-    CHECK(drops[static_cast<std::size_t>(stack::socket::TcpDrop::BadAddress)] == 1);
+    // 0.0.0.0 is a martian source: IPv4 discards it before TCP sees it (RFC 1122 §3.2.1.3).
+    CHECK(h.dropped(DropReason::Ipv4BadSource) == 1);
     h.deliver_ip(at_ms(0), ip_from_router(IpProtocol::Tcp, Ipv4Address::broadcast()),
                  segment(kRouterIp, Ipv4Address::broadcast()));
     CHECK(h.dropped(DropReason::Ipv4NotForUs) == 1);
