@@ -23,7 +23,7 @@ USTACK_PACKAGES=(
   python3                                     # hand-made peers on the wire (tools/sandbox.d/*.py)
   tcpdump tshark                              # reading our pcap files back
   vagrant                                     # `vagrant validate -p` of the Vagrantfile (tests/net/test_vagrant_validate.sh)
-  w3m python3                                 # the renderer held to `w3m -dump` on real pages (tests/net/test_real_pages.sh)
+  w3m                                         # the renderer held to `w3m -dump` on real pages (tests/net/test_real_pages.sh; python3 counts the words)
 )
 
 # Installs what is missing, idempotently: when everything is present it only says so.
