@@ -1,7 +1,8 @@
 // libFuzzer target: the HTTP/1.1 response parser (llhttp underneath), fed the way TCP might
-// split it. Input: byte 0 = method and limits, byte 1 = split seed, the rest = what the server sent.
-// Properties: never crash; Complete and Error are final; a complete response's accumulated body
-// matches the bytes counted; the next response on the connection starts from the leftover.
+// split it. Input: byte 0 = method, limits and gzip/deflate decoding, byte 1 = split seed, the
+// rest = what the server sent. Properties: never crash; Complete and Error are final; a complete
+// response's accumulated body matches the bytes counted (decoded, when decoded); the next
+// response on the connection starts from the leftover.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -22,6 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     limits.max_chunk_extension_bytes = 16;
     limits.max_body_bytes = 64;
   }
+  limits.decode_content = (data[0] & 4) != 0;
   std::uint32_t seed = data[1] | 1u;
   const std::string_view wire(reinterpret_cast<const char*>(data + 2), size - 2);
   ResponseParser parser(limits);
@@ -39,7 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (state == State::NeedMore) state = parser.finish();
     if (state == State::Complete) {
       const auto& r = parser.response();
-      if (r.body.size() != r.body_bytes) std::abort();
+      if (r.body.size() != r.decoded_bytes) std::abort();
+      if (r.content_coding.empty() && r.decoded_bytes != r.body_bytes) std::abort();
       if (r.status < 100 || r.status > 999) std::abort();
       (void)r.status_line();
       (void)parser.reusable();
