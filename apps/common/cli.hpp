@@ -26,11 +26,14 @@ enum class ExitCode : int {
   PartialFile = 18,     // curl: transfer closed with outstanding data remaining
   HttpError = 22,       // curl: HTTP status >= 400 with --fail
   TimedOut = 28,        // curl: operation timed out
+  SslConnect = 35,      // curl: SSL connect error (the TLS handshake failed)
   EmptyReply = 52,      // curl: the server closed without sending anything
   SendError = 55,       // curl: failed sending network data
-  RecvError = 56,       // curl: failure receiving network data (connection reset)
+  RecvError = 56,       // curl: failure receiving network data (connection reset, TLS truncation)
+  PeerFailedVerification = 60,  // curl: the server's certificate could not be verified
   BadContentEncoding = 61,  // curl: unrecognized or bad content encoding (gzip/deflate that does not decode)
   FileSizeExceeded = 63,    // curl: maximum file size exceeded (a body that decodes past the bound)
+  SslCaCertBadFile = 77,  // curl: the --cacert file could not be read
 };
 
 // Which driver Host opens: a TAP device (--tap, the default) or an existing interface through an

@@ -85,6 +85,7 @@ std::variant<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& opti
     Host* self = host.get();
     auto tracer = std::make_unique<drivers::Tracer>(
         *host->device_, [self](drivers::Direction d, Instant at, std::span<const std::byte> frame) {
+          ++self->frames_seen_;
           for (auto& l : self->frame_listeners_) l(d == drivers::Direction::Tx, at, frame);
         });
     host->device_ = tracer.get();

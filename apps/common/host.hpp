@@ -48,6 +48,9 @@ class Host {
   // Every frame in and out (after faults, as the pcap sees it): the narrator's view of the wire.
   using FrameListener = std::function<void(bool outgoing, stack::Instant, std::span<const std::byte>)>;
   void add_frame_listener(FrameListener listener) { frame_listeners_.push_back(std::move(listener)); }
+  // Frames seen so far (the pcap's frame count): a listener added late (after the gratuitous ARP
+  // of a static --ip) starts its frame numbers from here.
+  std::uint64_t frames_seen() const { return frames_seen_; }
   const std::string& tap_name() const { return tap_name_; }
   // --stats: every counter of the device chain and the stack.
   void print_stats(std::FILE* out) const;
@@ -68,6 +71,7 @@ class Host {
   std::string tap_name_;
   std::vector<std::byte> rx_buffer_;
   stack::Instant current_;
+  std::uint64_t frames_seen_ = 0;
 };
 
 }  // namespace appkit

@@ -90,7 +90,7 @@ struct RenderedPage {
   std::string title;               // <title>, whitespace collapsed ("" when none)
   std::string text;                // the dump, each line ending in '\n'
   std::vector<std::string> links;  // links[n-1] is reference [n]: absolute URL, or the href as
-                                   // written when it is not an http URL (mailto:, https:, ...)
+                                   // written when it is not an http(s) URL (mailto:, ftp:, ...)
   std::optional<Refresh> refresh;  // shown in the text as "Refresh (N sec) URL", like w3m
 };
 

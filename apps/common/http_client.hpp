@@ -236,7 +236,7 @@ bool is_redirect(int status);
 enum class RedirectError {
   TooMany,      // more than the limit (curl 47)
   Loop,         // a URL (with the same method) seen before in this chain
-  BadLocation,  // Location could not be resolved (url_error says why; https -> HttpsNotSupported)
+  BadLocation,  // Location could not be resolved (url_error says why)
 };
 
 struct RedirectFailure {

@@ -1,4 +1,4 @@
-// URLs: RFC 3986 parsing and §5.2 reference resolution for the http scheme (RFC 9110 §4.2.1).
+// URLs: RFC 3986 parsing and §5.2 reference resolution for the http and https schemes (RFC 9110 §4.2).
 #include "apps/common/url.hpp"
 
 #include <algorithm>
@@ -13,8 +13,7 @@ const char* describe(UrlError error) {
     case UrlError::Empty: return "empty URL";
     case UrlError::TooLong: return "URL too long";
     case UrlError::NoScheme: return "not an absolute URL (it needs http://)";
-    case UrlError::HttpsNotSupported: return "https is not supported yet";
-    case UrlError::UnsupportedScheme: return "only http URLs are supported";
+    case UrlError::UnsupportedScheme: return "only http and https URLs are supported";
     case UrlError::MissingHost: return "no host name in URL";
     case UrlError::Credentials: return "user names and passwords in URLs are not supported";
     case UrlError::Ipv6NotSupported: return "IPv6 addresses are not supported";
@@ -167,9 +166,12 @@ Result<Url, UrlError> parse_authority(std::string_view authority, Url url) {
   return url;
 }
 
-Result<Url, UrlError> parse_http(std::string_view authority, std::string_view path,
+Result<Url, UrlError> parse_http(std::string_view scheme, std::string_view authority, std::string_view path,
                                  std::optional<std::string_view> query) {
-  auto url = parse_authority(authority, Url{});
+  Url base;
+  base.scheme = std::string(scheme);
+  base.port = Url::default_port(scheme);
+  auto url = parse_authority(authority, base);
   if (!url) return url;
   auto encoded_path = encode(path);
   if (!encoded_path) return Err{encoded_path.error()};
@@ -183,11 +185,7 @@ Result<Url, UrlError> parse_http(std::string_view authority, std::string_view pa
   return url;
 }
 
-Result<Url, UrlError> check_scheme(std::string_view scheme) {
-  const auto s = lower(scheme);
-  if (s == "https") return Err{UrlError::HttpsNotSupported};
-  return Err{UrlError::UnsupportedScheme};
-}
+bool supported_scheme(std::string_view lowered) { return lowered == "http" || lowered == "https"; }
 
 }  // namespace
 
@@ -235,9 +233,10 @@ Result<Url, UrlError> Url::parse(std::string_view text) {
   if (clean.empty()) return Err{UrlError::Empty};
   const auto parts = split(clean);
   if (!parts.scheme) return Err{UrlError::NoScheme};
-  if (lower(*parts.scheme) != "http") return check_scheme(*parts.scheme);
+  const auto scheme = lower(*parts.scheme);
+  if (!supported_scheme(scheme)) return Err{UrlError::UnsupportedScheme};
   if (!parts.authority) return Err{UrlError::MissingHost};
-  return parse_http(*parts.authority, parts.path, parts.query);
+  return parse_http(scheme, *parts.authority, parts.path, parts.query);
 }
 
 Result<Url, UrlError> Url::parse_user_input(std::string_view text) {
@@ -258,7 +257,7 @@ std::string Url::target() const {
 }
 
 std::string Url::authority() const {
-  if (port == 80) return host;
+  if (port_is_default()) return host;
   return host + ":" + std::to_string(port);
 }
 
@@ -270,23 +269,28 @@ Result<Url, UrlError> resolve(const Url& base, std::string_view reference) {
   if (reference.size() > kMaxUrlLength) return Err{UrlError::TooLong};
   const auto clean = sanitize(reference);
   auto parts = split(clean);
+  std::string scheme = base.scheme;
   if (parts.scheme) {
-    if (lower(*parts.scheme) != "http") return check_scheme(*parts.scheme);
-    if (parts.authority) return parse_http(*parts.authority, parts.path, parts.query);
-    parts.scheme.reset();  // "http:g": RFC 3986 §5.2.2's backward-compatible reading
+    scheme = lower(*parts.scheme);
+    if (!supported_scheme(scheme)) return Err{UrlError::UnsupportedScheme};
+    if (parts.authority) return parse_http(scheme, *parts.authority, parts.path, parts.query);
+    // "http:g": RFC 3986 §5.2.2's backward-compatible reading, for the base's own scheme only
+    // (the base's authority belongs to its scheme).
+    if (scheme != base.scheme) return Err{UrlError::MissingHost};
+    parts.scheme.reset();
   }
-  if (parts.authority) return parse_http(*parts.authority, parts.path, parts.query);
+  if (parts.authority) return parse_http(scheme, *parts.authority, parts.path, parts.query);
   const std::string authority = base.authority();
   if (parts.path.empty()) {
-    if (parts.query) return parse_http(authority, base.path, parts.query);
-    return parse_http(authority, base.path, base.query ? std::optional<std::string_view>(*base.query) : std::nullopt);
+    if (parts.query) return parse_http(scheme, authority, base.path, parts.query);
+    return parse_http(scheme, authority, base.path, base.query ? std::optional<std::string_view>(*base.query) : std::nullopt);
   }
-  if (parts.path[0] == '/') return parse_http(authority, parts.path, parts.query);
+  if (parts.path[0] == '/') return parse_http(scheme, authority, parts.path, parts.query);
   // §5.2.3 merge: the base path up to and including its last '/', then the reference.
   const auto slash = base.path.rfind('/');
   std::string merged = slash == std::string::npos ? std::string("/") : base.path.substr(0, slash + 1);
   merged.append(parts.path);
-  return parse_http(authority, merged, parts.query);
+  return parse_http(scheme, authority, merged, parts.query);
 }
 
 }  // namespace appkit

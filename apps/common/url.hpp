@@ -1,7 +1,7 @@
-// URLs for the mini-browser: absolute http URLs, and references resolved against a base.
+// URLs for the mini-browser: absolute http and https URLs, and references resolved against a base.
 //
 // Read first: RFC 3986 (URI generic syntax; §5.2 reference resolution, §5.4 its examples),
-// RFC 9110 §4.2.1 (the http scheme: default port 80, empty path means "/").
+// RFC 9110 §4.2.1 (the http scheme: default port 80, empty path means "/"), §4.2.2 (https: 443).
 //
 // What is kept on purpose: percent-encoding is never decoded or re-encoded ("%2F" stays "%2F"),
 // so the request-target we send is the one the page wrote. The fragment is dropped (it is never
@@ -22,7 +22,6 @@ enum class UrlError {
   Empty,              // nothing but whitespace
   TooLong,            // more than kMaxUrlLength bytes
   NoScheme,           // "www.x.com" where an absolute URL is required
-  HttpsNotSupported,  // https:// (no TLS yet); the program exits with 1
   UnsupportedScheme,  // ftp:, mailto:, javascript:, ...
   MissingHost,        // "http://" or "http:/path"
   Credentials,        // "http://user:pass@host/": not supported (and a phishing habit)
@@ -33,19 +32,19 @@ enum class UrlError {
   BadCharacter,       // a control character in the path or query
 };
 
-// "https is not supported yet", "bad port number", ... (one line, no trailing period).
+// "bad port number", ... (one line, no trailing period).
 const char* describe(UrlError error);
 
 inline constexpr std::size_t kMaxUrlLength = 8192;
 
 struct Url {
-  std::string scheme = "http";          // always "http" for a parsed Url
+  std::string scheme = "http";          // "http" or "https" (lower case)
   std::string host;                     // lower case: a name or a dotted-quad IPv4 literal
-  std::uint16_t port = 80;
+  std::uint16_t port = 80;              // the scheme's default (80, 443) unless the URL names one
   std::string path = "/";               // starts with '/'; percent-encoding kept as is
   std::optional<std::string> query;     // without the '?'; may be empty ("/?")
 
-  // An absolute http URL. Leading/trailing ASCII whitespace is ignored; the fragment is dropped;
+  // An absolute http or https URL. Leading/trailing ASCII whitespace is ignored; the fragment is dropped;
   // dot segments are removed from the path (RFC 3986 §5.2.4); non-ASCII bytes, spaces and a few
   // characters no URL may contain ("<>\"`{}|^) are percent-encoded the way browsers do.
   static stack::Result<Url, UrlError> parse(std::string_view text);
@@ -54,14 +53,20 @@ struct Url {
 
   // The request-target in origin-form (RFC 9112 §3.2.1): path [ "?" query ].
   std::string target() const;
-  // host[:port], the port only when it is not 80 (the Host header, RFC 9110 §7.2).
+  // host[:port], the port only when it is not the scheme's default (the Host header, RFC 9110 §7.2).
   std::string authority() const;
-  // http://authority/target
+  // scheme://authority/target
   std::string to_string() const;
+  bool secure() const { return scheme == "https"; }
+  // 80 for http, 443 for https (RFC 9110 §4.2.1, §4.2.2).
+  static std::uint16_t default_port(std::string_view scheme) { return scheme == "https" ? 443 : 80; }
+  bool port_is_default() const { return port == default_port(scheme); }
   // The four bytes when the host is an IPv4 literal (no DNS needed).
   std::optional<std::array<std::uint8_t, 4>> ipv4() const;
-  // Same scheme, host and port (the pool's key, and "same-host" subresources).
-  bool same_origin(const Url& other) const { return host == other.host && port == other.port; }
+  // Same scheme, host and port (the pool's key, and "same-host" subresources; RFC 6454 §4).
+  bool same_origin(const Url& other) const {
+    return scheme == other.scheme && host == other.host && port == other.port;
+  }
 
   bool operator==(const Url&) const = default;
 };

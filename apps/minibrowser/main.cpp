@@ -29,6 +29,7 @@
 #include "apps/common/html_render.hpp"
 #include "apps/common/http_client.hpp"
 #include "apps/common/network_setup.hpp"
+#include "apps/common/tls.hpp"
 #include "apps/common/url.hpp"
 #include "apps/common/version.hpp"
 #include "apps/minibrowser/pool.hpp"
@@ -93,6 +94,8 @@ bool parse_seconds(const std::string& v, Duration& out) {
 // names its frame number in the --pcap capture (the tracer sees frames in the order the pcap does).
 class SegmentNarrator {
  public:
+  // `frames_before`: frames the pcap already holds (so the numbers match Wireshark's).
+  explicit SegmentNarrator(std::uint64_t frames_before = 0) : frame_number_(frames_before) {}
   std::optional<std::string> on_frame(bool outgoing, std::span<const std::byte> frame) {
     ++frame_number_;
     auto eth = stack::wire::ethernet::View::checked(frame);
@@ -126,6 +129,13 @@ class SegmentNarrator {
         flow.fin_unacked[1 - dir] = false;
       }
     }
+    // Where each data byte travelled, for the TLS narration (the handshake is in the first few
+    // segments, so only the first ones of each direction are kept).
+    if (seg->flags.syn) flow.isn[dir] = seg->seq;
+    if (!seg->payload.empty() && flow.isn[dir] && flow.data[dir].size() < 256) {
+      const auto begin = static_cast<std::uint64_t>(static_cast<std::uint32_t>(seg->seq - (*flow.isn[dir] + 1)));
+      flow.data[dir].push_back({begin, begin + seg->payload.size(), frame_number_});
+    }
     if (what.empty()) return std::nullopt;
     return "[frame " + std::to_string(frame_number_) + "] " + (outgoing ? "→ " : "← ") + what + "  " +
            stack::wire::describe_frame(frame);
@@ -133,12 +143,33 @@ class SegmentNarrator {
 
  private:
   using Key = std::tuple<std::uint16_t, std::uint32_t, std::uint16_t>;
+  struct DataSegment {
+    std::uint64_t begin, end;  // offsets in the direction's byte stream
+    std::uint64_t frame;
+  };
   struct Flow {
     bool synack_in = false;
     bool handshake_done = false;
     bool fin[2] = {false, false};          // [0] ours, [1] theirs
     bool fin_unacked[2] = {false, false};
+    std::optional<stack::wire::tcp::SeqNum> isn[2];
+    std::vector<DataSegment> data[2];
   };
+
+ public:
+  // The pcap frame that carried byte `offset` of the connection's byte stream in one direction
+  // (its first transmission), or 0 when unknown.
+  std::uint64_t frame_of(const stack::socket::TcpEndpoint& local, const stack::socket::TcpEndpoint& remote,
+                         bool outgoing, std::uint64_t offset) const {
+    const auto it = flows_.find(Key{local.port, remote.addr.value, remote.port});
+    if (it == flows_.end()) return 0;
+    for (const auto& d : it->second.data[outgoing ? 0 : 1]) {
+      if (offset >= d.begin && offset < d.end) return d.frame;
+    }
+    return 0;
+  }
+
+ private:
   std::uint64_t frame_number_ = 0;
   std::map<Key, Flow> flows_;
 };
@@ -162,6 +193,7 @@ int main(int argc, char** argv) {
   bool follow_refresh = false;
   bool colour = isatty(STDERR_FILENO) != 0;
   Duration linger = Duration::zero();
+  appkit::tls::Config tls_config;
 
   appkit::ArgParser parser("minibrowser", "minibrowser [options] URL");
   parser.option("--level", "N", "narrate the steps of level N (1..7, default 1; see docs/levels.md)", [&](const std::string& v) {
@@ -204,6 +236,18 @@ int main(int argc, char** argv) {
               [&] { colour = false; });
   parser.option("--linger", "SECONDS", "keep idle connections open this long after the page (a tab left open)",
                 [&](const std::string& v) { return parse_seconds(v, linger); });
+  parser.option("--cacert", "FILE", "https: trust only the CA certificates in FILE (PEM) instead of the system store",
+                [&](const std::string& v) {
+                  tls_config.ca_file = v;
+                  return !v.empty();
+                });
+  parser.flag("-k", "https: do not verify certificates (narrated as a warning each time)", [&] { tls_config.verify = false; });
+  parser.flag("--insecure", "same as -k", [&] { tls_config.verify = false; });
+  parser.option("--keylog", "FILE", "https: append the TLS secrets to FILE for Wireshark (default: $SSLKEYLOGFILE)",
+                [&](const std::string& v) {
+                  tls_config.keylog_file = v;
+                  return !v.empty();
+                });
   parser.add_net_options(net);
   const auto parsed = parser.parse({argv + 1, argv + argc});
   if (parsed.help) {
@@ -225,7 +269,7 @@ int main(int argc, char** argv) {
   auto url = appkit::Url::parse_user_input(parsed.positional[0]);
   if (!url) {
     std::fprintf(stderr, "minibrowser: %s: %s\n", parsed.positional[0].c_str(), appkit::describe(url.error()));
-    return static_cast<int>(url.error() == appkit::UrlError::HttpsNotSupported ? ExitCode::Failure : ExitCode::Usage);
+    return static_cast<int>(ExitCode::Usage);
   }
 
   auto opened = appkit::Host::open(net);
@@ -247,7 +291,7 @@ int main(int argc, char** argv) {
     narrator.say(7, at, stack::describe(e));
   });
   std::unique_ptr<minibrowser::ConnectionPool> pool;  // for naming connections in TCP events
-  SegmentNarrator segments;
+  SegmentNarrator segments(host.frames_seen());
   host.add_frame_listener([&](bool outgoing, Instant at, std::span<const std::byte> frame) {
     auto line = segments.on_frame(outgoing, frame);  // always: it counts frames for the pcap numbers
     if (line) narrator.say(6, at, "TCP " + *line);
@@ -424,7 +468,84 @@ int main(int argc, char** argv) {
   minibrowser::ConnectionPool::Options po;
   po.max_per_host = max_per_host;
   po.idle_timeout = idle_timeout;
+  // TLS: one context for the run (the CA store, the key log, the sessions the pool resumes),
+  // made at the first https URL.
+  std::unique_ptr<appkit::tls::Context> tls_context;
+  std::optional<appkit::tls::Failure> tls_setup_error;
+  auto ensure_tls = [&]() -> bool {
+    if (tls_context) return true;
+    auto created = appkit::tls::Context::create(tls_config);
+    if (auto* f = std::get_if<appkit::tls::Failure>(&created)) {
+      tls_setup_error = *f;
+      return false;
+    }
+    tls_context = std::move(std::get<std::unique_ptr<appkit::tls::Context>>(created));
+    say(6, std::string("TLS: certificates are checked against ") + tls_context->trust_description() +
+               (tls_config.verify ? "" : " — NOT ENFORCED (-k/--insecure)"));
+    if (!tls_context->keylog_path().empty()) {
+      say(6, "TLS: the session secrets go to " + tls_context->keylog_path() +
+                 " (NSS key log): Wireshark/tshark can decrypt the pcap with it");
+    }
+    return true;
+  };
+  if (url->secure() && !ensure_tls()) {
+    std::fprintf(stderr, "minibrowser: %s\n", tls_setup_error->message.c_str());
+    return static_cast<int>(tls_setup_error->code);
+  }
+  po.tls = tls_context.get();
   pool = std::make_unique<minibrowser::ConnectionPool>(host, po, [&](int l, const std::string& t) { say(l, t); });
+  pool->set_tls_hook([&](int number, stack::socket::SocketId sock, const appkit::tls::Session& t, Duration took) {
+    const auto* tcb = iface.tcp().tcb(sock);
+    auto frame = [&](const appkit::tls::HandshakeMessage& m) -> std::string {
+      if (!tcb || (!m.outgoing && m.stream_offset == 0)) return "";
+      // Outgoing: the record's first byte; incoming: its last (see tls::HandshakeMessage).
+      const auto f = segments.frame_of(tcb->local(), tcb->remote(), m.outgoing,
+                                       m.outgoing ? m.stream_offset : m.stream_offset - 1);
+      return f ? "[frame " + std::to_string(f) + "] " : "";
+    };
+    const std::string conn = "TLS: connection #" + std::to_string(number) + ": ";
+    const auto chain = t.peer_chain();
+    for (const auto& m : t.messages()) {
+      std::string what = std::string(m.outgoing ? "→ " : "← ") + appkit::tls::handshake_type_name(m.type);
+      switch (m.type) {
+        case 1:
+          what += " (offers TLS 1.2 and 1.3" + (t.sni_sent() ? ", SNI " + t.host() : std::string(", no SNI: an IP address")) +
+                  ", ALPN http/1.1" + (t.offered_session() ? ", a saved session to resume" : "") + ")";
+          break;
+        case 2: what += " (chooses " + t.version() + ", " + t.cipher() + ")"; break;
+        case 8: what += " (ALPN " + (t.alpn().empty() ? std::string("none") : t.alpn()) + "; encrypted from here on)"; break;
+        case 11:
+          if (!m.outgoing) what += " (" + std::to_string(chain.size()) + " certificate(s), below)";
+          break;
+        case 4: what += " (a ticket for resuming later)"; break;
+        default: break;
+      }
+      narrator.say(6, host.now(), conn + frame(m) + what);
+    }
+    if (!t.resumed()) {
+      for (std::size_t i = 0; i < chain.size(); ++i) {
+        const auto& c = chain[i];
+        std::string sans;
+        for (const auto& n : c.sans) sans += (sans.empty() ? "" : ", ") + n;
+        narrator.say(6, host.now(), conn + "  certificate [" + std::to_string(i) + "] " + c.subject + ", issued by " +
+                                        c.issuer + ", valid " + c.not_before + " to " + c.not_after +
+                                        (sans.empty() ? "" : ", names " + sans));
+      }
+      if (tls_config.verify) {
+        const auto anchor = t.trust_anchor();
+        narrator.say(6, host.now(), conn + "  verified: " + t.matched_name() + " matches " + t.host() +
+                                        ", and the chain ends at " + (anchor ? anchor->subject : std::string("?")) +
+                                        " from " + tls_context->trust_description());
+      } else {
+        narrator.say(1, host.now(), "WARNING: --insecure: the certificate of " + t.host() + " is NOT verified" +
+                                        (t.insecure_problem().empty() ? " (it would have passed)"
+                                                                      : ": " + t.insecure_problem()));
+      }
+    }
+    narrator.say(6, host.now(), conn + (t.resumed() ? "resumed handshake" : "full handshake") + " in " + ms(took) +
+                                    ": " + t.version() + ", " + t.cipher() +
+                                    (t.resumed() ? " (no Certificate: the saved session vouches for the server)" : ""));
+  });
   const http::Method method = head ? http::Method::Head : http::Method::Get;
   http::RedirectFollower redirects(*url, method);
   constexpr int kMaxRefreshes = 5;
@@ -433,6 +554,11 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   for (;;) {
     const appkit::Url current = redirects.current();
+    if (current.secure() && !ensure_tls()) {
+      std::fprintf(stderr, "minibrowser: %s\n", tls_setup_error->message.c_str());
+      return static_cast<int>(tls_setup_error->code);
+    }
+    pool->set_tls(tls_context.get());
     auto addr = resolve(current.host);
     if (!addr) return resolve_code;
     say(2, "fetching " + current.to_string() + " from " + addr->describe());
@@ -483,7 +609,8 @@ int main(int argc, char** argv) {
     const auto& resp = *page->response;
     const auto* type = resp.header("Content-Type");
     say(3, "response: " + resp.status_line() + ", " + std::to_string(resp.body_bytes) + " bytes (" +
-               http::describe(resp.framing) + ") in " + ms(page->elapsed));
+               http::describe(resp.framing) + ") in " + ms(page->elapsed) +
+               (redirects.current().secure() ? " (the decrypted view: on the wire these were TLS records)" : ""));
     if (!resp.content_coding.empty()) {
       // RFC 9110 §8.4: the server compressed the body because we said we accept gzip/deflate.
       const double ratio = resp.decoded_bytes > 0 ? 100.0 * static_cast<double>(resp.body_bytes) /

@@ -20,7 +20,8 @@ std::string ms(Duration d) {
   const auto us = d.micros();
   return std::to_string(us / 1000) + "." + std::to_string((us % 1000) / 100) + " ms";
 }
-std::string key_of(const appkit::Url& url) { return url.host + ":" + std::to_string(url.port); }
+// The pool's key: the origin (RFC 6454 §4), so http and https to one host never share a connection.
+std::string key_of(const appkit::Url& url) { return url.scheme + "://" + url.host + ":" + std::to_string(url.port); }
 }  // namespace
 
 ConnectionPool::ConnectionPool(appkit::Host& host, Options options, PoolNarrate narrate)
@@ -50,7 +51,8 @@ std::size_t ConnectionPool::live_for(const std::string& key) const {
 bool ConnectionPool::busy() const {
   if (!pending_.empty()) return true;
   return std::any_of(conns_.begin(), conns_.end(), [](const auto& c) {
-    return c->state == ConnState::Busy || (c->state == ConnState::Connecting && c->request);
+    return c->state == ConnState::Busy ||
+           ((c->state == ConnState::Connecting || c->state == ConnState::Handshaking) && c->request);
   });
 }
 
@@ -71,7 +73,18 @@ ConnectionPool::Conn* ConnectionPool::open_connection(const Request& r) {
   c->last_io = c->since;
   ++opened_;
   const std::size_t live = live_for(c->key) + 1;
-  say(3, "connecting to " + r.address.describe() + " port " + std::to_string(r.url.port));
+  // Level 3: why this port (RFC 9110 §4.2.1 http → 80, §4.2.2 https → 443; the URL may name another).
+  std::string why_port;
+  if (r.url.port_is_default()) {
+    why_port = " (" + r.url.scheme + "'s default port" + (r.url.secure() ? ": TLS first, then HTTP inside it" : "") + ")";
+  } else {
+    why_port = " (the URL names port " + std::to_string(r.url.port) + ", overriding " + r.url.scheme + "'s default " +
+               std::to_string(appkit::Url::default_port(r.url.scheme)) + ")";
+  }
+  say(3, "connecting to " + r.address.describe() + " port " + std::to_string(r.url.port) + why_port);
+  if (r.url.secure() && options_.tls) {
+    c->tls = std::make_unique<appkit::tls::Session>(*options_.tls, r.url.host, r.url.port);
+  }
   say(6, "pool: opening connection #" + std::to_string(c->number) + " to " + r.url.host + " (" + std::to_string(live) +
              " of at most " + std::to_string(options_.max_per_host) + " for this host)");
   conns_.push_back(std::move(c));
@@ -87,6 +100,11 @@ void ConnectionPool::start_request(Conn& c, Request r) {
   request_options.method = r.method;
   c.out = http::build_request(r.url, request_options);
   c.out_sent = 0;
+  if (c.tls) {
+    // The request becomes TLS records at once (a few hundred bytes); flush_tls sends them.
+    c.tls->write(std::as_bytes(std::span(c.out)));
+    c.out_sent = c.out.size();
+  }
   if (!c.parser) {
     // gzip/deflate are asked for (RequestOptions' default) and decoded as they arrive; the
     // decoded body is bounded by Limits::max_body_bytes (a compression bomb is an error).
@@ -133,6 +151,7 @@ void ConnectionPool::finish(Conn& c, FetchResult result) {
   result.url = r.url;
   result.connection = c.number;
   result.reused = c.served > 0;
+  result.tls_resumed = c.tls && c.tls->resumed();
   result.elapsed = host_.now() - r.queued_at;
   ++done_;
   ++c.served;
@@ -181,10 +200,77 @@ void ConnectionPool::begin_close(Conn& c, const std::string& why) {
   if (c.state == ConnState::Closing || c.state == ConnState::Closed) return;
   auto& tcp = host_.iface().tcp();
   if (!c.peer_closed_first) c.we_closed_first = true;
-  say(6, "pool: closing connection #" + std::to_string(c.number) + " (" + why + "): FIN");
+  if (c.tls && c.tls->established()) {
+    // RFC 8446 §6.1: close_notify before the FIN, so the server knows nothing was cut off.
+    c.tls->close();
+    std::string ignored;
+    flush_tls(c, ignored);
+    say(6, "pool: closing connection #" + std::to_string(c.number) + " (" + why + "): TLS close_notify, then FIN");
+  } else {
+    say(6, "pool: closing connection #" + std::to_string(c.number) + " (" + why + "): FIN");
+  }
   tcp.shutdown(c.sock);
   c.state = ConnState::Closing;
   c.since = host_.now();
+}
+
+bool ConnectionPool::flush_tls(Conn& c, std::string& error) {
+  if (!c.tls) return true;
+  auto& tcp = host_.iface().tcp();
+  while (!c.tls->output().empty()) {
+    auto sent = tcp.send(c.sock, c.tls->output());
+    if (!sent) {
+      error = std::string("connection lost while sending: ") + stack::socket::to_string(sent.error());
+      return false;
+    }
+    if (*sent == 0) break;  // the send buffer is full: the rest goes on a later turn
+    c.tls->consume_output(*sent);
+    c.last_io = host_.now();
+  }
+  return true;
+}
+
+ConnectionPool::Received ConnectionPool::receive(Conn& c, std::span<std::byte> out) {
+  auto& tcp = host_.iface().tcp();
+  auto tcp_failure = [&] {
+    const auto e = tcp.error(c.sock);
+    return Received{RecvKind::Error, 0, ExitCode::CannotConnect,
+                    std::string("connection failed: ") + (e ? stack::socket::to_string(*e) : "closed")};
+  };
+  if (!c.tls) {
+    auto got = tcp.recv(c.sock, out);
+    if (!got) {
+      if (got.error() == stack::socket::RecvError::WouldBlock) return {};
+      return tcp_failure();
+    }
+    if (*got == 0) return {RecvKind::Eof, 0, ExitCode::Ok, {}};
+    return {RecvKind::Data, *got, ExitCode::Ok, {}};
+  }
+  // TLS: every ciphertext byte TCP has goes into the session, then plaintext comes out.
+  std::array<std::byte, 16384> cipher;
+  while (!c.tcp_eof) {
+    auto got = tcp.recv(c.sock, cipher);
+    if (!got) {
+      if (got.error() == stack::socket::RecvError::WouldBlock) break;
+      return tcp_failure();
+    }
+    if (*got == 0) {
+      c.tcp_eof = true;
+      c.tls->receive_eof();
+    } else {
+      c.tls->receive(std::span<const std::byte>(cipher.data(), *got));
+    }
+  }
+  const auto r = c.tls->read(out);
+  std::string send_error;
+  if (!flush_tls(c, send_error)) return {RecvKind::Error, 0, ExitCode::SendError, send_error};
+  switch (r.status) {
+    case appkit::tls::ReadStatus::Ok: return {RecvKind::Data, r.bytes, ExitCode::Ok, {}};
+    case appkit::tls::ReadStatus::Closed: return {RecvKind::Eof, 0, ExitCode::Ok, {}};
+    case appkit::tls::ReadStatus::WouldBlock: return {};
+    case appkit::tls::ReadStatus::Error: return {RecvKind::Error, 0, c.tls->failure()->code, c.tls->failure()->message};
+  }
+  return {};
 }
 
 void ConnectionPool::pump_connection(Conn& c) {
@@ -204,6 +290,15 @@ void ConnectionPool::pump_connection(Conn& c) {
       if (st == TcpState::Established || st == TcpState::CloseWait) {
         say(6, "TCP: connection #" + std::to_string(c.number) + " established — three-way handshake took " +
                    ms(now - c.since));
+        if (c.tls) {
+          c.state = ConnState::Handshaking;
+          c.since = now;
+          c.handshake_started = now;
+          c.tls->handshake();  // the ClientHello
+          std::string error;
+          if (!flush_tls(c, error)) return fail(c, ExitCode::SslConnect, error);
+          return;
+        }
         c.state = ConnState::Idle;
         c.since = now;
         if (c.request) {
@@ -219,7 +314,45 @@ void ConnectionPool::pump_connection(Conn& c) {
       }
       return;
     }
+    case ConnState::Handshaking: {
+      std::array<std::byte, 1> none;
+      const auto got = receive(c, std::span(none).first(0));  // moves ciphertext in (and out)
+      if (got.kind == RecvKind::Error && !c.tls->failure()) return fail(c, got.code, got.error);
+      const auto status = c.tls->handshake();
+      std::string error;
+      if (!flush_tls(c, error)) return fail(c, ExitCode::SslConnect, error);
+      if (status == appkit::tls::HandshakeStatus::Failed) {
+        // The alert is on its way; the exchange is over.
+        return fail(c, c.tls->failure()->code, c.tls->failure()->message);
+      }
+      if (status == appkit::tls::HandshakeStatus::NeedMore) {
+        if (c.tcp_eof) {
+          return fail(c, ExitCode::SslConnect,
+                      "TLS handshake: the server closed the connection before the handshake was complete");
+        }
+        if (now - c.since >= options_.connect_timeout) {
+          return fail(c, ExitCode::TimedOut, "TLS handshake with " + c.address.describe() + " timed out after " +
+                                                 std::to_string(options_.connect_timeout.secs()) + " s");
+        }
+        return;
+      }
+      c.tls_report = now - c.handshake_started;
+      c.tls_done_turn = turn_;
+      c.state = ConnState::Idle;
+      c.since = now;
+      if (c.request) {
+        Request r = std::move(*c.request);
+        c.request.reset();
+        start_request(c, std::move(r));
+        pump_connection(c);
+      }
+      return;
+    }
     case ConnState::Busy: {
+      if (c.tls) {
+        std::string error;
+        if (!flush_tls(c, error)) return fail(c, ExitCode::SendError, error);
+      }
       while (c.out_sent < c.out.size()) {
         auto sent = tcp.send(c.sock, std::as_bytes(std::span(c.out).subspan(c.out_sent)));
         if (!sent) {
@@ -232,21 +365,17 @@ void ConnectionPool::pump_connection(Conn& c) {
       }
       std::array<std::byte, 16384> buf;
       for (;;) {
-        auto got = tcp.recv(c.sock, buf);
-        if (!got) {
-          if (got.error() == stack::socket::RecvError::WouldBlock) break;
-          const auto e = tcp.error(c.sock);
-          return fail(c, ExitCode::CannotConnect,
-                      std::string("connection failed: ") + (e ? stack::socket::to_string(*e) : "closed"));
-        }
+        const auto got = receive(c, buf);
+        if (got.kind == RecvKind::WouldBlock) break;
+        if (got.kind == RecvKind::Error) return fail(c, got.code, got.error);
         http::ResponseParser::State ps;
-        if (*got == 0) {
+        if (got.kind == RecvKind::Eof) {
           c.peer_closed_first = !c.we_closed_first;
           ps = c.parser->finish();
         } else {
           c.got_bytes = true;
           c.last_io = now;
-          ps = c.parser->feed(std::span<const std::byte>(buf.data(), *got));
+          ps = c.parser->feed(std::span<const std::byte>(buf.data(), got.bytes));
           show_progress(c, ps == http::ResponseParser::State::Complete);
         }
         if (ps == http::ResponseParser::State::Error) {
@@ -260,12 +389,12 @@ void ConnectionPool::pump_connection(Conn& c) {
         if (ps == http::ResponseParser::State::Complete) {
           FetchResult result;
           result.response = c.parser->take_response();
-          const bool eof = *got == 0;
+          const bool eof = got.kind == RecvKind::Eof;
           finish(c, std::move(result));
           if (eof && c.state != ConnState::Closing) begin_close(c, "the server closed after the response");
           return;
         }
-        if (*got == 0) return fail(c, ExitCode::Failure, "connection closed before the response was complete");
+        if (got.kind == RecvKind::Eof) return fail(c, ExitCode::Failure, "connection closed before the response was complete");
       }
       if (now - c.last_io >= options_.response_timeout) {
         return fail(c, ExitCode::TimedOut, "no response from " + c.address.describe() + " in " +
@@ -281,15 +410,23 @@ void ConnectionPool::pump_connection(Conn& c) {
       }
       if (tcp.readable(c.sock)) {
         std::array<std::byte, 512> buf;
-        auto got = tcp.recv(c.sock, buf);
-        if (got && *got == 0) {
+        const auto got = receive(c, buf);
+        // A TLS server that closes an idle connection sends close_notify then FIN (Eof); one that
+        // only sends a FIN reads as an error here, and means the same for an idle connection.
+        if (got.kind == RecvKind::Eof || (got.kind == RecvKind::Error && c.tcp_eof)) {
           // The server's keep-alive timer ran out before ours: it sent the first FIN, so it is the
           // side that will sit in TIME-WAIT (docs/levels.md "Who closes first").
           c.peer_closed_first = true;
           say(6, "pool: the server closed idle connection #" + std::to_string(c.number) + " first (its FIN arrived)");
           return begin_close(c, "answering the server's FIN");
         }
-        if (got && *got > 0) return begin_close(c, "unexpected bytes on an idle connection");
+        if (got.kind == RecvKind::Data) return begin_close(c, "unexpected bytes on an idle connection");
+        if (got.kind == RecvKind::Error) {
+          c.state = ConnState::Closed;
+          tcp.abort(c.sock);
+          tcp.close(c.sock);
+          return;
+        }
       }
       if (now - c.since >= options_.idle_timeout) {
         return begin_close(c, "idle for " + std::to_string(options_.idle_timeout.secs()) + " s");
@@ -328,6 +465,13 @@ void ConnectionPool::pump_connection(Conn& c) {
 }
 
 void ConnectionPool::drive() {
+  ++turn_;
+  for (auto& c : conns_) {
+    if (c->tls_report && turn_ > c->tls_done_turn) {
+      if (tls_hook_) tls_hook_(c->number, c->sock, *c->tls, *c->tls_report);
+      c->tls_report.reset();
+    }
+  }
   for (std::size_t i = 0; i < conns_.size(); ++i) pump_connection(*conns_[i]);
   // Hand queued requests to idle connections of their host, or open new ones up to the limit.
   for (auto it = pending_.begin(); it != pending_.end();) {
@@ -349,7 +493,9 @@ void ConnectionPool::drive() {
     // A connection still connecting for this host, without a request, takes it.
     Conn* waiting = nullptr;
     for (auto& c : conns_) {
-      if (c->key == key && c->state == ConnState::Connecting && !c->request) waiting = c.get();
+      if (c->key == key && (c->state == ConnState::Connecting || c->state == ConnState::Handshaking) && !c->request) {
+        waiting = c.get();
+      }
     }
     if (waiting) {
       waiting->request = std::move(*it);
@@ -386,7 +532,8 @@ std::optional<Instant> ConnectionPool::next_deadline() const {
   };
   for (const auto& c : conns_) {
     switch (c->state) {
-      case ConnState::Connecting: consider(c->since + options_.connect_timeout); break;
+      case ConnState::Connecting:
+      case ConnState::Handshaking: consider(c->since + options_.connect_timeout); break;
       case ConnState::Busy: consider(c->last_io + options_.response_timeout); break;
       case ConnState::Idle: consider(c->since + options_.idle_timeout); break;
       case ConnState::Closing: consider(c->since + Duration::from_secs(10)); break;
@@ -398,7 +545,9 @@ std::optional<Instant> ConnectionPool::next_deadline() const {
 
 void ConnectionPool::close_all() {
   for (auto& c : conns_) {
-    if (c->state == ConnState::Idle || c->state == ConnState::Connecting) begin_close(*c, "the browser is done");
+    if (c->state == ConnState::Idle || c->state == ConnState::Connecting || c->state == ConnState::Handshaking) {
+      begin_close(*c, "the browser is done");
+    }
   }
 }
 

@@ -6,8 +6,10 @@
 // §8.1.4 suggested 2): it is `--max-per-host`, and the pool reports how many it really used.
 //
 // Event-driven over the stack's TcpLayer: call drive() every loop turn; it moves each connection
-// along (connect → send → read → parse → idle → close) and calls the request's callback when its
-// response is complete or has failed.
+// along (connect → [TLS handshake] → send → read → parse → idle → close) and calls the request's
+// callback when its response is complete or has failed. Connections are keyed by (scheme, host,
+// port): an https connection carries TLS (apps/common/tls.hpp, memory BIOs over our TCP), and
+// later connections to the same origin resume the TLS session the first one was given.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +23,7 @@
 #include "apps/common/cli.hpp"
 #include "apps/common/host.hpp"
 #include "apps/common/http_client.hpp"
+#include "apps/common/tls.hpp"
 #include "apps/common/url.hpp"
 
 namespace minibrowser {
@@ -32,6 +35,7 @@ struct FetchResult {
   appkit::ExitCode code = appkit::ExitCode::Ok;
   int connection = 0;                              // which pooled connection (1-based)
   bool reused = false;                             // the connection had served a request before
+  bool tls_resumed = false;                        // https: the connection's TLS session was resumed
   stack::Duration elapsed;                         // request queued -> response complete
 };
 
@@ -45,7 +49,14 @@ class ConnectionPool {
     stack::Duration idle_timeout = stack::Duration::from_secs(15);
     stack::Duration connect_timeout = stack::Duration::from_secs(20);
     stack::Duration response_timeout = stack::Duration::from_secs(30);  // first byte and idle reads
+    appkit::tls::Context* tls = nullptr;  // for https URLs (none: https requests fail with exit 1)
   };
+  // After each TLS handshake (for the level-6 narration): the pooled connection's number, its
+  // TCP socket, the session, and how long the handshake took.
+  using TlsHook = std::function<void(int number, stack::socket::SocketId sock, const appkit::tls::Session&, stack::Duration)>;
+  void set_tls_hook(TlsHook hook) { tls_hook_ = std::move(hook); }
+  // The TLS context for https connections opened from now on (made when the first https URL comes).
+  void set_tls(appkit::tls::Context* tls) { options_.tls = tls; }
   using Callback = std::function<void(FetchResult)>;
 
   ConnectionPool(appkit::Host& host, Options options, PoolNarrate narrate);
@@ -83,10 +94,10 @@ class ConnectionPool {
     int attempts = 0;
     bool detailed = false;
   };
-  enum class ConnState { Connecting, Idle, Busy, Closing, Closed };
+  enum class ConnState { Connecting, Handshaking, Idle, Busy, Closing, Closed };
   struct Conn {
     int number = 0;
-    std::string key;  // host:port
+    std::string key;  // scheme://host:port
     stack::wire::Ipv4Address address;
     std::uint16_t port = 80;
     stack::socket::SocketId sock{};
@@ -101,7 +112,25 @@ class ConnectionPool {
     stack::Instant last_io;
     bool peer_closed_first = false;
     bool we_closed_first = false;
+    std::unique_ptr<appkit::tls::Session> tls;  // https only
+    bool tcp_eof = false;                        // the peer's FIN was handed to the TLS session
+    stack::Instant handshake_started;
+    // The handshake's narration waits one turn of the loop, so that our last flight (Finished)
+    // has left and has a frame number.
+    std::optional<stack::Duration> tls_report;
+    std::uint64_t tls_done_turn = 0;
   };
+  // Reads plaintext (through TLS on https connections).
+  enum class RecvKind { Data, WouldBlock, Eof, Error };
+  struct Received {
+    RecvKind kind = RecvKind::WouldBlock;
+    std::size_t bytes = 0;
+    appkit::ExitCode code = appkit::ExitCode::Ok;
+    std::string error;
+  };
+  Received receive(Conn& c, std::span<std::byte> out);
+  // Sends the TLS session's pending ciphertext; false (and `error`) when TCP refused.
+  bool flush_tls(Conn& c, std::string& error);
 
   void start_request(Conn& c, Request r);
   void pump_connection(Conn& c);
@@ -127,6 +156,8 @@ class ConnectionPool {
   std::size_t reuses_ = 0;
   bool detailed_next_ = false;
   bool progress_tty_ = false;
+  TlsHook tls_hook_;
+  std::uint64_t turn_ = 0;  // drive() calls
 };
 
 }  // namespace minibrowser

@@ -1,7 +1,9 @@
 // ustack get: a plain download over our own stack — no rendering — for bulk tests and benchmarks,
-// in curl's habits (exit codes, -o, -f, -L, -r, --connect-timeout, -m).
+// in curl's habits (exit codes, -o, -f, -L, -r, --connect-timeout, -m, -k, --cacert).
 //
 //   ustack get --ip 10.77.0.70/24 --gateway 10.77.0.1 http://203.0.113.80/big.bin -o big.bin
+//   ustack get ... https://www.domain.com/big.bin -o big.bin   (TLS over our TCP, verified like curl:
+//                                 the system store or $SSL_CERT_FILE, --cacert FILE, -k to skip)
 //   ustack get ... -r 0-104857599 http://203.0.113.80/big.bin -o part.bin     (a Range, like curl -r)
 //   ustack get ... --repeat 500 -o /dev/null http://203.0.113.80/   (connection set-up rate)
 //   ustack get ... -T FILE tcp://10.77.0.1:9000        (upload: send FILE raw, FIN, read until the
@@ -13,8 +15,9 @@
 // always a one-line summary: status, bytes, time, MB/s. -s silences everything but errors.
 //
 // Exit codes (curl's): 0 ok; 6 cannot resolve; 7 cannot connect (refused, unreachable); 18 the
-// body ended early; 22 HTTP status >= 400 with --fail; 28 timed out; 47 too many redirects (as 1
-// here); 52 empty reply; 55/56 send/receive failure (reset); 2 usage; 1 anything else.
+// body ended early; 22 HTTP status >= 400 with --fail; 28 timed out; 35 TLS handshake failed;
+// 47 too many redirects (as 1 here); 52 empty reply; 55/56 send/receive failure (reset, a TLS
+// close without close_notify); 60 certificate not verified; 77 bad --cacert file; 2 usage; 1 else.
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,8 +34,10 @@
 #include "apps/common/host.hpp"
 #include "apps/common/hosts_file.hpp"
 #include "apps/common/http_client.hpp"
+#include "apps/common/http_stream.hpp"
 #include "apps/common/network_setup.hpp"
 #include "apps/common/tcp_stream.hpp"
+#include "apps/common/tls.hpp"
 #include "apps/common/url.hpp"
 #include "apps/common/version.hpp"
 #include "apps/ustack/commands.hpp"
@@ -77,6 +82,7 @@ struct Options {
   std::uint64_t repeat = 1;
   bool compressed = false;             // --compressed: ask for gzip/deflate and decode (curl's option)
   std::uint64_t max_filesize = 0;      // --max-filesize: bound on the decoded body (0: none)
+  appkit::tls::Config tls;
 };
 
 // Where the program's messages go: "* " lines with -v, the summary unless -s.
@@ -300,6 +306,19 @@ int run_get(const std::vector<std::string>& args) {
   });
   parser.option("--repeat", "N", "do the transfer N times, each on a new connection (Connection: close), and print the rate",
                 [&](const std::string& v) { return appkit::parse_u64(v, o.repeat) && o.repeat > 0; });
+  parser.flag("-k", "https: do not verify the server's certificate (a warning says what was wrong)",
+              [&] { o.tls.verify = false; });
+  parser.flag("--insecure", "same as -k", [&] { o.tls.verify = false; });
+  parser.option("--cacert", "FILE", "https: trust only the CA certificates in FILE (PEM) instead of the system store",
+                [&](const std::string& v) {
+                  o.tls.ca_file = v;
+                  return !v.empty();
+                });
+  parser.option("--keylog", "FILE", "https: append the TLS secrets to FILE for Wireshark (default: $SSLKEYLOGFILE)",
+                [&](const std::string& v) {
+                  o.tls.keylog_file = v;
+                  return !v.empty();
+                });
   parser.flag("-s", "silent: no summary (errors are still printed)", [&] { o.silent = true; });
   parser.flag("-v", "verbose: connection steps and the request and response headers", [&] { o.verbose = true; });
   parser.add_net_options(net);
@@ -332,7 +351,7 @@ int run_get(const std::vector<std::string>& args) {
     auto u = appkit::Url::parse(o.url);
     if (!u) {
       say.error("bad URL '" + o.url + "': " + appkit::describe(u.error()));
-      return code(u.error() == appkit::UrlError::HttpsNotSupported ? ExitCode::Failure : ExitCode::Usage);
+      return code(ExitCode::Usage);
     }
     first_url = *u;
   }
@@ -365,11 +384,27 @@ int run_get(const std::vector<std::string>& args) {
   Output out(o.output);
   std::vector<std::byte> buf(64 * 1024);
   Duration connect_total;
+  // One TLS context for the whole run (created at the first https URL): its session cache lets
+  // --repeat and redirects resume.
+  std::unique_ptr<appkit::tls::Context> tls_context;
+  auto tls_for = [&](const appkit::Url& url, std::string& error) -> appkit::tls::Context* {
+    if (!url.secure()) return nullptr;
+    if (!tls_context) {
+      auto created = appkit::tls::Context::create(o.tls);
+      if (auto* f = std::get_if<appkit::tls::Failure>(&created)) {
+        error = f->message;
+        return nullptr;
+      }
+      tls_context = std::move(std::get<std::unique_ptr<appkit::tls::Context>>(created));
+      if (!tls_context->keylog_path().empty()) say.info("TLS key log: " + tls_context->keylog_path());
+    }
+    return tls_context.get();
+  };
   // One transfer (with its redirects); 0 or the exit code (the stats already printed).
   auto fetch_once = [&]() -> int {
     http::RedirectFollower follower(*first_url, o.head ? http::Method::Head : http::Method::Get,
                                     static_cast<std::size_t>(o.max_redirs));
-    std::optional<appkit::TcpStream> stream;  // kept alive across redirects to the same origin
+    std::optional<appkit::HttpStream> stream;  // kept alive across redirects to the same origin
     std::optional<appkit::Url> stream_origin;
     std::uint64_t body_written = 0;
     Duration connect_time;
@@ -389,18 +424,51 @@ int run_get(const std::vector<std::string>& args) {
         const Instant t0 = host.now();
         Instant connect_deadline = t0 + o.connect_timeout;
         if (deadline) connect_deadline = std::min(connect_deadline, *deadline);
+        std::string tls_error;
+        appkit::tls::Context* tls = tls_for(url, tls_error);
+        if (url.secure() && !tls) {
+          say.error(tls_error);
+          return finish(code(ExitCode::SslCaCertBadFile));
+        }
         auto connected = appkit::TcpStream::connect(host, *resolved.address, url.port, connect_deadline);
         if (auto* f = std::get_if<appkit::StreamFailure>(&connected)) {
           say.error(f->message);
           return finish(code(exit_code(f->error)));
         }
-        stream.emplace(std::move(std::get<appkit::TcpStream>(connected)));
+        stream.emplace(std::move(std::get<appkit::TcpStream>(connected)), tls, url);
         stream_origin = url;
         connect_time = host.now() - t0;
         connect_total += connect_time;
         say.info("Connected to " + url.host + " (" + resolved.address->describe() + ") port " + std::to_string(url.port) +
-                 " from " + stream->local().addr.describe() + ":" + std::to_string(stream->local().port) + " in " +
-                 std::to_string(connect_time.micros() / 1000) + " ms");
+                 " from " + stream->tcp().local().addr.describe() + ":" + std::to_string(stream->tcp().local().port) +
+                 " in " + std::to_string(connect_time.micros() / 1000) + " ms");
+        if (tls) {
+          const Instant h0 = host.now();
+          if (auto failed = stream->handshake(deadline)) {
+            say.error(failed->timed_out ? "Operation timed out during the TLS handshake with " + url.host
+                                        : failed->message);
+            stream->tcp().close();
+            stream->wait_closed(host.now() + Duration::from_millis(200));
+            return finish(code(failed->code));
+          }
+          const auto* t = stream->tls();
+          say.info("TLS handshake in " + std::to_string((host.now() - h0).micros() / 1000) + " ms: " + t->version() +
+                   " / " + t->cipher() + (t->resumed() ? " (session resumed)" : "") +
+                   (t->alpn().empty() ? ", no ALPN" : ", ALPN " + t->alpn()));
+          const auto chain = t->peer_chain();
+          if (!chain.empty()) {
+            say.info("Server certificate: subject " + chain[0].subject + ", issuer " + chain[0].issuer + ", valid " +
+                     chain[0].not_before + " to " + chain[0].not_after);
+          }
+          if (o.tls.verify) {
+            const auto anchor = t->trust_anchor();
+            say.info("SSL certificate verify ok: " + t->matched_name() + " matches " + url.host + ", chain ends at " +
+                     (anchor ? anchor->subject : std::string("?")) + " from " + tls_context->trust_description());
+          } else if (!o.silent) {
+            std::fprintf(stderr, "ustack get: warning: --insecure: the certificate of %s is not verified%s\n",
+                         url.host.c_str(), t->insecure_problem().empty() ? "" : (" (" + t->insecure_problem() + ")").c_str());
+          }
+        }
       } else {
         say.info("Re-using existing connection with host " + url.host);
       }
@@ -457,8 +525,8 @@ int run_get(const std::vector<std::string>& args) {
       transfer_start = host.now();
       auto w = stream->write_all(std::as_bytes(std::span(request.data(), request.size())), deadline);
       if (w.status != IoStatus::Ok) {
-        say.error("sending the request: " + std::string(describe(*w.error)));
-        return finish(code(exit_code(*w.error)));
+        say.error("sending the request: " + w.error->message);
+        return finish(code(w.error->code));
       }
       auto state = http::ResponseParser::State::NeedMore;
       while (state == http::ResponseParser::State::NeedMore) {
@@ -468,14 +536,13 @@ int run_get(const std::vector<std::string>& args) {
         } else if (r.status == IoStatus::Eof) {
           state = response_parser.finish();
         } else {
-          if (*r.error == appkit::StreamError::TimedOut) {
+          if (r.error->timed_out) {
             say.error("Operation timed out after " + std::to_string((host.now() - start).millis()) + " ms with " +
                       std::to_string(body_written) + " bytes received");
           } else {
-            say.error("Recv failure: " + std::string(describe(*r.error)) + " after " + std::to_string(body_written) +
-                      " bytes");
+            say.error("Recv failure: " + r.error->message + " after " + std::to_string(body_written) + " bytes");
           }
-          return finish(code(exit_code(*r.error)));
+          return finish(code(r.error->code));
         }
       }
       if (write_failed) {
@@ -492,7 +559,10 @@ int run_get(const std::vector<std::string>& args) {
         return finish(code(ExitCode::Failure));
       }
       const http::Response& response = response_parser.response();
-      if (!response_parser.reusable()) stream.reset();  // FIN (the destructor closes)
+      if (!response_parser.reusable()) {
+        stream->close();  // close_notify (TLS), then FIN
+        stream.reset();
+      }
 
       if (o.follow) {
         auto step = follower.on_response(response);

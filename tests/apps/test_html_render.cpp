@@ -68,8 +68,9 @@ TEST_SUITE("apps/html") {
                       "[2] http://www.domain.com/news.shtml\n"
                       "[3] http://www.domain.com/old\n"
                       "[4] http://www.domain.com/big.bin\n"
-                      "[5] http://www.domain.com/missing.html\n"));
-    REQUIRE(page.links.size() == 5);
+                      "[5] http://www.domain.com/missing.html\n"
+                      "[6] https://www.domain.com/\n"));
+    REQUIRE(page.links.size() == 6);
     CHECK(page.links[1] == "http://www.domain.com/news.shtml");
     // No line wider than 80 columns.
     std::istringstream lines(t);

@@ -452,11 +452,17 @@ TEST_SUITE("apps/http") {
     CHECK(std::get<RedirectFailure>(step).kind == RedirectError::TooMany);
     CHECK(many.redirects() == 10);
 
+    // http -> https -> http is followed like any other redirect (the scheme is part of the URL).
     RedirectFollower https(*Url::parse("http://h/"));
     step = https.on_response(301, std::string("https://h/"));
+    REQUIRE(std::holds_alternative<RedirectFollower::Follow>(step));
+    CHECK(std::get<RedirectFollower::Follow>(step).url.to_string() == "https://h/");
+    step = https.on_response(301, std::string("http://h/x"));
+    REQUIRE(std::holds_alternative<RedirectFollower::Follow>(step));
+    CHECK(std::get<RedirectFollower::Follow>(step).url.to_string() == "http://h/x");
+    step = https.on_response(301, std::string("ftp://h/"));
     REQUIRE(std::holds_alternative<RedirectFailure>(step));
-    CHECK(std::get<RedirectFailure>(step).url_error == UrlError::HttpsNotSupported);
-    CHECK(std::get<RedirectFailure>(step).message() == "bad Location \"https://h/\": https is not supported yet");
+    CHECK(std::get<RedirectFailure>(step).url_error == UrlError::UnsupportedScheme);
 
     // From a parsed response.
     auto o = run_whole("HTTP/1.1 301 Moved Permanently\r\nLocation: /\r\nContent-Length: 0\r\n\r\n");

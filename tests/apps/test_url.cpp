@@ -76,8 +76,6 @@ TEST_SUITE("apps/url") {
   TEST_CASE("parse: named errors") {
     CHECK(parse_error("") == UrlError::Empty);
     CHECK(parse_error("   ") == UrlError::Empty);
-    CHECK(parse_error("https://www.domain.com/") == UrlError::HttpsNotSupported);
-    CHECK(std::string(appkit::describe(UrlError::HttpsNotSupported)) == "https is not supported yet");
     CHECK(parse_error("ftp://h/") == UrlError::UnsupportedScheme);
     CHECK(parse_error("www.domain.com") == UrlError::NoScheme);
     CHECK(parse_error("/relative") == UrlError::NoScheme);
@@ -101,12 +99,34 @@ TEST_SUITE("apps/url") {
   TEST_CASE("parse_user_input assumes http://") {
     CHECK(Url::parse_user_input("www.domain.com")->to_string() == "http://www.domain.com/");
     CHECK(Url::parse_user_input("localhost:8080/x")->to_string() == "http://localhost:8080/x");
-    CHECK(Url::parse_user_input("https://x/").error() == UrlError::HttpsNotSupported);
+    CHECK(Url::parse_user_input("https://x/")->to_string() == "https://x/");
+  }
+
+  TEST_CASE("https: default port 443, the origin includes the scheme") {
+    const auto u = *Url::parse("HTTPS://www.domain.com/a?b");
+    CHECK(u.scheme == "https");
+    CHECK(u.port == 443);
+    CHECK(u.secure());
+    CHECK(u.authority() == "www.domain.com");
+    CHECK(u.to_string() == "https://www.domain.com/a?b");
+    CHECK(Url::parse("https://h:443/")->to_string() == "https://h/");
+    CHECK(Url::parse("https://h:80/")->to_string() == "https://h:80/");
+    CHECK(Url::parse("http://h:443/")->authority() == "h:443");
+    CHECK_FALSE(Url::parse("http://h/")->same_origin(*Url::parse("https://h/")));
+    CHECK_FALSE(Url::parse("http://h:443/")->same_origin(*Url::parse("https://h/")));
+    CHECK(Url::parse("https://h/a")->same_origin(*Url::parse("https://h:443/b")));
+    // References keep the base's scheme; an absolute one switches it.
+    const auto page = *Url::parse("https://www.domain.com/dir/p.html");
+    CHECK(resolved(page, "img/a.gif") == "https://www.domain.com/dir/img/a.gif");
+    CHECK(resolved(page, "//cdn.domain.com/x") == "https://cdn.domain.com/x");
+    CHECK(resolved(page, "http://www.domain.com/") == "http://www.domain.com/");
+    CHECK(resolved(page, "https:g") == "https://www.domain.com/dir/g");
+    CHECK(resolved(page, "http:g") == "error: no host name in URL");
   }
 
   TEST_CASE("RFC 3986 §5.4.1 normal examples") {
     const auto base = *Url::parse("http://a/b/c/d;p?q");
-    CHECK(resolved(base, "g:h") == "error: only http URLs are supported");  // not http: refused, named
+    CHECK(resolved(base, "g:h") == "error: only http and https URLs are supported");  // refused, named
     CHECK(resolved(base, "g") == "http://a/b/c/g");
     CHECK(resolved(base, "./g") == "http://a/b/c/g");
     CHECK(resolved(base, "g/") == "http://a/b/c/g/");
@@ -160,9 +180,9 @@ TEST_SUITE("apps/url") {
     CHECK(resolved(page, "img/a.gif") == "http://www.domain.com:8080/dir/img/a.gif");
     CHECK(resolved(page, "//other.net/p") == "http://other.net/p");
     CHECK(resolved(page, "http://OTHER.net") == "http://other.net/");
-    CHECK(resolved(page, "https://other.net/") == "error: https is not supported yet");
-    CHECK(resolved(page, "mailto:a@b") == "error: only http URLs are supported");
-    CHECK(resolved(page, "javascript:void(0)") == "error: only http URLs are supported");
+    CHECK(resolved(page, "https://other.net/") == "https://other.net/");
+    CHECK(resolved(page, "mailto:a@b") == "error: only http and https URLs are supported");
+    CHECK(resolved(page, "javascript:void(0)") == "error: only http and https URLs are supported");
     CHECK(resolved(page, "  /spaced  ") == "http://www.domain.com:8080/spaced");
     CHECK(resolved(page, "a b.html") == "http://www.domain.com:8080/dir/a%20b.html");
     CHECK(resolved(page, "//") == "error: no host name in URL");

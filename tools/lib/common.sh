@@ -16,6 +16,7 @@ USTACK_PACKAGES=(
   build-essential cmake pkg-config            # toolchain (g++ 12, CMake >= 3.25)
   libc-ares-dev node-llhttp doctest-dev       # the three libraries (c-ares, llhttp's C sources, doctest)
   zlib1g-dev                                  # gzip/deflate response bodies
+  libssl-dev openssl ca-certificates          # TLS for https (OpenSSL 3), the sandbox CA's CLI, the system CA store
   clang libclang-rt-14-dev                    # libFuzzer targets and their sanitizer runtime
   iproute2 nftables iptables conntrack        # namespaces, veth, TAP, NAT and its table
   dnsmasq-base unbound nsd nginx-light        # the sandbox's DHCP server, resolver, name servers, web server
