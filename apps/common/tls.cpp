@@ -225,8 +225,8 @@ Session::Session(Context& context, const std::string& host, std::uint16_t port)
       auto& list = it->second;
       ssl_session_st* session = list.back();
       offered_session_ = SSL_set_session(ssl_, session) == 1;
-      // RFC 8446 §C.4: clients SHOULD NOT reuse a TLS 1.3 ticket, so each is offered once.
-      // DEVIATION(RFC 8446 §C.4): the last one is kept and offered again when the pool opens
+      // RFC 8446 Appendix C.4: clients SHOULD NOT reuse a TLS 1.3 ticket, so each is offered once.
+      // DEVIATION(RFC 8446 Appendix C.4): the last one is kept and offered again when the pool opens
       // connections faster than tickets arrive (six at once after the page), as OpenSSL's own
       // client cache would; the server may refuse it, which costs a full handshake, nothing else.
       // TLS 1.2 sessions (RFC 5077 tickets, session IDs) are reusable by design.
