@@ -21,7 +21,6 @@ constexpr std::array<ReasonName, kDropReasonCount> kReasons{{
     {"ipv4.link_broadcast", "unicast IPv4 packet in a link-layer broadcast frame"},
     {"ipv4.not_for_us", "IPv4 packet for another host"},
     {"ipv4.unknown_protocol", "unhandled IP protocol"},
-    {"ipv4.ttl_expired", "IPv4 packet with TTL 0"},
     {"ipv4.fragment_overlap", "overlapping IPv4 fragments (whole datagram discarded)"},
     {"ipv4.fragment_too_big", "reassembled datagram beyond 65535 bytes"},
     {"ipv4.fragment_timeout", "fragments not completed in time"},
@@ -82,7 +81,6 @@ std::string describe(const Event& e) {
           [](const event::ArpResolved& a) {
             return "ARP: " + mac_ip(a.ip, a.mac) + " (resolved in " + a.took.describe() + ", cached)";
           },
-          [](const event::ArpCacheHit& a) { return "ARP: " + mac_ip(a.ip, a.mac) + " (cached)"; },
           [](const event::ArpFailed& a) {
             return "ARP: no answer from " + a.ip.describe() + " after " + std::to_string(a.attempts) + " tries; " +
                    std::to_string(a.dropped_packets) + " queued packet(s) dropped";

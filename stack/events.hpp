@@ -39,7 +39,6 @@ enum class DropReason : std::uint8_t {
   Ipv4LinkBroadcast,   // unicast IP in a link-layer broadcast frame (RFC 1122 §3.3.6)
   Ipv4NotForUs,
   Ipv4UnknownProtocol,
-  Ipv4TtlExpired,      // never forwarded; counted when TTL is 0 on arrival
   FragmentOverlap,     // RFC 5722 spirit: overlapping fragments discard the whole datagram
   FragmentTooBig,      // reassembled length beyond 65535
   FragmentTimeout,
@@ -84,7 +83,6 @@ struct Dropped { DropReason reason; std::string detail; };
 struct ArpRequestSent { wire::Ipv4Address target; int attempt; };
 struct ArpReplyReceived { wire::Ipv4Address ip; wire::MacAddress mac; };
 struct ArpResolved { wire::Ipv4Address ip; wire::MacAddress mac; Duration took; };
-struct ArpCacheHit { wire::Ipv4Address ip; wire::MacAddress mac; };
 struct ArpFailed { wire::Ipv4Address ip; int attempts; std::size_t dropped_packets; };
 struct ArpReplySent { wire::Ipv4Address to; wire::MacAddress to_mac; };
 struct GratuitousArpSent { wire::Ipv4Address ip; };
@@ -97,7 +95,7 @@ struct IcmpErrorReceived { wire::Ipv4Address from; std::string what; };
 }  // namespace event
 
 using Event = std::variant<event::Dropped, event::ArpRequestSent, event::ArpReplyReceived, event::ArpResolved,
-                           event::ArpCacheHit, event::ArpFailed, event::ArpReplySent, event::GratuitousArpSent,
+                           event::ArpFailed, event::ArpReplySent, event::GratuitousArpSent,
                            event::ArpConflict, event::AddressConfigured, event::AddressRemoved,
                            event::EchoRequestAnswered, event::FragmentReassembled, event::IcmpErrorReceived>;
 using EventSink = std::function<void(Instant, const Event&)>;

@@ -123,7 +123,7 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
         // the LISTEN state". The listener never stopped listening: the child just goes away.
         // "If this connection was initiated with an active OPEN ... connection refused".
         if (listener_) {
-          user_released = true;
+          user_released_ = true;
           reset_connection(ctx, std::nullopt);
         } else {
           reset_connection(ctx, TcpError::Refused);
@@ -160,7 +160,7 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
     if (state_ == TcpState::SynReceived && listener_) {
       // "If the connection was initiated with a passive OPEN, then return this connection to
       // the LISTEN state and return."
-      user_released = true;
+      user_released_ = true;
       reset_connection(ctx, std::nullopt);
       return;
     }
@@ -399,7 +399,7 @@ bool TcpSocket::process_ack(TcpContext& ctx, const Repr& seg) {
       // acknowledged, then enter FIN-WAIT-2 and continue processing in that state."
       if (fin_acked_) {
         set_state(ctx, TcpState::FinWait2);
-        if (user_released) fin_wait2_at_ = ctx.now + config_.fin_wait2_timeout;
+        if (user_released_) fin_wait2_at_ = ctx.now + config_.fin_wait2_timeout;
       }
       break;
     case TcpState::Closing:
@@ -651,7 +651,7 @@ void TcpSocket::process_text(TcpContext& ctx, const Repr& seg) {
   const std::uint32_t in_order = ooo_.take_front();
   rx_.commit(in_order);
   rcv_nxt_ += in_order;
-  if (user_released) rx_.consume(rx_.size());  // nobody will read it: acknowledge and discard
+  if (user_released_) rx_.consume(rx_.size());  // nobody will read it: acknowledge and discard
 
   if (offset > 0 || had_gaps) {
     // RFC 5681 §4.2: "A TCP receiver SHOULD send an immediate duplicate ACK when an out-of-order

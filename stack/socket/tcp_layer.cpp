@@ -3,6 +3,7 @@
 #include "stack/socket/tcp_layer.hpp"
 
 #include <algorithm>
+#include <array>
 
 namespace stack::socket {
 
@@ -241,6 +242,9 @@ void TcpLayer::listen_input(TcpContext& ctx, SocketId lid, Listener& l, wire::Ip
   // ---- second, check for an ACK: "Any acknowledgment is bad if it arrives on a connection
   // still in the LISTEN state. An acceptable reset segment should be formed ... <SEQ=SEG.ACK><CTL=RST>" ----
   if (seg.ack) {
+    // A completing handshake whose SYN-ACK went out as a SYN cookie (RFC 4987 §3.6) comes back
+    // here, to the listener: no half-open socket was kept for it.
+    if (!seg.flags.syn && accept_cookie(ctx, lid, l, src, dst, seg)) return;
     closed_input(ctx, src, dst, seg, "ACK to a listener");
     return;
   }
@@ -251,12 +255,24 @@ void TcpLayer::listen_input(TcpContext& ctx, SocketId lid, Listener& l, wire::Ip
     ctx.drop(lid, TcpDrop::ListenNotSyn);
     return;
   }
-  // docs/hostile-inputs.md #57: half-open plus not-yet-accepted connections are bounded by the backlog.
-  if (l.half_open.size() + l.accept_queue.size() >= l.backlog || sockets_.size() >= config_.max_sockets) {
-    ctx.drop(lid, TcpDrop::BacklogFull);
+  // docs/hostile-inputs.md #57: half-open plus not-yet-accepted connections are bounded by the
+  // backlog. Each reason is counted on its own: an application that does not accept (accept
+  // queue), a flood of SYNs (SYN queue), the whole layer at its limit (socket table).
+  if (l.accept_queue.size() >= l.backlog) {
+    ctx.drop(lid, TcpDrop::AcceptQueueFull);
     return;
   }
-  // NOT IMPLEMENTED(RFC 4987 §3.6): SYN cookies; the bounded backlog is the only defence.
+  if (sockets_.size() >= config_.max_sockets) {
+    ctx.drop(lid, TcpDrop::SocketTableFull);
+    return;
+  }
+  if (l.half_open.size() + l.accept_queue.size() >= l.backlog) {
+    // RFC 4987 §3.6: the SYN queue is full (a flood, or just a burst): answer with a cookie and
+    // keep nothing, so legitimate clients still complete their handshakes.
+    if (config_.syn_cookies) send_cookie(ctx, lid, src, dst, seg);
+    else ctx.drop(lid, TcpDrop::SynQueueFull);
+    return;
+  }
   const SocketId id = next_id_++;
   auto sock = std::make_unique<TcpSocket>(id, config_);
   const ConnKey key{dst.value, seg.dst_port, src.value, seg.src_port};
@@ -267,6 +283,144 @@ void TcpLayer::listen_input(TcpContext& ctx, SocketId lid, Listener& l, wire::Ip
   connections_[key] = id;
   l.half_open.insert(id);
   sockets_[id] = std::move(sock);
+}
+
+// --- SYN cookies (RFC 4987 §3.6) -------------------------------------------------------------
+//
+// The ISN of a cookie SYN-ACK carries what the listener would otherwise have kept, as in the
+// classic construction RFC 4987 §3.6 describes:
+//   bits 31..27  t mod 32, t = the time in 64-second periods (a cookie is good for two periods)
+//   bits 26..24  the MSS, as an index into kCookieMss (the largest entry not above the peer's)
+//   bits 23..0   a keyed hash (SipHash-2-4, the layer's secret) of the 4-tuple, the peer's ISN
+//                and t, so that only we can make a cookie and only for this connection
+// The ACK that completes the handshake brings it back as SEG.ACK - 1 (and the peer's ISN as
+// SEG.SEQ - 1). With timestamps (RFC 7323), the low 6 bits of our TSval carry the peer's window
+// scale (4 bits, 15 = none) and SACK-permitted (1 bit), and come back in TSecr, as Linux does;
+// without timestamps the cookie SYN-ACK offers neither option, since nothing could bring them
+// back. What a cookie loses, as in every stack: options beyond these, and data on the SYN.
+namespace {
+constexpr std::array<std::uint16_t, 8> kCookieMss = {216, 536, 1200, 1360, 1400, 1440, 1452, 1460};
+constexpr std::int64_t kCookiePeriodMicros = 64'000'000;
+constexpr std::uint32_t kCookieTsMask = 0x3f;
+}  // namespace
+
+std::uint32_t TcpLayer::cookie_hash(const ConnKey& k, SeqNum peer_isn, std::uint64_t period) const {
+  std::vector<std::byte> in;
+  put32(in, 0x53594e43);  // "SYNC": domain separation from the ISN and timestamp inputs
+  put32(in, k.local_addr);
+  put32(in, k.remote_addr);
+  put32(in, (std::uint32_t{k.local_port} << 16) | k.remote_port);
+  put32(in, peer_isn.raw);
+  put32(in, static_cast<std::uint32_t>(period));
+  return static_cast<std::uint32_t>(siphash24(key_, in)) & 0x00ffffffu;
+}
+
+SeqNum TcpLayer::make_cookie(Instant now, const ConnKey& k, SeqNum peer_isn, unsigned mss_index) const {
+  const auto period = static_cast<std::uint64_t>(now.micros() / kCookiePeriodMicros);
+  return SeqNum{static_cast<std::uint32_t>((period & 31u) << 27) | ((mss_index & 7u) << 24) |
+                cookie_hash(k, peer_isn, period)};
+}
+
+std::optional<unsigned> TcpLayer::check_cookie(Instant now, const ConnKey& k, SeqNum peer_isn, SeqNum cookie) const {
+  const auto period = static_cast<std::uint64_t>(now.micros() / kCookiePeriodMicros);
+  for (std::uint64_t age = 0; age < 2 && age <= period; ++age) {
+    const std::uint64_t p = period - age;
+    if ((cookie.raw >> 27) != (p & 31u)) continue;
+    if ((cookie.raw & 0x00ffffffu) == cookie_hash(k, peer_isn, p)) return (cookie.raw >> 24) & 7u;
+  }
+  return std::nullopt;
+}
+
+void TcpLayer::send_cookie(TcpContext& ctx, SocketId lid, wire::Ipv4Address src, wire::Ipv4Address dst,
+                           const wire::tcp::Repr& seg) {
+  if (rst_queue_.size() >= config_.max_queued_rsts) {
+    ctx.drop(lid, TcpDrop::RstQueueFull);  // the stateless queue is rate-limited like RSTs
+    return;
+  }
+  const ConnKey key{dst.value, seg.dst_port, src.value, seg.src_port};
+  wire::tcp::Repr syn = seg;
+  syn.payload = {};
+  const bool ts = config_.timestamps && syn.timestamps.has_value();
+  if (!ts) {
+    syn.window_scale.reset();
+    syn.sack_permitted = false;
+  }
+  const std::uint16_t ours = static_cast<std::uint16_t>(config_.mtu - 40);
+  const std::uint16_t theirs = std::min(syn.mss.value_or(536), ours);
+  unsigned index = 0;
+  for (unsigned i = 0; i < kCookieMss.size(); ++i)
+    if (kCookieMss[i] <= theirs) index = i;
+  syn.mss = kCookieMss[index];
+  const SeqNum cookie = make_cookie(ctx.now, key, seg.seq, index);
+  // The SYN-ACK is the one a real socket would send (same options, window and scale): a socket
+  // is opened on the side, quietly, asked for its SYN-ACK, and forgotten.
+  TcpCounters quiet_counters;
+  const std::function<void(const TcpEvent&)> quiet_events;
+  std::deque<TcpOutgoing> quiet_queue;
+  TcpContext quiet{ctx.now, config_, quiet_counters, quiet_events, quiet_queue};
+  TcpSocket probe(0, config_);
+  probe.open_passive(quiet, TcpEndpoint{dst, seg.dst_port}, TcpEndpoint{src, seg.src_port}, syn, cookie,
+                     timestamp_offset(key), lid);
+  std::optional<TcpOutgoing> synack;
+  probe.dispatch(quiet, scratch_, [&](const TcpOutgoing& o) {
+    synack = o;
+    synack->repr.payload = {};
+  });
+  if (!synack) return;
+  if (ts && synack->repr.timestamps) {
+    const std::uint32_t ws = syn.window_scale ? std::min<std::uint32_t>(*syn.window_scale, 14) : 0xf;
+    const std::uint32_t bits = ws | (syn.sack_permitted ? 0x10u : 0u);
+    synack->repr.timestamps->first = (synack->repr.timestamps->first & ~kCookieTsMask) | bits;
+  }
+  rst_queue_.push_back(*synack);
+  ++counters_.syncookies_sent;
+}
+
+bool TcpLayer::accept_cookie(TcpContext& ctx, SocketId lid, Listener& l, wire::Ipv4Address src, wire::Ipv4Address dst,
+                             const wire::tcp::Repr& seg) {
+  if (!config_.syn_cookies || seg.flags.rst) return false;
+  const ConnKey key{dst.value, seg.dst_port, src.value, seg.src_port};
+  const SeqNum peer_isn = seg.seq - 1;
+  const auto index = check_cookie(ctx.now, key, peer_isn, *seg.ack - 1);
+  if (!index) {
+    ++counters_.syncookies_failed;
+    return false;
+  }
+  if (l.accept_queue.size() >= l.backlog) {
+    ctx.drop(lid, TcpDrop::AcceptQueueFull);  // silently: the peer's retransmission may find room
+    return true;
+  }
+  if (sockets_.size() >= config_.max_sockets) {
+    ctx.drop(lid, TcpDrop::SocketTableFull);
+    return true;
+  }
+  // The SYN the cookie stands for, rebuilt from what came back.
+  wire::tcp::Repr syn;
+  syn.src_port = seg.src_port;
+  syn.dst_port = seg.dst_port;
+  syn.seq = peer_isn;
+  syn.flags.syn = true;
+  syn.window_raw = seg.window_raw;
+  syn.mss = kCookieMss[*index];
+  if (config_.timestamps && seg.timestamps) {
+    const std::uint32_t echoed = seg.timestamps->second;
+    syn.timestamps = std::pair{seg.timestamps->first, 0u};
+    if ((echoed & 0xf) != 0xf) syn.window_scale = static_cast<std::uint8_t>(echoed & 0xf);
+    syn.sack_permitted = (echoed & 0x10) != 0;
+  }
+  ++counters_.syncookies_validated;
+  const SocketId id = next_id_++;
+  auto sock = std::make_unique<TcpSocket>(id, config_);
+  sock->open_passive(ctx, TcpEndpoint{dst, seg.dst_port}, TcpEndpoint{src, seg.src_port}, syn, *seg.ack - 1,
+                     timestamp_offset(key), lid);
+  sock->syn_ack_sent_as_cookie();
+  TcpSocket& s = *sock;
+  connections_[key] = id;
+  l.half_open.insert(id);
+  sockets_[id] = std::move(sock);
+  s.process(ctx, seg);  // SYN-RECEIVED -> ESTABLISHED, and any data the ACK carries
+  after_socket_event(s);
+  return true;
 }
 
 void TcpLayer::after_socket_event(TcpSocket& s) {
@@ -281,14 +435,14 @@ void TcpLayer::after_socket_event(TcpSocket& s) {
     // Handshake complete: the connection waits for accept(), which hands out the handle.
     l.accept_queue.push_back(s.id());
   } else {
-    s.user_released = true;  // died half-open: nobody will ever accept it
+    s.release_handle();  // died half-open: nobody will ever accept it
   }
 }
 
 void TcpLayer::sweep() {
   for (auto it = sockets_.begin(); it != sockets_.end();) {
     TcpSocket& s = *it->second;
-    if (s.state() == TcpState::Closed && s.user_released) {
+    if (s.state() == TcpState::Closed && s.user_released()) {
       const ConnKey key{s.local().addr.value, s.local().port, s.remote().addr.value, s.remote().port};
       if (auto c = connections_.find(key); c != connections_.end() && c->second == s.id()) connections_.erase(c);
       if (s.listener()) {
@@ -389,7 +543,7 @@ std::optional<SocketId> TcpLayer::accept(SocketId listener) {
 
 Result<std::size_t, SendError> TcpLayer::send(SocketId id, std::span<const std::byte> data) {
   TcpSocket* s = find(id);
-  if (!s || s->user_released) return Err{SendError::BadSocket};
+  if (!s || s->user_released()) return Err{SendError::BadSocket};
   if (s->error()) return Err{SendError::ConnectionFailed};
   switch (s->state()) {
     case TcpState::SynSent:
@@ -405,7 +559,7 @@ Result<std::size_t, SendError> TcpLayer::send(SocketId id, std::span<const std::
 
 Result<std::size_t, RecvError> TcpLayer::recv(SocketId id, std::span<std::byte> out) {
   TcpSocket* s = find(id);
-  if (!s || s->user_released) return Err{RecvError::BadSocket};
+  if (!s || s->user_released()) return Err{RecvError::BadSocket};
   if (s->recv_queued() > 0) return s->recv(out);
   if (s->at_eof()) return std::size_t{0};
   if (s->error()) return Err{RecvError::ConnectionFailed};
@@ -423,7 +577,7 @@ Result<std::size_t, RecvError> TcpLayer::recv(SocketId id, std::span<std::byte> 
 
 void TcpLayer::shutdown(SocketId id) {
   TcpSocket* s = find(id);
-  if (!s || s->user_released) return;
+  if (!s || s->user_released()) return;
   TcpContext ctx = context(last_now_);
   s->shutdown(ctx);
 }
@@ -438,7 +592,7 @@ void TcpLayer::close_handle(SocketId id) {
     for (SocketId child : orphans) {
       if (TcpSocket* s = find(child)) {
         s->abort(ctx);
-        s->user_released = true;
+        s->release_handle();
       }
     }
     if (on_event) on_event(tcp_event::StateChanged{id, TcpState::Listen, TcpState::Closed});
@@ -446,7 +600,7 @@ void TcpLayer::close_handle(SocketId id) {
     return;
   }
   TcpSocket* s = find(id);
-  if (!s || s->user_released) return;
+  if (!s || s->user_released()) return;
   if (s->recv_queued() > 0 && s->state() != TcpState::Closed) {
     // RFC 2525 §2.17 / RFC 9293 §3.10.4 note: closing with unread data sends a RST, so the peer
     // learns the data was lost.
@@ -454,16 +608,16 @@ void TcpLayer::close_handle(SocketId id) {
   } else {
     s->shutdown(ctx);
   }
-  s->user_released = true;
+  s->release_handle();
   sweep();
 }
 
 void TcpLayer::abort(SocketId id) {
   TcpSocket* s = find(id);
-  if (!s || s->user_released) return;
+  if (!s || s->user_released()) return;
   TcpContext ctx = context(last_now_);
   s->abort(ctx);
-  s->user_released = true;
+  s->release_handle();
   sweep();
 }
 
@@ -513,6 +667,9 @@ std::vector<std::pair<std::string, std::uint64_t>> TcpLayer::stats() const {
       {"tcp.rst_sent", counters_.rst_sent},
       {"tcp.rst_received", counters_.rst_received},
       {"tcp.time_wait_reused", counters_.time_wait_reused},
+      {"tcp.syncookies_sent", counters_.syncookies_sent},
+      {"tcp.syncookies_validated", counters_.syncookies_validated},
+      {"tcp.syncookies_failed", counters_.syncookies_failed},
       {"tcp.challenge_acks", counters_.challenge_acks},
       {"tcp.active_opens", counters_.active_opens},
       {"tcp.passive_opens", counters_.passive_opens},

@@ -145,6 +145,14 @@ class TcpLayer {
   void after_socket_event(TcpSocket& s);
   void sweep();
   SeqNum initial_sequence_number(Instant now, const ConnKey& key) const;
+  // SYN cookies (RFC 4987 §3.6), tcp_layer.cpp.
+  SeqNum make_cookie(Instant now, const ConnKey& key, SeqNum peer_isn, unsigned mss_index) const;
+  std::optional<unsigned> check_cookie(Instant now, const ConnKey& key, SeqNum peer_isn, SeqNum cookie) const;
+  std::uint32_t cookie_hash(const ConnKey& key, SeqNum peer_isn, std::uint64_t period) const;
+  void send_cookie(TcpContext& ctx, SocketId lid, wire::Ipv4Address src, wire::Ipv4Address dst,
+                   const wire::tcp::Repr& seg);
+  bool accept_cookie(TcpContext& ctx, SocketId lid, Listener& l, wire::Ipv4Address src, wire::Ipv4Address dst,
+                     const wire::tcp::Repr& seg);
   std::uint32_t timestamp_offset(const ConnKey& key) const;
   std::optional<std::uint16_t> pick_ephemeral_port(wire::Ipv4Address local, wire::Ipv4Address remote,
                                                    std::uint16_t remote_port);

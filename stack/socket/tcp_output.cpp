@@ -186,7 +186,7 @@ void TcpSocket::on_timers(TcpContext& ctx) {
 // Each persist expiry, and each retransmission of a zero-window probe, of a connection the
 // application has closed counts against config_.orphan_retries until SND.UNA moves again.
 bool TcpSocket::orphan_gives_up(TcpContext& ctx) {
-  if (!user_released || ++orphan_probes_ <= config_.orphan_retries) return false;
+  if (!user_released_ || ++orphan_probes_ <= config_.orphan_retries) return false;
   ++ctx.counters.orphans_timed_out;
   reset_connection(ctx, TcpError::TimedOut);
   return true;
@@ -199,7 +199,7 @@ void TcpSocket::on_retransmit_timeout(TcpContext& ctx) {
   // Linux). DEVIATION(RFC 9293 §3.8.3 MUST-23): R2 for a SYN "MUST be at least 3 minutes";
   // Linux's 127 s default is kept so a failing connect() reports the same delay as the kernel.
   if (retries_ >= (handshake ? config_.max_syn_retries : config_.max_retries)) {
-    if (listener_ && handshake) user_released = true;
+    if (listener_ && handshake) user_released_ = true;
     reset_connection(ctx, soft_error_ ? *soft_error_ : TcpError::TimedOut);
     return;
   }

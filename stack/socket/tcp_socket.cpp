@@ -40,7 +40,9 @@ constexpr DropName kDropNames[kTcpDropCount] = {
     {"bad TCP address or port", "tcp.drop.bad_address"},
     {"no socket (RST sent)", "tcp.drop.no_socket"},
     {"non-SYN to a listener", "tcp.drop.listen_not_syn"},
-    {"listen backlog full", "tcp.drop.backlog_full"},
+    {"accept queue full", "tcp.drop.accept_queue_full"},
+    {"SYN queue full (SYN cookies off)", "tcp.drop.syn_queue_full"},
+    {"socket table full", "tcp.drop.socket_table_full"},
     {"SYN-SENT: unacceptable ACK", "tcp.drop.syn_sent_bad_ack"},
     {"SYN-SENT: neither SYN nor RST", "tcp.drop.syn_sent_no_syn"},
     {"segment outside the receive window", "tcp.drop.out_of_window"},
@@ -192,6 +194,14 @@ void TcpSocket::open_passive(TcpContext& ctx, TcpEndpoint local, TcpEndpoint rem
   max_snd_wnd_ = snd_wnd_;
   snd_wl1_ = syn.seq;
   set_state(ctx, TcpState::SynReceived);
+}
+
+void TcpSocket::syn_ack_sent_as_cookie() {
+  snd_nxt_ = snd_max_ = iss_ + 1;
+  last_ack_sent_ = rcv_nxt_;
+  // The cookie SYN-ACK advertised what a SYN-ACK from here advertises (unscaled, RFC 7323 §2.2):
+  // that right edge is ours now, so data on the completing ACK is inside the window.
+  rcv_adv_ = rcv_nxt_ + static_cast<std::uint32_t>(std::min<std::size_t>(rx_.free(), 0xffff));
 }
 
 // --- user calls ---

@@ -55,7 +55,9 @@ enum class TcpDrop {
   BadAddress,           // broadcast/multicast/unspecified endpoint, or port 0
   NoSocket,             // answered with RST (RFC 9293 §3.10.7.1)
   ListenNotSyn,         // non-SYN to a listener (§3.10.7.2)
-  BacklogFull,          // half-open + accept queue at the listen() backlog (docs/hostile-inputs.md #57)
+  AcceptQueueFull,      // handshakes completed and not yet accepted fill the listen() backlog
+  SynQueueFull,         // half-open + accept queue at the backlog, SYN cookies off (docs/hostile-inputs.md #57)
+  SocketTableFull,      // the layer's max_sockets reached: no new connection of any kind
   SynSentBadAck,        // §3.10.7.3 first: ACK outside (ISS, SND.NXT]
   SynSentNoSyn,         // §3.10.7.3 fifth: neither SYN nor RST
   OutOfWindow,          // §3.10.7.4 first: unacceptable segment (answered with an ACK)
@@ -100,6 +102,9 @@ struct TcpCounters {
   std::uint64_t orphans_timed_out = 0;     // closed by the application, no progress (Linux tcp_orphan_retries)
   std::uint64_t keepalive_probes = 0;
   std::uint64_t time_wait_reused = 0;      // a new SYN ended a TIME-WAIT early (RFC 6191)
+  std::uint64_t syncookies_sent = 0;       // SYN-ACKs sent statelessly, the SYN queue full (RFC 4987 §3.6)
+  std::uint64_t syncookies_validated = 0;  // ACKs whose cookie checked out: a connection made from it
+  std::uint64_t syncookies_failed = 0;     // ACKs to a listener whose cookie did not check out (RST)
   std::array<std::uint64_t, kTcpDropCount> drops{};
 };
 
@@ -134,6 +139,9 @@ struct TcpConfig {
   bool sack = true;                               // offer SACK-permitted (RFC 2018)
   bool timestamps = true;                         // offer timestamps (RFC 7323)
   bool window_scaling = true;                     // offer window scale (RFC 7323 §2)
+  // RFC 4987 §3.6: when a listener's SYN queue is full, answer SYNs with a SYN-ACK whose ISN is a
+  // cookie and keep no state (on by default, like Linux's tcp_syncookies = 1).
+  bool syn_cookies = true;
   // RFC 1122 §4.2.3.2: "the delay MUST be less than 0.5 seconds". Linux uses 40..200 ms.
   Duration delayed_ack = Duration::from_millis(200);
   // Data segments ACKed at once after the handshake before delaying starts (Linux's quickack
@@ -203,6 +211,11 @@ class TcpSocket {
   void open_passive(TcpContext& ctx, TcpEndpoint local, TcpEndpoint remote, const wire::tcp::Repr& syn, SeqNum iss,
                     std::uint32_t ts_offset, SocketId listener);
 
+  // SYN cookies (RFC 4987 §3.6): a connection rebuilt from a valid cookie was opened with
+  // open_passive() from the SYN the cookie encodes; its SYN-ACK already went out, statelessly, so
+  // SND.NXT moves past the ISS and the ACK that carried the cookie completes the handshake.
+  void syn_ack_sent_as_cookie();
+
   // --- events ---
   void process(TcpContext& ctx, const wire::tcp::Repr& seg);  // tcp_input.cpp
   void dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const Emit& emit);  // tcp_output.cpp
@@ -233,7 +246,10 @@ class TcpSocket {
   bool writable() const;
   std::size_t send_space() const { return tx_.free(); }
   std::size_t recv_queued() const { return rx_.size(); }
-  bool user_released = false;  // the application closed its handle (or never had one)
+  // The application closed its handle (or never had one): nobody will read, write or close it
+  // again, and the layer frees it once CLOSED (an "orphan" while it still closes).
+  bool user_released() const { return user_released_; }
+  void release_handle() { user_released_ = true; }
   bool fin_queued() const { return fin_queued_; }
 
   // The RFC variables, for tests and the narrator (RFC 9293 §3.3.1).
@@ -267,7 +283,6 @@ class TcpSocket {
   void end_time_wait(TcpContext& ctx);
 
  private:
-  friend struct TcpSocketTestAccess;
   using Repr = wire::tcp::Repr;
 
   // tcp_input.cpp
@@ -361,6 +376,7 @@ class TcpSocket {
   bool peer_closed_first_ = false;
   bool nodelay_ = false;
   bool keepalive_ = false;
+  bool user_released_ = false;
 
   // Timers: absolute deadlines (docs/architecture.md "Time and state").
   std::optional<Instant> rto_at_;

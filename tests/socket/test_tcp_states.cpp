@@ -168,20 +168,29 @@ TEST_SUITE("socket/tcp states") {
     CHECK(h.layer.state(*lid) == TcpState::Listen);
   }
 
-  TEST_CASE("LISTEN: the backlog bounds half-open connections (docs/hostile-inputs.md #57)") {
-    Harness h;
-    auto lid = h.layer.listen(Ipv4Address::any(), kListenPort, 2);
-    for (std::uint16_t i = 0; i < 5; ++i) {
-      Repr syn;
-      syn.src_port = static_cast<std::uint16_t>(40000 + i);
-      syn.dst_port = kListenPort;
-      syn.seq = kRemoteSeq;
-      syn.flags.syn = true;
-      h.deliver(syn);
+  TEST_CASE("LISTEN: the backlog bounds half-open connections; beyond it SYN cookies keep no state (docs/hostile-inputs.md #57)") {
+    for (const bool cookies : {true, false}) {
+      CAPTURE(cookies);
+      auto c = plain_config();
+      c.syn_cookies = cookies;
+      Harness h(c);
+      auto lid = h.layer.listen(Ipv4Address::any(), kListenPort, 2);
+      for (std::uint16_t i = 0; i < 5; ++i) {
+        Repr syn;
+        syn.src_port = static_cast<std::uint16_t>(40000 + i);
+        syn.dst_port = kListenPort;
+        syn.seq = kRemoteSeq;
+        syn.flags.syn = true;
+        h.deliver(syn);
+      }
+      // Two SYN-ACKs from half-open sockets; with cookies, three more that keep nothing.
+      CHECK(h.collect().size() == (cookies ? 5u : 2u));
+      CHECK(h.layer.socket_count() == 2);
+      CHECK(h.layer.counters().syncookies_sent == (cookies ? 3u : 0u));
+      CHECK(h.layer.counters().drops[static_cast<std::size_t>(stack::socket::TcpDrop::SynQueueFull)] ==
+            (cookies ? 0u : 3u));
+      (void)lid;
     }
-    CHECK(h.collect().size() == 2);
-    CHECK(h.layer.socket_count() == 2);
-    (void)lid;
   }
 
   TEST_CASE("SYN-RECEIVED: RST returns a passive connection to LISTEN (RFC 9293 §3.10.7.4)") {
