@@ -316,7 +316,8 @@ void DhcpClient::poll_once(Instant now) {
     }
     if (l.t2_rebind_at && now >= *l.t2_rebind_at) {
       Rebinding r{l, new_xid(), now, now, 1};
-      r.retransmit_at = renew_retransmit(now, *l.lease_expires_at);
+      r.retransmit_at =
+          l.lease_expires_at ? renew_retransmit(now, *l.lease_expires_at) : now + config_.renew_min_retransmit;
       send_renew_request(now, r.lease, r.xid, r.started_at, true, 1);
       enter(now, std::move(r));
       return;
@@ -345,7 +346,8 @@ void DhcpClient::poll_once(Instant now) {
       // RFC 2131 §4.4.5: "If no DHCPACK arrives before time T2, the client moves to REBINDING
       // state and sends (via broadcast) a DHCPREQUEST message to extend its lease."
       Rebinding r{l, new_xid(), now, now, 1};
-      r.retransmit_at = renew_retransmit(now, *l.lease_expires_at);
+      r.retransmit_at =
+          l.lease_expires_at ? renew_retransmit(now, *l.lease_expires_at) : now + config_.renew_min_retransmit;
       send_renew_request(now, r.lease, r.xid, r.started_at, true, 1);
       enter(now, std::move(r));
       return;
@@ -353,7 +355,8 @@ void DhcpClient::poll_once(Instant now) {
     if (now < s->retransmit_at) return;
     ++s->attempt;
     send_renew_request(now, s->lease, s->xid, s->started_at, false, s->attempt);
-    s->retransmit_at = renew_retransmit(now, *l.t2_rebind_at);
+    // An infinite lease has no T2 (a renewal the user asked for): retry at the RFC's minimum.
+    s->retransmit_at = l.t2_rebind_at ? renew_retransmit(now, *l.t2_rebind_at) : now + config_.renew_min_retransmit;
     return;
   }
   if (auto* s = std::get_if<Rebinding>(&state_)) {
@@ -369,7 +372,8 @@ void DhcpClient::poll_once(Instant now) {
     if (now < s->retransmit_at) return;
     ++s->attempt;
     send_renew_request(now, s->lease, s->xid, s->started_at, true, s->attempt);
-    s->retransmit_at = renew_retransmit(now, *l.lease_expires_at);
+    s->retransmit_at =
+        l.lease_expires_at ? renew_retransmit(now, *l.lease_expires_at) : now + config_.renew_min_retransmit;
     return;
   }
 }

@@ -608,7 +608,7 @@ void TcpLayer::close_handle(SocketId id) {
   } else {
     s->shutdown(ctx);
   }
-  s->release_handle();
+  s->release_handle(ctx);
   sweep();
 }
 

@@ -113,7 +113,7 @@ std::optional<std::uint32_t> TcpSocket::next_data_len() const {
     // receiver (RFC 9293 §3.10.7.4 "If the RCV.WND is zero, no segments will be acceptable"),
     // so it waits, like data, for the window or the persist timer (as Linux holds it).
     if (!fin_pending()) return std::nullopt;
-    if (snd_wnd_ == 0 && snd_una_ == snd_max_) return std::nullopt;
+    if (snd_wnd_ == 0 && snd_nxt_ == snd_una_) return std::nullopt;
     return 0;
   }
   const std::uint32_t in_flight = flight();
@@ -379,7 +379,7 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
 
   if (window_probe_due_) {
     window_probe_due_ = false;
-    if (snd_wnd_ == 0 && snd_una_ == snd_max_ && (snd_nxt_ < tx_end() || fin_pending())) {
+    if (snd_wnd_ == 0 && snd_nxt_ == snd_una_ && (snd_nxt_ < tx_end() || fin_pending())) {
       // RFC 9293 §3.8.6.1: "The sending TCP must regularly retransmit to the receiving TCP even
       // when the window is zero" — one byte of new data (or the FIN, when no data is left); if
       // refused, the retransmission timer resends it. RFC 1122 §4.2.2.17 (MUST-36): the probe
@@ -390,7 +390,7 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
       rtt_.backoff();
       snd_nxt_ += send_segment(ctx, scratch, emit, snd_nxt_, 1);
       probing_ = true;
-    } else if (snd_wnd_ > 0 && snd_una_ == snd_max_ && data_state(state_) && snd_nxt_ < tx_end()) {
+    } else if (snd_wnd_ > 0 && snd_nxt_ == snd_una_ && data_state(state_) && snd_nxt_ < tx_end()) {
       // The override timeout of sender SWS avoidance (RFC 1122 §4.2.3.4, RFC 9293 §3.8.6.2.1:
       // "send ... if ... the override timeout occurs"): the peer offers a window smaller than a
       // segment and than half its largest one, nothing is in flight, so no ACK will ever come
@@ -415,10 +415,13 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
   }
 
   // Persist timer (RFC 9293 §3.8.6.1, MUST-35), which is also the SWS override timer: armed
-  // whenever data (or the FIN) waits and nothing is in flight — then no ACK and no retransmission
-  // will ever come, and only the window can be holding it back (zero, or too small for SWS
-  // avoidance, RFC 9293 §3.8.6.2.1). Without it a tiny window stalls the connection for good.
-  if (data_state(state_) && snd_una_ == snd_max_ && (snd_nxt_ < tx_end() || fin_pending())) {
+  // whenever data (or the FIN) waits and no retransmission timer runs — then no ACK and no
+  // retransmission will ever come, and only the window can be holding it back (zero, or too
+  // small for SWS avoidance, RFC 9293 §3.8.6.2.1). Without it a tiny window stalls the
+  // connection for good. ("No timer" rather than "SND.UNA = SND.MAX": when a window opens after
+  // a zero-window probe, SND.NXT goes back over the unacknowledged probe byte and its timer is
+  // cancelled; fuzz_tcp_conn found that stall.)
+  if (data_state(state_) && !rto_at_ && (snd_nxt_ < tx_end() || fin_pending())) {
     if (!persist_at_) persist_at_ = ctx.now + rtt_.rto();
   } else {
     persist_at_.reset();

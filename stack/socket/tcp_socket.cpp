@@ -196,6 +196,11 @@ void TcpSocket::open_passive(TcpContext& ctx, TcpEndpoint local, TcpEndpoint rem
   set_state(ctx, TcpState::SynReceived);
 }
 
+void TcpSocket::release_handle(TcpContext& ctx) {
+  user_released_ = true;
+  if (state_ == TcpState::FinWait2 && !fin_wait2_at_) fin_wait2_at_ = ctx.now + config_.fin_wait2_timeout;
+}
+
 void TcpSocket::syn_ack_sent_as_cookie() {
   snd_nxt_ = snd_max_ = iss_ + 1;
   last_ack_sent_ = rcv_nxt_;

@@ -250,6 +250,10 @@ class TcpSocket {
   // again, and the layer frees it once CLOSED (an "orphan" while it still closes).
   bool user_released() const { return user_released_; }
   void release_handle() { user_released_ = true; }
+  // The same when the application closes a socket that is already past its own CLOSE: a
+  // connection that was shut down earlier and reached FIN-WAIT-2 starts the orphan's FIN-WAIT-2
+  // timeout now (it was not armed while someone held the handle).
+  void release_handle(TcpContext& ctx);
   bool fin_queued() const { return fin_queued_; }
 
   // The RFC variables, for tests and the narrator (RFC 9293 §3.3.1).

@@ -506,6 +506,29 @@ TEST_SUITE("socket/tcp recovery") {
     CHECK(h.layer.counters().window_probes == 0);  // never a zero-window probe: the window was open
   }
 
+  TEST_CASE("A zero window that reopens to a tiny one after a probe: the unacknowledged probe byte goes again within an RTO (found by fuzz_tcp_conn)") {
+    Harness h(data_config());
+    const SocketId id = open(h);
+    REQUIRE(*h.layer.send(id, Bytes(1000, std::byte{'a'})) == 1000);
+    const Sent d = h.expect_one();
+    h.deliver(peer_ack(h, id, end_of(d), 0));
+    REQUIRE(*h.layer.send(id, Bytes(3000, std::byte{'b'})) == 3000);
+    h.expect_silence();
+    h.at_ms(1000);
+    const Sent probe = h.expect_one();
+    REQUIRE(probe.payload.size() == 1);
+    // The window reopens to 6 bytes without taking the probe byte: SND.NXT goes back over it,
+    // its timer is cancelled, and SWS avoidance refuses 6 bytes. Something must still wake us.
+    h.at_ms(1010);
+    h.deliver(peer_ack(h, id, end_of(d), 6));
+    bool sent = false;
+    for (std::int64_t ms = 1010; ms <= 4000 && !sent; ms += 10) {
+      h.at_ms(ms);
+      for (const auto& s : h.collect()) sent = sent || (!s.payload.empty() && s.repr.seq == end_of(d));
+    }
+    CHECK(sent);
+  }
+
   TEST_CASE("Orphan: a closed connection whose peer answers with a zero window for ever is dropped after orphan_retries (Linux tcp_orphan_retries)") {
     auto c = data_config();
     c.orphan_retries = 3;

@@ -349,6 +349,27 @@ TEST_SUITE("socket/tcp states") {
     CHECK(h.layer.state(id) == TcpState::Closed);
   }
 
+  TEST_CASE("FIN-WAIT-2 reached while the application holds the socket, then closed: the orphan's timeout starts at the close (found by fuzz_tcp_conn)") {
+    Harness h;
+    const SocketId id = establish_active(h);
+    h.layer.shutdown(id);
+    const Sent fin = h.expect_one();
+    Repr ack = h.from_peer(id);
+    ack.seq = kRemoteSeq + 1;
+    ack.ack = fin.repr.seq + 1;
+    h.deliver(ack);
+    REQUIRE(h.layer.state(id) == TcpState::FinWait2);
+    // Held: FIN-WAIT-2 may last as long as the application wants (RFC 9293 leaves it unbounded).
+    h.at_ms(3600 * 1000);
+    h.expect_silence();
+    CHECK(h.layer.socket_count() == 1);
+    // Closed now, and the peer never sends its FIN: freed after the FIN-WAIT-2 timeout.
+    h.layer.close(id);
+    h.at_ms(3600 * 1000 + 60000);
+    h.expect_silence();
+    CHECK(h.layer.socket_count() == 0);
+  }
+
   TEST_CASE("Passive close: CLOSE-WAIT -> LAST-ACK -> CLOSED (RFC 9293 §3.6)") {
     Harness h;
     const SocketId id = establish_passive(h);
