@@ -615,7 +615,7 @@ class Renderer {
                                        std::vector<std::string>* links, bool measuring = false) {
     Renderer sub(base_, options_, width, link_base_ + page_.links.size() + (links ? links->size() : 0),
                  table_depth_ + 1);
-    sub.measuring_ = measuring;
+    sub.measuring_ = measuring || measuring_;  // inside a cell being measured, everything is measured
     for (std::size_t i = begin; i < end && i < tb.all.size(); ++i) sub.feed(tb.all[i]);
     sub.finish();
     std::vector<std::string> lines;

@@ -288,12 +288,22 @@ ResponseParser::State ResponseParser::finish() {
     state_ = State::Error;
     return state_;
   }
-  const llhttp_errno_t err = llhttp_finish(&parser_);
-  if (err == HPE_PAUSED) {  // on_message_complete ran: a read-until-close body is complete
+  // llhttp_finish hands back a callback's own return value as it is: our -1 (fail_with) is not
+  // an llhttp_errno_t value, so it is taken as an int (an enum holding -1 is undefined behaviour).
+  const int rc = static_cast<int>(llhttp_finish(&parser_));
+  if (rc == HPE_PAUSED) {  // on_message_complete ran: a read-until-close body is complete
     state_ = State::Complete;
-    paused_ = false;         // the connection is gone; the next start() begins a fresh one
+    paused_ = false;        // the connection is gone; the next start() begins a fresh one
     return state_;
   }
+  if (rc < 0 || pending_failure_) {  // a callback refused the end of the body (e.g. decoding failed)
+    if (pending_failure_) failure_ = *pending_failure_;
+    else failure_.kind = ParseError::Malformed;
+    failure_.offset = consumed_;
+    state_ = State::Error;
+    return state_;
+  }
+  const auto err = static_cast<llhttp_errno_t>(rc);
   failure_.kind = ParseError::Truncated;
   if (err == HPE_OK) {
     failure_.reason = "only informational responses before the close";
