@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "fuzz_input.hpp"
 #include "stack/socket/dhcp_client.hpp"
 #include "stack/wire/dhcpv4.hpp"
 
@@ -24,14 +25,7 @@ namespace dhcp = stack::wire::dhcpv4;
 using stack::wire::Ipv4Address;
 
 namespace {
-struct Input {
-  const std::uint8_t* data;
-  std::size_t size;
-  std::size_t at = 0;
-  bool empty() const { return at >= size; }
-  std::uint8_t u8() { return at < size ? data[at++] : 0; }
-  std::uint16_t u16() { return static_cast<std::uint16_t>(u8() << 8 | u8()); }
-  std::uint32_t u32() { return static_cast<std::uint32_t>(u16()) << 16 | u16(); }
+struct Input : fuzz::Input {
   // Mostly addresses in the sandbox's LAN, sometimes anything (0, broadcast, multicast ...).
   Ipv4Address addr() {
     const std::uint8_t sel = u8();
@@ -52,7 +46,7 @@ void trap_unless(bool ok) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  Input in{data, size};
+  Input in{{data, size}};
   DhcpConfig config;
   config.chaddr = wire::MacAddress{{0x02, 0, 0, 0, 0, 1}};
   const std::uint8_t setup = in.u8();

@@ -19,6 +19,7 @@
 #include <span>
 #include <vector>
 
+#include "fuzz_input.hpp"
 #include "stack/socket/tcp_layer.hpp"
 
 using namespace stack;
@@ -33,14 +34,7 @@ namespace {
 const Ipv4Address kUs = Ipv4Address::from_octets(10, 0, 0, 1);
 const Ipv4Address kPeer = Ipv4Address::from_octets(10, 0, 0, 2);
 
-struct Input {
-  const std::uint8_t* data;
-  std::size_t size;
-  std::size_t at = 0;
-  bool empty() const { return at >= size; }
-  std::uint8_t u8() { return at < size ? data[at++] : 0; }
-  std::uint16_t u16() { return static_cast<std::uint16_t>(u8() << 8 | u8()); }
-  std::uint32_t u32() { return static_cast<std::uint32_t>(u16()) << 16 | u16(); }
+struct Input : fuzz::Input {
   // A sequence offset: mostly small and near the edge, sometimes anywhere.
   std::int32_t delta() {
     const std::uint8_t sel = u8();
@@ -78,7 +72,7 @@ struct Peer {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  Input in{data, size};
+  Input in{{data, size}};
   TcpLayer::Config c;
   c.secret_key[0] = 1;
   c.secret_key[1] = 2;
