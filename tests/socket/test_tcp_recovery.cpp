@@ -82,6 +82,15 @@ std::vector<Sent> fill_pipe(Harness& h, SocketId id, std::size_t segments, std::
   return {out.begin(), out.end()};
 }
 
+// Sends `n` bytes of 'a', and the peer acknowledges all of them with a zero window: the start of
+// every persist-timer test. Returns the data segment.
+Sent send_then_close_window(Harness& h, SocketId id, std::size_t n) {
+  REQUIRE(*h.layer.send(id, Bytes(n, std::byte{'a'})) == n);
+  const Sent d = h.expect_one();
+  h.deliver(peer_ack(h, id, end_of(d), 0));
+  return d;
+}
+
 std::string describe_all(const std::vector<Sent>& v) {
   std::string all;
   for (const auto& s : v) all += s.describe() + "\n";
@@ -377,9 +386,7 @@ TEST_SUITE("socket/tcp recovery") {
   TEST_CASE("ESTABLISHED: a zero window answered for ever never times the connection out (RFC 9293 §3.8.6.1 MUST-37)") {
     Harness h(data_config());
     const SocketId id = open(h);
-    REQUIRE(*h.layer.send(id, Bytes(10, std::byte{'a'})) == 10);
-    const Sent d = h.expect_one();
-    h.deliver(peer_ack(h, id, end_of(d), 0));
+    const Sent d = send_then_close_window(h, id, 10);
     REQUIRE(*h.layer.send(id, Bytes(10, std::byte{'b'})) == 10);
     int probes = 0;
     for (std::int64_t ms = 0; ms < 3600 * 1000; ms += 500) {
@@ -400,9 +407,7 @@ TEST_SUITE("socket/tcp recovery") {
     c.max_retries = 4;
     Harness h(c);
     const SocketId id = open(h);
-    REQUIRE(*h.layer.send(id, Bytes(10, std::byte{'a'})) == 10);
-    const Sent d = h.expect_one();
-    h.deliver(peer_ack(h, id, end_of(d), 0));
+    const Sent d = send_then_close_window(h, id, 10);
     REQUIRE(*h.layer.send(id, Bytes(10, std::byte{'b'})) == 10);
     for (std::int64_t ms = 0; ms < 600 * 1000; ms += 500) {
       h.at_ms(ms);
@@ -509,9 +514,7 @@ TEST_SUITE("socket/tcp recovery") {
   TEST_CASE("A zero window that reopens to a tiny one after a probe: the unacknowledged probe byte goes again within an RTO (found by fuzz_tcp_conn)") {
     Harness h(data_config());
     const SocketId id = open(h);
-    REQUIRE(*h.layer.send(id, Bytes(1000, std::byte{'a'})) == 1000);
-    const Sent d = h.expect_one();
-    h.deliver(peer_ack(h, id, end_of(d), 0));
+    const Sent d = send_then_close_window(h, id, 1000);
     REQUIRE(*h.layer.send(id, Bytes(3000, std::byte{'b'})) == 3000);
     h.expect_silence();
     h.at_ms(1000);
@@ -534,9 +537,7 @@ TEST_SUITE("socket/tcp recovery") {
     c.orphan_retries = 3;
     Harness h(c);
     const SocketId id = open(h);
-    REQUIRE(*h.layer.send(id, Bytes(10, std::byte{'a'})) == 10);
-    const Sent d = h.expect_one();
-    h.deliver(peer_ack(h, id, end_of(d), 0));
+    const Sent d = send_then_close_window(h, id, 10);
     REQUIRE(*h.layer.send(id, Bytes(10, std::byte{'b'})) == 10);
     h.layer.close(id);  // FIN-WAIT-1, the FIN behind data the peer will never take
     int probes = 0;
@@ -558,9 +559,7 @@ TEST_SUITE("socket/tcp recovery") {
     c.max_retries = 3;
     Harness h(c);
     const SocketId id = open(h);
-    REQUIRE(*h.layer.send(id, Bytes(10, std::byte{'a'})) == 10);
-    const Sent d = h.expect_one();
-    h.deliver(peer_ack(h, id, end_of(d), 0));
+    const Sent d = send_then_close_window(h, id, 10);
     h.layer.shutdown(id);  // not an orphan: the application still holds the socket
     h.expect_silence();    // no FIN into the zero window
     int probes = 0;
