@@ -16,6 +16,14 @@ HttpStream::HttpStream(TcpStream tcp, tls::Context* tls, const Url& url) : tcp_(
   if (tls) tls_ = std::make_unique<tls::Session>(*tls, url.host, url.port);
 }
 
+namespace {
+HttpStreamError tls_error(const tls::Failure& f) {
+  HttpStreamError e{f.code, f.message};
+  e.truncated = f.truncated;
+  return e;
+}
+}  // namespace
+
 HttpStreamError HttpStream::tcp_error(StreamError e) const {
   return HttpStreamError{exit_code(e), describe(e), e == StreamError::TimedOut};
 }
@@ -88,7 +96,7 @@ HttpIo HttpStream::read(std::span<std::byte> out, std::optional<Instant> deadlin
       case tls::ReadStatus::Ok: return {IoStatus::Ok, r.bytes, std::nullopt};
       case tls::ReadStatus::Closed: return {IoStatus::Eof, 0, std::nullopt};
       case tls::ReadStatus::Error:
-        return {IoStatus::Error, 0, HttpStreamError{tls_->failure()->code, tls_->failure()->message}};
+        return {IoStatus::Error, 0, tls_error(*tls_->failure())};
       case tls::ReadStatus::WouldBlock: break;
     }
     // pump() may have brought ciphertext in: read again before sleeping.
@@ -96,7 +104,7 @@ HttpIo HttpStream::read(std::span<std::byte> out, std::optional<Instant> deadlin
     if (r.status != tls::ReadStatus::WouldBlock) {
       if (r.status == tls::ReadStatus::Ok) return {IoStatus::Ok, r.bytes, std::nullopt};
       if (r.status == tls::ReadStatus::Closed) return {IoStatus::Eof, 0, std::nullopt};
-      return {IoStatus::Error, 0, HttpStreamError{tls_->failure()->code, tls_->failure()->message}};
+      return {IoStatus::Error, 0, tls_error(*tls_->failure())};
     }
     if (deadline && tcp_.host().now() >= *deadline) {
       return {IoStatus::Error, 0, HttpStreamError{ExitCode::TimedOut, describe(StreamError::TimedOut), true}};

@@ -24,6 +24,12 @@ struct HttpStreamError {
   ExitCode code = ExitCode::Failure;
   std::string message;
   bool timed_out = false;
+  // TLS: the server's FIN came without close_notify (tls::Failure::truncated). The caller ends the
+  // response as at an EOF and lets the HTTP framing judge, as curl does: a body whose length is
+  // known and not reached is "transfer closed with N bytes remaining" (18, like a plain EOF); a body
+  // read until the close cannot be known whole without close_notify, so that stays this error (56;
+  // curl takes it as complete).
+  bool truncated = false;
 };
 
 struct HttpIo {

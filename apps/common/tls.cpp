@@ -367,7 +367,8 @@ void Session::fail_from_openssl(const char* during, int ssl_error) {
     // the peer must send close_notify), unless the HTTP framing already said the body was whole —
     // which the caller knows, and then it never reads this far.
     failure_ = Failure{ExitCode::RecvError,
-                       "TLS: the server closed the connection without close_notify: the response may be truncated"};
+                       "TLS: the server closed the connection without close_notify: the response may be truncated",
+                       eof_};
   } else {
     failure_ = Failure{ExitCode::RecvError, std::string("TLS ") + during + " failed: " + openssl_error_text()};
   }

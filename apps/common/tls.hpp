@@ -56,6 +56,10 @@ struct Config {
 struct Failure {
   ExitCode code = ExitCode::SslConnect;
   std::string message;  // one line: "SSL certificate problem: certificate has expired (on 2020-01-02 ...)"
+  // After the handshake: the peer's FIN came without close_notify (RFC 8446 §6.1), possibly in the
+  // middle of a record. The data is cut short; whether that cut a response is the HTTP framing's
+  // call (a body whose length is known: curl's 18; one read until the close: 56, see http_stream.hpp).
+  bool truncated = false;
 };
 
 // One certificate of the chain the server sent, for the narration.

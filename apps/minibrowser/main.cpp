@@ -712,6 +712,9 @@ int main(int argc, char** argv) {
   if (pool) {
     pool->close_all();
     run_until([&] { return pool->all_closed(); }, Duration::from_secs(5));
+    // A connection that failed in the last turn was aborted there: one more turn of the stack so
+    // that its RST leaves before we exit (the server would hold the connection otherwise).
+    host.step(host.now());
   }
   if (net.stats) host.print_stats(stderr);
   return exit_code;

@@ -367,9 +367,14 @@ void ConnectionPool::pump_connection(Conn& c) {
       for (;;) {
         const auto got = receive(c, buf);
         if (got.kind == RecvKind::WouldBlock) break;
-        if (got.kind == RecvKind::Error) return fail(c, got.code, got.error);
         http::ResponseParser::State ps;
-        if (got.kind == RecvKind::Eof) {
+        if (got.kind == RecvKind::Error) {
+          // TLS without close_notify: the HTTP framing judges, as at a plain EOF (http_stream.hpp).
+          const bool truncated = c.tls && c.tls->failure() && c.tls->failure()->truncated;
+          if (!truncated) return fail(c, got.code, got.error);
+          ps = c.parser->finish();
+          if (ps != http::ResponseParser::State::Error) return fail(c, got.code, got.error);
+        } else if (got.kind == RecvKind::Eof) {
           c.peer_closed_first = !c.we_closed_first;
           ps = c.parser->finish();
         } else {
@@ -383,6 +388,8 @@ void ConnectionPool::pump_connection(Conn& c) {
           return fail(c,
                       kind == http::ParseError::BadContentEncoding ? ExitCode::BadContentEncoding
                       : kind == http::ParseError::DecodedTooLarge  ? ExitCode::FileSizeExceeded
+                      : kind == http::ParseError::Truncated        ? ExitCode::PartialFile
+                      : kind == http::ParseError::EmptyReply       ? ExitCode::EmptyReply
                                                                    : ExitCode::Failure,
                       c.parser->error().message());
         }

@@ -409,6 +409,14 @@ int run_get(const std::vector<std::string>& args) {
     std::uint64_t body_written = 0;
     Duration connect_time;
     Instant transfer_start = start;
+    // A response that failed half-way: the connection ends with a RST, so the server stops at once
+    // (a FIN would only ask it to finish), and the loop turns briefly so that the RST leaves before
+    // we exit.
+    auto abandon = [&] {
+      if (!stream || !stream->tcp().is_open()) return;
+      stream->tcp().abort();
+      host.run_until([] { return false; }, host.now() + Duration::from_millis(20));
+    };
 
     for (;;) {
       const appkit::Url url = follower.current();
@@ -447,8 +455,12 @@ int run_get(const std::vector<std::string>& args) {
           if (auto failed = stream->handshake(deadline)) {
             say.error(failed->timed_out ? "Operation timed out during the TLS handshake with " + url.host
                                         : failed->message);
-            stream->tcp().close();
-            stream->wait_closed(host.now() + Duration::from_millis(200));
+            if (failed->timed_out) {
+              abandon();
+            } else {
+              stream->tcp().close();
+              stream->wait_closed(host.now() + Duration::from_millis(200));
+            }
             return finish(code(failed->code));
           }
           const auto* t = stream->tls();
@@ -535,6 +547,8 @@ int run_get(const std::vector<std::string>& args) {
           state = response_parser.feed(std::span<const std::byte>(buf).first(r.bytes));
         } else if (r.status == IoStatus::Eof) {
           state = response_parser.finish();
+        } else if (r.error->truncated && response_parser.finish() != http::ResponseParser::State::Complete) {
+          state = http::ResponseParser::State::Error;  // the framing says what is missing (18, 52)
         } else {
           if (r.error->timed_out) {
             say.error("Operation timed out after " + std::to_string((host.now() - start).millis()) + " ms with " +
@@ -542,6 +556,7 @@ int run_get(const std::vector<std::string>& args) {
           } else {
             say.error("Recv failure: " + r.error->message + " after " + std::to_string(body_written) + " bytes");
           }
+          abandon();
           return finish(code(r.error->code));
         }
       }
@@ -552,6 +567,8 @@ int run_get(const std::vector<std::string>& args) {
       if (state == http::ResponseParser::State::Error) {
         const auto& e = response_parser.error();
         say.error(e.message());
+        stream->close();  // the server has usually closed already (18, 52): our FIN answers it
+        stream->wait_closed(host.now() + Duration::from_millis(200));
         if (e.kind == http::ParseError::Truncated) return finish(code(ExitCode::PartialFile));
         if (e.kind == http::ParseError::EmptyReply) return finish(code(ExitCode::EmptyReply));
         if (e.kind == http::ParseError::BadContentEncoding) return finish(code(ExitCode::BadContentEncoding));

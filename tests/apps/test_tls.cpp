@@ -211,6 +211,7 @@ TEST_SUITE("tls") {
     REQUIRE(client.failure());
     CHECK(client.failure()->code == ExitCode::RecvError);
     CHECK(client.failure()->message.find("without close_notify") != std::string::npos);
+    CHECK(client.failure()->truncated);  // the HTTP framing decides between 18 and 56
   }
 
   TEST_CASE("a record cut in the middle by EOF is an error") {
@@ -231,6 +232,28 @@ TEST_SUITE("tls") {
     CHECK(client.read(buf).status == ReadStatus::Error);
     REQUIRE(client.failure());
     CHECK(client.failure()->code == ExitCode::RecvError);
+    CHECK(client.failure()->truncated);
+  }
+
+  TEST_CASE("a corrupted record is a read error (56) but no truncation: the framing is not asked") {
+    Pki pki;
+    auto leaf = pki.leaf({.cn = "www.domain.com", .sans = {"DNS:www.domain.com"}});
+    Server server(leaf.cert.get(), leaf.key.get(), {});
+    auto ctx = context(with_ca(pki.ca_file));
+    Session client(*ctx, "www.domain.com", 443);
+    client.handshake();
+    exchange(client, server, 1000);
+    REQUIRE(client.established());
+    server.write(std::string(100, 'z'));
+    auto record = server.take_output();
+    REQUIRE(record.size() > 20);
+    record[record.size() - 3] ^= std::byte{0x40};  // in the AEAD tag: the record fails to decrypt
+    client.receive(record);
+    std::array<std::byte, 200> buf;
+    CHECK(client.read(buf).status == ReadStatus::Error);
+    REQUIRE(client.failure());
+    CHECK(client.failure()->code == ExitCode::RecvError);
+    CHECK_FALSE(client.failure()->truncated);
   }
 
   TEST_CASE("hostile servers during the handshake: garbage, EOF, an alert") {
