@@ -32,6 +32,7 @@ constexpr Subcommand kSubcommands[] = {
     {"serve", "ustack serve [options] [--port 80] DIR", "a small static HTTP/1.1 file server on the stack", "#5"},
     {"get", "ustack get [options] URL -o FILE", "download a URL over the stack without rendering", "#5"},
     {"up", "ustack up [options] [--for SECONDS] [-v]", "bring the stack up and answer ARP and ping until stopped", ""},
+    {"explain", "ustack explain FILE.pcap [--level N] [--ladder F.svg] [--json F]", "narrate any capture by level; ladder diagram, JSON", ""},
 };
 
 void print_usage(std::FILE* out) {
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
   if (first == "serve") return ustack_cli::run_serve({args.begin() + 1, args.end()});
   if (first == "get") return ustack_cli::run_get({args.begin() + 1, args.end()});
   if (first == "resolve") return ustack_cli::run_resolve({args.begin() + 1, args.end()});
+  if (first == "explain") return ustack_cli::run_explain({args.begin() + 1, args.end()});
   for (const auto& sub : kSubcommands) {
     if (first == sub.name) return run_subcommand(sub, {args.begin() + 1, args.end()});
   }

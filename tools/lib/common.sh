@@ -25,6 +25,7 @@ USTACK_PACKAGES=(
   tcpdump tshark                              # reading our pcap files back
   vagrant                                     # `vagrant validate -p` of the Vagrantfile (tests/net/test_vagrant_validate.sh)
   w3m                                         # the renderer held to `w3m -dump` on real pages (tests/net/test_real_pages.sh; python3 counts the words)
+  chromium-headless-shell                     # Debian's Chromium without a display: renders the ladder diagram (tests/net/test_explain.sh)
 )
 
 # Installs what is missing, idempotently: when everything is present it only says so.

@@ -1,0 +1,31 @@
+// Telling a capture: the narration by level (docs/levels.md), the ladder diagram (SVG) and the
+// JSON record, all from apps/common/conversations.* — shared by `ustack explain FILE.pcap` and the
+// mini-browser's `--ladder` / `--json` on its own run's pcap.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apps/common/conversations.hpp"
+
+namespace appkit::explain {
+
+// The lines of levels 1..`level`, in frame order: "[L6     12.4 ms] [frame 9] TCP #1 → SYN …".
+// Every line is about a frame of the capture, or sums up frames it names.
+std::vector<std::string> narrate(const analysis::Analysis& a, int level);
+
+// A sequence diagram: one column per endpoint (us, router, resolver, root, TLD, authoritative,
+// then one lane per TCP connection of each web server, side by side), one arrow per frame with
+// its number and time, TIME-WAIT drawn on the side that closed first. Plain SVG 1.1, no script;
+// each arrow is a <g class="arrow"> whose <title> is the hover text.
+std::string ladder_svg(const analysis::Analysis& a, const std::string& title);
+
+// One JSON object (RFC 8259) with everything the analysis found; its fields are documented in the
+// README ("The JSON record").
+std::string json_record(const analysis::Analysis& a);
+
+// Writes `text` to `path` (created or truncated); the error is one line naming the file.
+std::optional<std::string> write_file(const std::string& path, const std::string& text);
+
+}  // namespace appkit::explain

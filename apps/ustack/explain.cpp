@@ -1,0 +1,64 @@
+// ustack explain: narrate any capture (ours, tcpdump's, Wireshark's) at the seven levels of
+// docs/levels.md, and draw it as a ladder diagram and a JSON record (apps/common/explain.hpp).
+//
+//   ustack explain FILE.pcap [--level N] [--ladder FILE.svg] [--json FILE]
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "apps/common/cli.hpp"
+#include "apps/common/conversations.hpp"
+#include "apps/common/explain.hpp"
+#include "apps/common/pcap_reader.hpp"
+#include "apps/ustack/commands.hpp"
+
+namespace ustack_cli {
+
+int run_explain(const std::vector<std::string>& args) {
+  using appkit::ExitCode;
+  std::uint64_t level = 7;
+  std::string ladder, json;
+  appkit::ArgParser parser("ustack explain", "ustack explain FILE.pcap [--level N] [--ladder FILE.svg] [--json FILE]");
+  parser.option("--level", "N", "narrate levels 1..N (docs/levels.md; default 7)", [&](const std::string& v) {
+    return appkit::parse_u64(v, level) && level >= 1 && level <= 7;
+  });
+  parser.option("--ladder", "FILE.svg", "draw the capture as a ladder diagram (SVG, one arrow per frame)",
+                [&](const std::string& v) { ladder = v; return !v.empty(); });
+  parser.option("--json", "FILE", "write what the capture holds as one JSON record (README \"The JSON record\")",
+                [&](const std::string& v) { json = v; return !v.empty(); });
+  const auto parsed = parser.parse(args);
+  if (parsed.help) {
+    std::fputs(parser.help_text().c_str(), stdout);
+    return 0;
+  }
+  if (parsed.error || parsed.positional.size() != 1) {
+    std::fprintf(stderr, "ustack explain: %s\n", parsed.error ? parsed.error->c_str() : "needs exactly one capture file (pcap or pcapng)");
+    return static_cast<int>(ExitCode::Usage);
+  }
+  const std::string& path = parsed.positional.front();
+  std::vector<std::byte> storage;
+  auto read = appkit::pcap::read_file(path, storage);
+  if (auto* err = std::get_if<appkit::pcap::ReadError>(&read)) {
+    std::fprintf(stderr, "ustack explain: %s\n", err->message.c_str());
+    return static_cast<int>(ExitCode::Failure);
+  }
+  const auto a = appkit::analysis::analyze(std::get<appkit::pcap::Capture>(read));
+  std::printf("%s: %llu frames (%s)\n", path.c_str(), static_cast<unsigned long long>(a.frames), a.format.c_str());
+  for (const auto& line : appkit::explain::narrate(a, static_cast<int>(level))) std::printf("%s\n", line.c_str());
+  int rc = 0;
+  if (!ladder.empty()) {
+    if (auto e = appkit::explain::write_file(ladder, appkit::explain::ladder_svg(a, "ladder of " + path))) {
+      std::fprintf(stderr, "ustack explain: %s\n", e->c_str());
+      rc = static_cast<int>(ExitCode::Failure);
+    }
+  }
+  if (!json.empty()) {
+    if (auto e = appkit::explain::write_file(json, appkit::explain::json_record(a))) {
+      std::fprintf(stderr, "ustack explain: %s\n", e->c_str());
+      rc = static_cast<int>(ExitCode::Failure);
+    }
+  }
+  return rc;
+}
+
+}  // namespace ustack_cli

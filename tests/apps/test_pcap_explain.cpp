@@ -1,0 +1,278 @@
+// apps/pcap_reader, conversations, explain: captures read back (classic and pcapng), every kind of
+// broken file refused in one line, and a made-up exchange told right: the handshake, the HTTP
+// exchange, who closed first, a three- and a four-segment close, one ladder arrow per frame.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "apps/common/conversations.hpp"
+#include "apps/common/explain.hpp"
+#include "apps/common/pcap_reader.hpp"
+#include "stack/wire/tcp.hpp"
+#include "support/iface_harness.hpp"
+
+using namespace test::ifh;
+namespace pcap = appkit::pcap;
+namespace tcp = stack::wire::tcp;
+
+namespace {
+
+void put32(Bytes& b, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) b.push_back(static_cast<std::byte>(v >> (8 * i)));
+}
+void put16(Bytes& b, std::uint16_t v) {
+  b.push_back(static_cast<std::byte>(v));
+  b.push_back(static_cast<std::byte>(v >> 8));
+}
+
+// A little-endian classic pcap (microseconds, Ethernet) of `frames`, one every millisecond.
+Bytes classic(const std::vector<Bytes>& frames) {
+  Bytes b;
+  put32(b, 0xa1b2c3d4);
+  put16(b, 2);
+  put16(b, 4);
+  put32(b, 0);
+  put32(b, 0);
+  put32(b, 262144);
+  put32(b, 1);
+  std::uint32_t t = 0;
+  for (const auto& f : frames) {
+    put32(b, 1700000000);
+    put32(b, t);
+    t += 1000;
+    put32(b, static_cast<std::uint32_t>(f.size()));
+    put32(b, static_cast<std::uint32_t>(f.size()));
+    b.insert(b.end(), f.begin(), f.end());
+  }
+  return b;
+}
+
+// The same frames as pcapng: a section header, one interface (default microsecond resolution),
+// an enhanced packet block each.
+Bytes pcapng(const std::vector<Bytes>& frames) {
+  Bytes b;
+  put32(b, 0x0A0D0D0A);
+  put32(b, 28);
+  put32(b, 0x1A2B3C4D);
+  put16(b, 1);
+  put16(b, 0);
+  put32(b, 0xffffffff);
+  put32(b, 0xffffffff);
+  put32(b, 28);
+  put32(b, 1);
+  put32(b, 20);
+  put16(b, 1);
+  put16(b, 0);
+  put32(b, 262144);
+  put32(b, 20);
+  std::uint64_t t = 1700000000ull * 1000000;
+  for (const auto& f : frames) {
+    const auto padded = static_cast<std::uint32_t>((f.size() + 3) / 4 * 4);
+    put32(b, 6);
+    put32(b, 32 + padded);
+    put32(b, 0);
+    put32(b, static_cast<std::uint32_t>(t >> 32));
+    put32(b, static_cast<std::uint32_t>(t));
+    t += 1000;
+    put32(b, static_cast<std::uint32_t>(f.size()));
+    put32(b, static_cast<std::uint32_t>(f.size()));
+    b.insert(b.end(), f.begin(), f.end());
+    b.resize(b.size() + (padded - f.size()));
+    put32(b, 32 + padded);
+  }
+  return b;
+}
+
+const Ipv4Address kServer = kInternetHost;
+
+// One TCP segment in an Ethernet frame, client (us) <-> server through the router's MAC.
+Bytes segment(bool from_client, std::uint32_t seq, std::optional<std::uint32_t> ack, tcp::Flags flags, std::string_view data = {}) {
+  tcp::Repr r;
+  r.src_port = from_client ? 40000 : 80;
+  r.dst_port = from_client ? 80 : 40000;
+  r.seq = {seq};
+  if (ack) r.ack = tcp::SeqNum{*ack};
+  r.flags = flags;
+  r.window_raw = 64000;
+  if (flags.syn) {
+    r.mss = 1460;
+    r.sack_permitted = true;
+  }
+  const auto* p = reinterpret_cast<const std::byte*>(data.data());
+  r.payload = std::span<const std::byte>(p, data.size());
+  const Ipv4Address src = from_client ? kOurIp : kServer, dst = from_client ? kServer : kOurIp;
+  Bytes seg(r.buffer_len());
+  auto v = tcp::ViewMut::unchecked(seg);
+  r.emit(v, src, dst);
+  stack::wire::ipv4::Repr ip{.src = src, .dst = dst, .protocol = stack::wire::IpProtocol::Tcp};
+  const auto packet = ipv4_packet(ip, seg);
+  return eth_frame(from_client ? kOurMac : kRouterMac, from_client ? kRouterMac : kOurMac, stack::wire::EtherType::Ipv4, packet);
+}
+
+constexpr std::uint32_t C = 1000, S = 5000;  // the two ISNs
+const std::string kRequest = "GET /x HTTP/1.1\r\nHost: www.domain.com\r\n\r\n";
+const std::string kResponse = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\nhello";
+
+// ARP for the router, the handshake, one GET and its response, then the close built by `close`.
+std::vector<Bytes> exchange(bool three_segment_close) {
+  std::vector<Bytes> f;
+  f.push_back(arp_frame(stack::wire::arp::Operation::Request, kOurMac, kOurIp, MacAddress{}, kRouterIp, MacAddress::broadcast()));
+  f.push_back(arp_frame(stack::wire::arp::Operation::Reply, kRouterMac, kRouterIp, kOurMac, kOurIp, kOurMac));
+  f.push_back(segment(true, C, std::nullopt, {.syn = true}));
+  f.push_back(segment(false, S, C + 1, {.syn = true}));
+  f.push_back(segment(true, C + 1, S + 1, {}));
+  const auto req = static_cast<std::uint32_t>(kRequest.size()), resp = static_cast<std::uint32_t>(kResponse.size());
+  f.push_back(segment(true, C + 1, S + 1, {.psh = true}, kRequest));
+  f.push_back(segment(false, S + 1, C + 1 + req, {.psh = true}, kResponse));
+  f.push_back(segment(true, C + 1 + req, S + 1 + resp, {}));
+  // The client closes first.
+  f.push_back(segment(true, C + 1 + req, S + 1 + resp, {.fin = true}));
+  if (three_segment_close) {
+    f.push_back(segment(false, S + 1 + resp, C + 2 + req, {.fin = true}));
+  } else {
+    f.push_back(segment(false, S + 1 + resp, C + 2 + req, {}));
+    f.push_back(segment(false, S + 1 + resp, C + 2 + req, {.fin = true}));
+  }
+  f.push_back(segment(true, C + 2 + req, S + 2 + resp, {}));
+  return f;
+}
+
+appkit::analysis::Analysis analyse(const Bytes& file, pcap::Capture& keep) {
+  auto r = pcap::parse(file);
+  REQUIRE(std::holds_alternative<pcap::Capture>(r));
+  keep = std::get<pcap::Capture>(r);
+  return appkit::analysis::analyze(keep);
+}
+
+std::string error_of(const Bytes& file) {
+  auto r = pcap::parse(file);
+  REQUIRE(std::holds_alternative<pcap::ReadError>(r));
+  return std::get<pcap::ReadError>(r).message;
+}
+
+}  // namespace
+
+TEST_CASE("pcap: classic and pcapng files give the same frames, numbered from 1, times in microseconds") {
+  const auto frames = exchange(true);
+  for (const auto& file : {classic(frames), pcapng(frames)}) {
+    const auto r = pcap::parse(file);
+    REQUIRE(std::holds_alternative<pcap::Capture>(r));
+    const auto& cap = std::get<pcap::Capture>(r);
+    REQUIRE(cap.frames.size() == frames.size());
+    CHECK(cap.frames[0].number == 1);
+    CHECK(cap.frames[2].ethertype == 0x0800);
+    CHECK(cap.frames[0].ethertype == 0x0806);
+    CHECK(cap.frames[3].time_us - cap.frames[0].time_us == 3000);
+    CHECK(cap.frames[3].link.size() == frames[3].size());
+  }
+}
+
+TEST_CASE("pcap: broken files are one line each, never a crash") {
+  const auto good = classic(exchange(true));
+  CHECK(error_of(Bytes(good.begin(), good.begin() + 3)).find("not a capture file") != std::string::npos);
+  Bytes bad_magic = good;
+  bad_magic[0] = std::byte{0x00};
+  CHECK(error_of(bad_magic).find("not a pcap or pcapng file") != std::string::npos);
+  CHECK(error_of(Bytes(good.begin(), good.begin() + 20)).find("file header cut short") != std::string::npos);
+  // Cut inside the third record's bytes, and inside the fourth record's header.
+  const std::string cut = error_of(Bytes(good.begin(), good.end() - 10));
+  CHECK(cut.find("the capture was cut off") != std::string::npos);
+  CHECK(cut.find("record 11") != std::string::npos);
+  CHECK(error_of(Bytes(good.begin(), good.begin() + 24 + 16 + 42 + 5)).find("record 2 header cut short") != std::string::npos);
+  // A record that claims 16 MB.
+  Bytes huge = good;
+  huge[24 + 8] = std::byte{0};
+  huge[24 + 9] = std::byte{0};
+  huge[24 + 10] = std::byte{0};
+  huge[24 + 11] = std::byte{1};
+  CHECK(error_of(huge).find("more than the largest snaplen") != std::string::npos);
+  // pcapng: a block whose two lengths disagree, a packet on an interface never described.
+  auto ng = pcapng(exchange(true));
+  Bytes lying = ng;
+  lying[28 + 20 + 4] = std::byte{0x40};
+  CHECK(error_of(lying).find("pcapng block at byte 48") != std::string::npos);
+  Bytes no_if = ng;
+  no_if[28 + 20 + 8] = std::byte{7};
+  CHECK(error_of(no_if).find("names interface 7") != std::string::npos);
+  CHECK(error_of(Bytes(ng.begin(), ng.end() - 6)).find("cut off") != std::string::npos);
+}
+
+TEST_CASE("explain: a three-segment close, its HTTP exchange, one arrow per frame") {
+  pcap::Capture cap;
+  const auto a = analyse(classic(exchange(true)), cap);
+  REQUIRE(a.tcp.size() == 1);
+  const auto& c = a.tcp[0];
+  CHECK(c.syn_frame == 3);
+  CHECK(c.synack_frame == 4);
+  CHECK(c.ack_frame == 5);
+  CHECK(c.client_mss == 1460);
+  CHECK(c.bytes_to_server == kRequest.size());
+  CHECK(c.bytes_to_client == kResponse.size());
+  CHECK(c.first_fin == "client");
+  CHECK(c.close_kind == "three-segment close");
+  CHECK(c.close_segments == 3);
+  CHECK(c.time_wait_from_frame == 11);
+  REQUIRE(a.http.size() == 1);
+  CHECK(a.http[0].method == "GET");
+  CHECK(a.http[0].target == "/x");
+  CHECK(a.http[0].host == "www.domain.com");
+  CHECK(a.http[0].status == 200);
+  CHECK(a.http[0].body_bytes == 5);
+  CHECK(a.http[0].complete);
+  CHECK(a.http[0].request_frame == 6);
+  CHECK(a.http[0].response_frame == 7);
+  CHECK(a.gateway_ip == kRouterIp.value);
+  CHECK(a.endpoints[a.us].ip == kOurIp.value);
+  CHECK(a.arrows.size() == 11);
+
+  const auto lines = appkit::explain::narrate(a, 7);
+  auto has = [&](const std::string& needle) {
+    return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(needle) != std::string::npos; });
+  };
+  CHECK(has("[frame 3] TCP #1 → SYN: client ISN 1000, MSS 1460, SACK ok"));
+  CHECK(has("[frame 9] TCP #1: the client 10.77.0.50 sends the first FIN"));
+  CHECK(has("three-segment close in 3 segments (9 → F., 10 ← F., 11 → .)"));
+  CHECK(has("port 80 (80 is http's default port"));
+  CHECK(has("[frame 6] TCP #1 > GET /x HTTP/1.1 (Host: www.domain.com)"));
+  // Level 1 is one line.
+  CHECK(appkit::explain::narrate(a, 1).size() == 1);
+  // Frames in order: the frame numbers cited never go backwards.
+  std::uint64_t last = 0;
+  for (const auto& l : lines) {
+    const auto at = l.find("[frame ");
+    if (at == std::string::npos) continue;
+    const auto n = std::stoull(l.substr(at + 7));
+    CHECK(n >= last);
+    last = n;
+  }
+  const auto svg = appkit::explain::ladder_svg(a, "test");
+  std::size_t arrows = 0;
+  for (auto p = svg.find("class=\"arrow\""); p != std::string::npos; p = svg.find("class=\"arrow\"", p + 1)) ++arrows;
+  CHECK(arrows == 11);
+  CHECK(svg.find("TIME-WAIT #1") != std::string::npos);
+  const auto json = appkit::explain::json_record(a);
+  CHECK(json.find("\"kind\": \"three-segment close\"") != std::string::npos);
+  CHECK(json.find("\"time_wait_from_frame\": 11") != std::string::npos);
+}
+
+TEST_CASE("explain: a four-segment close is named as such, with its four segments") {
+  pcap::Capture cap;
+  const auto a = analyse(pcapng(exchange(false)), cap);
+  REQUIRE(a.tcp.size() == 1);
+  CHECK(a.tcp[0].close_kind == "four-segment close");
+  CHECK(a.tcp[0].close_segments == 4);
+  CHECK(a.tcp[0].time_wait_from_frame == 12);
+}
+
+TEST_CASE("explain: a segment retransmitted is counted once in the bytes, once as a retransmission") {
+  auto frames = exchange(true);
+  frames.insert(frames.begin() + 7, frames[6]);  // the response again
+  pcap::Capture cap;
+  const auto a = analyse(classic(frames), cap);
+  REQUIRE(a.tcp.size() == 1);
+  CHECK(a.tcp[0].bytes_to_client == kResponse.size());
+  CHECK(a.tcp[0].retransmissions == 1);
+  CHECK(a.http.size() == 1);
+}
