@@ -602,6 +602,34 @@ std::string json_record(const Analysis& a) {
   return s;
 }
 
+std::string ladder_html(const Analysis& a, const std::string& title) {
+  std::string svg = ladder_svg(a, title);
+  svg.erase(0, svg.find("<svg"));  // inline SVG in HTML takes no XML declaration
+  return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + xml(title) +
+         "</title>\n<style>body{margin:0} g.arrow:hover line,g.arrow:hover path{stroke-width:3} g.arrow:hover text{font-weight:bold}</style>"
+         "</head>\n<body>\n" + svg + "</body></html>\n";
+}
+
+std::optional<std::string> write_outputs(const Analysis& a, const std::string& ladder_path, const std::string& json_path,
+                                         const std::string& title) {
+  if (!ladder_path.empty()) {
+    const bool html = ladder_path.size() >= 5 && ladder_path.compare(ladder_path.size() - 5, 5, ".html") == 0;
+    if (auto e = write_file(ladder_path, html ? ladder_html(a, title) : ladder_svg(a, title))) return e;
+  }
+  if (!json_path.empty()) {
+    if (auto e = write_file(json_path, json_record(a))) return e;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> write_outputs_from_pcap(const std::string& pcap_path, const std::string& ladder_path,
+                                                   const std::string& json_path, const std::string& title) {
+  std::vector<std::byte> storage;
+  auto read = pcap::read_file(pcap_path, storage);
+  if (auto* err = std::get_if<pcap::ReadError>(&read)) return err->message;
+  return write_outputs(analysis::analyze(std::get<pcap::Capture>(read)), ladder_path, json_path, title);
+}
+
 std::optional<std::string> write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return path + ": cannot write: " + std::strerror(errno);

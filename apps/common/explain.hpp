@@ -20,6 +20,8 @@ std::vector<std::string> narrate(const analysis::Analysis& a, int level);
 // its number and time, TIME-WAIT drawn on the side that closed first. Plain SVG 1.1, no script;
 // each arrow is a <g class="arrow"> whose <title> is the hover text.
 std::string ladder_svg(const analysis::Analysis& a, const std::string& title);
+// The same diagram inside an HTML page (for FILE.html): the hover details need no script either.
+std::string ladder_html(const analysis::Analysis& a, const std::string& title);
 
 // One JSON object (RFC 8259) with everything the analysis found; its fields are documented in the
 // README ("The JSON record").
@@ -27,5 +29,13 @@ std::string json_record(const analysis::Analysis& a);
 
 // Writes `text` to `path` (created or truncated); the error is one line naming the file.
 std::optional<std::string> write_file(const std::string& path, const std::string& text);
+
+// Writes the ladder (SVG, or HTML when `ladder_path` ends in ".html") and the JSON record of an
+// analysis; an empty path skips that output. The error is one line.
+std::optional<std::string> write_outputs(const analysis::Analysis& a, const std::string& ladder_path,
+                                         const std::string& json_path, const std::string& title);
+// The same for a capture file on disk (the mini-browser's own --pcap, once it is complete).
+std::optional<std::string> write_outputs_from_pcap(const std::string& pcap_path, const std::string& ladder_path,
+                                                   const std::string& json_path, const std::string& title);
 
 }  // namespace appkit::explain

@@ -22,7 +22,7 @@ int run_explain(const std::vector<std::string>& args) {
   parser.option("--level", "N", "narrate levels 1..N (docs/levels.md; default 7)", [&](const std::string& v) {
     return appkit::parse_u64(v, level) && level >= 1 && level <= 7;
   });
-  parser.option("--ladder", "FILE.svg", "draw the capture as a ladder diagram (SVG, one arrow per frame)",
+  parser.option("--ladder", "FILE.svg", "draw the capture as a ladder diagram (SVG, one arrow per frame; FILE.html: in a web page)",
                 [&](const std::string& v) { ladder = v; return !v.empty(); });
   parser.option("--json", "FILE", "write what the capture holds as one JSON record (README \"The JSON record\")",
                 [&](const std::string& v) { json = v; return !v.empty(); });
@@ -45,20 +45,11 @@ int run_explain(const std::vector<std::string>& args) {
   const auto a = appkit::analysis::analyze(std::get<appkit::pcap::Capture>(read));
   std::printf("%s: %llu frames (%s)\n", path.c_str(), static_cast<unsigned long long>(a.frames), a.format.c_str());
   for (const auto& line : appkit::explain::narrate(a, static_cast<int>(level))) std::printf("%s\n", line.c_str());
-  int rc = 0;
-  if (!ladder.empty()) {
-    if (auto e = appkit::explain::write_file(ladder, appkit::explain::ladder_svg(a, "ladder of " + path))) {
-      std::fprintf(stderr, "ustack explain: %s\n", e->c_str());
-      rc = static_cast<int>(ExitCode::Failure);
-    }
+  if (auto e = appkit::explain::write_outputs(a, ladder, json, "ladder of " + path)) {
+    std::fprintf(stderr, "ustack explain: %s\n", e->c_str());
+    return static_cast<int>(ExitCode::Failure);
   }
-  if (!json.empty()) {
-    if (auto e = appkit::explain::write_file(json, appkit::explain::json_record(a))) {
-      std::fprintf(stderr, "ustack explain: %s\n", e->c_str());
-      rc = static_cast<int>(ExitCode::Failure);
-    }
-  }
-  return rc;
+  return 0;
 }
 
 }  // namespace ustack_cli

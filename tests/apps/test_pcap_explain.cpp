@@ -28,7 +28,7 @@ void put16(Bytes& b, std::uint16_t v) {
 }
 
 // A little-endian classic pcap (microseconds, Ethernet) of `frames`, one every millisecond.
-Bytes classic(const std::vector<Bytes>& frames) {
+Bytes classic(const std::vector<Bytes>& frames, std::uint32_t linktype = 1) {
   Bytes b;
   put32(b, 0xa1b2c3d4);
   put16(b, 2);
@@ -36,7 +36,7 @@ Bytes classic(const std::vector<Bytes>& frames) {
   put32(b, 0);
   put32(b, 0);
   put32(b, 262144);
-  put32(b, 1);
+  put32(b, linktype);
   std::uint32_t t = 0;
   for (const auto& f : frames) {
     put32(b, 1700000000);
@@ -169,6 +169,35 @@ TEST_CASE("pcap: classic and pcapng files give the same frames, numbered from 1,
   }
 }
 
+TEST_CASE("pcap: raw IP and Linux cooked captures (tcpdump -i any) reach the same conversations") {
+  const auto frames = exchange(true);
+  std::vector<Bytes> raw, sll2;
+  for (const auto& f : frames) {
+    if (eth_of(f).ethertype() != stack::wire::EtherType::Ipv4) continue;
+    const auto ip = eth_of(f).payload();
+    raw.emplace_back(ip.begin(), ip.end());
+    // LINKTYPE_LINUX_SLL2: protocol, reserved, ifindex, ARPHRD_ETHER, packet type, address length, address.
+    Bytes h = {std::byte{0x08}, std::byte{0x00}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{2},
+               std::byte{0}, std::byte{1}, std::byte{4}, std::byte{6}};
+    const auto src = eth_of(f).source();
+    for (const auto o : src.octets) h.push_back(static_cast<std::byte>(o));
+    h.resize(20);
+    h.insert(h.end(), ip.begin(), ip.end());
+    sll2.push_back(h);
+  }
+  for (const auto& [file, name] : {std::pair{classic(raw, 101), "raw"}, std::pair{classic(sll2, 276), "sll2"}}) {
+    CAPTURE(name);
+    pcap::Capture cap;
+    const auto a = analyse(file, cap);
+    REQUIRE(a.tcp.size() == 1);
+    CHECK(a.tcp[0].close_kind == "three-segment close");
+    CHECK(a.http.size() == 1);
+    CHECK(a.arrows.size() == raw.size());
+  }
+  // A link type we do not decode is named.
+  CHECK(error_of(classic(raw, 147)).find("link type 147 is not one we decode") != std::string::npos);
+}
+
 TEST_CASE("pcap: broken files are one line each, never a crash") {
   const auto good = classic(exchange(true));
   CHECK(error_of(Bytes(good.begin(), good.begin() + 3)).find("not a capture file") != std::string::npos);
@@ -252,6 +281,10 @@ TEST_CASE("explain: a three-segment close, its HTTP exchange, one arrow per fram
   for (auto p = svg.find("class=\"arrow\""); p != std::string::npos; p = svg.find("class=\"arrow\"", p + 1)) ++arrows;
   CHECK(arrows == 11);
   CHECK(svg.find("TIME-WAIT #1") != std::string::npos);
+  const auto html = appkit::explain::ladder_html(a, "test");
+  CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
+  CHECK(html.find("<?xml") == std::string::npos);
+  CHECK(html.find(svg.substr(svg.find("<svg"))) != std::string::npos);
   const auto json = appkit::explain::json_record(a);
   CHECK(json.find("\"kind\": \"three-segment close\"") != std::string::npos);
   CHECK(json.find("\"time_wait_from_frame\": 11") != std::string::npos);

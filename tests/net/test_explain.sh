@@ -23,7 +23,7 @@ ts() { tshark -r "$1" -Y "$2" -T fields -e frame.number 2>/dev/null | tr '\n' ' 
 # check_capture LABEL PCAP NARRATION SVG JSON: what every explained capture must agree on with tshark.
 check_capture() {
   local label=$1 pcap=$2 narration=$3 svg=$4 json=$5
-  local frames arrows syns fins gets
+  local frames arrows syns gets
   frames=$(tshark -r "$pcap" 2>/dev/null | wc -l)
   arrows=$(grep -o 'class="arrow"' "$svg" | wc -l || true)
   ((frames > 0 && arrows == frames)) || fail "$label: the ladder has $arrows arrows for $frames frames"
@@ -82,6 +82,10 @@ expect_match "TIME-WAIT" "$narration" 'is in TIME-WAIT from here'
 expect_match "level 1" "$(explain "$work/mb.pcap" --level 1 | tail -n +2)" '^\[L1 +[0-9.]+ ms\] 10\.77\.0\.[0-9]+ asked for http://www\.domain\.com/ → the page came back \(200 OK'
 ((  $(explain "$work/mb.pcap" --level 1 | wc -l) == 2 )) || fail "level 1 is more than one line (after the file line)"
 grep -q 'TIME-WAIT #1' "$work/mb.svg" || fail "the ladder does not draw TIME-WAIT"
+explain "$work/mb.pcap" --level 1 --ladder "$work/mb.html" >/dev/null || fail "explain --ladder FILE.html failed"
+grep -q '^<!DOCTYPE html>' "$work/mb.html" || fail "the .html ladder is not an HTML page"
+(( $(grep -o 'class="arrow"' "$work/mb.html" | wc -l) == $(grep -o 'class="arrow"' "$work/mb.svg" | wc -l) )) ||
+  fail "the .html ladder has not the same arrows as the SVG"
 for col in '>us<' '>router<' '>resolver<' '>root<' '>TLD<' '>authoritative<' '>web server #1<'; do
   grep -q -- "$col" "$work/mb.svg" || fail "the ladder has no column $col"
 done
