@@ -319,6 +319,8 @@ int run_get(const std::vector<std::string>& args) {
                   o.tls.keylog_file = v;
                   return !v.empty();
                 });
+  parser.flag("--no-sessionid", "https: never resume a TLS session (every --repeat connection a full handshake)",
+              [&] { o.tls.resume = false; });
   parser.flag("-s", "silent: no summary (errors are still printed)", [&] { o.silent = true; });
   parser.flag("-v", "verbose: connection steps and the request and response headers", [&] { o.verbose = true; });
   parser.add_net_options(net);
@@ -384,6 +386,7 @@ int run_get(const std::vector<std::string>& args) {
   Output out(o.output);
   std::vector<std::byte> buf(64 * 1024);
   Duration connect_total;
+  std::uint64_t tls_handshakes = 0, tls_resumed = 0;  // for the --repeat summary
   // One TLS context for the whole run (created at the first https URL): its session cache lets
   // --repeat and redirects resume.
   std::unique_ptr<appkit::tls::Context> tls_context;
@@ -464,6 +467,8 @@ int run_get(const std::vector<std::string>& args) {
             return finish(code(failed->code));
           }
           const auto* t = stream->tls();
+          ++tls_handshakes;
+          if (t->resumed()) ++tls_resumed;
           say.info("TLS handshake in " + std::to_string((host.now() - h0).micros() / 1000) + " ms: " + t->version() +
                    " / " + t->cipher() + (t->resumed() ? " (session resumed)" : "") +
                    (t->alpn().empty() ? ", no ALPN" : ", ALPN " + t->alpn()));
@@ -626,10 +631,13 @@ int run_get(const std::vector<std::string>& args) {
   }
   if (o.repeat > 1 && !o.silent) {
     const Duration took = host.now() - start;
-    std::fprintf(stderr, "ustack get: %llu connections (connect, request, response, close) in %.3f s: %.1f per second, connect %.2f ms on average\n",
+    const std::string tls_note = tls_handshakes == 0 ? std::string()
+                                                     : ", TLS handshakes " + std::to_string(tls_handshakes) + " (" +
+                                                           std::to_string(tls_resumed) + " resumed)";
+    std::fprintf(stderr, "ustack get: %llu connections (connect, request, response, close) in %.3f s: %.1f per second, connect %.2f ms on average%s\n",
                  static_cast<unsigned long long>(o.repeat), secs(took),
                  static_cast<double>(o.repeat) / std::max(secs(took), 1e-9),
-                 static_cast<double>(connect_total.micros()) / 1000.0 / static_cast<double>(o.repeat));
+                 static_cast<double>(connect_total.micros()) / 1000.0 / static_cast<double>(o.repeat), tls_note.c_str());
   }
   return finish(0);
 }

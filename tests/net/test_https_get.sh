@@ -110,3 +110,11 @@ psk=$(tshark -r "$work/repeat.pcap" -Y 'tls.handshake.type == 1 && tls.handshake
 ((certs == 1)) || fail "--repeat 3: expected a Certificate on the first connection only, saw it on $certs"
 ((psk == 2)) || fail "--repeat 3: expected 2 ClientHellos offering a session (pre_shared_key), saw $psk"
 pass "--repeat 3 over https: 3 handshakes, Certificate only on the first, the later two resume (pre_shared_key), via SSLKEYLOGFILE"
+expect_match "--repeat summary counts the resumed handshakes" "$out" "TLS handshakes 3 \(2 resumed\)"
+
+# --- --no-sessionid: every connection a full handshake (what tools/bench measures as "full") --------
+run_get 0 "repeat, no session" --repeat 3 --no-sessionid --pcap "$work/full.pcap" -o /dev/null https://www.domain.com/
+psk=$(tshark -r "$work/full.pcap" -Y 'tls.handshake.type == 1 && tls.handshake.extension.type == 41' -T fields -e tcp.stream 2>/dev/null | wc -l)
+((psk == 0)) || fail "--no-sessionid: $psk ClientHellos offered a session"
+expect_match "--no-sessionid summary" "$out" "TLS handshakes 3 \(0 resumed\)"
+pass "--repeat 3 --no-sessionid: 3 full handshakes, no ClientHello offers a session"
