@@ -209,7 +209,7 @@ void TcpSocket::process_syn_sent(TcpContext& ctx, const Repr& seg) {
   if (seg.ack) {
     // "If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST bit is set, if so
     // drop the segment and return) <SEQ=SEG.ACK><CTL=RST> and discard the segment."
-    if (*seg.ack <= iss_ || *seg.ack > snd_max_) {
+    if (!seg.ack->in_range(iss_ + 1, snd_max_ + 1)) {  // ISS < SEG.ACK =< SND.NXT
       ctx.drop(id_, TcpDrop::SynSentBadAck);
       if (!seg.flags.rst) {
         Repr rst;
@@ -316,7 +316,7 @@ bool TcpSocket::segment_acceptable(const Repr& seg) const {
   const std::uint32_t len = seg.segment_len();
   const std::uint32_t wnd = seq_len(rcv_nxt_, rcv_adv_);
   const SeqNum first = seg.seq;
-  auto in_window = [&](SeqNum x) { return rcv_nxt_ <= x && x < rcv_nxt_ + wnd; };
+  auto in_window = [&](SeqNum x) { return x.in_window(rcv_nxt_, wnd); };  // RCV.NXT =< x < RCV.NXT+RCV.WND
   if (wnd == 0) {
     // "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be
     // made to accept valid ACKs, URGs, and RSTs" (MUST-66): a segment at RCV.NXT is let through;
@@ -384,7 +384,7 @@ bool TcpSocket::process_ack(TcpContext& ctx, const Repr& seg) {
   // connection stays open, however long the window stays shut (MUST-37).
   if (probing_) retries_ = 0;
 
-  update_scoreboard(seg);
+  if (sack_ok_) scoreboard_.update(seg.sack_blocks, snd_una_, snd_max_);
   if (snd_una_ < ack) {
     process_new_ack(ctx, seg, seq_len(snd_una_, ack));
   } else if (ack == snd_una_) {
@@ -453,8 +453,7 @@ void TcpSocket::process_new_ack(TcpContext& ctx, const Repr& seg, std::uint32_t 
   if (timed_ && timed_->first < ack) timed_.reset();
 
   // Drop SACK information the cumulative ACK now covers.
-  std::erase_if(scoreboard_, [&](const wire::tcp::SackBlock& b) { return b.right <= snd_una_; });
-  for (auto& b : scoreboard_) b.left = seq_max(b.left, snd_una_);
+  scoreboard_.advance(snd_una_);
 
   if (in_recovery_ && spurious_check_ && ts_ok_ && seg.timestamps) {
     // RFC 3522 §3.2 (Eifel detection): the first ACK for the retransmitted data echoes the
@@ -528,7 +527,7 @@ void TcpSocket::process_duplicate_ack(TcpContext& ctx, const Repr& seg) {
   if (oseg < 4 && !next_data_len()) thresh = std::max(1, static_cast<int>(oseg) - 1);
   // RFC 6675 §5: with SACK, loss is also declared once DupThresh segments' worth of data is
   // SACKed above SND.UNA (IsLost(SND.UNA)).
-  const bool sack_says_lost = sack_ok_ && sacked_bytes() >= static_cast<std::uint32_t>(thresh) * cap;
+  const bool sack_says_lost = sack_ok_ && scoreboard_.sacked_bytes() >= static_cast<std::uint32_t>(thresh) * cap;
   if (!in_recovery_ && (dupacks_ >= thresh || sack_says_lost)) {
     // RFC 6582 §3.2 step 2: do not start a new recovery for losses from before the last one
     // ("If the Cumulative Acknowledgment field ... does not cover more than recover").
@@ -553,43 +552,9 @@ void TcpSocket::process_duplicate_ack(TcpContext& ctx, const Repr& seg) {
   }
 }
 
-void TcpSocket::update_scoreboard(const Repr& seg) {
-  if (!sack_ok_) return;
-  for (const auto& block : seg.sack_blocks) {
-    if (!block) continue;
-    // docs/hostile-inputs.md #41: only blocks inside (SND.UNA, SND.MAX] are believed.
-    if (!(snd_una_ < block->right && block->left < block->right && block->right <= snd_max_)) continue;
-    wire::tcp::SackBlock b{seq_max(block->left, snd_una_), block->right};
-    // Insert and merge, keeping the scoreboard sorted and disjoint.
-    std::vector<wire::tcp::SackBlock> merged;
-    bool placed = false;
-    for (const auto& cur : scoreboard_) {
-      if (cur.right < b.left) {
-        merged.push_back(cur);
-      } else if (b.right < cur.left) {
-        if (!placed) { merged.push_back(b); placed = true; }
-        merged.push_back(cur);
-      } else {
-        b.left = seq_min(b.left, cur.left);
-        b.right = seq_max(b.right, cur.right);
-      }
-    }
-    if (!placed) merged.push_back(b);
-    std::sort(merged.begin(), merged.end(), [](const auto& x, const auto& y) { return x.left < y.left; });
-    if (merged.size() > 16) merged.resize(16);  // bounded: the peer cannot make us grow it
-    scoreboard_ = std::move(merged);
-  }
-}
-
-std::uint32_t TcpSocket::sacked_bytes() const {
-  std::uint32_t n = 0;
-  for (const auto& b : scoreboard_) n += seq_len(b.left, b.right);
-  return n;
-}
-
 void TcpSocket::update_send_window(TcpContext& ctx, const Repr& seg) {
   const SeqNum ack = *seg.ack;
-  if (!(snd_una_ <= ack && ack <= snd_max_)) return;
+  if (!ack.in_range(snd_una_, snd_max_ + 1)) return;  // SND.UNA =< SEG.ACK =< SND.NXT
   // "If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND,
   // set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK." (the check keeps old segments from
   // updating the window).

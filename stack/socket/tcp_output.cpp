@@ -28,47 +28,8 @@ bool data_state(TcpState s) {
 std::uint32_t TcpSocket::payload_cap() const { return snd_mss_ - (ts_ok_ ? kTimestampsLen : 0u); }
 
 std::uint32_t TcpSocket::flight() const {
-  if (in_recovery_ && sack_ok_) return pipe();
+  if (in_recovery_ && sack_ok_) return scoreboard_.pipe(snd_una_, snd_max_, high_rxt_, loss_rule());
   return seq_len(snd_una_, seq_max(snd_nxt_, snd_una_));
-}
-
-// RFC 6675 §4 IsLost(SeqNum), in its byte form: "more than (DupThresh - 1) * SMSS bytes with
-// sequence numbers greater than SeqNum have been SACKed". Every byte of one hole has the same
-// SACKed bytes above it, so the answer holds for the whole hole.
-bool TcpSocket::is_lost(SeqNum seq) const {
-  std::uint32_t above = 0;
-  for (const auto& b : scoreboard_)
-    if (seq < b.right) above += seq_len(seq_max(b.left, seq), b.right);
-  return above > static_cast<std::uint32_t>(dupthresh_ - 1) * payload_cap();
-}
-
-// RFC 6675 §4 "pipe": bytes in flight, not counting what the peer SACKed nor the holes IsLost()
-// declares lost and that we have not retransmitted yet (HighRxt).
-std::uint32_t TcpSocket::pipe() const {
-  const std::uint32_t outstanding = seq_len(snd_una_, snd_max_);
-  std::uint32_t lost = 0;
-  SeqNum cursor = seq_max(snd_una_, high_rxt_);
-  for (const auto& b : scoreboard_) {
-    if (cursor < b.left && is_lost(cursor)) lost += seq_len(cursor, b.left);
-    cursor = seq_max(cursor, b.right);
-  }
-  const std::uint32_t gone = sacked_bytes() + lost;
-  return outstanding > gone ? outstanding - gone : 0;
-}
-
-// RFC 6675 §4 NextSeg() rule 1: the first unSACKed, not yet retransmitted, lost range. A hole
-// with too little SACKed above it may just be reordered: it is left alone (later holes have
-// even less above them).
-std::optional<std::pair<SeqNum, std::uint32_t>> TcpSocket::next_sack_hole() const {
-  SeqNum cursor = seq_max(snd_una_, high_rxt_);
-  for (const auto& b : scoreboard_) {
-    if (cursor < b.left) {
-      if (!is_lost(cursor)) return std::nullopt;
-      return std::pair{cursor, std::min(seq_len(cursor, b.left), payload_cap())};
-    }
-    cursor = seq_max(cursor, b.right);
-  }
-  return std::nullopt;
 }
 
 std::uint16_t TcpSocket::advertised_window() {
@@ -360,9 +321,9 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
       if (in_recovery_ && sack_ok_) retransmit_cause_ = tcp_event::RetransmitCause::SackRecovery;
       continue;
     }
-    if (in_recovery_ && sack_ok_ && pipe() + cap <= cc_.cwnd()) {
+    if (in_recovery_ && sack_ok_ && scoreboard_.pipe(snd_una_, snd_max_, high_rxt_, loss_rule()) + cap <= cc_.cwnd()) {
       // RFC 6675 §5 (C): "while (cwnd - pipe) >= 1 SMSS", retransmit the next hole.
-      if (auto hole = next_sack_hole()) {
+      if (auto hole = scoreboard_.next_hole(snd_una_, high_rxt_, loss_rule(), payload_cap())) {
         const std::uint32_t used = send_segment(ctx, scratch, emit, hole->first, hole->second);
         if (used == 0) break;
         high_rxt_ = hole->first + used;

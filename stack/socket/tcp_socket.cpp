@@ -318,7 +318,7 @@ void TcpSocket::reset_connection(TcpContext& ctx, std::optional<TcpError> error)
 void TcpSocket::icmp_error(TcpContext& ctx, SeqNum seq, IcmpKind kind, std::uint16_t mtu) {
   // RFC 5927 §4.1: act only if the quoted sequence number is for data in flight,
   // SND.UNA <= SEQ < SND.NXT; otherwise it may be a blind attack.
-  if (!(snd_una_ <= seq && seq < seq_max(snd_max_, snd_una_ + 1))) {
+  if (!seq.in_range(snd_una_, seq_max(snd_max_, snd_una_ + 1))) {
     ctx.drop(id_, TcpDrop::IcmpNotInWindow);
     return;
   }

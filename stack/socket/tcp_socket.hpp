@@ -23,6 +23,7 @@
 #include "stack/socket/tcp_congestion.hpp"
 #include "stack/socket/tcp_reassembly.hpp"
 #include "stack/socket/tcp_rtt.hpp"
+#include "stack/socket/tcp_sack.hpp"
 #include "stack/time.hpp"
 #include "stack/util/ring_buffer.hpp"
 #include "stack/wire/ip_address.hpp"
@@ -295,7 +296,6 @@ class TcpSocket {
   bool process_ack(TcpContext& ctx, const Repr& seg);
   void process_new_ack(TcpContext& ctx, const Repr& seg, std::uint32_t acked);
   void process_duplicate_ack(TcpContext& ctx, const Repr& seg);
-  void update_scoreboard(const Repr& seg);
   void process_text(TcpContext& ctx, const Repr& seg);
   void process_fin(TcpContext& ctx);
   void update_send_window(TcpContext& ctx, const Repr& seg);
@@ -315,10 +315,7 @@ class TcpSocket {
                              std::uint32_t max_len, bool ack_only = false);
   bool wants_dispatch() const;
   std::optional<std::uint32_t> next_data_len() const;
-  std::uint32_t sacked_bytes() const;
-  std::optional<std::pair<SeqNum, std::uint32_t>> next_sack_hole() const;
-  std::uint32_t pipe() const;
-  bool is_lost(SeqNum seq) const;
+  SackScoreboard::LossRule loss_rule() const { return {dupthresh_, payload_cap()}; }
   std::uint32_t flight() const;
   std::uint32_t payload_cap() const;
   std::uint16_t advertised_window();
@@ -428,7 +425,7 @@ class TcpSocket {
   SeqNum high_rxt_;            // RFC 6675 HighRxt
   bool retransmit_first_ = false;  // send the segment at SND.UNA now (fast retransmit, RTO, partial ACK)
   tcp_event::RetransmitCause retransmit_cause_ = tcp_event::RetransmitCause::Timeout;
-  std::vector<wire::tcp::SackBlock> scoreboard_;  // SACKed ranges above SND.UNA, sorted, bounded
+  SackScoreboard scoreboard_;  // what the peer SACKed above SND.UNA (tcp_sack.hpp)
 };
 
 }  // namespace stack::socket

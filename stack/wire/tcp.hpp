@@ -19,6 +19,7 @@
 #pragma once
 
 #include <array>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -36,11 +37,25 @@ namespace stack::wire::tcp {
 // performed modulo 2**32". The order is modular and not transitive, so there is deliberately no
 // defaulted <=>: `a < b` means "b is less than 2^31 ahead of a". Converting an out-of-range
 // unsigned value to int32_t is defined (modular) in C++20.
+//
+// The arithmetic defends itself: a step of 2^31 or more, or a length asked of a range whose end
+// lies behind its start, makes every comparison after it meaningless, so these preconditions are
+// asserted (debug, sanitizer and fuzz builds keep asserts on). Window tests use in_window() and
+// in_range(), which are exact for any window up to 2^32 - 1 bytes because they compare unsigned
+// offsets from the left edge instead of chaining two modular comparisons.
 struct SeqNum {
   std::uint32_t raw = 0;
 
-  friend constexpr SeqNum operator+(SeqNum s, std::uint32_t n) { return {s.raw + n}; }
-  friend constexpr SeqNum operator-(SeqNum s, std::uint32_t n) { return {s.raw - n}; }
+  static constexpr std::uint32_t kMaxStep = 0x7fffffffu;  // the largest distance the order can see
+
+  friend constexpr SeqNum operator+(SeqNum s, std::uint32_t n) {
+    assert(n <= kMaxStep && "sequence step of 2^31 or more");
+    return {s.raw + n};
+  }
+  friend constexpr SeqNum operator-(SeqNum s, std::uint32_t n) {
+    assert(n <= kMaxStep && "sequence step of 2^31 or more");
+    return {s.raw - n};
+  }
   // Signed distance from b to a (a - b), valid while the two are within 2^31 of each other.
   friend constexpr std::int32_t operator-(SeqNum a, SeqNum b) { return static_cast<std::int32_t>(a.raw - b.raw); }
   friend constexpr bool operator<(SeqNum a, SeqNum b) { return (a - b) < 0; }
@@ -48,10 +63,21 @@ struct SeqNum {
   friend constexpr bool operator>(SeqNum a, SeqNum b) { return (a - b) > 0; }
   friend constexpr bool operator>=(SeqNum a, SeqNum b) { return (a - b) >= 0; }
   friend constexpr bool operator==(SeqNum a, SeqNum b) { return a.raw == b.raw; }
-  SeqNum& operator+=(std::uint32_t n) { raw += n; return *this; }
+  SeqNum& operator+=(std::uint32_t n) { *this = *this + n; return *this; }
+
+  // Is this number inside the window [start, start + len)? Exact for every len (gVisor's
+  // seqnum.Value.InWindow is the model): the offset from the left edge, taken modulo 2^32, must
+  // be below the window's length. An empty window holds nothing.
+  constexpr bool in_window(SeqNum start, std::uint32_t len) const { return raw - start.raw < len; }
+  // Is this number in [first, last)? The same test, with the window given by its two edges
+  // (`last` must not lie behind `first`).
+  constexpr bool in_range(SeqNum first, SeqNum last) const { return raw - first.raw < last.raw - first.raw; }
 };
-// Unsigned length of [from, to) when `to` is known not to be behind `from`.
-constexpr std::uint32_t seq_len(SeqNum from, SeqNum to) { return to.raw - from.raw; }
+// Unsigned length of [from, to). Precondition: `to` is not behind `from` (asserted).
+constexpr std::uint32_t seq_len(SeqNum from, SeqNum to) {
+  assert(from <= to && "seq_len of a range whose end is behind its start");
+  return to.raw - from.raw;
+}
 constexpr SeqNum seq_max(SeqNum a, SeqNum b) { return a < b ? b : a; }
 constexpr SeqNum seq_min(SeqNum a, SeqNum b) { return a < b ? a : b; }
 

@@ -2,6 +2,10 @@
 // every malformed length (docs/hostile-inputs.md #35, #37, #38).
 #include <doctest/doctest.h>
 
+#include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "stack/util/siphash.hpp"
 #include "stack/wire/tcp.hpp"
 #include "support/bytes.hpp"
@@ -196,6 +200,51 @@ TEST_SUITE("wire/tcp") {
     CHECK(near_wrap <= near_wrap);
     CHECK_FALSE(near_wrap < near_wrap);
   }
+
+  TEST_CASE("in_window and in_range are exact for any window, across the wrap") {
+    struct Row { std::uint32_t seq, start, len; bool inside; };
+    const Row rows[] = {
+        {100, 100, 10, true},   {109, 100, 10, true},   {110, 100, 10, false},  {99, 100, 10, false},
+        {3, 0xfffffffbu, 10, true},                     // wraps: the window is 0xfffffffb..4
+        {0xfffffffbu, 0xfffffffbu, 10, true},           {4, 0xfffffffbu, 10, true},
+        {6, 0xfffffffbu, 10, false},                    {0xfffffffau, 0xfffffffbu, 10, false},
+        {100, 100, 0, false},                           // an empty window holds nothing
+        // Windows of 2^31 and more, where two chained modular comparisons give wrong answers:
+        {0x80000000u, 0, 0x80000001u, true},            {0x80000001u, 0, 0x80000001u, false},
+        {0xfffffffeu, 0, 0xffffffffu, true},            {0xffffffffu, 0, 0xffffffffu, false},
+    };
+    for (const auto& r : rows) {
+      CAPTURE(r.seq);
+      CAPTURE(r.start);
+      CAPTURE(r.len);
+      CHECK(SeqNum{r.seq}.in_window(SeqNum{r.start}, r.len) == r.inside);
+      CHECK(SeqNum{r.seq}.in_range(SeqNum{r.start}, SeqNum{r.start + r.len}) == r.inside);
+    }
+  }
+
+#ifndef NDEBUG
+  // The preconditions are asserted in builds with asserts on (debug, sanitizers, fuzz): a child
+  // process breaks each one and must die of the assertion.
+  TEST_CASE("seq_len and + n assert their preconditions") {
+    const auto dies = [](auto&& fn) {
+      const pid_t pid = ::fork();
+      if (pid == 0) {
+        ::close(2);  // keep the assertion's message out of the test log
+        fn();
+        ::_exit(0);
+      }
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+    };
+    volatile std::uint32_t big = 0x80000000u;
+    CHECK(dies([] { (void)seq_len(SeqNum{200}, SeqNum{100}); }));
+    CHECK(dies([&] { (void)(SeqNum{1} + big); }));
+    CHECK(dies([&] { (void)(SeqNum{1} - big); }));
+    CHECK_FALSE(dies([] { (void)seq_len(SeqNum{100}, SeqNum{200}); }));
+    CHECK_FALSE(dies([] { (void)(SeqNum{1} + 0x7fffffffu); }));
+  }
+#endif
 }
 
 TEST_SUITE("util/siphash") {
