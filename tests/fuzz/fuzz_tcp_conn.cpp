@@ -43,6 +43,10 @@ struct Input : fuzz::Input {
   }
 };
 
+// A hostile peer's sequence number `delta` away from `base`, either way, modulo 2^32. SeqNum's own
+// `+ n` refuses steps of 2^31 or more (a bug in our stack); the peer model may take any value.
+SeqNum shift(SeqNum base, std::int32_t delta) { return SeqNum{base.raw + static_cast<std::uint32_t>(delta)}; }
+
 struct Peer {
   TcpLayer& layer;
   Instant& now;
@@ -114,9 +118,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         Repr r;
         r.src_port = s->remote().port;
         r.dst_port = s->local().port;
-        r.seq = s->rcv_nxt() + static_cast<std::uint32_t>(in.delta());
+        r.seq = shift(s->rcv_nxt(), in.delta());
         const SeqNum base = (f & 0x80) ? s->snd_max() : s->snd_una();
-        if (!(f & 0x40)) r.ack = base + static_cast<std::uint32_t>(in.delta());
+        if (!(f & 0x40)) r.ack = shift(base, in.delta());
         r.flags.syn = (f & 0x0f) == 1;
         r.flags.rst = (f & 0x0f) == 2;
         r.flags.fin = (f & 0x10) != 0;
@@ -126,7 +130,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::uint8_t opts = in.u8();
         if ((opts & 1) && s->ts_ok()) r.timestamps = std::pair{peer.ts_val += (opts >> 4), in.u32() & 0xffff};
         for (int b = 0; b < ((opts >> 1) & 3); ++b) {
-          const SeqNum left = s->snd_una() + static_cast<std::uint32_t>(in.delta());
+          const SeqNum left = shift(s->snd_una(), in.delta());
           r.sack_blocks[static_cast<std::size_t>(b)] = SackBlock{left, left + static_cast<std::uint32_t>(in.u16() & 0x1fff)};
         }
         const std::size_t len = std::min<std::size_t>(in.u8() * 8u, payload_pool.size());
@@ -216,7 +220,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!s) break;
         const auto kind = static_cast<TcpLayer::IcmpKind>(in.u8() % 7);
         layer.process_icmp_error(now, kUs, kPeer, s->local().port, s->remote().port,
-                                 s->snd_una() + static_cast<std::uint32_t>(in.delta()), kind, in.u16());
+                                 shift(s->snd_una(), in.delta()), kind, in.u16());
         break;
       }
       case 10:  // time passes a little
