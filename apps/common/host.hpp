@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "apps/common/cli.hpp"
+#include "apps/common/subscribers.hpp"
 #include "drivers/device.hpp"
 #include "stack/iface/interface.hpp"
 
@@ -43,11 +44,16 @@ class Host {
   // Turns the loop until `done()` or `deadline`; true when done() became true.
   bool run_until(const std::function<bool()>& done, std::optional<stack::Instant> deadline);
 
-  // Every event of the stack goes here too (the narrator, or -v).
-  void add_event_listener(stack::EventSink sink) { listeners_.push_back(std::move(sink)); }
+  // Every event of the stack goes here too: for the Host's whole life (the narrator, or -v) ...
+  void add_event_listener(stack::EventSink sink) { listeners_.add(std::move(sink)); }
+  // ... or for as long as the returned handle lives (a connecting stream's ARP watch).
+  using EventSubscribers = Subscribers<void(stack::Instant, const stack::Event&)>;
+  using EventSubscription = EventSubscribers::Subscription;
+  [[nodiscard]] EventSubscription subscribe_events(stack::EventSink sink) { return listeners_.subscribe(std::move(sink)); }
+  std::size_t event_listener_count() const { return listeners_.size(); }
   // Every frame in and out (after faults, as the pcap sees it): the narrator's view of the wire.
   using FrameListener = std::function<void(bool outgoing, stack::Instant, std::span<const std::byte>)>;
-  void add_frame_listener(FrameListener listener) { frame_listeners_.push_back(std::move(listener)); }
+  void add_frame_listener(FrameListener listener) { frame_listeners_.add(std::move(listener)); }
   // Frames seen so far (the pcap's frame count): a listener added late (after the gratuitous ARP
   // of a static --ip) starts its frame numbers from here.
   std::uint64_t frames_seen() const { return frames_seen_; }
@@ -66,8 +72,8 @@ class Host {
   std::vector<std::unique_ptr<drivers::Device>> chain_;  // innermost (TAP) first
   drivers::Device* device_ = nullptr;                    // outermost decorator
   std::unique_ptr<stack::iface::Interface> iface_;
-  std::vector<stack::EventSink> listeners_;
-  std::vector<FrameListener> frame_listeners_;
+  EventSubscribers listeners_;
+  Subscribers<void(bool, stack::Instant, std::span<const std::byte>)> frame_listeners_;
   std::string tap_name_;
   std::vector<std::byte> rx_buffer_;
   stack::Instant current_;

@@ -57,12 +57,13 @@ std::string connect_message(stack::wire::Ipv4Address remote, std::uint16_t port,
 
 }  // namespace
 
-// The Host's event listeners live as long as the Host; the watch outlives the stream only as a
-// flag nobody reads (one small closure per connect).
+// The watch listens to the Host's events while the stream connects; its subscription ends when
+// the handshake is decided or the stream goes, so a program that opens many connections does not
+// leave a dead listener behind for each.
 struct TcpStream::ArpWatch {
   stack::wire::Ipv4Address next_hop;
-  bool active = true;
   bool failed = false;
+  Host::EventSubscription subscription;
 };
 
 TcpStream::TcpStream(Host& host, SocketId id) : host_(&host), id_(id), open_(true), started_(host.now()) {
@@ -129,10 +130,10 @@ std::variant<TcpStream, StreamFailure> TcpStream::start_connect(Host& host, stac
   s.arp_watch_ = std::make_shared<ArpWatch>();
   s.arp_watch_->next_hop = *hop;
   std::weak_ptr<ArpWatch> weak = s.arp_watch_;
-  host.add_event_listener([weak](Instant, const stack::Event& e) {
+  s.arp_watch_->subscription = host.subscribe_events([weak](Instant, const stack::Event& e) {
     const auto* f = std::get_if<stack::event::ArpFailed>(&e);
     if (!f) return;
-    if (auto w = weak.lock(); w && w->active && f->ip == w->next_hop) w->failed = true;
+    if (auto w = weak.lock(); w && f->ip == w->next_hop) w->failed = true;
   });
   return s;
 }
@@ -168,7 +169,7 @@ std::variant<TcpStream, StreamFailure> TcpStream::connect(Host& host, stack::wir
         return failure.has_value() || s.connected();
       },
       deadline);
-  if (s.arp_watch_) s.arp_watch_->active = false;
+  if (s.arp_watch_) s.arp_watch_->subscription.reset();
   if (!done) {
     s.abort();
     return StreamFailure{StreamError::TimedOut,
@@ -273,7 +274,7 @@ void TcpStream::abort() {
 
 void TcpStream::release() {
   open_ = false;
-  if (arp_watch_) arp_watch_->active = false;
+  if (arp_watch_) arp_watch_->subscription.reset();
 }
 
 bool TcpStream::wait_closed(Instant deadline) {
