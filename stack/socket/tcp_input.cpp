@@ -33,7 +33,7 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
 
   // A retransmitted SYN in SYN-RECEIVED means our SYN-ACK was lost: send it again
   // (RFC 9293 §3.8.1: a retransmitted SYN is answered like the first one).
-  if (state_ == TcpState::SynReceived && seg.flags.syn && !seg.ack && !seg.flags.rst && seg.seq == irs_) {
+  if (state_ == TcpState::SynReceived && seg.flags.syn && !seg.ack && !seg.flags.rst && seg.seq == rcv_.irs()) {
     snd_nxt_ = iss_;
     return;
   }
@@ -50,7 +50,7 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
   }
 
   // ---- first, check sequence number (RFC 9293 §3.10.7.4, Table 6) ----
-  if (!segment_acceptable(seg)) {
+  if (!rcv_.acceptable(seg.seq, seg.segment_len())) {  // RFC 9293 §3.10.7.4 Table 6
     if (seg.flags.rst) {
       // RFC 5961 §3.2: "If the RST bit is set and the sequence number is outside the current
       // receive window, silently drop the segment."
@@ -60,7 +60,7 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
     ctx.drop(id_, TcpDrop::OutOfWindow);
     // RFC 2883 §4.1.1: a segment that is wholly old is reported as a D-SACK block.
     const auto len = static_cast<std::uint32_t>(seg.payload.size());
-    if (sack_ok_ && len > 0 && seg.seq + len <= rcv_nxt_) dsack_ = wire::tcp::SackBlock{seg.seq, seg.seq + len};
+    if (sack_ok_ && len > 0 && seg.seq + len <= rcv_.nxt()) rcv_.report_duplicate(seg.seq, seg.seq + len);
     if (state_ == TcpState::TimeWait && seg.flags.fin) {
       // "The only thing that can arrive in this state is a retransmission of the remote FIN.
       // Acknowledge it, and restart the 2 MSL timeout."
@@ -77,14 +77,14 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
   // Trim to the window: bytes before RCV.NXT were already received, bytes beyond the right
   // edge are not accepted (docs/hostile-inputs.md #50, #59).
   Repr s = seg;
-  if (s.seq < rcv_nxt_) {
-    const std::uint32_t old = std::min<std::uint32_t>(seq_len(s.seq, rcv_nxt_), static_cast<std::uint32_t>(s.payload.size()));
+  if (s.seq < rcv_.nxt()) {
+    const std::uint32_t old = std::min<std::uint32_t>(seq_len(s.seq, rcv_.nxt()), static_cast<std::uint32_t>(s.payload.size()));
     // RFC 2883 §4.1.1: the already-received head of a partly new segment is a duplicate too.
-    if (sack_ok_ && old > 0) dsack_ = wire::tcp::SackBlock{s.seq, s.seq + old};
+    if (sack_ok_ && old > 0) rcv_.report_duplicate(s.seq, s.seq + old);
     s.payload = s.payload.subspan(old);
     s.seq = s.seq + old;
   }
-  const SeqNum right = rcv_adv_;
+  const SeqNum right = rcv_.right_edge();
   if (!s.payload.empty() && s.seq + static_cast<std::uint32_t>(s.payload.size()) > right) {
     const std::uint32_t fits = s.seq < right ? seq_len(s.seq, right) : 0;
     s.payload = s.payload.first(fits);
@@ -107,7 +107,7 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
 
   // ---- second, check the RST bit (RFC 9293 §3.10.7.4; RFC 5961 §3.2) ----
   if (s.flags.rst) {
-    if (s.seq != rcv_nxt_) {
+    if (s.seq != rcv_.nxt()) {
       // "If the RST bit is set and the sequence number does not exactly match the next expected
       // sequence value, yet is within the current receive window, TCP endpoints MUST send an
       // acknowledgment (challenge ACK)".
@@ -192,13 +192,17 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
   // ---- eighth, check the FIN bit ----
   if (s.flags.fin) {
     const SeqNum fin_at = s.seq + static_cast<std::uint32_t>(s.payload.size());
-    if (fin_at == rcv_nxt_) {
-      process_fin(ctx);
-    } else if (fin_at > rcv_nxt_ && (!ooo_fin_ || fin_at < *ooo_fin_)) {
-      // A FIN ahead of missing data: it takes effect when the gap fills. Only the earliest
-      // one is believed (docs/hostile-inputs.md #51).
-      ooo_fin_ = fin_at;
-      ack_now_ = true;
+    switch (rcv_.on_fin(fin_at)) {
+      case TcpReceiver::FinResult::Taken:
+        process_fin(ctx);
+        break;
+      case TcpReceiver::FinResult::Held:
+        // A FIN ahead of missing data: it takes effect when the gap fills. Only the earliest
+        // one is believed (docs/hostile-inputs.md #51).
+        ack_now_ = true;
+        break;
+      case TcpReceiver::FinResult::Ignored:
+        break;
     }
   }
 }
@@ -248,9 +252,7 @@ void TcpSocket::process_syn_sent(TcpContext& ctx, const Repr& seg) {
     return;
   }
   // "RCV.NXT is set to SEG.SEQ+1, IRS is set to SEG.SEQ."
-  irs_ = seg.seq;
-  rcv_nxt_ = seg.seq + 1;
-  rcv_adv_ = rcv_nxt_;
+  rcv_.on_syn(seg.seq);
   take_syn_options(seg);
   ts_recent_age_ = ctx.now;
   snd_wnd_ = seg.window_raw;  // never scaled in a SYN (RFC 7323 §2.2)
@@ -302,29 +304,13 @@ void TcpSocket::process_syn_sent(TcpContext& ctx, const Repr& seg) {
 // "The last sequence number seen" is RCV.NXT: it already counts the peer's FIN.
 bool TcpSocket::time_wait_accepts_syn(const Repr& syn, bool new_uses_timestamps) const {
   if (state_ != TcpState::TimeWait || !syn.flags.syn || syn.ack || syn.flags.rst) return false;
-  const bool seq_newer = syn.seq > rcv_nxt_;
+  const bool seq_newer = syn.seq > rcv_.nxt();
   if (ts_ok_ && new_uses_timestamps && syn.timestamps) {
     const auto diff = static_cast<std::int32_t>(syn.timestamps->first - ts_recent_);
     if (diff > 0) return true;
     return diff == 0 && seq_newer;
   }
   return seq_newer;
-}
-
-// RFC 9293 §3.10.7.4 Table 6 ("Segment Length / Receive Window / Test").
-bool TcpSocket::segment_acceptable(const Repr& seg) const {
-  const std::uint32_t len = seg.segment_len();
-  const std::uint32_t wnd = seq_len(rcv_nxt_, rcv_adv_);
-  const SeqNum first = seg.seq;
-  auto in_window = [&](SeqNum x) { return x.in_window(rcv_nxt_, wnd); };  // RCV.NXT =< x < RCV.NXT+RCV.WND
-  if (wnd == 0) {
-    // "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be
-    // made to accept valid ACKs, URGs, and RSTs" (MUST-66): a segment at RCV.NXT is let through;
-    // its text is trimmed away by the caller.
-    return first == rcv_nxt_;
-  }
-  if (len == 0) return in_window(first);
-  return in_window(first) || in_window(first + (len - 1));
 }
 
 void TcpSocket::update_ts_recent(TcpContext& ctx, const Repr& seg) {
@@ -590,35 +576,17 @@ void TcpSocket::process_text(TcpContext& ctx, const Repr& seg) {
       ctx.drop(id_, TcpDrop::DataAfterClose);
       return;
   }
-  if (fin_received_) return;
-  const std::uint32_t offset = seq_len(rcv_nxt_, seg.seq);
-  const auto len = static_cast<std::uint32_t>(seg.payload.size());
-  const bool had_gaps = !ooo_.empty();
-  auto fresh = ooo_.add(offset, len);
-  if (!fresh) {
+  if (rcv_.fin_received()) return;
+  const auto got = rcv_.accept(seg.seq, seg.payload, sack_ok_);
+  if (!got.stored) {
     ctx.drop(id_, TcpDrop::ReassemblyFull);
     ack_now_ = true;
     return;
   }
-  // RFC 2883 §4.1.2: a segment we already hold out of order is reported as a D-SACK block (the
-  // SACK block holding it follows, as the most recent one).
-  if (sack_ok_ && offset > 0 && fresh->empty()) {
-    dsack_ = wire::tcp::SackBlock{seg.seq, seg.seq + len};
-    ack_now_ = true;
-  }
-  // Only bytes we did not hold yet are copied: bytes already accepted win (docs/hostile-inputs.md #52).
-  for (const auto& r : *fresh) {
-    // The assembler only hands out ranges inside the free space, so the ring takes all of it.
-    [[maybe_unused]] const std::size_t written =
-        rx_.write_unallocated(r.begin, seg.payload.subspan(r.begin - offset, r.end - r.begin));
-    assert(written == r.end - r.begin);
-  }
-  const std::uint32_t in_order = ooo_.take_front();
-  rx_.commit(in_order);
-  rcv_nxt_ += in_order;
-  if (user_released_) rx_.consume(rx_.size());  // nobody will read it: acknowledge and discard
+  if (got.duplicate && sack_ok_) ack_now_ = true;  // the D-SACK goes out at once (RFC 2883 §4.1.2)
+  if (user_released_) rcv_.discard_queued();  // nobody will read it: acknowledge and discard
 
-  if (offset > 0 || had_gaps) {
+  if (got.out_of_order || got.filled_gap) {
     // RFC 5681 §4.2: "A TCP receiver SHOULD send an immediate duplicate ACK when an out-of-order
     // segment arrives" and "an immediate ACK when the incoming segment fills in all or part of a
     // gap in the sequence space".
@@ -633,20 +601,19 @@ void TcpSocket::process_text(TcpContext& ctx, const Repr& seg) {
   } else {
     // RFC 1122 §4.2.3.2 / RFC 5681 §4.2: delay the ACK, but ACK at least every second
     // full-sized segment, and never later than config.delayed_ack (< 500 ms).
-    if (len >= payload_cap()) ++full_segments_unacked_;
+    if (seg.payload.size() >= payload_cap()) ++full_segments_unacked_;
     if (full_segments_unacked_ >= 2) ack_now_ = true;
     else if (!delayed_ack_at_) delayed_ack_at_ = ctx.now + config_.delayed_ack;
   }
-  if (ooo_fin_ && *ooo_fin_ == rcv_nxt_) process_fin(ctx);
+  if (rcv_.held_fin_due()) {
+    rcv_.take_fin();
+    process_fin(ctx);
+  }
 }
 
+// The receiver has taken the FIN ("advance RCV.NXT over the FIN"); now "send an acknowledgment
+// for the FIN" and change state.
 void TcpSocket::process_fin(TcpContext& ctx) {
-  if (fin_received_) return;
-  // "advance RCV.NXT over the FIN, and send an acknowledgment for the FIN".
-  fin_received_ = true;
-  ooo_fin_.reset();
-  ooo_.clear();
-  rcv_nxt_ += 1;
   ack_now_ = true;
   if (!we_closed_first_) peer_closed_first_ = true;
   ctx.event(tcp_event::FinReceived{id_, peer_closed_first_});

@@ -32,30 +32,11 @@ std::uint32_t TcpSocket::flight() const {
   return seq_len(snd_una_, seq_max(snd_nxt_, snd_una_));
 }
 
-std::uint16_t TcpSocket::advertised_window() {
-  // RFC 9293 §3.8.6.2.2 receiver SWS avoidance: move the right edge only when it can move by
-  // min(buffer / 2, MSS); and never move it left (§3.8.6 "SHOULD NOT shrink the window").
-  const SeqNum possible = rcv_nxt_ + static_cast<std::uint32_t>(rx_.free());
-  if (rcv_adv_ < rcv_nxt_) rcv_adv_ = rcv_nxt_;
-  if (rcv_adv_ < possible) {
-    const std::uint32_t step = std::min<std::uint32_t>(static_cast<std::uint32_t>(rx_.capacity() / 2), snd_mss_);
-    if (seq_len(rcv_adv_, possible) >= step || rcv_adv_ == rcv_nxt_) rcv_adv_ = possible;
-  }
-  const std::uint32_t wnd = seq_len(rcv_nxt_, rcv_adv_);
-  const std::uint32_t field = std::min<std::uint32_t>(wnd >> rcv_wscale_, 0xffff);
-  // What the peer will compute from the field (rounded down) is never beyond rcv_adv_, and
-  // rcv_adv_ stays where it was: a right edge we accepted once is not taken back.
-  return static_cast<std::uint16_t>(field);
-}
-
 bool TcpSocket::window_update_due() const {
   // A window update is worth a segment when the right edge can move by two segments or half
   // the buffer (RFC 9293 §3.8.6.2.2; RFC 1122 §4.2.3.3), above all after a zero window.
   if (state_ != TcpState::Established && state_ != TcpState::FinWait1 && state_ != TcpState::FinWait2) return false;
-  const SeqNum possible = rcv_nxt_ + static_cast<std::uint32_t>(rx_.free());
-  if (!(rcv_adv_ < possible)) return false;
-  const std::uint32_t step = std::min<std::uint32_t>(static_cast<std::uint32_t>(rx_.capacity() / 2), 2u * snd_mss_);
-  return seq_len(rcv_adv_, possible) >= step;
+  return rcv_.window_update_due(snd_mss_);
 }
 
 bool TcpSocket::wants_dispatch() const {
@@ -212,13 +193,13 @@ std::uint32_t TcpSocket::send_segment(TcpContext& ctx, std::vector<std::byte>& s
   r.seq = seq;
   const bool syn = !ack_only && !syn_acked_ && seq == iss_ &&
                    (state_ == TcpState::SynSent || state_ == TcpState::SynReceived);
-  if (state_ != TcpState::SynSent) r.ack = rcv_nxt_;
+  if (state_ != TcpState::SynSent) r.ack = rcv_.nxt();
   if (syn) {
     r.flags.syn = true;
     // RFC 9293 §3.7.1: advertise MSS = MTU - 40 (IPv4 and TCP headers without options).
     r.mss = static_cast<std::uint16_t>(config_.mtu - 40);
     const bool active = state_ == TcpState::SynSent || !listener_;
-    if (active ? config_.window_scaling : rcv_wscale_ > 0 || snd_wscale_ > 0) r.window_scale = rcv_wscale_;
+    if (active ? config_.window_scaling : rcv_.wscale() > 0 || snd_wscale_ > 0) r.window_scale = rcv_.wscale();
     if (active && !listener_ && state_ == TcpState::SynSent) {
       r.sack_permitted = config_.sack;
       if (config_.timestamps) r.timestamps = std::pair{ts_now(ctx.now), 0u};
@@ -228,27 +209,14 @@ std::uint32_t TcpSocket::send_segment(TcpContext& ctx, std::vector<std::byte>& s
     }
     // RFC 7323 §2.2: "The window field in a segment where the SYN bit is set ... MUST NOT be
     // scaled."
-    r.window_raw = static_cast<std::uint16_t>(std::min<std::size_t>(rx_.free(), 0xffff));
-    if (rcv_adv_ < rcv_nxt_ + r.window_raw) rcv_adv_ = rcv_nxt_ + r.window_raw;
+    r.window_raw = rcv_.syn_window();
   } else {
     if (ts_ok_) r.timestamps = std::pair{ts_now(ctx.now), ts_recent_};
-    r.window_raw = advertised_window();
+    r.window_raw = rcv_.advertise(snd_mss_);
     // RFC 2018 §4: report out-of-order data, the block holding the latest segment first.
-    // RFC 2883 §4: a D-SACK block, when there is one, goes before all of them, once.
-    if (sack_ok_ && (!ooo_.empty() || dsack_)) {
-      std::size_t n = 0;
-      if (dsack_) r.sack_blocks[n++] = *dsack_;
-      dsack_.reset();
-      const std::size_t first = n;  // the D-SACK block may equal the SACK block that follows it
-      auto add = [&](const TcpAssembler::Range& range) {
-        const wire::tcp::SackBlock b{rcv_nxt_ + range.begin, rcv_nxt_ + range.end};
-        for (std::size_t i = first; i < n; ++i)
-          if (r.sack_blocks[i] == b) return;
-        if (n < (ts_ok_ ? 3u : 4u)) r.sack_blocks[n++] = b;
-      };
-      if (auto recent = ooo_.most_recent()) add(*recent);
-      for (const auto& range : ooo_.ranges()) add(range);
-    }
+    // RFC 2883 §4: a D-SACK block, when there is one, goes before all of them, once. With
+    // timestamps only three blocks fit in the 40 option bytes (RFC 2018 §3).
+    if (sack_ok_ && rcv_.has_sack_blocks()) rcv_.fill_sack_blocks(r.sack_blocks, ts_ok_ ? 3u : 4u);
   }
 
   // Payload from the send buffer, within what the header leaves of the MSS.
@@ -272,7 +240,7 @@ std::uint32_t TcpSocket::send_segment(TcpContext& ctx, std::vector<std::byte>& s
 
   const std::uint32_t used = r.segment_len();
   if (r.ack) {
-    last_ack_sent_ = rcv_nxt_;
+    last_ack_sent_ = rcv_.nxt();
     ack_now_ = false;
     delayed_ack_at_.reset();
     full_segments_unacked_ = 0;

@@ -108,8 +108,7 @@ TcpSocket::TcpSocket(SocketId id, const TcpConfig& config)
     : id_(id),
       config_(config),
       tx_(config.send_buffer),
-      rx_(config.recv_buffer),
-      ooo_(config.max_ooo_ranges),
+      rcv_(config.recv_buffer, config.max_ooo_ranges),
       nodelay_(config.nodelay),
       keepalive_(config.keepalive),
       rtt_(config.min_rto),
@@ -142,7 +141,7 @@ void TcpSocket::open_active(TcpContext& ctx, TcpEndpoint local, TcpEndpoint remo
   snd_una_ = snd_nxt_ = snd_max_ = iss;
   recover_ = iss;  // RFC 6582 §3.2 step 1: "recover" starts at the ISS
   ts_offset_ = ts_offset;
-  rcv_wscale_ = config_.window_scaling ? window_shift_for(config_.recv_buffer) : 0;
+  rcv_.set_wscale(config_.window_scaling ? window_shift_for(config_.recv_buffer) : 0);
   ++ctx.counters.active_opens;
   // RFC 9293 §3.10.1: "A SYN segment of the form <SEQ=ISS><CTL=SYN> is sent. Set SND.UNA to ISS,
   // SND.NXT to ISS+1, enter SYN-SENT state". The SYN leaves on the next dispatch().
@@ -160,7 +159,7 @@ void TcpSocket::take_syn_options(const Repr& syn) {
     snd_wscale_ = std::min(*syn.window_scale, wire::tcp::kMaxWindowScale);
   } else {
     snd_wscale_ = 0;
-    rcv_wscale_ = 0;
+    rcv_.set_wscale(0);
   }
   sack_ok_ = syn.sack_permitted && config_.sack;
   // RFC 7323 §3.2: timestamps are used only when both SYNs carried them.
@@ -179,14 +178,12 @@ void TcpSocket::open_passive(TcpContext& ctx, TcpEndpoint local, TcpEndpoint rem
   // RFC 9293 §3.10.7.2 third: "Set RCV.NXT to SEG.SEQ+1, IRS is set to SEG.SEQ ... ISS should be
   // selected and a SYN segment sent of the form <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. SND.NXT is
   // set to ISS+1 and SND.UNA to ISS. The connection state should be changed to SYN-RECEIVED."
-  irs_ = syn.seq;
-  rcv_nxt_ = syn.seq + 1;
-  rcv_adv_ = rcv_nxt_;
+  rcv_.on_syn(syn.seq);
   iss_ = iss;
   snd_una_ = snd_nxt_ = snd_max_ = iss;
   recover_ = iss;  // RFC 6582 §3.2 step 1: "recover" starts at the ISS
   ts_offset_ = ts_offset;
-  rcv_wscale_ = config_.window_scaling ? window_shift_for(config_.recv_buffer) : 0;
+  rcv_.set_wscale(config_.window_scaling ? window_shift_for(config_.recv_buffer) : 0);
   take_syn_options(syn);
   ts_recent_age_ = ctx.now;
   // The window in a SYN is never scaled (RFC 7323 §2.2).
@@ -203,10 +200,10 @@ void TcpSocket::release_handle(TcpContext& ctx) {
 
 void TcpSocket::syn_ack_sent_as_cookie() {
   snd_nxt_ = snd_max_ = iss_ + 1;
-  last_ack_sent_ = rcv_nxt_;
+  last_ack_sent_ = rcv_.nxt();
   // The cookie SYN-ACK advertised what a SYN-ACK from here advertises (unscaled, RFC 7323 §2.2):
   // that right edge is ours now, so data on the completing ACK is inside the window.
-  rcv_adv_ = rcv_nxt_ + static_cast<std::uint32_t>(std::min<std::size_t>(rx_.free(), 0xffff));
+  (void)rcv_.syn_window();
 }
 
 // --- user calls ---
@@ -226,11 +223,10 @@ std::size_t TcpSocket::send(std::span<const std::byte> data) {
 }
 
 std::size_t TcpSocket::recv(std::span<std::byte> out) {
-  const std::size_t n = rx_.pop(out);
-  return n;
+  return rcv_.read(out);
 }
 
-bool TcpSocket::readable() const { return !rx_.empty() || fin_received_ || error_.has_value(); }
+bool TcpSocket::readable() const { return !rcv_.empty() || rcv_.fin_received() || error_.has_value(); }
 
 bool TcpSocket::writable() const {
   return !fin_queued_ && tx_.free() > 0 &&

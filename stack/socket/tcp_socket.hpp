@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "stack/socket/tcp_congestion.hpp"
-#include "stack/socket/tcp_reassembly.hpp"
+#include "stack/socket/tcp_receiver.hpp"
 #include "stack/socket/tcp_rtt.hpp"
 #include "stack/socket/tcp_sack.hpp"
 #include "stack/time.hpp"
@@ -243,10 +243,10 @@ class TcpSocket {
   std::optional<TcpError> error() const { return error_; }
   std::optional<SocketId> listener() const { return listener_; }
   bool readable() const;                    // data to read, or EOF to report
-  bool at_eof() const { return fin_received_ && rx_.empty(); }
+  bool at_eof() const { return rcv_.fin_received() && rcv_.empty(); }
   bool writable() const;
   std::size_t send_space() const { return tx_.free(); }
-  std::size_t recv_queued() const { return rx_.size(); }
+  std::size_t recv_queued() const { return rcv_.queued(); }
   // The application closed its handle (or never had one): nobody will read, write or close it
   // again, and the layer frees it once CLOSED (an "orphan" while it still closes).
   bool user_released() const { return user_released_; }
@@ -259,16 +259,16 @@ class TcpSocket {
 
   // The RFC variables, for tests and the narrator (RFC 9293 §3.3.1).
   SeqNum iss() const { return iss_; }
-  SeqNum irs() const { return irs_; }
+  SeqNum irs() const { return rcv_.irs(); }
   SeqNum snd_una() const { return snd_una_; }
   SeqNum snd_nxt() const { return snd_nxt_; }
   SeqNum snd_max() const { return snd_max_; }
   std::uint32_t snd_wnd() const { return snd_wnd_; }
-  SeqNum rcv_nxt() const { return rcv_nxt_; }
-  std::uint32_t rcv_wnd() const { return seq_len(rcv_nxt_, rcv_adv_); }
+  SeqNum rcv_nxt() const { return rcv_.nxt(); }
+  std::uint32_t rcv_wnd() const { return rcv_.window(); }
   std::uint16_t snd_mss() const { return snd_mss_; }
   std::uint8_t snd_wscale() const { return snd_wscale_; }
-  std::uint8_t rcv_wscale() const { return rcv_wscale_; }
+  std::uint8_t rcv_wscale() const { return rcv_.wscale(); }
   bool sack_ok() const { return sack_ok_; }
   bool ts_ok() const { return ts_ok_; }
   Duration rto() const { return rtt_.rto(); }
@@ -292,12 +292,11 @@ class TcpSocket {
 
   // tcp_input.cpp
   void process_syn_sent(TcpContext& ctx, const Repr& seg);
-  bool segment_acceptable(const Repr& seg) const;
   bool process_ack(TcpContext& ctx, const Repr& seg);
   void process_new_ack(TcpContext& ctx, const Repr& seg, std::uint32_t acked);
   void process_duplicate_ack(TcpContext& ctx, const Repr& seg);
   void process_text(TcpContext& ctx, const Repr& seg);
-  void process_fin(TcpContext& ctx);
+  void process_fin(TcpContext& ctx);  // the receiver took the FIN: ACK it, change state
   void update_send_window(TcpContext& ctx, const Repr& seg);
   void update_ts_recent(TcpContext& ctx, const Repr& seg);
   void take_syn_options(const Repr& syn);
@@ -318,7 +317,6 @@ class TcpSocket {
   SackScoreboard::LossRule loss_rule() const { return {dupthresh_, payload_cap()}; }
   std::uint32_t flight() const;
   std::uint32_t payload_cap() const;
-  std::uint16_t advertised_window();
   bool window_update_due() const;
   void arm_timers(TcpContext& ctx);
 
@@ -350,10 +348,6 @@ class TcpSocket {
   std::uint32_t max_snd_wnd_ = 0;  // largest window the peer offered (RFC 5961 §5.2, SWS)
   std::uint16_t snd_mss_ = 536;    // RFC 9293 MUST-15: 536 when the peer sent no MSS
   std::uint8_t snd_wscale_ = 0;
-  std::uint8_t rcv_wscale_ = 0;
-  // Receive sequence variables. rcv_adv_ is the right edge we last advertised; it never moves
-  // left (RFC 9293 §3.8.6: "the window SHOULD NOT be shrunk").
-  SeqNum irs_, rcv_nxt_, rcv_adv_;
   // Options negotiated in the handshake (RFC 7323 §2.2, §3.2; RFC 2018 §2).
   bool sack_ok_ = false;
   bool ts_ok_ = false;
@@ -363,16 +357,12 @@ class TcpSocket {
   SeqNum last_ack_sent_;
 
   RingBuffer tx_;  // unacknowledged + unsent data, first byte at tx_base()
-  RingBuffer rx_;  // in-order data not yet read; out-of-order bytes beyond its end
-  TcpAssembler ooo_;
+  // The receiving half: RCV.NXT, IRS, the window we advertise, the receive buffer and its
+  // out-of-order store, the SACK/D-SACK blocks we report, the peer's FIN (tcp_receiver.hpp).
+  TcpReceiver rcv_;
   bool syn_acked_ = false;
   bool fin_queued_ = false;    // the user called CLOSE/shutdown: FIN follows the data
   bool fin_acked_ = false;
-  bool fin_received_ = false;
-  std::optional<SeqNum> ooo_fin_;  // a FIN that arrived ahead of missing data
-  // RFC 2883 (D-SACK): a duplicate segment to report as the first SACK block of the next ACK,
-  // so the sender can tell an unnecessary retransmission from a loss (Linux undoes on it).
-  std::optional<wire::tcp::SackBlock> dsack_;
   bool we_closed_first_ = false;
   bool peer_closed_first_ = false;
   bool nodelay_ = false;

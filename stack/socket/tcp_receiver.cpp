@@ -1,0 +1,118 @@
+// The receiving half of a TCP connection. See tcp_receiver.hpp.
+#include "stack/socket/tcp_receiver.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+namespace stack::socket {
+
+void TcpReceiver::on_syn(SeqNum seg_seq) {
+  irs_ = seg_seq;
+  nxt_ = seg_seq + 1;
+  adv_ = nxt_;
+}
+
+bool TcpReceiver::acceptable(SeqNum seq, std::uint32_t seg_len) const {
+  const std::uint32_t wnd = window();
+  if (wnd == 0) {
+    // "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be
+    // made to accept valid ACKs, URGs, and RSTs" (MUST-66): a segment at RCV.NXT is let through;
+    // its text is trimmed away by the caller.
+    return seq == nxt_;
+  }
+  // "RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND", or for text the same of its last byte.
+  if (seg_len == 0) return seq.in_window(nxt_, wnd);
+  return seq.in_window(nxt_, wnd) || (seq + (seg_len - 1)).in_window(nxt_, wnd);
+}
+
+std::uint16_t TcpReceiver::syn_window() {
+  const auto field = static_cast<std::uint16_t>(std::min<std::size_t>(rx_.free(), 0xffff));
+  if (adv_ < nxt_ + field) adv_ = nxt_ + field;
+  return field;
+}
+
+std::uint16_t TcpReceiver::advertise(std::uint16_t mss) {
+  const SeqNum possible = nxt_ + static_cast<std::uint32_t>(rx_.free());
+  if (adv_ < nxt_) adv_ = nxt_;
+  if (adv_ < possible) {
+    const std::uint32_t step = std::min<std::uint32_t>(static_cast<std::uint32_t>(rx_.capacity() / 2), mss);
+    if (seq_len(adv_, possible) >= step || adv_ == nxt_) adv_ = possible;
+  }
+  // What the peer computes from the field (rounded down) is never beyond adv_, and adv_ stays
+  // where it was: a right edge we offered once is not taken back.
+  return static_cast<std::uint16_t>(std::min<std::uint32_t>(window() >> wscale_, 0xffff));
+}
+
+bool TcpReceiver::window_update_due(std::uint16_t mss) const {
+  const SeqNum possible = nxt_ + static_cast<std::uint32_t>(rx_.free());
+  if (!(adv_ < possible)) return false;
+  const std::uint32_t step = std::min<std::uint32_t>(static_cast<std::uint32_t>(rx_.capacity() / 2), 2u * mss);
+  return seq_len(adv_, possible) >= step;
+}
+
+TcpReceiver::Accepted TcpReceiver::accept(SeqNum seq, std::span<const std::byte> payload, bool report_dsack) {
+  Accepted a;
+  const std::uint32_t offset = seq_len(nxt_, seq);
+  const auto len = static_cast<std::uint32_t>(payload.size());
+  a.out_of_order = offset > 0;
+  a.filled_gap = !ooo_.empty();
+  auto fresh = ooo_.add(offset, len);
+  if (!fresh) {
+    a.stored = false;
+    return a;
+  }
+  // RFC 2883 §4.1.2: a segment already held out of order is reported as a D-SACK block (the
+  // SACK block holding it follows, as the most recent one).
+  if (offset > 0 && fresh->empty()) {
+    a.duplicate = true;
+    if (report_dsack) dsack_ = SackBlock{seq, seq + len};
+  }
+  for (const auto& r : *fresh) {
+    // The assembler only hands out ranges inside the free space, so the ring takes all of it.
+    [[maybe_unused]] const std::size_t written =
+        rx_.write_unallocated(r.begin, payload.subspan(r.begin - offset, r.end - r.begin));
+    assert(written == r.end - r.begin);
+  }
+  a.in_order = ooo_.take_front();
+  rx_.commit(a.in_order);
+  nxt_ += a.in_order;
+  return a;
+}
+
+TcpReceiver::FinResult TcpReceiver::on_fin(SeqNum at) {
+  if (fin_received_) return FinResult::Ignored;
+  if (at == nxt_) {
+    take_fin();
+    return FinResult::Taken;
+  }
+  if (at > nxt_ && (!held_fin_ || at < *held_fin_)) {
+    held_fin_ = at;
+    return FinResult::Held;
+  }
+  return FinResult::Ignored;
+}
+
+void TcpReceiver::take_fin() {
+  // "advance RCV.NXT over the FIN".
+  fin_received_ = true;
+  held_fin_.reset();
+  ooo_.clear();
+  nxt_ += 1;
+}
+
+void TcpReceiver::fill_sack_blocks(std::array<std::optional<SackBlock>, 4>& out, std::size_t max_blocks) {
+  std::size_t n = 0;
+  if (dsack_ && n < max_blocks) out[n++] = *dsack_;
+  dsack_.reset();
+  const std::size_t first = n;  // the D-SACK block may equal the SACK block that follows it
+  auto add = [&](const TcpAssembler::Range& range) {
+    const SackBlock b{nxt_ + range.begin, nxt_ + range.end};
+    for (std::size_t i = first; i < n; ++i)
+      if (out[i] == b) return;
+    if (n < max_blocks) out[n++] = b;
+  };
+  if (auto recent = ooo_.most_recent()) add(*recent);
+  for (const auto& range : ooo_.ranges()) add(range);
+}
+
+}  // namespace stack::socket
