@@ -90,9 +90,9 @@ class MemoryLink {
     int index_;
   };
 
-  Direction& outbound(int end) { return dirs_[end]; }  // frames this end transmits
-  Direction& inbound(int end) { return dirs_[1 - end]; }
-  const Direction& inbound(int end) const { return dirs_[1 - end]; }
+  Direction& outbound(int end) { return dirs_[static_cast<std::size_t>(end)]; }  // frames this end transmits
+  Direction& inbound(int end) { return dirs_[static_cast<std::size_t>(1 - end)]; }
+  const Direction& inbound(int end) const { return dirs_[static_cast<std::size_t>(1 - end)]; }
 
   LinkConfig config_;
   std::array<Direction, 2> dirs_;  // [0]: a -> b, [1]: b -> a

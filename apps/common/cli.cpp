@@ -1,7 +1,10 @@
 #include "apps/common/cli.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
+
+#include "apps/common/version.hpp"
 
 namespace appkit {
 
@@ -41,6 +44,8 @@ void ArgParser::add_net_options(NetOptions& net) {
     net.tap_given = true;
     return !v.empty();
   });
+  flag("--create-tap", "create the TAP device if it does not exist (needs CAP_NET_ADMIN; it goes away at exit)",
+       [&net] { net.create_tap = true; });
   option("--iface", "NAME", "use an existing Ethernet interface (veth, NIC) via AF_PACKET, own MAC (needs CAP_NET_RAW)",
          [&net](const std::string& v) {
            net.tap = v;
@@ -53,6 +58,8 @@ void ArgParser::add_net_options(NetOptions& net) {
   });
   option("--mac", "MAC", "our MAC address (default: a stable locally administered one)", set(net.mac));
   option("--ip", "ADDR/PREFIX", "static address; without it the program runs DHCP", set(net.ip));
+  flag("--no-acd", "use --ip at once, without first probing that nobody else has it (RFC 5227)",
+       [&net] { net.acd = false; });
   option("--gateway", "ADDR", "default router (with --ip)", set(net.gateway));
   option("--dns", "ADDR", "DNS server (with --ip, or to override DHCP's)", set(net.dns));
   option("--hosts", "FILE", "hosts file consulted before DNS (default /etc/hosts)", set(net.hosts));
@@ -87,7 +94,15 @@ ArgParser::Result ArgParser::parse(const std::vector<std::string>& args) const {
         name = a.substr(0, eq);
         value = a.substr(eq + 1);
       }
-      const auto it = specs_.find(name);
+      auto it = specs_.find(name);
+      // A one-letter option with its value glued on ("-c1", "-W1", "-m5"), as getopt(3) reads it.
+      if (it == specs_.end() && !value && a[1] != '-' && a.size() > 2) {
+        if (const auto short_it = specs_.find(a.substr(0, 2)); short_it != specs_.end() && !short_it->second.metavar.empty()) {
+          it = short_it;
+          name = a.substr(0, 2);
+          value = a.substr(2);
+        }
+      }
       if (it == specs_.end()) {
         r.error = "unknown option " + name + " (see " + program_ + " --help)";
         return r;
@@ -110,6 +125,7 @@ ArgParser::Result ArgParser::parse(const std::vector<std::string>& args) const {
     }
     r.positional.push_back(a);
   }
+  if (r.help || r.version) return r;  // nothing else matters, not even a missing argument
   for (const auto& check : checks_) {
     if (auto e = check()) {
       r.error = *e;
@@ -117,6 +133,22 @@ ArgParser::Result ArgParser::parse(const std::vector<std::string>& args) const {
     }
   }
   return r;
+}
+
+std::optional<int> ArgParser::early_exit(const Result& result, std::FILE* out, std::FILE* err) const {
+  if (result.help) {
+    std::fputs(help_text().c_str(), out);
+    return 0;
+  }
+  if (result.version) {
+    std::fprintf(out, "%s %s\n", program_.c_str(), kVersion);
+    return 0;
+  }
+  if (result.error) {
+    std::fprintf(err, "%s: %s\n", program_.c_str(), result.error->c_str());
+    return static_cast<int>(ExitCode::Usage);
+  }
+  return std::nullopt;
 }
 
 std::string ArgParser::help_text() const {

@@ -3,10 +3,12 @@
 // The common network options (one contract, kept by every program):
 //   --tap NAME | --iface NAME  --mac MAC  --ip ADDR/PREFIX --gateway ADDR --dns ADDR  --hosts FILE  --pcap FILE
 //   --drop-chance P --corrupt-chance P --reorder-chance P --seed N  --stats  --help  --version
-// Options take their value as `--name value` or `--name=value`.
+// Options take their value as `--name value` or `--name=value`; a one-letter option also glued to
+// it, `-c1` or `-m5`, as getopt(3) accepts (POSIX Utility Syntax Guideline 5 and 6).
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <optional>
@@ -18,15 +20,17 @@ namespace appkit {
 // Exit codes, in curl's habits where curl has one (docs/architecture.md "Errors").
 enum class ExitCode : int {
   Ok = 0,
-  Failure = 1,          // generic failure, unsupported feature
+  Failure = 1,          // generic failure; curl: unsupported protocol (ftp://, ...)
   Usage = 2,            // bad command line, missing TAP device, no permission
-  NotBuilt = 3,         // the step exists in the plan but is not built yet
+  MalformedUrl = 3,     // curl: URL using bad/illegal format
   CannotResolve = 6,    // curl: couldn't resolve host
   CannotConnect = 7,    // curl: failed to connect
   PartialFile = 18,     // curl: transfer closed with outstanding data remaining
   HttpError = 22,       // curl: HTTP status >= 400 with --fail
+  WriteError = 23,      // curl: failure writing the output (-o FILE unwritable, disk full)
   TimedOut = 28,        // curl: operation timed out
   SslConnect = 35,      // curl: SSL connect error (the TLS handshake failed)
+  TooManyRedirects = 47,  // curl: maximum redirects followed (a loop included)
   EmptyReply = 52,      // curl: the server closed without sending anything
   SendError = 55,       // curl: failed sending network data
   RecvError = 56,       // curl: failure receiving network data (connection reset, TLS truncation)
@@ -46,6 +50,9 @@ struct NetOptions {
   std::string tap = "tap0";
   LinkDriver driver = LinkDriver::Tap;
   bool tap_given = false;               // --tap appeared (with --iface: a usage error)
+  // Attach to an existing TAP only: a mistyped --tap must not create a fresh, unconnected device
+  // (as root TUNSETIFF would) and then wait for DHCP on it. --create-tap asks for one explicitly.
+  bool create_tap = false;
   std::optional<std::string> mac;       // default: a stable locally administered address
   std::optional<std::string> ip;        // ADDR/PREFIX; without it the program runs DHCP
   std::optional<std::string> gateway;
@@ -57,6 +64,8 @@ struct NetOptions {
   double reorder_chance = 0.0;          // each frame held back 0..5 ms (drivers/fault_injector.hpp)
   std::uint64_t seed = 1;
   bool stats = false;
+  // RFC 5227 §2.1: probe a static --ip before using it (about 0.45 s); --no-acd skips the probe.
+  bool acd = true;
   // Receive offloads through the virtio-net header (TAP IFF_VNET_HDR, AF_PACKET PACKET_VNET_HDR):
   // the kernel hands over TCP super-frames (GRO/GSO) with checksums left for us to complete, so a
   // bulk download costs one read per ~64 KiB instead of per 1.5 KiB. --no-offload: one wire-sized
@@ -83,6 +92,12 @@ class ArgParser {
   };
   Result parse(const std::vector<std::string>& args) const;
   std::string help_text() const;
+  // The one place that answers --help (usage on stdout), --version ("NAME VERSION" on stdout) and
+  // a parse error ("PROGRAM: error" on stderr): the exit code to return at once (0, 0, 2), or
+  // nothing when the program should go on. --help and --version win over every other argument
+  // and never touch the network.
+  std::optional<int> early_exit(const Result& result, std::FILE* out = stdout, std::FILE* err = stderr) const;
+  const std::string& program() const { return program_; }
 
  private:
   struct Spec {

@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "apps/common/clock.hpp"
+#include "apps/common/interrupt.hpp"
 
 namespace appkit {
 
@@ -219,6 +220,14 @@ void DhcpSession::say(const std::string& text, bool end_of_line) {
 }
 
 void DhcpSession::on_event(Instant at, const sock::DhcpEvent& e) {
+  // What the session counts (a bind, a lost lease) is counted whatever the narration's style:
+  // -v once returned before counting, and `ustack dhcp -v` waited for its timeout with a lease.
+  if (const auto* bound = std::get_if<sock::dhcp_event::Bound>(&e)) {
+    ++bound_count_;
+    last_lease_ = bound->lease;
+  } else if (std::holds_alternative<sock::dhcp_event::LeaseLost>(e)) {
+    lost_ = true;
+  }
   if (options_.verbose) {
     if (line_open_) say("", true);
     say(sock::describe(e), true);
@@ -255,11 +264,8 @@ void DhcpSession::on_event(Instant at, const sock::DhcpEvent& e) {
         } else if constexpr (std::is_same_v<T, sock::dhcp_event::Conflict>) {
           say(std::string(arrow) + "in use by " + ev.mac.describe());
         } else if constexpr (std::is_same_v<T, sock::dhcp_event::Bound>) {
-          ++bound_count_;
-          last_lease_ = ev.lease;
           say("", true);
         } else if constexpr (std::is_same_v<T, sock::dhcp_event::LeaseLost>) {
-          lost_ = true;
           if (line_open_) say("", true);
           say("lease of " + ev.address.describe() + " lost: " + ev.why, true);
         } else if constexpr (std::is_same_v<T, sock::dhcp_event::GaveUp>) {
@@ -303,6 +309,10 @@ std::optional<LeaseInfo> DhcpSession::run_until_bound() {
     agent_->poll(now);
     if (bound_count_ > before) break;
     if (agent_->client().state() == sock::DhcpState::Failed || now >= deadline) return std::nullopt;
+    if (interrupted()) {
+      if (line_open_) say("", true);  // the narration line ends cleanly, not mid-word
+      return std::nullopt;
+    }
     std::optional<Instant> wake = agent_->poll_at();
     if (!wake || deadline < *wake) wake = deadline;
     host_.step(wake);

@@ -350,7 +350,7 @@ void DnsTrace::on_reply(const dns::Message& reply, std::size_t bytes) {
   step.bytes = bytes;
   step.reply = reply;
   close_pending();
-  const std::string from = s.address->describe() + "(" + s.name.describe_relative() + ")";
+  const std::string from = s.address->describe() + "#53(" + s.name.describe_relative() + ")";
   auto emit = [&](TraceStep::Outcome o, std::string text) {
     step.outcome = o;
     step.note = std::move(text);

@@ -1,11 +1,16 @@
 #include "apps/common/host.hpp"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "apps/common/clock.hpp"
+#include "apps/common/interrupt.hpp"
 #include "drivers/fault_injector.hpp"
 #include "drivers/packet_device.hpp"
 #include "drivers/pcap_writer.hpp"
@@ -15,6 +20,25 @@
 namespace appkit {
 
 using stack::Instant;
+
+namespace {
+
+// Whether the kernel has `ip` on the interface `name` (getifaddrs(3)).
+bool kernel_owns(const std::string& name, stack::wire::Ipv4Address ip) {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return false;
+  bool found = false;
+  for (const ifaddrs* a = list; a && !found; a = a->ifa_next) {
+    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || name != a->ifa_name) continue;
+    sockaddr_in sin{};
+    std::memcpy(&sin, a->ifa_addr, sizeof sin);
+    found = ntohl(sin.sin_addr.s_addr) == ip.value;
+  }
+  ::freeifaddrs(list);
+  return found;
+}
+
+}  // namespace
 
 stack::wire::MacAddress Host::default_mac(const std::string& tap_name) {
   // FNV-1a over the name and uid: stable across runs, different per user and device.
@@ -40,6 +64,13 @@ std::variant<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& opti
     gateway = stack::wire::Ipv4Address::parse(*options.gateway);
     if (!gateway) return HostError{ExitCode::Usage, "bad --gateway '" + *options.gateway + "': expected an IPv4 address"};
   }
+  // RFC 1122 §3.3.1.1: the default gateway must be on a directly connected network; the kernel
+  // refuses such a route too ("Nexthop has invalid gateway").
+  if (address && gateway && !address->contains(*gateway)) {
+    return HostError{ExitCode::Usage, "--gateway " + gateway->describe() + " is outside --ip " + address->describe() +
+                                          ": give a router on that subnet (e.g. " +
+                                          stack::wire::Ipv4Address{address->network().value + 1}.describe() + ")"};
+  }
   stack::wire::MacAddress mac = default_mac(options.tap);
   if (options.mac) {
     auto parsed = stack::wire::MacAddress::parse(*options.mac);
@@ -57,7 +88,7 @@ std::variant<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& opti
     if (auto* err = std::get_if<drivers::PacketError>(&link)) return HostError{ExitCode::Usage, err->message};
     host->chain_.push_back(std::move(std::get<0>(link)));
   } else {
-    auto tap = drivers::TapDevice::open(drivers::TapOptions{.name = options.tap, .create = true, .vnet_hdr = options.offload});
+    auto tap = drivers::TapDevice::open(drivers::TapOptions{.name = options.tap, .create = options.create_tap, .vnet_hdr = options.offload});
     if (auto* err = std::get_if<drivers::TapError>(&tap)) return HostError{ExitCode::Usage, err->message};
     host->chain_.push_back(std::move(std::get<0>(tap)));
   }
@@ -112,8 +143,50 @@ std::variant<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& opti
     raw->listeners_.notify(at, e);
   });
   host->current_ = monotonic_now();
+  if (address && options.driver == LinkDriver::Packet) {
+    // Next to the kernel on the same link, its own address would be stolen from it: the stack's
+    // announcement rewrites the neighbours' entries, and a probe never sees the kernel's answer
+    // (a packet socket does not receive what the kernel itself would reply to).
+    if (kernel_owns(options.tap, address->address)) {
+      return HostError{ExitCode::Usage, address->address.describe() + " is the kernel's own address on " + options.tap +
+                                            ": give the stack an address of its own (--ip), or none for DHCP"};
+    }
+  }
+  if (address && options.acd) {
+    if (auto owner = host->probe_address(address->address)) {
+      return HostError{ExitCode::Usage, address->address.describe() + " is already in use by " + owner->describe() +
+                                            " (it answered our RFC 5227 probe): pick a free --ip, or --no-acd to use it anyway"};
+    }
+  }
   if (address) host->iface_->set_address(host->current_, *address, gateway);
   return host;
+}
+
+std::optional<stack::wire::MacAddress> Host::probe_address(stack::wire::Ipv4Address ip) {
+  namespace arp = stack::wire::arp;
+  // DEVIATION(RFC 5227 §1.1): PROBE_WAIT 100 ms, 2 probes 150 ms apart, ANNOUNCE_WAIT 200 ms
+  // instead of 1 s / 3 / 1-2 s / 2 s — the short schedule the DHCP client uses on the one-hop
+  // links these programs run on (apps/common/dhcp_setup.cpp): about 0.45 s instead of up to 7 s.
+  // A conflict (§2.1.1): any ARP whose sender is `ip`, or another host's probe for `ip`.
+  std::optional<stack::wire::MacAddress> conflict;
+  auto previous = iface_->arp_observer;
+  const auto our_mac = iface_->mac();
+  iface_->arp_observer = [&](Instant, const arp::Repr& a) {
+    if (conflict) return;
+    if (a.sender_ip == ip || (a.sender_ip.is_unspecified() && a.target_ip == ip && a.sender_mac != our_mac)) {
+      conflict = a.sender_mac;
+    }
+  };
+  const Instant start = monotonic_now();
+  const Instant probes[] = {start + stack::Duration::from_millis(100), start + stack::Duration::from_millis(250)};
+  for (const Instant at : probes) {
+    if (run_until([&] { return conflict.has_value(); }, at)) break;
+    iface_->send_arp_probe(monotonic_now(), ip);
+    flush();
+  }
+  if (!conflict) run_until([&] { return conflict.has_value(); }, probes[1] + stack::Duration::from_millis(200));
+  iface_->arp_observer = previous;
+  return conflict;
 }
 
 Host::~Host() = default;
@@ -163,8 +236,11 @@ void Host::step(std::optional<Instant> app_deadline) {
   pump(monotonic_now());
 }
 
+void Host::flush() { pump(monotonic_now()); }
+
 bool Host::run_until(const std::function<bool()>& done, std::optional<Instant> deadline) {
   while (!done()) {
+    if (interrupted()) return false;  // SIGINT/SIGTERM: the caller aborts and exits (interrupt.hpp)
     if (deadline && monotonic_now() >= *deadline) return false;
     step(deadline);
   }

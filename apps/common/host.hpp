@@ -41,7 +41,10 @@ class Host {
   // in, return at once (the application looks at its sockets before anyone sleeps); otherwise
   // wait until a frame arrives or the earliest deadline (the stack's or `app_deadline`) passes.
   void step(std::optional<stack::Instant> app_deadline);
-  // Turns the loop until `done()` or `deadline`; true when done() became true.
+  // Sends what the stack has queued (an abort's RST) now, without waiting.
+  void flush();
+  // Turns the loop until `done()` or `deadline`; true when done() became true. Returns false at
+  // once after SIGINT/SIGTERM (apps/common/interrupt.hpp).
   bool run_until(const std::function<bool()>& done, std::optional<stack::Instant> deadline);
 
   // Every event of the stack goes here too: for the Host's whole life (the narrator, or -v) ...
@@ -67,6 +70,9 @@ class Host {
 
  private:
   Host() = default;
+  // RFC 5227 §2.1.1 address probe of a static address: the MAC of whoever answers for it, or
+  // nothing when nobody did.
+  std::optional<stack::wire::MacAddress> probe_address(stack::wire::Ipv4Address ip);
   bool pump(stack::Instant now);  // true when frames were received
 
   std::vector<std::unique_ptr<drivers::Device>> chain_;  // innermost (TAP) first

@@ -1287,8 +1287,10 @@ class Renderer {
     for (auto it = open_.rbegin(); it != open_.rend(); ++it) {
       if (it->kind != Kind::List) continue;
       if (it->ordered) {
-        std::string m = std::to_string(it->counter++) + ".";
-        while (m.size() < 3) m.insert(0, " ");
+        // Padded by appending to the padding: g++ 12 -O2 reports a false -Wrestrict on m.insert(0, " ").
+        const std::string number = std::to_string(it->counter++) + ".";
+        std::string m(number.size() < 3 ? 3 - number.size() : 0, ' ');
+        m += number;
         return m + " ";
       }
       static constexpr const char* kBullets[] = {"\u2022", "\u25e6", "\u25aa"};  // • ◦ ▪

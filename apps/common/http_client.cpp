@@ -498,6 +498,11 @@ bool is_redirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
+ExitCode exit_code(const RedirectFailure& failure) {
+  if (failure.kind == RedirectError::BadLocation && failure.url_error) return exit_code(*failure.url_error);
+  return ExitCode::TooManyRedirects;
+}
+
 std::string RedirectFailure::message() const {
   switch (kind) {
     case RedirectError::TooMany: return "too many redirects";

@@ -245,6 +245,9 @@ struct RedirectFailure {
   std::string location;  // the header as received
   std::string message() const;  // "redirect loop: http://x/a -> http://x/b -> http://x/a"
 };
+// curl's exit code: 47 for too many redirects and for a loop (curl follows a loop until its
+// limit), the URL's own code (1 unsupported scheme, 3 malformed) for a bad Location.
+ExitCode exit_code(const RedirectFailure& failure);
 
 class RedirectFollower {
  public:

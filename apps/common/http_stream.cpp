@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "apps/common/interrupt.hpp"
+
 namespace appkit {
 
 using stack::Instant;
@@ -25,8 +27,20 @@ HttpStreamError tls_error(const tls::Failure& f) {
 }  // namespace
 
 HttpStreamError HttpStream::tcp_error(StreamError e) const {
-  return HttpStreamError{exit_code(e), describe(e), e == StreamError::TimedOut};
+  HttpStreamError error{exit_code(e), describe(e), e == StreamError::TimedOut};
+  error.interrupted = e == StreamError::Interrupted;
+  return error;
 }
+
+namespace {
+// The TLS loops below wait in Host::step themselves: a signal ends the wait like TcpStream's.
+std::optional<HttpStreamError> interrupt_error() {
+  if (!interrupted()) return std::nullopt;
+  HttpStreamError error{static_cast<ExitCode>(interrupt_exit_code()), interrupt_description()};
+  error.interrupted = true;
+  return error;
+}
+}  // namespace
 
 bool HttpStream::pump() {
   // Out: whatever the session has for the peer, as far as the send buffer takes it.
@@ -71,6 +85,7 @@ std::optional<HttpStreamError> HttpStream::handshake(std::optional<Instant> dead
     if (tls_->bytes_in() == 0 && tcp_eof_) {
       return HttpStreamError{ExitCode::SslConnect, "TLS handshake: the server closed the connection before the handshake was complete"};
     }
+    if (auto e = interrupt_error()) return e;
     if (deadline && tcp_.host().now() >= *deadline) {
       return HttpStreamError{ExitCode::TimedOut, "TLS handshake timed out after " +
                                                      std::to_string(tls_->bytes_in()) + " bytes from the server", true};
@@ -106,6 +121,7 @@ HttpIo HttpStream::read(std::span<std::byte> out, std::optional<Instant> deadlin
       if (r.status == tls::ReadStatus::Closed) return {IoStatus::Eof, 0, std::nullopt};
       return {IoStatus::Error, 0, tls_error(*tls_->failure())};
     }
+    if (auto e = interrupt_error()) return {IoStatus::Error, 0, e};
     if (deadline && tcp_.host().now() >= *deadline) {
       return {IoStatus::Error, 0, HttpStreamError{ExitCode::TimedOut, describe(StreamError::TimedOut), true}};
     }
@@ -133,6 +149,7 @@ HttpIo HttpStream::write_all(std::span<const std::byte> data, std::optional<Inst
     if (!pump()) return {IoStatus::Error, done, error_};
     if (tls_->output().empty()) continue;
     if (tls_->output().size() < before) continue;
+    if (auto e = interrupt_error()) return {IoStatus::Error, done, e};
     if (deadline && tcp_.host().now() >= *deadline) {
       return {IoStatus::Error, done, HttpStreamError{ExitCode::TimedOut, describe(StreamError::TimedOut), true}};
     }

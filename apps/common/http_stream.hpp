@@ -30,6 +30,7 @@ struct HttpStreamError {
   // read until the close cannot be known whole without close_notify, so that stays this error (56;
   // curl takes it as complete).
   bool truncated = false;
+  bool interrupted = false;  // SIGINT/SIGTERM (interrupt.hpp); `code` is then 130/143
 };
 
 struct HttpIo {
@@ -49,6 +50,8 @@ class HttpStream {
   HttpIo write_all(std::span<const std::byte> data, std::optional<stack::Instant> deadline);
   // TLS: our close_notify first; then the FIN (TcpStream::close).
   void close();
+  // RST at once (TLS: no close_notify), as a kernel does on close with unread data.
+  void abort() { tcp_.abort(); }
   bool wait_closed(stack::Instant deadline) { return tcp_.wait_closed(deadline); }
 
   TcpStream& tcp() { return tcp_; }

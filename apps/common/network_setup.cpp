@@ -2,7 +2,57 @@
 
 #include <cstdio>
 
+#include "apps/common/dns_resolver.hpp"
+#include "apps/common/hosts_file.hpp"
+#include "apps/common/interrupt.hpp"
+
 namespace appkit {
+
+std::optional<std::string> unreachable_reason(const stack::iface::Interface& iface, stack::wire::Ipv4Address dst) {
+  if (dst.is_loopback()) {
+    return dst.describe() + " is a loopback address: 127/8 never leaves a host (RFC 1122 §3.2.1.3) and this stack "
+                            "has no loopback interface; use an address on the network";
+  }
+  if (!iface.address()) return "Network is unreachable (no address configured)";
+  if (!iface.next_hop(dst)) {
+    return "Network is unreachable (no route to " + dst.describe() + ": it is outside " + iface.address()->describe() +
+           " and no --gateway was given)";
+  }
+  return std::nullopt;
+}
+
+ResolvedHost resolve_host(Host& host, const NetOptions& options, const NetworkSetup& setup, const std::string& name) {
+  if (auto a = stack::wire::Ipv4Address::parse(name)) return {a, "literal", {}};
+  std::string why;
+  if (auto hosts = HostsFile::load(options.hosts, &why)) {
+    const auto found = hosts->lookup(name);
+    if (!found.empty()) return {found.front(), options.hosts, {}};
+  }
+  if (setup.dns_servers.empty()) {
+    return {std::nullopt, {},
+            "Could not resolve host: " + name + " (not in " + options.hosts + ", and no DNS server: give --dns or use DHCP)"};
+  }
+  for (const auto& server : setup.dns_servers) {
+    if (auto reason = unreachable_reason(host.iface(), server)) {
+      return {std::nullopt, {}, "Could not resolve host: " + name + ": DNS server " + server.describe() + ": " + *reason};
+    }
+  }
+  std::string error;
+  auto resolver = DnsResolver::create(host, DnsResolverOptions{.servers = setup.dns_servers}, &error);
+  if (!resolver) return {std::nullopt, {}, "Could not resolve host: " + name + ": " + error};
+  std::optional<DnsResult> result;
+  resolver->resolve(name, [&](const DnsResult& r) { result = r; });
+  while (!result) {
+    resolver->process();
+    if (result) break;
+    if (interrupted()) return {std::nullopt, {}, "Could not resolve host: " + name + ": " + interrupt_description()};
+    host.step(resolver->next_deadline());
+  }
+  if (!result->ok() || result->addresses.empty()) {
+    return {std::nullopt, {}, "Could not resolve host: " + name + ": " + result->error_message()};
+  }
+  return {result->addresses.front().address, "DNS, " + std::to_string(result->elapsed.micros() / 1000) + " ms", {}};
+}
 
 std::variant<NetworkSetup, HostError> setup_network(Host& host, const NetOptions& options, const Narrate& narrate) {
   NetworkSetup setup;
@@ -15,6 +65,7 @@ std::variant<NetworkSetup, HostError> setup_network(Host& host, const NetOptions
   DhcpSetupOptions dhcp;
   dhcp.tap = options.tap;
   auto lease = acquire_address(host, dhcp, narrate ? narrate : Narrate([](const std::string&, bool) {}));
+  if (!lease && interrupted()) return HostError{static_cast<ExitCode>(interrupt_exit_code()), interrupt_description()};
   if (!lease) {
     return HostError{ExitCode::Failure, "no DHCP lease on " + options.tap +
                                             " within 30 s: is a DHCP server on the link? (sudo tools/sandbox up provides one)"};
@@ -24,14 +75,15 @@ std::variant<NetworkSetup, HostError> setup_network(Host& host, const NetOptions
   return setup;
 }
 
-std::variant<ReadyHost, int> bring_up(const NetOptions& options, const std::string& program) {
+std::variant<ReadyHost, int> bring_up(const NetOptions& options, const std::string& program, bool quiet) {
   auto opened = Host::open(options);
   if (auto* err = std::get_if<HostError>(&opened)) {
     std::fprintf(stderr, "%s: %s\n", program.c_str(), err->message.c_str());
     return static_cast<int>(err->code);
   }
   ReadyHost ready{std::move(std::get<0>(opened)), {}};
-  auto network = setup_network(*ready.host, options, [](const std::string& text, bool eol) {
+  auto network = setup_network(*ready.host, options, [quiet](const std::string& text, bool eol) {
+    if (quiet) return;
     std::fputs(text.c_str(), stderr);
     if (eol) std::fputc('\n', stderr);
   });

@@ -23,11 +23,28 @@ std::variant<NetworkSetup, HostError> setup_network(Host& host, const NetOptions
 
 // What every subcommand does first: open the Host (TAP and decorators), then get an address.
 // On failure the one-line error is printed as "<program>: <message>" and the exit code returned.
-// DHCP progress goes to stderr as it happens.
+// DHCP progress goes to stderr as it happens, unless `quiet` (ping -q).
 struct ReadyHost {
   std::unique_ptr<Host> host;
   NetworkSetup network;
 };
-std::variant<ReadyHost, int> bring_up(const NetOptions& options, const std::string& program);
+std::variant<ReadyHost, int> bring_up(const NetOptions& options, const std::string& program, bool quiet = false);
+
+// Why nothing can be sent to `dst` from this host, or nothing when it can. The kernel answers
+// connect()/sendto() at once with ENETUNREACH ("Network is unreachable") when no route covers the
+// destination; a program on our stack should say so as fast instead of retransmitting into a void.
+// Loopback is refused too: 127/8 never leaves a host (RFC 1122 §3.2.1.3) and this stack has no
+// loopback interface.
+std::optional<std::string> unreachable_reason(const stack::iface::Interface& iface, stack::wire::Ipv4Address dst);
+
+// A name to one IPv4 address the way every program does it: an address literal, else the hosts
+// file (--hosts), else DNS over the stack with `setup`'s servers. `how` says which answered
+// ("/etc/hosts", "DNS, 3 ms"); `error` is curl's "Could not resolve host: NAME ..." line.
+struct ResolvedHost {
+  std::optional<stack::wire::Ipv4Address> address;
+  std::string how;
+  std::string error;
+};
+ResolvedHost resolve_host(Host& host, const NetOptions& options, const NetworkSetup& setup, const std::string& name);
 
 }  // namespace appkit

@@ -3,6 +3,8 @@
 #include <array>
 #include <utility>
 
+#include "apps/common/interrupt.hpp"
+#include "apps/common/network_setup.hpp"
 #include "stack/events.hpp"
 
 namespace appkit {
@@ -20,6 +22,7 @@ const char* describe(StreamError e) {
     case StreamError::Reset: return "Connection reset by peer";
     case StreamError::Closed: return "Stream closed";
     case StreamError::Local: return "No local port or socket available";
+    case StreamError::Interrupted: return interrupt_description();
   }
   return "?";
 }
@@ -33,6 +36,7 @@ ExitCode exit_code(StreamError e) {
     case StreamError::Unreachable:
     case StreamError::NoRoute:
     case StreamError::Local: return ExitCode::CannotConnect;
+    case StreamError::Interrupted: return static_cast<ExitCode>(interrupt_exit_code());
   }
   return ExitCode::Failure;
 }
@@ -112,11 +116,11 @@ std::variant<TcpStream, StreamFailure> TcpStream::start_connect(Host& host, stac
                                                                 std::uint16_t port) {
   auto& iface = host.iface();
   const Instant now = host.now();
-  if (!iface.address()) {
-    return StreamFailure{StreamError::NoRoute, connect_message(remote, port, {}, "no address configured")};
+  // No route, no address, or loopback: refused at once, as the kernel's connect() does (ENETUNREACH).
+  if (auto reason = unreachable_reason(iface, remote)) {
+    return StreamFailure{StreamError::NoRoute, connect_message(remote, port, {}, *reason)};
   }
   const auto hop = iface.next_hop(remote);
-  if (!hop) return StreamFailure{StreamError::NoRoute, connect_message(remote, port, {}, describe(StreamError::NoRoute))};
   auto id = iface.tcp().connect(iface.address()->address, remote, port, now);
   if (!id) {
     const bool bad = id.error() == stack::socket::ConnectError::InvalidAddress;
@@ -170,6 +174,12 @@ std::variant<TcpStream, StreamFailure> TcpStream::connect(Host& host, stack::wir
       },
       deadline);
   if (s.arp_watch_) s.arp_watch_->subscription.reset();
+  if (!done && interrupted()) {
+    s.abort();
+    host.flush();
+    return StreamFailure{StreamError::Interrupted,
+                         connect_message(remote, port, host.now() - s.started_, describe(StreamError::Interrupted))};
+  }
   if (!done) {
     s.abort();
     return StreamFailure{StreamError::TimedOut,
@@ -230,6 +240,7 @@ IoResult TcpStream::read(std::span<std::byte> out, std::optional<Instant> deadli
   for (;;) {
     IoResult r = read_some(out);
     if (r.status != IoStatus::WouldBlock) return r;
+    if (interrupted()) return {IoStatus::Error, 0, StreamError::Interrupted};
     if (deadline && host_->now() >= *deadline) return {IoStatus::Error, 0, StreamError::TimedOut};
     host_->step(deadline);
   }
@@ -242,6 +253,7 @@ IoResult TcpStream::write_all(std::span<const std::byte> data, std::optional<Ins
     if (r.status == IoStatus::Error) return {IoStatus::Error, done, r.error};
     done += r.bytes;
     if (done == data.size()) break;
+    if (interrupted()) return {IoStatus::Error, done, StreamError::Interrupted};
     if (deadline && host_->now() >= *deadline) return {IoStatus::Error, done, StreamError::TimedOut};
     host_->step(deadline);
   }

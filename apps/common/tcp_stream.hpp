@@ -49,6 +49,7 @@ enum class StreamError {
   Reset,        // RST on an established connection (ECONNRESET)              curl 56
   Closed,       // write after shutdown, or the stream is already closed      curl 55
   Local,        // no ephemeral port or too many sockets                      curl 7
+  Interrupted,  // SIGINT/SIGTERM arrived while waiting (interrupt.hpp)       130/143
 };
 const char* describe(StreamError e);  // "Connection refused", in curl's / strerror's words
 ExitCode exit_code(StreamError e);

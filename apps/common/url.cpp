@@ -239,6 +239,13 @@ Result<Url, UrlError> Url::parse(std::string_view text) {
   return parse_http(scheme, *parts.authority, parts.path, parts.query);
 }
 
+ExitCode exit_code(UrlError error) {
+  switch (error) {
+    case UrlError::UnsupportedScheme: return ExitCode::Failure;
+    default: return ExitCode::MalformedUrl;
+  }
+}
+
 Result<Url, UrlError> Url::parse_user_input(std::string_view text) {
   if (text.size() > kMaxUrlLength) return Err{UrlError::TooLong};
   const auto clean = sanitize(text);

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "apps/common/cli.hpp"
 #include "stack/util/result.hpp"
 
 namespace appkit {
@@ -34,6 +35,10 @@ enum class UrlError {
 
 // "bad port number", ... (one line, no trailing period).
 const char* describe(UrlError error);
+
+// curl's exit code for a URL that cannot be used: 1 for a scheme we do not speak (curl's
+// CURLE_UNSUPPORTED_PROTOCOL), 3 for everything malformed (CURLE_URL_MALFORMAT).
+ExitCode exit_code(UrlError error);
 
 inline constexpr std::size_t kMaxUrlLength = 8192;
 

@@ -9,10 +9,14 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <clocale>
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <tuple>
 #include <memory>
@@ -28,6 +32,7 @@
 #include "apps/common/hosts_file.hpp"
 #include "apps/common/html_render.hpp"
 #include "apps/common/http_client.hpp"
+#include "apps/common/interrupt.hpp"
 #include "apps/common/network_setup.hpp"
 #include "apps/common/tls.hpp"
 #include "apps/common/url.hpp"
@@ -45,8 +50,26 @@ using stack::Duration;
 using stack::Instant;
 namespace http = appkit::http;
 
-volatile std::sig_atomic_t g_interrupted = 0;
-void on_sigint(int) { g_interrupted = 1; }
+// The media type of a Content-Type header, lower case, without parameters ("image/gif"), or "".
+std::string media_type(const appkit::http::Header* content_type) {
+  if (!content_type) return {};
+  std::string mt = content_type->value.substr(0, content_type->value.find(';'));
+  while (!mt.empty() && (mt.back() == ' ' || mt.back() == '\t')) mt.pop_back();
+  while (!mt.empty() && (mt.front() == ' ' || mt.front() == '\t')) mt.erase(0, 1);
+  for (auto& c : mt) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return mt;
+}
+bool is_html(const std::string& mt) { return mt == "text/html" || mt == "application/xhtml+xml"; }
+// Bytes a terminal must not get: NUL or other C0 controls than TAB/LF/CR/FF/ESC (what curl checks).
+template <typename Body>
+bool looks_binary(const Body& body) {
+  const std::size_t n = std::min<std::size_t>(body.size(), 2000);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(body[i]);
+    if (c == 0 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != 0x1b)) return true;
+  }
+  return false;
+}
 
 // Prints the narration of the chosen level to stderr: "[L6 +12.4 ms] TCP: …".
 class Narrator {
@@ -191,12 +214,14 @@ int main(int argc, char** argv) {
   unsigned width = terminal_width();
   bool ascii = false;
   bool follow_refresh = false;
-  bool colour = isatty(STDERR_FILENO) != 0;
+  // Colours on a terminal, unless NO_COLOR is set and not empty (https://no-color.org).
+  const char* no_color = std::getenv("NO_COLOR");
+  bool colour = isatty(STDERR_FILENO) != 0 && !(no_color && *no_color);
   Duration linger = Duration::zero();
   appkit::tls::Config tls_config;
 
   appkit::ArgParser parser("minibrowser", "minibrowser [options] URL");
-  parser.option("--level", "N", "narrate the steps of level N (1..7, default 1; see docs/levels.md)", [&](const std::string& v) {
+  parser.option("--level", "1..7", "narrate the steps of level N (1..7, default 1; see docs/levels.md)", [&](const std::string& v) {
     if (v.size() != 1 || v[0] < '1' || v[0] > '7') return false;
     level = v[0] - '0';
     return true;
@@ -232,7 +257,7 @@ int main(int argc, char** argv) {
   parser.flag("--follow-refresh", "follow a page's <meta http-equiv=\"refresh\"> (at most 5 times)",
               [&] { follow_refresh = true; });
   parser.flag("--ascii", "draw table grids with +-| (default in a non-UTF-8 locale)", [&] { ascii = true; });
-  parser.flag("--no-color", "no colours in the narration (default: colours when stderr is a terminal)",
+  parser.flag("--no-color", "no colours in the narration (default: colours when stderr is a terminal and NO_COLOR is unset)",
               [&] { colour = false; });
   parser.option("--linger", "SECONDS", "keep idle connections open this long after the page (a tab left open)",
                 [&](const std::string& v) { return parse_seconds(v, linger); });
@@ -250,18 +275,7 @@ int main(int argc, char** argv) {
                 });
   parser.add_net_options(net);
   const auto parsed = parser.parse({argv + 1, argv + argc});
-  if (parsed.help) {
-    std::fputs(parser.help_text().c_str(), stdout);
-    return 0;
-  }
-  if (parsed.version) {
-    std::printf("minibrowser %s\n", appkit::kVersion);
-    return 0;
-  }
-  if (parsed.error) {
-    std::fprintf(stderr, "minibrowser: %s\n", parsed.error->c_str());
-    return static_cast<int>(ExitCode::Usage);
-  }
+  if (const auto rc = parser.early_exit(parsed)) return *rc;
   if (parsed.positional.size() != 1) {
     std::fprintf(stderr, "minibrowser: give exactly one URL, e.g. minibrowser http://www.domain.com/\n");
     return static_cast<int>(ExitCode::Usage);
@@ -269,7 +283,7 @@ int main(int argc, char** argv) {
   auto url = appkit::Url::parse_user_input(parsed.positional[0]);
   if (!url) {
     std::fprintf(stderr, "minibrowser: %s: %s\n", parsed.positional[0].c_str(), appkit::describe(url.error()));
-    return static_cast<int>(ExitCode::Usage);
+    return static_cast<int>(appkit::exit_code(url.error()));
   }
 
   auto opened = appkit::Host::open(net);
@@ -281,7 +295,7 @@ int main(int argc, char** argv) {
   auto& iface = host.iface();
   const Narrator narrator(level, host.now(), colour);
   auto say = [&](int l, const std::string& text) { narrator.say(l, host.now(), text); };
-  std::signal(SIGINT, on_sigint);
+  appkit::install_interrupt_handlers();
 
   say(2, "you typed " + url->to_string());
 
@@ -349,7 +363,7 @@ int main(int argc, char** argv) {
       if (resolver) resolver->process();
       if (trace) trace->process();
       if (pool) pool->drive();
-      if (done() || g_interrupted || host.now() >= deadline) break;
+      if (done() || appkit::interrupted() || host.now() >= deadline) break;
       std::optional<Instant> wake = deadline;
       auto consider = [&wake](std::optional<Instant> t) {
         if (t && (!wake || *t < *wake)) wake = t;
@@ -391,6 +405,12 @@ int main(int argc, char** argv) {
       resolve_code = static_cast<int>(ExitCode::CannotResolve);
       return std::nullopt;
     }
+    if (auto reason = appkit::unreachable_reason(iface, setup.dns_servers.front())) {
+      std::fprintf(stderr, "minibrowser: cannot resolve %s: DNS server %s: %s\n", name.c_str(),
+                   setup.dns_servers.front().describe().c_str(), reason->c_str());
+      resolve_code = static_cast<int>(ExitCode::CannotResolve);
+      return std::nullopt;
+    }
     if (!resolver) {
       appkit::DnsResolverOptions ro;
       ro.servers = setup.dns_servers;
@@ -408,6 +428,7 @@ int main(int argc, char** argv) {
     std::optional<appkit::DnsResult> result;
     resolver->resolve(name, [&](const appkit::DnsResult& r) { result = r; });
     run_until([&] { return result.has_value(); }, Duration::from_secs(30));
+    if (!result && appkit::interrupted()) return std::nullopt;
     if (!result || !result->ok() || result->addresses.empty()) {
       std::fprintf(stderr, "minibrowser: cannot resolve %s: %s\n", name.c_str(),
                    result ? result->error_message().c_str() : "no answer");
@@ -444,7 +465,7 @@ int main(int argc, char** argv) {
                                            : "DNS walk: " + r.error_message());
       });
       // Bounded: on an isolated network the built-in roots never answer; the page must not wait.
-      if (!run_until([&] { return walked; }, Duration::from_secs(6))) {
+      if (!run_until([&] { return walked; }, Duration::from_secs(6)) && !appkit::interrupted()) {
         say(5, "DNS walk: no answer within 6 s (an isolated network? give --root-hints); going on with the resolver's answer");
       }
       trace.reset();
@@ -452,7 +473,17 @@ int main(int argc, char** argv) {
     return resolved[name] = a.address;
   };
 
+  // SIGINT/SIGTERM at any stage: RST on every connection still open (sent now, so the pcap has
+  // it), one last line, 130/143. A FIN that never left is never narrated.
+  auto stop_interrupted = [&]() {
+    if (pool) pool->abort_all(appkit::interrupt_description());
+    std::fprintf(stderr, "minibrowser: %s\n", appkit::interrupt_description());
+    if (net.stats) host.print_stats(stderr);
+    return appkit::interrupt_exit_code();
+  };
+
   auto address = resolve(url->host);
+  if (!address && appkit::interrupted()) return stop_interrupted();
   if (!address) return resolve_code ? resolve_code : static_cast<int>(ExitCode::CannotResolve);
 
   if (narrator.wants(7) && iface.gateway() && !iface.address()->contains(*address)) {
@@ -552,6 +583,37 @@ int main(int argc, char** argv) {
   int refreshes = 0;
   std::optional<minibrowser::FetchResult> page;
   int exit_code = 0;
+  // Where the page's body goes, decided at its headers: with -o, streamed into the file (no size
+  // limit: the sandbox's own 1 GiB link works); without, kept for rendering up to the parser's
+  // 64 MiB, and refused at the headers when Content-Length already says more (curl's 63).
+  std::FILE* out_file = nullptr;
+  std::uint64_t streamed = 0;
+  std::optional<std::string> write_error;
+  std::optional<std::uint64_t> too_large;
+  auto sink_for = [&](const http::Response& resp) -> http::ResponseParser::BodySink {
+    if (http::is_redirect(resp.status) && resp.header("Location")) return nullptr;  // followed, not kept
+    if (fail_on_error && resp.status >= 400) return nullptr;  // --fail: never written
+    if (output && !head) {
+      if (out_file && out_file != stdout) std::fclose(out_file);
+      out_file = *output == "-" ? stdout : std::fopen(output->c_str(), "wb");
+      streamed = 0;
+      if (!out_file) write_error = "cannot write " + *output + ": " + std::strerror(errno);
+      return [&](std::span<const std::byte> data) {
+        if (!out_file) return false;
+        if (std::fwrite(data.data(), 1, data.size(), out_file) != data.size()) {
+          write_error = "writing " + *output + ": " + std::strerror(errno);
+          return false;
+        }
+        streamed += data.size();
+        return true;
+      };
+    }
+    if (resp.content_length && *resp.content_length > http::Limits{}.max_body_bytes) {
+      too_large = *resp.content_length;
+      return [](std::span<const std::byte>) { return false; };
+    }
+    return nullptr;
+  };
   for (;;) {
     const appkit::Url current = redirects.current();
     if (current.secure() && !ensure_tls()) {
@@ -560,16 +622,37 @@ int main(int argc, char** argv) {
     }
     pool->set_tls(tls_context.get());
     auto addr = resolve(current.host);
+    if (!addr && appkit::interrupted()) return stop_interrupted();
     if (!addr) return resolve_code;
+    // No route (or loopback): the kernel's connect() fails at once with ENETUNREACH; a SYN that
+    // cannot leave must not be "retransmitted" for 20 s. curl: exit 7.
+    if (auto reason = appkit::unreachable_reason(iface, *addr)) {
+      std::fprintf(stderr, "minibrowser: Failed to connect to %s port %u: %s\n", addr->describe().c_str(),
+                   static_cast<unsigned>(current.port), reason->c_str());
+      return static_cast<int>(ExitCode::CannotConnect);
+    }
     say(2, "fetching " + current.to_string() + " from " + addr->describe());
     std::optional<minibrowser::FetchResult> got;
     pool->set_detailed(true);
-    pool->fetch(current, *addr, redirects.method(), [&](minibrowser::FetchResult r) { got = std::move(r); });
+    pool->fetch(current, *addr, redirects.method(), [&](minibrowser::FetchResult r) { got = std::move(r); }, sink_for);
     pool->set_detailed(false);
     run_until([&] { return got.has_value(); }, Duration::from_secs(120));
     if (!got) {
-      std::fprintf(stderr, "minibrowser: %s: %s\n", current.to_string().c_str(), g_interrupted ? "interrupted" : "timed out");
-      return static_cast<int>(g_interrupted ? ExitCode::Failure : ExitCode::TimedOut);
+      if (appkit::interrupted()) return stop_interrupted();
+      std::fprintf(stderr, "minibrowser: %s: timed out\n", current.to_string().c_str());
+      return static_cast<int>(ExitCode::TimedOut);
+    }
+    if (!got->response && write_error) {
+      std::fprintf(stderr, "minibrowser: %s\n", write_error->c_str());
+      exit_code = static_cast<int>(ExitCode::WriteError);
+      break;
+    }
+    if (!got->response && too_large) {
+      std::fprintf(stderr, "minibrowser: %s: the body is %llu bytes, more than the %zu MiB a page may have: save it with -o FILE\n",
+                   current.to_string().c_str(), static_cast<unsigned long long>(*too_large),
+                   http::Limits{}.max_body_bytes >> 20);
+      exit_code = static_cast<int>(ExitCode::FileSizeExceeded);
+      break;
     }
     if (!got->response) {
       std::fprintf(stderr, "minibrowser: %s: %s\n", current.to_string().c_str(), got->error.c_str());
@@ -583,7 +666,7 @@ int main(int argc, char** argv) {
     }
     if (const auto* failure = std::get_if<http::RedirectFailure>(&step)) {
       std::fprintf(stderr, "minibrowser: %s\n", failure->message().c_str());
-      exit_code = static_cast<int>(ExitCode::Failure);
+      exit_code = static_cast<int>(http::exit_code(*failure));
       break;
     }
     // <meta http-equiv="refresh" content="N; url=U"> (HTML §4.2.5.3): shown in the page like w3m;
@@ -623,10 +706,16 @@ int main(int argc, char** argv) {
     }
     say(4, "the browser takes the response: " + std::to_string(resp.body.size()) + " bytes of " +
                (type ? type->value : std::string("unknown type")) + " to render");
-    if (fail_on_error && resp.status >= 400) exit_code = static_cast<int>(ExitCode::HttpError);
+    // curl --fail: no body at all, one line on stderr, exit 22.
+    const bool http_failed = fail_on_error && resp.status >= 400;
+    if (http_failed) {
+      exit_code = static_cast<int>(ExitCode::HttpError);
+      std::fprintf(stderr, "minibrowser: The requested URL returned error: %d\n", resp.status);
+    }
 
     // Same-host subresources, in parallel through the pool (level 6: the pool is really used).
-    if (subresources && !head && resp.status < 400) {
+    const std::string page_type = media_type(type);
+    if (subresources && !head && resp.status < 400 && (page_type.empty() || is_html(page_type))) {
       const auto resources = appkit::html::subresources(resp.body, redirects.current());
       if (!resources.empty()) {
         say(4, "the page uses " + std::to_string(resources.size()) + " same-host subresources; fetching them through the pool");
@@ -653,6 +742,7 @@ int main(int argc, char** argv) {
           });
         }
         run_until([&] { return done == resources.size(); }, Duration::from_secs(120));
+        if (appkit::interrupted()) return stop_interrupted();
         say(4, "subresources: " + std::to_string(done - failed) + " of " + std::to_string(resources.size()) + ", " +
                    std::to_string(bytes) + " bytes in " + ms(host.now() - start));
         say(6, "pool: " + std::to_string(pool->connections_opened()) + " connection(s) opened, at most " +
@@ -662,21 +752,38 @@ int main(int argc, char** argv) {
     }
 
     // Steps 10-11: hand over and render.
-    if (output) {
-      std::FILE* f = *output == "-" ? stdout : std::fopen(output->c_str(), "wb");
-      if (!f) {
-        std::fprintf(stderr, "minibrowser: cannot write %s\n", output->c_str());
-        exit_code = static_cast<int>(ExitCode::Failure);
+    if (http_failed) {
+      say(4, "--fail: the error page is not shown");
+    } else if (output && !head) {
+      // Streamed as it came (sink_for); an empty body never called the sink's writes but the
+      // file was created at the headers, as curl does.
+      const bool ok = out_file && std::fflush(out_file) == 0;
+      if (out_file && out_file != stdout) std::fclose(out_file);
+      out_file = nullptr;
+      if (!ok) {
+        std::fprintf(stderr, "minibrowser: %s\n", write_error ? write_error->c_str() : ("cannot write " + *output).c_str());
+        exit_code = static_cast<int>(ExitCode::WriteError);
       } else {
-        std::fwrite(resp.body.data(), 1, resp.body.size(), f);
-        if (f != stdout) std::fclose(f);
-        say(1, "saved " + std::to_string(resp.body.size()) + " bytes to " + *output);
+        say(1, "saved " + std::to_string(streamed) + " bytes to " + *output);
       }
     } else if (head) {
       std::printf("%s\n", resp.status_line().c_str());
       for (const auto& h : resp.headers) std::printf("%s: %s\n", h.name.c_str(), h.value.c_str());
-    } else if (source) {
+    } else if (source && (!looks_binary(resp.body) || !isatty(STDOUT_FILENO))) {
       std::fwrite(resp.body.data(), 1, resp.body.size(), stdout);
+    } else if (source || (!media_type(type).empty() && !is_html(media_type(type)))) {
+      // Not HTML: text as it is (text/plain, text/css); anything else as a one-line placeholder,
+      // never raw bytes on a terminal (curl refuses binary output to a terminal the same way).
+      const std::string mt = media_type(type);
+      if (!source && mt.rfind("text/", 0) == 0 && !looks_binary(resp.body)) {
+        say(4, "not HTML (" + mt + "): shown as it is");
+        std::fwrite(resp.body.data(), 1, resp.body.size(), stdout);
+      } else {
+        say(4, "not text (" + (mt.empty() ? std::string("binary") : mt) + "): not shown; -o FILE saves it");
+        std::printf("[%s, %zu bytes] (save it with -o FILE)\n", mt.empty() ? "binary data" : mt.c_str(),
+                    resp.body.size());
+      }
+      std::fflush(stdout);
     } else {
       // HTML §13.2.3.2: the encoding from a BOM, the header's charset, a <meta>, or the bytes;
       // the text becomes UTF-8 before the parser sees it.
@@ -709,9 +816,11 @@ int main(int argc, char** argv) {
                " s (--linger); whoever's idle timer runs out first sends the first FIN");
     run_until([&] { return pool->all_closed(); }, linger);
   }
+  if (appkit::interrupted()) return stop_interrupted();
   if (pool) {
     pool->close_all();
     run_until([&] { return pool->all_closed(); }, Duration::from_secs(5));
+    if (appkit::interrupted()) return stop_interrupted();
     // A connection that failed in the last turn was aborted there: one more turn of the stack so
     // that its RST leaves before we exit (the server would hold the connection otherwise).
     host.step(host.now());

@@ -37,8 +37,8 @@ int ConnectionPool::number_of(stack::socket::SocketId sock) const {
 }
 
 void ConnectionPool::fetch(const appkit::Url& url, stack::wire::Ipv4Address address, http::Method method,
-                           Callback callback) {
-  Request r{url, address, method, std::move(callback), host_.now(), 0, detailed_next_};
+                           Callback callback, SinkFor sink_for) {
+  Request r{url, address, method, std::move(callback), host_.now(), 0, detailed_next_, std::move(sink_for)};
   pending_.push_back(std::move(r));
 }
 
@@ -114,7 +114,12 @@ void ConnectionPool::start_request(Conn& c, Request r) {
   }
   const bool detailed = r.detailed;
   const int number = c.number;
-  c.parser->set_headers_hook([this, detailed, number](const http::Response& resp) {
+  c.parser->set_body_sink(nullptr);
+  http::ResponseParser* parser = c.parser.get();
+  c.parser->set_headers_hook([this, detailed, number, parser, sink_for = r.sink_for](const http::Response& resp) {
+    if (sink_for) {
+      if (auto sink = sink_for(resp)) parser->set_body_sink(std::move(sink));
+    }
     if (!detailed) return;
     say(3, "< " + resp.status_line());
     for (const auto& h : resp.headers) say(3, "< " + h.name + ": " + h.value);
@@ -200,14 +205,17 @@ void ConnectionPool::begin_close(Conn& c, const std::string& why) {
   if (c.state == ConnState::Closing || c.state == ConnState::Closed) return;
   auto& tcp = host_.iface().tcp();
   if (!c.peer_closed_first) c.we_closed_first = true;
+  // The FIN itself is narrated when it leaves (the segment narrator reads the wire): said here, it
+  // would be claimed even when an interrupt stops us before it is sent.
   if (c.tls && c.tls->established()) {
     // RFC 8446 §6.1: close_notify before the FIN, so the server knows nothing was cut off.
     c.tls->close();
     std::string ignored;
     flush_tls(c, ignored);
-    say(6, "pool: closing connection #" + std::to_string(c.number) + " (" + why + "): TLS close_notify, then FIN");
+    say(6, "pool: closing connection #" + std::to_string(c.number) + " (" + why +
+               "): TLS close_notify, then FIN, queued");
   } else {
-    say(6, "pool: closing connection #" + std::to_string(c.number) + " (" + why + "): FIN");
+    say(6, "pool: closing connection #" + std::to_string(c.number) + " (" + why + ")");
   }
   tcp.shutdown(c.sock);
   c.state = ConnState::Closing;
@@ -556,6 +564,23 @@ void ConnectionPool::close_all() {
       begin_close(*c, "the browser is done");
     }
   }
+}
+
+void ConnectionPool::abort_all(const std::string& why) {
+  auto& tcp = host_.iface().tcp();
+  for (auto& c : conns_) {
+    if (c->state == ConnState::Closed) continue;
+    const auto st = tcp.state(c->sock);
+    // Closing ones too: their FIN may not have left yet, and the program is about to exit.
+    if (st && *st != stack::socket::TcpState::Closed && *st != stack::socket::TcpState::TimeWait) {
+      say(6, "pool: aborting connection #" + std::to_string(c->number) + " (" + why + ") in " +
+                 stack::socket::to_string(*st));
+      tcp.abort(c->sock);
+    }
+    tcp.close(c->sock);
+    c->state = ConnState::Closed;
+  }
+  host_.flush();
 }
 
 bool ConnectionPool::all_closed() const {

@@ -58,12 +58,17 @@ class ConnectionPool {
   // The TLS context for https connections opened from now on (made when the first https URL comes).
   void set_tls(appkit::tls::Context* tls) { options_.tls = tls; }
   using Callback = std::function<void(FetchResult)>;
+  // Asked once the response's headers are in: where its body goes. nullptr keeps it in
+  // Response::body (bounded by the parser's 64 MiB); a sink streams it (minibrowser -o), and a sink
+  // that returns false stops the transfer (the connection is reset).
+  using SinkFor = std::function<appkit::http::ResponseParser::BodySink(const appkit::http::Response&)>;
 
   ConnectionPool(appkit::Host& host, Options options, PoolNarrate narrate);
   ~ConnectionPool();
 
   // Queues a request for `url` to the server at `address` (the host name was resolved already).
-  void fetch(const appkit::Url& url, stack::wire::Ipv4Address address, appkit::http::Method method, Callback callback);
+  void fetch(const appkit::Url& url, stack::wire::Ipv4Address address, appkit::http::Method method, Callback callback,
+             SinkFor sink_for = nullptr);
 
   // Moves every connection along; callbacks run from here.
   void drive();
@@ -72,6 +77,10 @@ class ConnectionPool {
 
   // Closes every connection with a FIN (our side closes first: we enter TIME-WAIT).
   void close_all();
+  // Interrupted (SIGINT/SIGTERM): aborts every connection still open (RFC 9293 §3.10.5 ABORT: a
+  // RST where the state calls for one) and sends it at once. The narration names the abort; the
+  // RST itself is narrated from the wire, so nothing is claimed that did not leave.
+  void abort_all(const std::string& why);
   // True once every connection has finished its close handshake (TIME-WAIT or CLOSED).
   bool all_closed() const;
 
@@ -93,6 +102,7 @@ class ConnectionPool {
     stack::Instant queued_at;
     int attempts = 0;
     bool detailed = false;
+    SinkFor sink_for;
   };
   enum class ConnState { Connecting, Handshaking, Idle, Busy, Closing, Closed };
   struct Conn {

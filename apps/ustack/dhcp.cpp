@@ -17,8 +17,9 @@
 // --release sends DHCPRELEASE for the stored lease; --renew-test renews 2 s after binding instead
 // of at T1 (a real RENEWING exchange, unicast to the server, like udhcpc's SIGUSR1).
 //
-// Exit 0 with a lease; 28 when none came in time (curl's "timed out"); 1 when nothing to release;
-// 2 on usage or device errors.
+// Exit 0 with a lease; 1 when none came in time (as udhcpc -n, and as every other program of
+// ours that runs DHCP first) or when nothing to release; 2 on usage or device errors; 130/143 on
+// SIGINT/SIGTERM.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@
 #include "apps/common/cli.hpp"
 #include "apps/common/dhcp_setup.hpp"
 #include "apps/common/host.hpp"
+#include "apps/common/interrupt.hpp"
 #include "apps/common/version.hpp"
 #include "apps/ustack/commands.hpp"
 
@@ -87,18 +89,7 @@ int run_dhcp(const std::vector<std::string>& args) {
   parser.flag("-v", "print every DHCP event on its own line", [&] { opts.verbose = true; });
   parser.add_net_options(net);
   const auto parsed = parser.parse(args);
-  if (parsed.help) {
-    std::fputs(parser.help_text().c_str(), stdout);
-    return 0;
-  }
-  if (parsed.version) {
-    std::printf("ustack %s\n", appkit::kVersion);
-    return 0;
-  }
-  if (parsed.error) {
-    std::fprintf(stderr, "ustack dhcp: %s\n", parsed.error->c_str());
-    return static_cast<int>(ExitCode::Usage);
-  }
+  if (const auto rc = parser.early_exit(parsed)) return *rc;
   if (!parsed.positional.empty()) {
     std::fprintf(stderr, "ustack dhcp: unexpected argument '%s'\n", parsed.positional[0].c_str());
     return static_cast<int>(ExitCode::Usage);
@@ -111,6 +102,7 @@ int run_dhcp(const std::vector<std::string>& args) {
   opts.persist = !no_persist;
   if (lease_secs) opts.requested_lease_time = static_cast<std::uint32_t>(lease_secs);
 
+  appkit::install_interrupt_handlers();
   auto opened = appkit::Host::open(net);
   if (auto* err = std::get_if<appkit::HostError>(&opened)) {
     std::fprintf(stderr, "ustack dhcp: %s\n", err->message.c_str());
@@ -131,8 +123,10 @@ int run_dhcp(const std::vector<std::string>& args) {
   }
   const auto lease = session->run_until_bound();
   if (!lease) {
+    session.reset();  // ends an open narration line
+    if (appkit::interrupted()) std::fprintf(stderr, "ustack dhcp: %s, no lease\n", appkit::interrupt_description());
     if (net.stats) host.print_stats(stdout);
-    return static_cast<int>(ExitCode::TimedOut);
+    return appkit::interrupted() ? appkit::interrupt_exit_code() : static_cast<int>(ExitCode::Failure);
   }
   for (const auto& line : appkit::format_lease(*lease)) std::printf("%s\n", line.c_str());
   std::printf("(%s in %.1f ms)\n", lease->init_reboot ? "INIT-REBOOT" : lease->rapid_commit ? "rapid commit" : "4 messages",

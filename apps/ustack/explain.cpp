@@ -27,12 +27,9 @@ int run_explain(const std::vector<std::string>& args) {
   parser.option("--json", "FILE", "write what the capture holds as one JSON record (README \"The JSON record\")",
                 [&](const std::string& v) { json = v; return !v.empty(); });
   const auto parsed = parser.parse(args);
-  if (parsed.help) {
-    std::fputs(parser.help_text().c_str(), stdout);
-    return 0;
-  }
-  if (parsed.error || parsed.positional.size() != 1) {
-    std::fprintf(stderr, "ustack explain: %s\n", parsed.error ? parsed.error->c_str() : "needs exactly one capture file (pcap or pcapng)");
+  if (const auto rc = parser.early_exit(parsed)) return *rc;
+  if (parsed.positional.size() != 1) {
+    std::fprintf(stderr, "ustack explain: needs exactly one capture file (pcap or pcapng)\n");
     return static_cast<int>(ExitCode::Usage);
   }
   const std::string& path = parsed.positional.front();

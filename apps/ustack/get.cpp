@@ -15,9 +15,11 @@
 // always a one-line summary: status, bytes, time, MB/s. -s silences everything but errors.
 //
 // Exit codes (curl's): 0 ok; 6 cannot resolve; 7 cannot connect (refused, unreachable); 18 the
-// body ended early; 22 HTTP status >= 400 with --fail; 28 timed out; 35 TLS handshake failed;
-// 47 too many redirects (as 1 here); 52 empty reply; 55/56 send/receive failure (reset, a TLS
-// close without close_notify); 60 certificate not verified; 77 bad --cacert file; 2 usage; 1 else.
+// body ended early; 22 HTTP status >= 400 with --fail; 23 cannot write -o; 28 timed out; 35 TLS
+// handshake failed; 47 too many redirects (a loop too); 52 empty reply; 55/56 send/receive failure
+// (reset, a TLS close without close_notify); 60 certificate not verified; 77 bad --cacert file;
+// 3 malformed URL; 1 unsupported scheme (ftp://) and anything else; 2 usage; 130/143 SIGINT/SIGTERM.
+// A URL without a scheme is http://.
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,6 +37,7 @@
 #include "apps/common/hosts_file.hpp"
 #include "apps/common/http_client.hpp"
 #include "apps/common/http_stream.hpp"
+#include "apps/common/interrupt.hpp"
 #include "apps/common/network_setup.hpp"
 #include "apps/common/tcp_stream.hpp"
 #include "apps/common/tls.hpp"
@@ -148,35 +151,10 @@ struct Resolved {
 
 Resolved resolve_name(appkit::Host& host, const appkit::NetOptions& net, const appkit::NetworkSetup& setup,
                       const std::string& name, const Say& say) {
-  if (auto a = stack::wire::Ipv4Address::parse(name)) return {a, ExitCode::Ok, {}};
-  std::string why;
-  if (auto hosts = appkit::HostsFile::load(net.hosts, &why)) {
-    const auto found = hosts->lookup(name);
-    if (!found.empty()) {
-      say.info("Host " + name + " is " + found.front().describe() + " (from " + net.hosts + ")");
-      return {found.front(), ExitCode::Ok, {}};
-    }
-  }
-  if (setup.dns_servers.empty()) {
-    return {std::nullopt, ExitCode::CannotResolve,
-            "Could not resolve host: " + name + " (not in " + net.hosts + ", and no DNS server: give --dns or use DHCP)"};
-  }
-  std::string error;
-  auto resolver = appkit::DnsResolver::create(host, appkit::DnsResolverOptions{.servers = setup.dns_servers}, &error);
-  if (!resolver) return {std::nullopt, ExitCode::CannotResolve, "Could not resolve host: " + name + ": " + error};
-  std::optional<appkit::DnsResult> result;
-  resolver->resolve(name, [&](const appkit::DnsResult& r) { result = r; });
-  while (!result) {
-    resolver->process();
-    if (result) break;
-    host.step(resolver->next_deadline());
-  }
-  if (!result->ok() || result->addresses.empty()) {
-    return {std::nullopt, ExitCode::CannotResolve, "Could not resolve host: " + name + ": " + result->error_message()};
-  }
-  say.info("Host " + name + " is " + result->addresses.front().address.describe() + " (DNS, " +
-           std::to_string(result->elapsed.micros() / 1000) + " ms)");
-  return {result->addresses.front().address, ExitCode::Ok, {}};
+  auto r = appkit::resolve_host(host, net, setup, name);
+  if (!r.address) return {std::nullopt, ExitCode::CannotResolve, r.error};
+  if (r.how != "literal") say.info("Host " + name + " is " + r.address->describe() + " (" + r.how + ")");
+  return {r.address, ExitCode::Ok, {}};
 }
 
 // --- upload: tcp://HOST:PORT ------------------------------------------------------------------------
@@ -220,6 +198,8 @@ int run_upload(appkit::Host& host, const appkit::NetOptions& net, const appkit::
     auto w = s.write_all(std::span(buf).first(n), deadline);
     if (w.status != IoStatus::Ok) {
       say.error("upload failed after " + std::to_string(s.bytes_written()) + " bytes: " + describe(*w.error));
+      s.abort();
+      host.flush();
       return code(exit_code(*w.error));
     }
   }
@@ -236,11 +216,13 @@ int run_upload(appkit::Host& host, const appkit::NetOptions& net, const appkit::
     if (r.status == IoStatus::Eof) break;
     if (r.status == IoStatus::Error) {
       say.error("after sending " + std::to_string(s.bytes_written()) + " bytes: " + describe(*r.error));
+      s.abort();
+      host.flush();
       return code(exit_code(*r.error));
     }
     if (!out.write(std::span(buf).first(r.bytes))) {
       say.error(out.error());
-      return code(ExitCode::Failure);
+      return code(ExitCode::WriteError);
     }
   }
   const bool acked = s.wait_sent(host.now() + Duration::from_secs(5));
@@ -325,19 +307,8 @@ int run_get(const std::vector<std::string>& args) {
   parser.flag("-v", "verbose: connection steps and the request and response headers", [&] { o.verbose = true; });
   parser.add_net_options(net);
   const auto parsed = parser.parse(args);
-  if (parsed.help) {
-    std::fputs(parser.help_text().c_str(), stdout);
-    return 0;
-  }
-  if (parsed.version) {
-    std::printf("ustack %s\n", appkit::kVersion);
-    return 0;
-  }
+  if (const auto rc = parser.early_exit(parsed)) return *rc;
   const Say say{o};
-  if (parsed.error) {
-    say.error(*parsed.error);
-    return code(ExitCode::Usage);
-  }
   if (parsed.positional.size() != 1) {
     say.error("give exactly one URL (see ustack get --help)");
     return code(ExitCode::Usage);
@@ -350,14 +321,16 @@ int run_get(const std::vector<std::string>& args) {
   }
   std::optional<appkit::Url> first_url;
   if (!tcp_url) {
-    auto u = appkit::Url::parse(o.url);
+    // As curl: a URL without a scheme means http:// ("www.domain.com/x").
+    auto u = appkit::Url::parse_user_input(o.url);
     if (!u) {
       say.error("bad URL '" + o.url + "': " + appkit::describe(u.error()));
-      return code(ExitCode::Usage);
+      return code(appkit::exit_code(u.error()));
     }
     first_url = *u;
   }
 
+  appkit::install_interrupt_handlers();
   auto opened = appkit::Host::open(net);
   if (auto* err = std::get_if<appkit::HostError>(&opened)) {
     say.error(err->message);
@@ -378,6 +351,7 @@ int run_get(const std::vector<std::string>& args) {
   const Instant start = host.now();
   const std::optional<Instant> deadline = o.max_time ? std::optional(start + *o.max_time) : std::nullopt;
   auto finish = [&](int rc) {
+    if (rc != 0 && appkit::interrupted()) rc = appkit::interrupt_exit_code();
     if (net.stats) host.print_stats(stderr);
     return rc;
   };
@@ -403,12 +377,22 @@ int run_get(const std::vector<std::string>& args) {
     }
     return tls_context.get();
   };
+  // The connection of the current transfer, kept alive across redirects to the same origin. It
+  // outlives fetch_once so that every way out of it ends the connection on the wire: a FIN that is
+  // only queued when the process exits never leaves (nginx would keep the connection).
+  std::optional<appkit::HttpStream> stream;
+  std::optional<appkit::Url> stream_origin;
+  auto end_stream = [&]() {
+    if (!stream) return;
+    stream->close();  // close_notify (TLS), then FIN; a no-op after an abort (the RST already left)
+    stream->wait_closed(host.now() + Duration::from_millis(500));
+    stream.reset();
+    stream_origin.reset();
+  };
   // One transfer (with its redirects); 0 or the exit code (the stats already printed).
   auto fetch_once = [&]() -> int {
     http::RedirectFollower follower(*first_url, o.head ? http::Method::Head : http::Method::Get,
                                     static_cast<std::size_t>(o.max_redirs));
-    std::optional<appkit::HttpStream> stream;  // kept alive across redirects to the same origin
-    std::optional<appkit::Url> stream_origin;
     std::uint64_t body_written = 0;
     Duration connect_time;
     Instant transfer_start = start;
@@ -417,7 +401,8 @@ int run_get(const std::vector<std::string>& args) {
     // we exit.
     auto abandon = [&] {
       if (!stream || !stream->tcp().is_open()) return;
-      stream->tcp().abort();
+      stream->abort();
+      host.flush();  // at once: after SIGINT/SIGTERM run_until returns without a turn
       host.run_until([] { return false; }, host.now() + Duration::from_millis(20));
     };
 
@@ -458,12 +443,14 @@ int run_get(const std::vector<std::string>& args) {
           if (auto failed = stream->handshake(deadline)) {
             say.error(failed->timed_out ? "Operation timed out during the TLS handshake with " + url.host
                                         : failed->message);
-            if (failed->timed_out) {
-              abandon();
+            if (failed->timed_out || failed->interrupted) {
+              abandon();  // -m, SIGINT or SIGTERM: RST, as everywhere else
             } else {
               stream->tcp().close();
               stream->wait_closed(host.now() + Duration::from_millis(200));
             }
+            stream.reset();
+            stream_origin.reset();
             return finish(code(failed->code));
           }
           const auto* t = stream->tls();
@@ -543,6 +530,7 @@ int run_get(const std::vector<std::string>& args) {
       auto w = stream->write_all(std::as_bytes(std::span(request.data(), request.size())), deadline);
       if (w.status != IoStatus::Ok) {
         say.error("sending the request: " + w.error->message);
+        abandon();
         return finish(code(w.error->code));
       }
       auto state = http::ResponseParser::State::NeedMore;
@@ -555,7 +543,14 @@ int run_get(const std::vector<std::string>& args) {
         } else if (r.error->truncated && response_parser.finish() != http::ResponseParser::State::Complete) {
           state = http::ResponseParser::State::Error;  // the framing says what is missing (18, 52)
         } else {
-          if (r.error->timed_out) {
+          // -m, SIGINT or SIGTERM with the response still coming: RST, as a kernel does when the
+          // process closes with unread data, so the server stops sending at once (a FIN would
+          // leave it retransmitting into a port nobody reads, and a later run on the same
+          // address would receive the strays).
+          if (r.error->interrupted) {
+            say.error(std::string(appkit::interrupt_description()) + " after " + std::to_string(body_written) +
+                      " bytes: connection reset (RST sent)");
+          } else if (r.error->timed_out) {
             say.error("Operation timed out after " + std::to_string((host.now() - start).millis()) + " ms with " +
                       std::to_string(body_written) + " bytes received");
           } else {
@@ -566,8 +561,9 @@ int run_get(const std::vector<std::string>& args) {
         }
       }
       if (write_failed) {
+        abandon();  // the rest of the body will not be read: RST, as a kernel does
         say.error(out.error());
-        return finish(code(ExitCode::Failure));
+        return finish(code(ExitCode::WriteError));
       }
       if (state == http::ResponseParser::State::Error) {
         const auto& e = response_parser.error();
@@ -581,10 +577,7 @@ int run_get(const std::vector<std::string>& args) {
         return finish(code(ExitCode::Failure));
       }
       const http::Response& response = response_parser.response();
-      if (!response_parser.reusable()) {
-        stream->close();  // close_notify (TLS), then FIN
-        stream.reset();
-      }
+      if (!response_parser.reusable()) end_stream();  // close_notify (TLS), then FIN, and it leaves before we go on
 
       if (o.follow) {
         auto step = follower.on_response(response);
@@ -594,12 +587,12 @@ int run_get(const std::vector<std::string>& args) {
         }
         if (auto* rf = std::get_if<http::RedirectFailure>(&step)) {
           say.error(rf->message());
-          return finish(code(ExitCode::Failure));
+          return finish(code(http::exit_code(*rf)));
         }
       }
       if (!out.finish()) {
         say.error(out.error());
-        return finish(code(ExitCode::Failure));
+        return finish(code(ExitCode::WriteError));
       }
       const Instant end = host.now();
       if (stream) {
@@ -627,7 +620,9 @@ int run_get(const std::vector<std::string>& args) {
 
   // --repeat: the same transfer on a new connection each time — the connection set-up rate.
   for (std::uint64_t i = 0; i < o.repeat; ++i) {
-    if (const int rc = fetch_once(); rc != 0) return rc;
+    const int rc = fetch_once();
+    end_stream();
+    if (rc != 0) return rc;
   }
   if (o.repeat > 1 && !o.silent) {
     const Duration took = host.now() - start;

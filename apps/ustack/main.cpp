@@ -5,6 +5,7 @@
 //   ustack resolve [--trace] NAME
 //   ustack serve [--port 80] DIR
 //   ustack get URL -o FILE
+//   ustack up [--for SECONDS]
 // Every subcommand takes the common network options (ustack SUBCOMMAND --help lists them).
 #include <cstdio>
 #include <string>
@@ -20,43 +21,24 @@ using appkit::ExitCode;
 
 struct Subcommand {
   const char* name;
-  const char* usage;
   const char* summary;
-  const char* issue;  // where the behaviour is specified, while it is not built yet
+  int (*run)(const std::vector<std::string>& args);
 };
 
 constexpr Subcommand kSubcommands[] = {
-    {"ping", "ustack ping [options] [-c N] [-i SECONDS] [-s SIZE] HOST", "ICMP echo, in the habits of iputils ping", "#3"},
-    {"dhcp", "ustack dhcp [options] [--release] [--lease-file F] [--renew-test]", "get a DHCP lease and print it", "#4"},
-    {"resolve", "ustack resolve [options] [--trace] NAME", "resolve a name: hosts file, then DNS (c-ares over the stack)", "#6"},
-    {"serve", "ustack serve [options] [--port 80] DIR", "a small static HTTP/1.1 file server on the stack", "#5"},
-    {"get", "ustack get [options] URL -o FILE", "download a URL over the stack without rendering", "#5"},
-    {"up", "ustack up [options] [--for SECONDS] [-v]", "bring the stack up and answer ARP and ping until stopped", ""},
-    {"explain", "ustack explain FILE.pcap [--level N] [--ladder F.svg] [--json F]", "narrate any capture by level; ladder diagram, JSON", ""},
+    {"ping", "ICMP echo, in the habits of iputils ping", ustack_cli::run_ping},
+    {"dhcp", "get a DHCP lease and print it", ustack_cli::run_dhcp},
+    {"resolve", "resolve a name: hosts file, then DNS (c-ares over the stack)", ustack_cli::run_resolve},
+    {"serve", "a small static HTTP/1.1 file server on the stack", ustack_cli::run_serve},
+    {"get", "download a URL over the stack without rendering", ustack_cli::run_get},
+    {"up", "bring the stack up and answer ARP and ping until stopped", ustack_cli::run_up},
+    {"explain", "narrate any capture by level; ladder diagram, JSON", ustack_cli::run_explain},
 };
 
 void print_usage(std::FILE* out) {
   std::fprintf(out, "usage: ustack SUBCOMMAND [options] ...\n\nsubcommands:\n");
   for (const auto& s : kSubcommands) std::fprintf(out, "  %-8s %s\n", s.name, s.summary);
   std::fprintf(out, "\nustack SUBCOMMAND --help shows each one's options.\n");
-}
-
-int run_subcommand(const Subcommand& sub, const std::vector<std::string>& args) {
-  appkit::NetOptions net;
-  appkit::ArgParser parser(std::string("ustack ") + sub.name, sub.usage);
-  parser.add_net_options(net);
-  const auto parsed = parser.parse(args);
-  if (parsed.help) {
-    std::fputs(parser.help_text().c_str(), stdout);
-    return 0;
-  }
-  if (parsed.version) {
-    std::printf("ustack %s\n", appkit::kVersion);
-    return 0;
-  }
-  // Not built yet: say so first, whatever options were given (their parsing is part of the issue).
-  std::fprintf(stderr, "ustack %s: not built yet (issue %s); see README \"Features\"\n", sub.name, sub.issue);
-  return static_cast<int>(ExitCode::NotBuilt);
 }
 
 }  // namespace
@@ -76,15 +58,8 @@ int main(int argc, char** argv) {
     std::printf("ustack %s\n", appkit::kVersion);
     return 0;
   }
-  if (first == "ping") return ustack_cli::run_ping({args.begin() + 1, args.end()});
-  if (first == "up") return ustack_cli::run_up({args.begin() + 1, args.end()});
-  if (first == "dhcp") return ustack_cli::run_dhcp({args.begin() + 1, args.end()});
-  if (first == "serve") return ustack_cli::run_serve({args.begin() + 1, args.end()});
-  if (first == "get") return ustack_cli::run_get({args.begin() + 1, args.end()});
-  if (first == "resolve") return ustack_cli::run_resolve({args.begin() + 1, args.end()});
-  if (first == "explain") return ustack_cli::run_explain({args.begin() + 1, args.end()});
   for (const auto& sub : kSubcommands) {
-    if (first == sub.name) return run_subcommand(sub, {args.begin() + 1, args.end()});
+    if (first == sub.name) return sub.run({args.begin() + 1, args.end()});
   }
   std::fprintf(stderr, "ustack: unknown subcommand '%s' (try: ustack --help)\n", first.c_str());
   return static_cast<int>(ExitCode::Usage);

@@ -72,28 +72,28 @@ int run_ping(const std::vector<std::string>& args) {
   parser.flag("-q", "quiet: only the summary", [&] { quiet = true; });
   parser.add_net_options(net);
   const auto parsed = parser.parse(args);
-  if (parsed.help) {
-    std::fputs(parser.help_text().c_str(), stdout);
-    return 0;
-  }
-  if (parsed.error) {
-    std::fprintf(stderr, "ustack ping: %s\n", parsed.error->c_str());
-    return static_cast<int>(ExitCode::Usage);
-  }
+  if (const auto rc = parser.early_exit(parsed)) return *rc;
   if (parsed.positional.size() != 1) {
     std::fprintf(stderr, "ustack ping: give exactly one HOST (see ustack ping --help)\n");
     return static_cast<int>(ExitCode::Usage);
   }
   const std::string& host_arg = parsed.positional[0];
-  const auto target = stack::wire::Ipv4Address::parse(host_arg);
-  if (!target) {
-    std::fprintf(stderr, "ustack ping: %s: give an IPv4 address (ping takes no names; `ustack resolve NAME` finds one)\n", host_arg.c_str());
-    return static_cast<int>(ExitCode::Usage);
-  }
 
-  auto ready = appkit::bring_up(net, "ustack ping");
+  auto ready = appkit::bring_up(net, "ustack ping", quiet);
   if (auto* code = std::get_if<int>(&ready)) return *code;
   auto& host = *std::get<appkit::ReadyHost>(ready).host;
+  // A name as iputils resolves it (hosts file, then DNS): "ping: NAME: Name or service not known", exit 2.
+  const auto resolved = appkit::resolve_host(host, net, std::get<appkit::ReadyHost>(ready).network, host_arg);
+  if (!resolved.address) {
+    std::fprintf(stderr, "ustack ping: %s: %s\n", host_arg.c_str(), resolved.error.c_str());
+    return static_cast<int>(ExitCode::Usage);
+  }
+  const auto target = resolved.address;
+  // iputils: "ping: connect: Network is unreachable", exit 2, before sending anything.
+  if (auto reason = appkit::unreachable_reason(host.iface(), *target)) {
+    std::fprintf(stderr, "ustack ping: connect: %s\n", reason->c_str());
+    return static_cast<int>(ExitCode::Usage);
+  }
   auto& iface = host.iface();
   if (verbose) {
     host.add_event_listener([](Instant, const stack::Event& e) { std::printf("  [stack] %s\n", stack::describe(e).c_str()); });
@@ -104,18 +104,23 @@ int run_ping(const std::vector<std::string>& args) {
     std::fprintf(stderr, "ustack ping: identifier %u in use\n", ident);
     return static_cast<int>(ExitCode::Failure);
   }
-  // Narrate ARP failure as iputils does: "From <us> icmp_seq=N Destination Host Unreachable".
-  std::uint16_t last_seq_sent = 0;
+  // Narrate ARP failure as iputils does: "From <us> icmp_seq=N Destination Host Unreachable", one
+  // line per echo request that waited for the neighbour in vain (the kernel fails each one).
+  const auto next_hop = iface.next_hop(*target);
+  std::vector<std::uint16_t> waiting_for_arp;  // sent, neither answered nor failed yet
   std::uint64_t errors = 0;
+  std::map<std::uint16_t, int> replies_for;
   host.add_event_listener([&](Instant, const stack::Event& e) {
-    if (const auto* f = std::get_if<stack::event::ArpFailed>(&e)) {
+    const auto* f = std::get_if<stack::event::ArpFailed>(&e);
+    if (!f || f->ip != *next_hop) return;
+    for (const auto seq : waiting_for_arp) {
+      if (replies_for.count(seq)) continue;
       ++errors;
       if (!quiet) {
-        std::printf("From %s icmp_seq=%u Destination Host Unreachable\n", iface.address()->address.describe().c_str(),
-                    last_seq_sent);
+        std::printf("From %s icmp_seq=%u Destination Host Unreachable\n", iface.address()->address.describe().c_str(), seq);
       }
-      (void)f;
     }
+    waiting_for_arp.clear();
   });
 
   std::signal(SIGINT, on_sigint);
@@ -124,7 +129,6 @@ int run_ping(const std::vector<std::string>& args) {
   std::fflush(stdout);
 
   std::map<std::uint16_t, Instant> sent_at;
-  std::map<std::uint16_t, int> replies_for;
   std::vector<double> rtts;
   std::uint64_t transmitted = 0;
   std::uint64_t received = 0;
@@ -142,7 +146,8 @@ int run_ping(const std::vector<std::string>& args) {
       const auto seq = static_cast<std::uint16_t>(transmitted + 1);
       iface.icmp().send_echo(*sock, *target, seq, data);
       sent_at[seq] = now;
-      last_seq_sent = seq;
+      // Only an unresolved neighbour can fail it; a resolved one sends it at once.
+      if (!iface.arp_cache().peek(*next_hop, now)) waiting_for_arp.push_back(seq);
       ++transmitted;
       next_send = now + interval;
       if (count && transmitted >= count) stop_at = now + linger;

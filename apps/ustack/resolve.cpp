@@ -20,6 +20,7 @@
 // Exit 0 with an answer; 6 (curl's "could not resolve host") when the name cannot be resolved;
 // 2 on usage or device errors.
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <utility>
@@ -153,7 +154,12 @@ int run_resolve(const std::vector<std::string>& args) {
   appkit::ArgParser parser("ustack resolve",
                            "ustack resolve [options] [--trace] [--root-hints FILE] [--timeout MS] [--tries N] NAME");
   parser.flag("--trace", "walk from the root servers, like dig +trace (no hosts file, no --dns)", [&] { trace = true; });
-  parser.option("--root-hints", "FILE", "root servers for --trace: 'NAME ADDRESS' lines or named.root (default: IANA's)",
+  // The same default as minibrowser's level-5 walk: `tools/sandbox exec` exports USTACK_ROOT_HINTS
+  // (the sandbox's own root server, /run/ustack-sandbox/<inst>/unbound/root.hints); elsewhere IANA's.
+  if (const char* env = std::getenv("USTACK_ROOT_HINTS"); env && *env) root_hints = env;
+  parser.option("--root-hints", "FILE",
+                "root servers for --trace: 'NAME ADDRESS' lines or named.root (default: $USTACK_ROOT_HINTS, which "
+                "tools/sandbox exec sets to the sandbox's root; else IANA's)",
                 [&](const std::string& v) { root_hints = v; return !v.empty(); });
   parser.option("--timeout", "MS", "wait per try (default 2000)", [&](const std::string& v) {
     return appkit::parse_u64(v, timeout_ms) && timeout_ms >= 10 && timeout_ms <= 60000;
@@ -164,18 +170,7 @@ int run_resolve(const std::vector<std::string>& args) {
   parser.flag("-v", "also print what the stack does (ARP, drops)", [&] { verbose = true; });
   parser.add_net_options(net);
   const auto parsed = parser.parse(args);
-  if (parsed.help) {
-    std::fputs(parser.help_text().c_str(), stdout);
-    return 0;
-  }
-  if (parsed.version) {
-    std::printf("ustack resolve\n");
-    return 0;
-  }
-  if (parsed.error) {
-    std::fprintf(stderr, "ustack resolve: %s\n", parsed.error->c_str());
-    return code(ExitCode::Usage);
-  }
+  if (const auto rc = parser.early_exit(parsed)) return *rc;
   if (parsed.positional.size() != 1) {
     std::fprintf(stderr, "ustack resolve: give exactly one NAME (see ustack resolve --help)\n");
     return code(ExitCode::Usage);
@@ -261,6 +256,19 @@ int run_resolve(const std::vector<std::string>& args) {
   }
   if (verbose) {
     host.add_event_listener([](Instant, const stack::Event& e) { std::printf("  [stack] %s\n", stack::describe(e).c_str()); });
+  }
+  // The first server we would ask must be reachable: without a route the kernel's resolver fails
+  // at once (ENETUNREACH), it does not time out.
+  {
+    const auto& first = trace ? (roots.empty() ? appkit::builtin_root_hints() : roots).front().address
+                              : (servers.empty() ? stack::wire::Ipv4Address{} : servers.front());
+    if (!servers.empty() || trace) {
+      if (auto reason = appkit::unreachable_reason(host.iface(), first)) {
+        std::fprintf(stderr, "ustack resolve: cannot resolve %s: DNS server %s#53: %s\n", name.c_str(),
+                     first.describe().c_str(), reason->c_str());
+        return code(ExitCode::CannotResolve);
+      }
+    }
   }
 
   // 3a. The iterative walk.

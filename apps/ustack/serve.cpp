@@ -9,6 +9,10 @@
 //     requests are answered in order; "Connection: close" is honoured after the response;
 //   - Content-Length always (no chunked output: files have a size), Content-Type by extension,
 //     Last-Modified and Date (RFC 9110 §5.6.7 IMF-fixdate);
+//   - conditional and partial GET as nginx answers them: If-Modified-Since (RFC 9110 §13.1.3) gives
+//     304 when the file is not newer; a single Range "bytes=A-B", "A-" or "-N" (RFC 9110 §14.1.2)
+//     gives 206 with Content-Range, an unsatisfiable one 416 with "Content-Range: bytes */SIZE";
+//     several ranges at once are answered with the whole file (200), which §14.2 allows;
 //   - errors: 400 (malformed request, missing Host in 1.1 — RFC 9112 §3.2 MUST, a path that climbs
 //     above DIR), 403 (a symlink out of DIR, unreadable, not a regular file), 404, 405 with Allow
 //     (other methods), 414 (target over 8 KiB), 431 (header section over 16 KiB), 501 (a
@@ -23,7 +27,8 @@
 //   - one access-log line per request on stdout in the Common Log Format
 //       10.77.0.1 - - [21/May/2025:10:00:00 +0000] "GET /index.html HTTP/1.1" 200 1234
 //   - SIGINT/SIGTERM: stop accepting, finish the responses in flight (5 s at most), close every
-//     connection with a FIN, wait for the FINs to be acknowledged (2 s at most), print --stats, exit 0.
+//     connection with a FIN, wait for the FINs to be acknowledged (2 s at most), print --stats, exit
+//     128 + the signal (130, 143) as a shell reports it; --for running out exits 0.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -60,8 +65,9 @@ using appkit::IoStatus;
 using stack::Duration;
 using stack::Instant;
 
+// The signal that stopped us (SIGINT 2, SIGTERM 15), or 1 when --for ran out.
 volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+void on_signal(int sig) { g_stop = sig; }
 
 constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
 constexpr std::size_t kMaxTargetBytes = 8 * 1024;
@@ -110,12 +116,15 @@ std::string log_date() {
 const char* reason_phrase(int status) {
   switch (status) {
     case 200: return "OK";
+    case 206: return "Partial Content";
     case 301: return "Moved Permanently";
+    case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
@@ -206,7 +215,53 @@ struct Request {
   bool has_host = false;
   bool transfer_encoding = false;
   std::uint64_t content_length = 0;
+  std::optional<std::string> range;               // the Range header's value
+  std::optional<std::string> if_modified_since;   // the If-Modified-Since header's value
 };
+
+// RFC 9110 §5.6.7: an HTTP-date; only IMF-fixdate is accepted (the obsolete forms are a MAY),
+// and an invalid date means the condition is ignored (§13.1.3).
+std::optional<std::time_t> parse_http_date(const std::string& text) {
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (!end || *end != '\0') return std::nullopt;
+  return timegm(&tm);
+}
+
+// RFC 9110 §14.1.2 byte ranges against a file of `size` bytes.
+struct ByteRange {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;  // inclusive
+};
+enum class RangeAnswer { Whole, Partial, Unsatisfiable };
+RangeAnswer parse_range(const std::string& value, std::uint64_t size, ByteRange& out) {
+  // "bytes=" then one range-spec; a list (several ranges) or another unit: the whole file.
+  if (value.size() < 7 || !iequals(std::string_view(value).substr(0, 6), "bytes=")) return RangeAnswer::Whole;
+  const std::string spec(trim(std::string_view(value).substr(6)));
+  if (spec.find(',') != std::string::npos) return RangeAnswer::Whole;
+  const auto dash = spec.find('-');
+  if (dash == std::string::npos) return RangeAnswer::Whole;  // invalid: ignored (§14.2)
+  const std::string a = spec.substr(0, dash), b = spec.substr(dash + 1);
+  std::uint64_t first = 0, last = 0;
+  if (a.empty()) {
+    // suffix-range "-N": the last N bytes
+    if (!appkit::parse_u64(b, last)) return RangeAnswer::Whole;
+    if (last == 0 || size == 0) return RangeAnswer::Unsatisfiable;
+    out.first = last >= size ? 0 : size - last;
+    out.last = size - 1;
+    return RangeAnswer::Partial;
+  }
+  if (!appkit::parse_u64(a, first)) return RangeAnswer::Whole;
+  if (b.empty()) {
+    last = size ? size - 1 : 0;
+  } else if (!appkit::parse_u64(b, last) || last < first) {
+    return RangeAnswer::Whole;  // invalid range-spec: ignored
+  }
+  if (first >= size) return RangeAnswer::Unsatisfiable;
+  out.first = first;
+  out.last = std::min(last, size - 1);
+  return RangeAnswer::Partial;
+}
 
 // Parses the header section (without the final CRLF CRLF). Returns 0 or an error status.
 int parse_request(std::string_view head, Request& r) {
@@ -253,6 +308,10 @@ int parse_request(std::string_view head, Request& r) {
       connection = value;
     } else if (iequals(name, "transfer-encoding")) {
       r.transfer_encoding = true;
+    } else if (iequals(name, "range")) {
+      r.range = std::string(value);
+    } else if (iequals(name, "if-modified-since")) {
+      r.if_modified_since = std::string(value);
     } else if (iequals(name, "content-length")) {
       std::uint64_t n = 0;
       if (!appkit::parse_u64(std::string(value), n)) return 400;
@@ -565,21 +624,52 @@ class Server {
     struct stat fst {};
     ::fstat(fd, &fst);
     const auto size = static_cast<std::uint64_t>(fst.st_size);
-    c.head = common_headers(200, keep_alive) + "Content-Type: " + content_type(fs) +
-             "\r\nContent-Length: " + std::to_string(size) + "\r\nLast-Modified: " + http_date(fst.st_mtime) +
-             "\r\n\r\n";
+    // RFC 9110 §13.1.3: not modified since the client's copy -> 304, no body (§15.4.5).
+    if (r.if_modified_since) {
+      if (const auto since = parse_http_date(*r.if_modified_since); since && fst.st_mtime <= *since) {
+        ::close(fd);
+        c.head = common_headers(304, keep_alive) + "Last-Modified: " + http_date(fst.st_mtime) + "\r\n\r\n";
+        c.head_off = 0;
+        c.close_after = !keep_alive;
+        log(c, r, 304, 0);
+        return;
+      }
+    }
+    int status = 200;
+    std::uint64_t first = 0, length = size;
+    std::string range_header;
+    if (r.range && r.method == "GET") {  // §14.2: Range is for GET only
+      ByteRange br;
+      switch (parse_range(*r.range, size, br)) {
+        case RangeAnswer::Whole: break;
+        case RangeAnswer::Unsatisfiable:
+          ::close(fd);
+          respond_error(c, r, 416, keep_alive, "Content-Range: bytes */" + std::to_string(size) + "\r\n");
+          return;
+        case RangeAnswer::Partial:
+          status = 206;
+          first = br.first;
+          length = br.last - br.first + 1;
+          range_header = "Content-Range: bytes " + std::to_string(br.first) + "-" + std::to_string(br.last) + "/" +
+                         std::to_string(size) + "\r\n";
+          break;
+      }
+    }
+    c.head = common_headers(status, keep_alive) + "Content-Type: " + content_type(fs) +
+             "\r\nContent-Length: " + std::to_string(length) + "\r\nLast-Modified: " + http_date(fst.st_mtime) +
+             "\r\nAccept-Ranges: bytes\r\n" + range_header + "\r\n";
     c.head_off = 0;
     c.close_after = !keep_alive;
-    if (r.method == "HEAD" || size == 0) {
+    if (r.method == "HEAD" || length == 0) {
       ::close(fd);
     } else {
       if (c.fd >= 0) ::close(c.fd);
       c.fd = fd;
-      c.file_off = 0;
-      c.file_left = size;
+      c.file_off = first;
+      c.file_left = length;
       c.chunk_off = c.chunk_len = 0;
     }
-    log(c, r, 200, r.method == "HEAD" ? 0 : size);
+    log(c, r, status, r.method == "HEAD" ? 0 : length);
   }
 
   appkit::Host& host_;
@@ -613,14 +703,7 @@ int run_serve(const std::vector<std::string>& args) {
   parser.flag("-q", "no access log", [&] { quiet = true; });
   parser.add_net_options(net);
   const auto parsed = parser.parse(args);
-  if (parsed.help) {
-    std::fputs(parser.help_text().c_str(), stdout);
-    return 0;
-  }
-  if (parsed.version) {
-    std::printf("ustack %s\n", appkit::kVersion);
-    return 0;
-  }
+  if (const auto rc = parser.early_exit(parsed)) return *rc;
   if (parsed.error || parsed.positional.size() != 1) {
     std::fprintf(stderr, "ustack serve: %s\n", parsed.error ? parsed.error->c_str() : "give exactly one DIR to serve");
     return static_cast<int>(ExitCode::Usage);
@@ -737,7 +820,9 @@ int run_serve(const std::vector<std::string>& args) {
     std::printf("%-40s %llu\n", "serve.connection_errors", static_cast<unsigned long long>(s.errors));
     host.print_stats(stdout);
   }
-  return 0;
+  // Stopped by a signal: 128 + its number, as a shell reports it (and as the other programs do);
+  // --for running out is a normal end.
+  return g_stop > 1 ? 128 + g_stop : 0;
 }
 
 }  // namespace ustack_cli

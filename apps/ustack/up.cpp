@@ -15,8 +15,9 @@
 namespace ustack_cli {
 
 namespace {
+// The signal that stopped us (SIGINT 2, SIGTERM 15), or 1 when --for ran out.
 volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+void on_signal(int sig) { g_stop = sig; }
 }  // namespace
 
 int run_up(const std::vector<std::string>& args) {
@@ -30,10 +31,7 @@ int run_up(const std::vector<std::string>& args) {
   parser.flag("-v", "print every stack event (ARP, echo requests answered, drops)", [&] { verbose = true; });
   parser.add_net_options(net);
   const auto parsed = parser.parse(args);
-  if (parsed.help) {
-    std::fputs(parser.help_text().c_str(), stdout);
-    return 0;
-  }
+  if (const auto rc = parser.early_exit(parsed)) return *rc;
   if (parsed.error || !parsed.positional.empty()) {
     std::fprintf(stderr, "ustack up: %s\n", parsed.error ? parsed.error->c_str() : "takes no positional arguments");
     return static_cast<int>(ExitCode::Usage);
@@ -57,7 +55,8 @@ int run_up(const std::vector<std::string>& args) {
       for_seconds ? std::optional(start + stack::Duration::from_secs(static_cast<std::int64_t>(for_seconds))) : std::nullopt;
   host.run_until([] { return g_stop != 0; }, until);
   if (net.stats) host.print_stats(stdout);
-  return 0;
+  // Stopped by a signal: 128 + its number, as a shell reports it; --for running out: 0.
+  return g_stop > 1 ? 128 + g_stop : 0;
 }
 
 }  // namespace ustack_cli

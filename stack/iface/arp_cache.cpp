@@ -31,6 +31,7 @@ ArpCache::Learned ArpCache::learn(wire::Ipv4Address ip, const wire::MacAddress& 
   if (!e.mac && e.tries > 0) out.resolution_time = now - e.started_at;
   out.released.assign(std::make_move_iterator(e.waiting.begin()), std::make_move_iterator(e.waiting.end()));
   e.waiting.clear();
+  e.waiting_bytes = 0;
   e.mac = mac;
   e.expires_at = now + config_.entry_lifetime;
   e.refresh_sent = false;
@@ -44,7 +45,9 @@ std::optional<ArpCache::Learned> ArpCache::update_if_present(wire::Ipv4Address i
   return learn(ip, mac, now);
 }
 
-ArpCache::QueueResult ArpCache::enqueue(wire::Ipv4Address ip, Bytes packet, Instant now) {
+ArpCache::QueueResult ArpCache::enqueue(wire::Ipv4Address ip, Bytes packet, Instant now, std::size_t* evicted) {
+  if (evicted) *evicted = 0;
+  if (packet.size() > config_.max_queued_bytes_per_neighbour) return QueueResult::QueueFull;
   auto it = entries_.find(ip);
   if (it != entries_.end() && it->second.mac && now >= it->second.expires_at) {
     entries_.erase(it);  // expired: resolve afresh
@@ -59,12 +62,19 @@ ArpCache::QueueResult ArpCache::enqueue(wire::Ipv4Address ip, Bytes packet, Inst
     e.started_at = now;
     e.next_try_at = now + config_.retry_interval;
     e.tries = 1;
+    e.waiting_bytes = packet.size();
     e.waiting.push_back(std::move(packet));
     entries_.emplace(ip, std::move(e));
     return QueueResult::StartedResolution;
   }
   Entry& e = it->second;
-  if (e.waiting.size() >= config_.max_queued_per_neighbour) return QueueResult::QueueFull;
+  // Linux (__neigh_event_send): drop from the head until the new packet fits.
+  while (!e.waiting.empty() && e.waiting_bytes + packet.size() > config_.max_queued_bytes_per_neighbour) {
+    e.waiting_bytes -= e.waiting.front().size();
+    e.waiting.pop_front();
+    if (evicted) ++*evicted;
+  }
+  e.waiting_bytes += packet.size();
   e.waiting.push_back(std::move(packet));
   return QueueResult::Queued;
 }

@@ -4,6 +4,10 @@
 // Read first: RFC 826 ("Packet reception" — the merge rule); RFC 1122 §2.3.2.1 (prevent ARP
 // flooding: at most one request per second per destination) and §2.3.2.2 (SHOULD save at least
 // one packet per unresolved destination — we keep a bounded queue, so the first ping is answered).
+// The queue is bounded in bytes, like Linux's neighbour queue (net.ipv4.neigh.*.unres_qlen_bytes,
+// ip-sysctl.rst): a large datagram leaves as many fragments as it has, and a bound in packets
+// dropped the tail of the first `ping -s 30000` (21 fragments) while the router's MAC resolved.
+// When a packet does not fit, the oldest ones make room, as Linux does: the newest datagram is kept whole.
 //
 // Pure logic: every timer is an absolute deadline; the interface asks what to do at `now`.
 #pragma once
@@ -26,7 +30,9 @@ struct ArpConfig {
   Duration refresh_before = Duration::from_secs(5);   // used within this much of expiry: re-ask (unicast)
   Duration retry_interval = Duration::from_secs(1);   // RFC 1122 §2.3.2.1: ≤ 1 request/s/destination
   int max_tries = 3;
-  std::size_t max_queued_per_neighbour = 16;
+  // Linux's default unres_qlen_bytes (SK_WMEM_MAX, 212992): a 65507-byte ping (45 fragments,
+  // ~67 KB of frames) fits three times over.
+  std::size_t max_queued_bytes_per_neighbour = 212992;
   std::size_t max_entries = 256;
 };
 
@@ -55,9 +61,10 @@ class ArpCache {
   std::optional<Learned> update_if_present(wire::Ipv4Address ip, const wire::MacAddress& mac, Instant now);
 
   // Queues an IPv4 packet for an unresolved neighbour. Returns whether a request must be sent
-  // now (the first packet starts resolution), or nullopt when the queue is full (drop).
+  // now (the first packet starts resolution); QueueFull when the packet alone exceeds the byte
+  // bound (dropped). Older packets dropped to make room are counted in `*evicted`.
   enum class QueueResult { StartedResolution, Queued, QueueFull, TableFull };
-  QueueResult enqueue(wire::Ipv4Address ip, Bytes packet, Instant now);
+  QueueResult enqueue(wire::Ipv4Address ip, Bytes packet, Instant now, std::size_t* evicted = nullptr);
 
   // Timer work at `now`: neighbours to ask again, and neighbours that gave up (their packets dropped).
   struct Due {
@@ -80,6 +87,7 @@ class ArpCache {
     Instant next_try_at;
     int tries = 0;
     std::deque<Bytes> waiting;
+    std::size_t waiting_bytes = 0;
   };
   void evict_one(Instant now);
 

@@ -390,7 +390,10 @@ void Interface::route(Instant now, Ipv4Address dst, Bytes frame) {
     }
     return send_frame(hit->mac, wire::EtherType::Ipv4, frame);
   }
-  switch (arp_.enqueue(*hop, std::move(frame), now)) {
+  std::size_t evicted = 0;
+  const auto queued = arp_.enqueue(*hop, std::move(frame), now, &evicted);
+  for (std::size_t i = 0; i < evicted; ++i) drop(now, DropReason::ArpQueueFull, hop->describe() + " (oldest, to make room)");
+  switch (queued) {
     case ArpCache::QueueResult::StartedResolution:
       if (!address_) return;  // cannot ask without a sender address; the entry times out
       send_arp(arp::Repr{.operation = arp::Operation::Request,

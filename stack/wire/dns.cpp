@@ -513,27 +513,46 @@ std::string Message::describe() const {
   std::string s = std::to_string(h.id);
   auto edns = std::count_if(additional.begin(), additional.end(),
                             [](const Record& r) { return r.type == static_cast<std::uint16_t>(Type::Opt); });
+  // Appended piece by piece: g++ 12 -O2 reports a false -Wrestrict on "literal" + std::string.
   auto question = [&] {
-    if (questions.size() != 1) return std::string();
-    return " " + type_name(questions[0].type) + "? " + questions[0].name.describe();
+    std::string q;
+    if (questions.size() != 1) return q;
+    q += ' ';
+    q += type_name(questions[0].type);
+    q += "? ";
+    q += questions[0].name.describe();
+    return q;
   };
   if (!h.qr) {
     // tcpdump: '+' recursion desired, then [Nau] for additional records, then the question.
     if (h.rd) s += "+";
-    if (h.arcount) s += " [" + std::to_string(h.arcount) + (edns ? "au]" : "a]");
+    if (h.arcount) {
+      s += " [";
+      s += std::to_string(h.arcount);
+      s += edns ? "au]" : "a]";
+    }
     return s + question();
   }
   // tcpdump: the rcode when not 0, then '*' authoritative, '-' recursion not available, '|'
   // truncated ("52298 NXDomain*- 0/1/1").
   if (h.rcode) {
     static const char* kTcpdump[] = {"", " FormErr", " ServFail", " NXDomain", " NotImp", " Refused"};
-    s += h.rcode < 6 ? kTcpdump[h.rcode] : " " + rcode_name(h.rcode);
+    if (h.rcode < 6) {
+      s += kTcpdump[h.rcode];
+    } else {
+      s += ' ';
+      s += rcode_name(h.rcode);
+    }
   }
   if (h.aa) s += "*";
   if (!h.ra) s += "-";
   if (h.tc) s += "|";
-  s += " " + std::to_string(answers.size()) + "/" + std::to_string(authority.size()) + "/" +
-       std::to_string(additional.size());
+  s += ' ';
+  s += std::to_string(answers.size());
+  s += '/';
+  s += std::to_string(authority.size());
+  s += '/';
+  s += std::to_string(additional.size());
   for (std::size_t i = 0; i < answers.size(); ++i) {
     s += (i ? ", " : " ") + type_name(answers[i].type) + " " + answers[i].describe_rdata();
   }

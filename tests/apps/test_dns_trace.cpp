@@ -162,7 +162,7 @@ TEST_CASE("dns trace: NXDOMAIN, NODATA and a referral loop end with named errors
     Walker w;
     const auto r = w.run("www.nowhere.com");
     CHECK(r.error == DnsError::NoSuchDomain);
-    CHECK(r.error_message() == "no such domain (NXDOMAIN for www.nowhere.com from 198.51.100.2(ns1.nic.com))");
+    CHECK(r.error_message() == "no such domain (NXDOMAIN for www.nowhere.com from 198.51.100.2#53(ns1.nic.com))");
   }
   {
     Walker w;

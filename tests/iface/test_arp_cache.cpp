@@ -48,14 +48,25 @@ TEST_SUITE("iface/arp_cache") {
     CHECK_FALSE(cache.contains(kRouter));
   }
 
-  TEST_CASE("the queue per neighbour is bounded") {
+  TEST_CASE("the queue per neighbour is bounded in bytes; the oldest packets make room (Linux unres_qlen_bytes)") {
     ArpConfig config;
-    config.max_queued_per_neighbour = 3;
+    config.max_queued_bytes_per_neighbour = 60;  // three 20-byte packets
     ArpCache cache(config);
-    CHECK(cache.enqueue(kRouter, packet(1), at_ms(0)) == ArpCache::QueueResult::StartedResolution);
-    CHECK(cache.enqueue(kRouter, packet(2), at_ms(0)) == ArpCache::QueueResult::Queued);
-    CHECK(cache.enqueue(kRouter, packet(3), at_ms(0)) == ArpCache::QueueResult::Queued);
-    CHECK(cache.enqueue(kRouter, packet(4), at_ms(0)) == ArpCache::QueueResult::QueueFull);
+    std::size_t evicted = 99;
+    CHECK(cache.enqueue(kRouter, packet(1), at_ms(0), &evicted) == ArpCache::QueueResult::StartedResolution);
+    CHECK(evicted == 0);
+    CHECK(cache.enqueue(kRouter, packet(2), at_ms(0), &evicted) == ArpCache::QueueResult::Queued);
+    CHECK(cache.enqueue(kRouter, packet(3), at_ms(0), &evicted) == ArpCache::QueueResult::Queued);
+    CHECK(evicted == 0);
+    CHECK(cache.enqueue(kRouter, packet(4), at_ms(0), &evicted) == ArpCache::QueueResult::Queued);
+    CHECK(evicted == 1);
+    // A packet larger than the whole bound is refused, and nothing is evicted for it.
+    CHECK(cache.enqueue(kRouter, Bytes(61, std::byte{9}), at_ms(0), &evicted) == ArpCache::QueueResult::QueueFull);
+    CHECK(evicted == 0);
+    const auto learned = cache.learn(kRouter, kRouterMac, at_ms(5));
+    REQUIRE(learned.released.size() == 3);
+    CHECK(learned.released[0][0] == std::byte{2});
+    CHECK(learned.released[2][0] == std::byte{4});
   }
 
   TEST_CASE("entries expire after 60 s and are refreshed once when used near expiry") {

@@ -100,6 +100,28 @@ TEST_SUITE("iface/arp") {
     CHECK(ip_of(out[0]).protocol() == IpProtocol::Icmp);
   }
 
+  TEST_CASE("a 30000-byte first ping waits whole behind ARP: all 21 fragments leave once the router answers") {
+    IfaceHarness h;
+    h.configure();
+    auto sock = h.iface.icmp().open(77);
+    REQUIRE(sock);
+    REQUIRE(h.iface.icmp().send_echo(*sock, kInternetHost, 1, pattern(30000)));
+    h.iface.poll(at_ms(0));
+    auto out = h.take();
+    REQUIRE(out.size() == 1);  // the ARP request only
+    CHECK(h.dropped(DropReason::ArpQueueFull) == 0);
+    h.iface.receive(at_ms(2), arp_frame(arp::Operation::Reply, kRouterMac, kRouterIp, kOurMac, kOurIp, kOurMac));
+    out = h.take();
+    // 30008 bytes of ICMP in 1480-byte fragments: 21 frames (iputils sends the same).
+    REQUIRE(out.size() == 21);
+    std::size_t payload = 0;
+    for (const auto& f : out) {
+      CHECK(ip_of(f).dst() == kInternetHost);
+      payload += ip_of(f).total_len() - ip_of(f).header_len();
+    }
+    CHECK(payload == 30008);
+  }
+
   TEST_CASE("ARP retries 1 s apart, gives up after 3 tries and drops the queued packets") {
     IfaceHarness h;
     h.configure();

@@ -95,8 +95,8 @@ expect_match "NXDOMAIN message" "$out" 'cannot resolve www\.nowhere\.com: no suc
 rc=0; out=$(mb --fail --no-subresources --ip 10.77.0.80/24 --gateway 10.77.0.1 --dns 198.51.100.53 http://www.domain.com/missing.html 2>&1) || rc=$?
 ((rc == 22)) || fail "--fail on 404: expected exit 22, got $rc"
 rc=0; out=$(mb --ip 10.77.0.80/24 --gateway 10.77.0.1 --dns 198.51.100.53 ftp://www.domain.com/ 2>&1) || rc=$?
-((rc == 2)) || fail "ftp: expected exit 2, got $rc"
+((rc == 1)) || fail "ftp: expected exit 1 (curl's unsupported protocol), got $rc"
 expect_match "ftp message" "$out" 'only http and https URLs are supported'
-pass "exit codes: 6 (NXDOMAIN), 22 (--fail 404), 2 (ftp: not http or https; https itself: test_https_browser.sh)"
+pass "exit codes: 6 (NXDOMAIN), 22 (--fail 404), 1 (ftp: not http or https, curl's code; https itself: test_https_browser.sh)"
 # (a missing TAP device or no permission, exit 2, is covered by tests/drivers/test_tap_device.cpp:
 # as root here, the driver would simply create the device.)

@@ -112,7 +112,7 @@ pass "--trace: root -> com. -> domain.com. -> 203.0.113.80, 3 queries with RD=0 
 
 resolve 65 --trace --root-hints "$work/root.hints" www.nowhere.com
 ((rc == 6)) || { printf '%s\n' "$out" >&2; fail "--trace NXDOMAIN: expected exit 6, got $rc"; }
-expect_match "trace NXDOMAIN" "$out" 'no such domain \(NXDOMAIN for www\.nowhere\.com from 198\.51\.100\.2\(ns1\.nic\.com\)\)'
+expect_match "trace NXDOMAIN" "$out" 'no such domain \(NXDOMAIN for www\.nowhere\.com from 198\.51\.100\.2#53\(ns1\.nic\.com\)\)'
 pass "--trace www.nowhere.com: NXDOMAIN from com.'s server, exit 6"
 
 # --- no kernel socket for DNS -------------------------------------------------------------------------

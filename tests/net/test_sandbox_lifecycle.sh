@@ -27,6 +27,13 @@ assert_gone() {
 out=$(sbx down 2>&1) || fail "down of a missing instance failed: $out"
 [[ -z $out ]] || fail "down of a missing instance printed: $out"
 pass "down of a missing instance succeeds quietly"
+rc=0; out=$(sbx status 2>&1) || rc=$?
+((rc == 3)) || fail "status of an instance that is not up: exit $rc, expected 3: $out"
+expect_match "status says so" "$out" "sandbox '$lc' is not up"
+rc=0; out=$(sbx bogus 2>&1) || rc=$?
+((rc == 2)) || fail "'sandbox bogus': exit $rc, expected 2"
+expect_match "the bad word is named" "$out" "unknown command 'bogus'"
+pass "status of a missing instance exits 3; 'sandbox bogus' exits 2 naming the word"
 
 # 2. A failure in the middle of up (after the nsd's and unbound started) cleans up after itself.
 out=$(USTACK_SANDBOX_FAIL_AT=nginx sbx up 2>&1) && { printf '%s\n' "$out" >&2; fail "up with an injected failure succeeded"; }
@@ -57,6 +64,23 @@ for _ in $(seq 30); do [[ -e /proc/$victim ]] || break; sleep 0.1; done
 out=$(sbx status 2>&1) && { printf '%s\n' "$out" >&2; fail "status passed with nsd-com dead"; }
 expect_match "status names the dead daemon" "$out" 'nsd-com +pid [0-9]+ +DEAD'
 pass "status fails and says 'nsd-com ... DEAD' after the daemon was killed"
+
+# 4b. up while a program of the user runs in the instance: refused, naming it (it would be killed).
+sbx exec --root sleep 60 &
+sleeper=$!
+sleep_pid=""
+for _ in $(seq 50); do
+  for p in $(ip netns pids "$lc-router"); do [[ $(cat "/proc/$p/comm" 2>/dev/null) == sleep ]] && sleep_pid=$p; done
+  [[ -n $sleep_pid ]] && break; sleep 0.1
+done
+[[ -n $sleep_pid ]] || fail "the test's sleep did not start in $lc-router"
+rc=0; out=$(SUDO_USER=nobody sbx up 2>&1) || rc=$?
+((rc != 0)) || { printf '%s\n' "$out" >&2; fail "up over an instance in use succeeded"; }
+expect_match "refusal names the program" "$out" "in use by .*$sleep_pid\(sleep\).*--rebuild"
+[[ -e /proc/$sleep_pid ]] || fail "the refused up killed the program anyway"
+pass "up over an instance in use is refused (exit $rc) and names it: ${out#sandbox: }"
+kill "$sleep_pid" 2>/dev/null || true
+wait "$sleeper" 2>/dev/null || true
 
 # 5. up on an existing instance rebuilds it.
 out=$(SUDO_USER=nobody sbx up 2>&1) || { printf '%s\n' "$out" >&2; fail "up over an existing instance failed"; }

@@ -74,7 +74,7 @@ pass "1000 requests over $conns concurrent connections under faults: all 200 in 
 kill -TERM "$serve_pid"
 rc=0; wait "$serve_pid" || rc=$?
 serve_pid=""
-((rc == 0)) || fail "ustack serve exited with $rc after SIGTERM"
+((rc == 143)) || fail "ustack serve exited with $rc after SIGTERM (expected 143 = 128 + SIGTERM)"
 log=$(cat "$work/serve.log")
 rtx=$(counter tcp.retransmitted "$log")
 ((rtx > 0)) || fail "no retransmissions counted under 2 % loss"

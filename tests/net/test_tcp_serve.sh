@@ -120,12 +120,12 @@ pass "1000 requests over $conns concurrent connections (curl -Z, 200 in flight):
 kill -TERM "$serve_pid"
 rc=0; wait "$serve_pid" || rc=$?
 serve_pid=""
-((rc == 0)) || fail "ustack serve exited with $rc after SIGTERM"
+((rc == 143)) || fail "ustack serve exited with $rc after SIGTERM (expected 143 = 128 + SIGTERM)"
 log=$(cat "$work/serve.log")
 expect_match "access log" "$log" '^10\.77\.0\.1 - - \[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9:]{8} \+0000\] "GET /random.bin HTTP/1.1" 200 3150049$'
 expect_match "max concurrent" "$log" 'serve.max_concurrent +([2-9][0-9]|1[0-9][0-9]|200)$'
 expect_no_match "no connection errors" "$log" 'serve.connection_errors +[1-9]'
 expect_match "TIME-WAIT reused" "$log" 'tcp\.time_wait_reused +([2-9]|[1-9][0-9]+)$'
 expect_no_match "no checksum drops" "$log" 'bad_checksum +[1-9]'
-pass "SIGTERM: exit 0; $(grep -c '^10\.77\.0\.1 - - ' <<<"$log") access-log lines; $(cat "$work/serve.err" | tail -1)"
+pass "SIGTERM: exit 143; $(grep -c '^10\.77\.0\.1 - - ' <<<"$log") access-log lines; $(cat "$work/serve.err" | tail -1)"
 note "$(grep -E 'serve\.(max_concurrent|requests_reusing)' <<<"$log" | tr -s ' ' | paste -sd ';')"
