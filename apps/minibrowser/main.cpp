@@ -28,6 +28,7 @@
 #include "apps/common/cli.hpp"
 #include "apps/common/dns_resolver.hpp"
 #include "apps/common/dns_trace.hpp"
+#include "apps/common/explain.hpp"
 #include "apps/common/host.hpp"
 #include "apps/common/hosts_file.hpp"
 #include "apps/common/html_render.hpp"
@@ -119,7 +120,20 @@ class SegmentNarrator {
  public:
   // `frames_before`: frames the pcap already holds (so the numbers match Wireshark's).
   explicit SegmentNarrator(std::uint64_t frames_before = 0) : frame_number_(frames_before) {}
-  std::optional<std::string> on_frame(bool outgoing, std::span<const std::byte> frame) {
+  // The stack reports a retransmission (tcp_event::Retransmitted) just after its frame left: the
+  // line names that frame, the frame it repeats and the time that really passed in between.
+  std::optional<std::string> retransmitted(const stack::socket::TcpEndpoint& local, const stack::socket::TcpEndpoint& remote,
+                                           stack::wire::tcp::SeqNum seq) const {
+    const auto f = flows_.find(Key{local.port, remote.addr.value, remote.port});
+    if (f == flows_.end()) return std::nullopt;
+    const auto s = f->second.sent.find(seq.raw);
+    // The frame that just left (the event follows its frame at once), and not a first transmission.
+    if (s == f->second.sent.end() || s->second.frame != frame_number_ || s->second.prev_frame == 0) return std::nullopt;
+    return "[frame " + std::to_string(s->second.frame) + "] → retransmission of frame " + std::to_string(s->second.prev_frame) +
+           " (" + s->second.kind + ", seq " + std::to_string(seq.raw) + ") " + ms(s->second.at - s->second.prev_at) + " after it";
+  }
+
+  std::optional<std::string> on_frame(bool outgoing, Instant at, std::span<const std::byte> frame) {
     ++frame_number_;
     auto eth = stack::wire::ethernet::View::checked(frame);
     if (!eth || eth->ethertype() != stack::wire::EtherType::Ipv4) return std::nullopt;
@@ -140,9 +154,20 @@ class SegmentNarrator {
       what = seg->ack ? "SYN+ACK" : "SYN";
       if (seg->ack && !outgoing) flow.synack_in = true;
     } else if (seg->flags.fin) {
-      what = flow.fin[1 - dir] ? "FIN (+ACK of the other FIN)" : "FIN";
-      if (flow.fin[1 - dir]) flow.fin_unacked[1 - dir] = false;
+      // RFC 9293 §3.6: the second FIN may ride on the ACK of the first (three segments in all), or
+      // follow an ACK sent on its own (four). Which one it is, from the ACK number this FIN carries.
+      const bool acks_other = flow.fin[1 - dir] && seg->ack && flow.fin_seq[1 - dir] &&
+                              (*seg->ack - (*flow.fin_seq[1 - dir] + 1)) >= 0;
+      if (!flow.fin[1 - dir]) {
+        what = "FIN (the first: this side will be in TIME-WAIT)";
+      } else if (acks_other && flow.fin_unacked[1 - dir]) {
+        what = "FIN+ACK (acknowledges the other FIN too: a three-segment close)";
+      } else {
+        what = "FIN (the other FIN was acknowledged on its own before: a four-segment close)";
+      }
+      if (acks_other) flow.fin_unacked[1 - dir] = false;
       flow.fin[dir] = flow.fin_unacked[dir] = true;
+      flow.fin_seq[dir] = seg->seq + static_cast<std::uint32_t>(seg->payload.size());
     } else if (seg->payload.empty() && seg->ack) {
       if (outgoing && flow.synack_in && !flow.handshake_done) {
         what = "ACK (handshake complete)";
@@ -158,6 +183,17 @@ class SegmentNarrator {
     if (!seg->payload.empty() && flow.isn[dir] && flow.data[dir].size() < 256) {
       const auto begin = static_cast<std::uint64_t>(static_cast<std::uint32_t>(seg->seq - (*flow.isn[dir] + 1)));
       flow.data[dir].push_back({begin, begin + seg->payload.size(), frame_number_});
+    }
+    // Each outgoing segment that occupies sequence space is remembered with the transmission
+    // before it, for retransmitted() (the SYN, the FIN, data: bounded, the oldest forgotten).
+    if (outgoing && seg->segment_len() > 0) {
+      auto& sent = flow.sent[seg->seq.raw];
+      sent.prev_frame = sent.frame;
+      sent.prev_at = sent.at;
+      sent.frame = frame_number_;
+      sent.at = at;
+      sent.kind = seg->flags.syn ? "the SYN" : seg->payload.empty() ? "the FIN" : std::to_string(seg->payload.size()) + " bytes";
+      if (flow.sent.size() > 4096) flow.sent.erase(flow.sent.begin());
     }
     if (what.empty()) return std::nullopt;
     return "[frame " + std::to_string(frame_number_) + "] " + (outgoing ? "→ " : "← ") + what + "  " +
@@ -175,7 +211,14 @@ class SegmentNarrator {
     bool handshake_done = false;
     bool fin[2] = {false, false};          // [0] ours, [1] theirs
     bool fin_unacked[2] = {false, false};
+    std::optional<stack::wire::tcp::SeqNum> fin_seq[2];  // each FIN's own sequence number
     std::optional<stack::wire::tcp::SeqNum> isn[2];
+    struct Sent {
+      std::uint64_t frame = 0, prev_frame = 0;  // the latest transmission and the one before
+      Instant at, prev_at;
+      std::string kind;
+    };
+    std::map<std::uint32_t, Sent> sent;  // our segments by sequence number
     std::vector<DataSegment> data[2];
   };
 
@@ -195,6 +238,7 @@ class SegmentNarrator {
  private:
   std::uint64_t frame_number_ = 0;
   std::map<Key, Flow> flows_;
+
 };
 
 }  // namespace
@@ -259,6 +303,16 @@ int main(int argc, char** argv) {
   parser.flag("--ascii", "draw table grids with +-| (default in a non-UTF-8 locale)", [&] { ascii = true; });
   parser.flag("--no-color", "no colours in the narration (default: colours when stderr is a terminal and NO_COLOR is unset)",
               [&] { colour = false; });
+  std::string ladder_path, json_path;
+  parser.option("--ladder", "FILE.svg", "draw this run's frames as a ladder diagram (SVG; FILE.html: a web page)",
+                [&](const std::string& v) {
+                  ladder_path = v;
+                  return !v.empty();
+                });
+  parser.option("--json", "FILE", "write this run as one JSON record (README \"The JSON record\")", [&](const std::string& v) {
+    json_path = v;
+    return !v.empty();
+  });
   parser.option("--linger", "SECONDS", "keep idle connections open this long after the page (a tab left open)",
                 [&](const std::string& v) { return parse_seconds(v, linger); });
   parser.option("--cacert", "FILE", "https: trust only the CA certificates in FILE (PEM) instead of the system store",
@@ -286,6 +340,56 @@ int main(int argc, char** argv) {
     return static_cast<int>(appkit::exit_code(url.error()));
   }
 
+  // An explicit --hosts that cannot be read is an error (curl: a file given is a file needed);
+  // only the default /etc/hosts may be missing, and the narration says so.
+  if (net.hosts != appkit::NetOptions{}.hosts) {
+    std::string error;
+    if (!appkit::HostsFile::load(net.hosts, &error)) {
+      std::fprintf(stderr, "minibrowser: --hosts: %s\n", error.c_str());
+      return static_cast<int>(ExitCode::Usage);
+    }
+  }
+  // --ladder / --json read this run's capture back (apps/common/explain.*): without --pcap, a
+  // capture in a temporary file, removed at exit. The files are created now, so an unwritable one
+  // fails before anything is sent (curl's 23).
+  for (const auto* out : {&ladder_path, &json_path}) {
+    if (out->empty()) continue;
+    if (auto e = appkit::explain::write_file(*out, "")) {
+      std::fprintf(stderr, "minibrowser: %s\n", e->c_str());
+      return static_cast<int>(ExitCode::WriteError);
+    }
+  }
+  struct RunOutputs {
+    std::string pcap, ladder, json, title;
+    bool temporary = false;
+    ~RunOutputs() {
+      if (!ladder.empty() || !json.empty()) {
+        if (auto e = appkit::explain::write_outputs_from_pcap(pcap, ladder, json, title)) {
+          std::fprintf(stderr, "minibrowser: --ladder/--json: %s\n", e->c_str());
+        }
+      }
+      if (temporary) std::remove(pcap.c_str());
+    }
+  } outputs;
+  if (!ladder_path.empty() || !json_path.empty()) {
+    outputs.ladder = ladder_path;
+    outputs.json = json_path;
+    outputs.title = "minibrowser " + url->to_string();
+    if (!net.pcap) {
+      const char* tmp = std::getenv("TMPDIR");
+      std::string path = std::string(tmp && *tmp ? tmp : "/tmp") + "/minibrowser-XXXXXX.pcap";
+      const int fd = mkstemps(path.data(), 5);
+      if (fd < 0) {
+        std::fprintf(stderr, "minibrowser: --ladder/--json need a capture: cannot create %s: %s\n", path.c_str(), std::strerror(errno));
+        return static_cast<int>(ExitCode::WriteError);
+      }
+      close(fd);
+      net.pcap = path;
+      outputs.temporary = true;
+    }
+    outputs.pcap = *net.pcap;
+  }
+
   auto opened = appkit::Host::open(net);
   if (auto* err = std::get_if<appkit::HostError>(&opened)) {
     std::fprintf(stderr, "minibrowser: %s\n", err->message.c_str());
@@ -307,7 +411,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<minibrowser::ConnectionPool> pool;  // for naming connections in TCP events
   SegmentNarrator segments(host.frames_seen());
   host.add_frame_listener([&](bool outgoing, Instant at, std::span<const std::byte> frame) {
-    auto line = segments.on_frame(outgoing, frame);  // always: it counts frames for the pcap numbers
+    auto line = segments.on_frame(outgoing, at, frame);  // always: it counts frames for the pcap numbers
     if (line) narrator.say(6, at, "TCP " + *line);
   });
   iface.tcp().on_event = [&](const stack::socket::TcpEvent& e) {
@@ -324,8 +428,32 @@ int main(int argc, char** argv) {
       if (f->first) narrator.say(6, at, "TCP: we send the first FIN on " + conn(f->id) + ": we will be the side in TIME-WAIT");
     } else if (const auto* f2 = std::get_if<FinReceived>(&e)) {
       if (f2->first) narrator.say(6, at, "TCP: the server sent the first FIN on " + conn(f2->id) + ": it will be the side in TIME-WAIT");
-    } else if (std::holds_alternative<Retransmitted>(e) || std::holds_alternative<RstReceived>(e) ||
-               std::holds_alternative<RstSent>(e)) {
+    } else if (const auto* r = std::get_if<Retransmitted>(&e)) {
+      // Said with the frame that carried it (SegmentNarrator), naming the frame it repeats and the
+      // time that really passed. The event's rto is the timeout for the next time, already
+      // doubled (RFC 6298 §5.5), not the one that fired.
+      const char* why = r->cause == RetransmitCause::Timeout ? "no ACK came in time, the retransmission timer fired"
+                        : r->cause == RetransmitCause::FastRetransmit ? "fast retransmit after three duplicate ACKs (RFC 5681 §3.2)"
+                        : r->cause == RetransmitCause::SackRecovery ? "SACK loss recovery (RFC 6675)"
+                                                                    : "a partial ACK in recovery (RFC 6582)";
+      std::string text = why;
+      if (r->cause == RetransmitCause::Timeout) {
+        // RFC 6298 §5.5 doubled the timeout as it fired, up to the 60 s ceiling (§2.5): below the
+        // ceiling, the timer that fired was half the event's value, armed at the segment's last
+        // transmission or at the last ACK that moved SND.UNA.
+        constexpr Duration kCeiling = Duration::from_secs(60);
+        text += r->rto < kCeiling ? " (RTO " + ms(Duration::from_micros(r->rto.micros() / 2)) +
+                                        ", counted from the last transmission or the last ACK); the next timeout is doubled to " +
+                                        ms(r->rto) + " (RFC 6298 §5.5)"
+                                  : " (the RTO is at its 60 s ceiling, RFC 6298 §2.5)";
+      }
+      const auto* tcb = iface.tcp().tcb(r->id);
+      if (auto line = tcb ? segments.retransmitted(tcb->local(), tcb->remote(), r->seq) : std::nullopt) {
+        narrator.say(6, at, "TCP " + *line + ": " + conn(r->id) + ": " + text);
+      } else {
+        narrator.say(6, at, "TCP: " + conn(r->id) + ": retransmission of seq " + std::to_string(r->seq.raw) + ": " + text);
+      }
+    } else if (std::holds_alternative<RstReceived>(e) || std::holds_alternative<RstSent>(e)) {
       narrator.say(6, at, stack::socket::describe(e));
     }
   };
@@ -394,8 +522,12 @@ int main(int argc, char** argv) {
         say(2, name + " is " + hit.front().describe() + " (from " + net.hosts + ")");
         return resolved[name] = hit.front();
       }
-      say(7, "hosts file: " + name + " is not in " + net.hosts + " (" + std::to_string(hosts->entries().size()) +
-                 " entries); asking DNS");
+      std::size_t names = 0;
+      for (const auto& e : hosts->entries()) names += e.names.size();
+      std::string what = std::to_string(names) + (names == 1 ? " name" : " names") + " on " + std::to_string(hosts->entries().size()) +
+                         (hosts->entries().size() == 1 ? " IPv4 line" : " IPv4 lines");
+      if (hosts->ipv6_lines_skipped()) what += ", " + std::to_string(hosts->ipv6_lines_skipped()) + " IPv6 line(s) skipped";
+      say(7, "hosts file: " + name + " is not in " + net.hosts + " (" + what + "); asking DNS");
     } else {
       say(7, "hosts file: " + error + "; asking DNS");
     }
@@ -423,8 +555,8 @@ int main(int argc, char** argv) {
       }
       resolver->on_event = [&](const appkit::DnsEvent& e) { narrator.say(5, e.at, e.text); };
     }
-    say(5, "DNS: asking the resolver " + setup.dns_servers.front().describe() + " (learned from " +
-               (setup.lease ? "DHCP" : "--dns") + "), which walks the hierarchy for us if it does not know");
+    say(5, "DNS: asking the resolver " + setup.dns_servers.front().describe() + " (" +
+               (net.dns ? std::string("given with --dns") : std::string("learned from DHCP")) + "), which walks the hierarchy for us if it does not know");
     std::optional<appkit::DnsResult> result;
     resolver->resolve(name, [&](const appkit::DnsResult& r) { result = r; });
     run_until([&] { return result.has_value(); }, Duration::from_secs(30));
@@ -748,6 +880,8 @@ int main(int argc, char** argv) {
         say(6, "pool: " + std::to_string(pool->connections_opened()) + " connection(s) opened, at most " +
                    std::to_string(pool->max_concurrent()) + " at once (limit " + std::to_string(max_per_host) +
                    " per host), " + std::to_string(pool->reuses()) + " request(s) on reused connections");
+        say(6, "pool: a limit per host is browser practice (6 in today's browsers; here --max-per-host, " +
+                   std::to_string(max_per_host) + "), not a protocol rule: RFC 2616 §8.1.4 suggested 2, RFC 9112 §9.4 sets no number");
       }
     }
 
@@ -803,6 +937,8 @@ int main(int argc, char** argv) {
       say(4, "rendered \"" + rendered.title + "\": " + std::to_string(rendered.text.size()) + " bytes of text, " +
                  std::to_string(rendered.links.size()) + " links" +
                  (utf8_out ? std::string() : std::string(", written in the locale's ") + codeset));
+      say(1, "you typed " + url->to_string() + " → the page appears" +
+                 (rendered.title.empty() ? std::string() : ": \"" + rendered.title + "\""));
       say(2, "the page appears:");
       const std::string text = utf8_out ? rendered.text : appkit::charset::from_utf8(rendered.text, codeset);
       std::fputs(text.c_str(), stdout);

@@ -76,7 +76,9 @@ ConnectionPool::Conn* ConnectionPool::open_connection(const Request& r) {
   // Level 3: why this port (RFC 9110 §4.2.1 http → 80, §4.2.2 https → 443; the URL may name another).
   std::string why_port;
   if (r.url.port_is_default()) {
-    why_port = " (" + r.url.scheme + "'s default port" + (r.url.secure() ? ": TLS first, then HTTP inside it" : "") + ")";
+    why_port = " (" + r.url.scheme + "'s default port is " + std::to_string(r.url.port) + "; " +
+               (r.url.secure() ? "http's is 80" : "https's is 443") + "; a port in the URL would override it" +
+               (r.url.secure() ? ". TLS first, then HTTP inside it" : "") + ")";
   } else {
     why_port = " (the URL names port " + std::to_string(r.url.port) + ", overriding " + r.url.scheme + "'s default " +
                std::to_string(appkit::Url::default_port(r.url.scheme)) + ")";
@@ -457,9 +459,12 @@ void ConnectionPool::pump_connection(Conn& c) {
       }
       if (!st || *st == TcpState::Closed || *st == TcpState::TimeWait) {
         if (st == TcpState::TimeWait) {
+          // RFC 9293 §3.6.1: the side that closed first keeps the 4-tuple for 2·MSL. Our stack lives
+          // in this process: when it exits, so does the entry (a kernel would keep it).
           say(6, "TCP: connection #" + std::to_string(c.number) +
-                     " is in TIME-WAIT: we sent the first FIN, so we hold the 4-tuple for 2·MSL (60 s) to absorb "
-                     "stray late segments");
+                     " is in TIME-WAIT (we sent the first FIN): RFC 9293 keeps the 4-tuple for 2·MSL, 60 s in this "
+                     "stack as in Linux, against late segments; this program exits when the page is done, so its "
+                     "TIME-WAIT ends with it (the kernel's would last the 60 s)");
         } else {
           say(6, "TCP: connection #" + std::to_string(c.number) + " closed" +
                      (c.peer_closed_first ? " (the server closed first, so the server is the one in TIME-WAIT)" : ""));

@@ -24,7 +24,7 @@ mb --level 6 --pcap "$work/mb.pcap" --keylog "$work/keys.log" https://www.domain
 narration=$(cat "$work/narration.txt")
 ((rc == 0)) || { sed 's/^/     | /' "$work/narration.txt" >&2; fail "minibrowser https://www.domain.com/: exit $rc"; }
 grep -q "Welcome to www.domain.com" "$work/page.txt" || fail "the page was not rendered"
-expect_match "port reason" "$narration" "connecting to 203\.0\.113\.80 port 443 \(https's default port: TLS first, then HTTP inside it\)"
+expect_match "port reason" "$narration" "connecting to 203\.0\.113\.80 port 443 \(https's default port is 443; http's is 80; a port in the URL would override it\. TLS first, then HTTP inside it\)"
 expect_match "trust" "$narration" "TLS: certificates are checked against SSL_CERT_FILE=$STATE/pki/ca.pem"
 expect_match "ClientHello" "$narration" "TLS: connection #1: \[frame [0-9]+\] → ClientHello \(offers TLS 1\.2 and 1\.3, SNI www\.domain\.com, ALPN http/1\.1\)"
 expect_match "ServerHello" "$narration" "TLS: connection #1: \[frame [0-9]+\] ← ServerHello \(chooses TLSv1\.3, "
