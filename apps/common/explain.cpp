@@ -234,14 +234,6 @@ std::vector<std::string> narrate(const Analysis& a, int level) {
   }
 
   // Levels 2, 3, 4, 6: connections and HTTP.
-  std::size_t most_open = 0;
-  for (const auto& c : a.tcp) {
-    std::size_t open = 0;
-    for (const auto& o : a.tcp) {
-      if (o.first_us <= c.first_us && o.last_us >= c.first_us) ++open;
-    }
-    most_open = std::max(most_open, open);
-  }
   for (const auto& c : a.tcp) {
     const std::string n = "TCP #" + std::to_string(c.number);
     L.add(3, c.first_us, c.first_frame,
@@ -306,22 +298,55 @@ std::vector<std::string> narrate(const Analysis& a, int level) {
       L.add(6, c.last_us, c.last_frame, n + ": still open when the capture ends");
     }
   }
-  if (!a.tcp.empty()) {
-    std::set<std::uint32_t> servers;
-    for (const auto& c : a.tcp) servers.insert(c.server_ip);
-    L.add(6, end, 0,
-          "summary: " + std::to_string(a.tcp.size()) + " TCP connection(s) to " + std::to_string(servers.size()) + " server(s), at most " +
-              std::to_string(most_open) + " open at once");
-    for (const auto& c : a.tcp) {
-      char row[200];
-      std::snprintf(row, sizeof row, "  #%-3d port %-5u  %2zu request(s)  %8llu bytes up  %10llu bytes down  first FIN: %-6s  close: %d segment(s)%s",
-                    c.number, c.client_port, c.http.size(), static_cast<unsigned long long>(c.bytes_to_server),
-                    static_cast<unsigned long long>(c.bytes_to_client), c.first_fin.empty() ? "none" : c.first_fin.c_str(),
-                    c.close_segments, c.retransmissions ? (", " + std::to_string(c.retransmissions) + " retransmitted").c_str() : "");
-      L.add(6, end, 0, row);
+  for (auto& line : summary(a)) L.add(6, end, 0, std::move(line));
+  return L.done(a.arrows);
+}
+
+std::vector<std::string> summary(const Analysis& a) {
+  std::vector<std::string> out;
+  if (a.tcp.empty()) return out;
+  std::size_t most_open = 0;
+  for (const auto& c : a.tcp) {
+    std::size_t open = 0;
+    for (const auto& o : a.tcp) {
+      if (o.first_us <= c.first_us && o.last_us >= c.first_us) ++open;
+    }
+    most_open = std::max(most_open, open);
+  }
+  std::set<std::uint32_t> servers;
+  for (const auto& c : a.tcp) servers.insert(c.server_ip);
+  out.push_back("summary: " + std::to_string(a.tcp.size()) + " TCP connection(s) to " + std::to_string(servers.size()) +
+                " server(s), at most " + std::to_string(most_open) + " open at once");
+  for (const auto& c : a.tcp) {
+    char row[200];
+    std::snprintf(row, sizeof row, "  #%-3d port %-5u  %2zu request(s)  %8llu bytes up  %10llu bytes down  first FIN: %-6s  close: %d segment(s)%s",
+                  c.number, c.client_port, c.http.size(), static_cast<unsigned long long>(c.bytes_to_server),
+                  static_cast<unsigned long long>(c.bytes_to_client), c.first_fin.empty() ? "none" : c.first_fin.c_str(),
+                  c.close_segments, c.retransmissions ? (", " + std::to_string(c.retransmissions) + " retransmitted").c_str() : "");
+    out.emplace_back(row);
+  }
+  // The steps' times, each from the frames that start and end it.
+  std::string times;
+  auto add = [&](const std::string& t) { times += (times.empty() ? "" : ", ") + t; };
+  const analysis::DhcpMessage* dhcp_first = a.dhcp.empty() ? nullptr : &a.dhcp.front();
+  for (const auto& m : a.dhcp) {
+    if (dhcp_first && !m.from_client && m.type == "DHCPACK") {
+      add("DHCP " + ms(m.time_us - dhcp_first->time_us) + " (frames " + std::to_string(dhcp_first->frame) + "-" + std::to_string(m.frame) + ")");
+      break;
     }
   }
-  return L.done(a.arrows);
+  for (const auto& q : a.dns) {
+    if (q.rd && q.answered) {
+      add("DNS " + ms(q.response_us - q.query_us) + " (frames " + std::to_string(q.query_frame) + "-" + std::to_string(q.response_frame) + ")");
+      break;
+    }
+  }
+  const auto& first = a.tcp.front();
+  if (first.handshake_us >= 0) add("handshake #1 " + ms(first.handshake_us));
+  if (first.ttfb_us >= 0) add("request to first response byte #1 " + ms(first.ttfb_us));
+  add("whole capture " + ms(a.end_us - a.start_us));
+  out.push_back("times: " + times);
+  return out;
 }
 
 // ------------------------------------------------------------------------------------------------

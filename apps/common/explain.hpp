@@ -14,6 +14,9 @@ namespace appkit::explain {
 // The lines of levels 1..`level`, in frame order: "[L6     12.4 ms] [frame 9] TCP #1 → SYN …".
 // Every line is about a frame of the capture, or sums up frames it names.
 std::vector<std::string> narrate(const analysis::Analysis& a, int level);
+// The table of connections (number, local port, requests, bytes each way, who sent the first FIN,
+// segments in the close) and the steps' times; the end of narrate() at level 6.
+std::vector<std::string> summary(const analysis::Analysis& a);
 
 // A sequence diagram: one column per endpoint (us, router, resolver, root, TLD, authoritative,
 // then one lane per TCP connection of each web server, side by side), one arrow per frame with

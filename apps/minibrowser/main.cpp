@@ -371,7 +371,8 @@ int main(int argc, char** argv) {
       if (temporary) std::remove(pcap.c_str());
     }
   } outputs;
-  if (!ladder_path.empty() || !json_path.empty()) {
+  // Levels 6-7 end with a table of the connections and the steps' times, read from the capture.
+  if (!ladder_path.empty() || !json_path.empty() || level >= 6) {
     outputs.ladder = ladder_path;
     outputs.json = json_path;
     outputs.title = "minibrowser " + url->to_string();
@@ -960,6 +961,13 @@ int main(int argc, char** argv) {
     // A connection that failed in the last turn was aborted there: one more turn of the stack so
     // that its RST leaves before we exit (the server would hold the connection otherwise).
     host.step(host.now());
+  }
+  if (level >= 6 && !outputs.pcap.empty()) {
+    std::vector<std::byte> storage;
+    auto read = appkit::pcap::read_file(outputs.pcap, storage);
+    if (auto* cap = std::get_if<appkit::pcap::Capture>(&read)) {
+      for (const auto& line : appkit::explain::summary(appkit::analysis::analyze(*cap))) say(6, line);
+    }
   }
   if (net.stats) host.print_stats(stderr);
   return exit_code;

@@ -94,6 +94,17 @@ tw=$(grep -c 'is in TIME-WAIT (we sent the first FIN): .* this program exits whe
 expect_no_match "no claim to hold the entry" "$narration" 'we hold the 4-tuple'
 pass "TIME-WAIT: $tw connection(s), as many as we closed first in the pcap; said to end with the program"
 
+# Levels 6-7 end with the table of connections: one row per TCP stream of the pcap, each with the
+# local port of that stream's SYN and the side that sent its first FIN.
+rows=$(grep -E '^\[L6 +[0-9.]+ ms\]   #[0-9]+ +port [0-9]+ ' "$work/narration.txt" || true)
+streams=$(tf "$pcap" tcp -e tcp.stream | sort -u | wc -l)
+(( $(wc -l <<<"$rows") == streams )) || fail "the table has $(wc -l <<<"$rows") rows; the pcap has $streams TCP streams"
+for port in $(tf "$pcap" 'tcp.flags.syn == 1 && tcp.flags.ack == 0' -e tcp.srcport); do
+  grep -qE "port $port +.* first FIN: client" <<<"$rows" || fail "no table row for the connection from port $port closed first by us: $rows"
+done
+expect_match "steps' times" "$narration" '\] times: DHCP [0-9.]+ ms \(frames [0-9]+-[0-9]+\), DNS [0-9.]+ ms .*handshake #1 [0-9.]+ ms'
+pass "the table at the end: $streams rows, one per TCP stream of the pcap, with its port and who closed first"
+
 # --ladder / --json of the run's own capture.
 frames=$(tshark -r "$pcap" 2>/dev/null | wc -l)
 arrows=$(grep -o 'class="arrow"' "$work/mb.svg" | wc -l || true)
