@@ -403,6 +403,10 @@ int main(int argc, char** argv) {
   appkit::install_interrupt_handlers();
 
   say(2, "you typed " + url->to_string());
+  // Level 6 cites frames by number: say which capture the numbers belong to.
+  say(6, net.pcap && !outputs.temporary
+             ? "capture: every frame goes to " + *net.pcap + "; [frame N] below is its frame number, as Wireshark shows it"
+             : "capture: none kept (--pcap FILE keeps one); [frame N] below counts this run's frames as a capture would");
 
   // --- level 7: the wire as the narrator sees it ------------------------------------------------
   host.add_event_listener([&](Instant at, const stack::Event& e) {

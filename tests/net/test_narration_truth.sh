@@ -94,6 +94,8 @@ tw=$(grep -c 'is in TIME-WAIT (we sent the first FIN): .* this program exits whe
 expect_no_match "no claim to hold the entry" "$narration" 'we hold the 4-tuple'
 pass "TIME-WAIT: $tw connection(s), as many as we closed first in the pcap; said to end with the program"
 
+expect_match "where the frames are" "$narration" "capture: every frame goes to ${pcap//./\\.}; \[frame N\] below is its frame number"
+
 # Levels 6-7 end with the table of connections: one row per TCP stream of the pcap, each with the
 # local port of that stream's SYN and the side that sent its first FIN.
 rows=$(grep -E '^\[L6 +[0-9.]+ ms\]   #[0-9]+ +port [0-9]+ ' "$work/narration.txt" || true)
