@@ -89,6 +89,8 @@ class ArgParser {
     std::optional<std::string> error;
     bool help = false;
     bool version = false;
+    bool man = false;           // --help-man: the manual page (roff) on stdout
+    bool list_options = false;  // --list-options: every option name, one a line (bash completion)
   };
   Result parse(const std::vector<std::string>& args) const;
   std::string help_text() const;
@@ -96,7 +98,14 @@ class ArgParser {
   // a parse error ("PROGRAM: error" on stderr): the exit code to return at once (0, 0, 2), or
   // nothing when the program should go on. --help and --version win over every other argument
   // and never touch the network.
+  // --help-man and --list-options too: the manual page and the completion words come from the
+  // same table as --help, so none of the three can drift from the options.
   std::optional<int> early_exit(const Result& result, std::FILE* out = stdout, std::FILE* err = stderr) const;
+  // The manual page (man(7) macros) of this program: NAME with `summary`, SYNOPSIS, every option
+  // with its help, then the extra sections.
+  std::string man_page() const;
+  void set_summary(std::string summary) { summary_ = std::move(summary); }
+  void add_man_section(std::string title, std::string text) { sections_.emplace_back(std::move(title), std::move(text)); }
   const std::string& program() const { return program_; }
 
  private:
@@ -108,6 +117,8 @@ class ArgParser {
   };
   std::string program_;
   std::string usage_;
+  std::string summary_;
+  std::vector<std::pair<std::string, std::string>> sections_;
   std::map<std::string, Spec> specs_;
   std::vector<std::function<std::optional<std::string>()>> checks_;  // run after parsing: errors
   std::vector<std::string> order_;

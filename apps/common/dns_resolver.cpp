@@ -51,6 +51,7 @@ struct DnsResolver::Query {
   std::uint64_t id;
   std::string asked;          // as the caller wrote it
   dns::Name current;          // the name being asked now (moves along the CNAME chain)
+  std::uint16_t type = static_cast<std::uint16_t>(dns::Type::A);  // the QTYPE asked for
   Callback callback;
   Instant started;
   DnsResult partial;          // chain so far (across CNAME restarts)
@@ -187,10 +188,11 @@ std::string DnsResolver::servers_text() const {
 
 // --- the API -------------------------------------------------------------------------------------
 
-void DnsResolver::resolve(const std::string& name, Callback callback) {
+void DnsResolver::resolve(const std::string& name, Callback callback, std::uint16_t type) {
   const std::uint64_t id = next_query_++;
   auto q = std::make_unique<Query>();
   q->id = id;
+  q->type = type;
   q->asked = name;
   q->callback = std::move(callback);
   q->started = clock_();
@@ -206,7 +208,7 @@ void DnsResolver::resolve(const std::string& name, Callback callback) {
     ref.partial = std::move(r);  // handle() sees the error already set
   };
   // A numeric address is its own answer (as getaddrinfo does); nothing is sent.
-  if (auto numeric = Ipv4Address::parse(name)) {
+  if (auto numeric = Ipv4Address::parse(name); numeric && type == static_cast<std::uint16_t>(dns::Type::A)) {
     ref.partial.addresses.push_back(DnsAddress{*numeric, 0});
     finished_.push_back(Finished{id, ARES_SUCCESS, 0, {}, {}});
     return;
@@ -227,7 +229,7 @@ void DnsResolver::start_query(Query& q) {
   // ares_query, not ares_gethostbyname/getaddrinfo: no RFC 6724 sort probe (reference §1.2).
   // The callback may run before ares_query returns (every server failed at once): on_answer only
   // queues, so that is safe.
-  ares_query(as_channel(channel_), q.current.describe_relative().c_str(), dns::kClassIn, static_cast<int>(dns::Type::A), &DnsResolver::on_answer,
+  ares_query(as_channel(channel_), q.current.describe_relative().c_str(), dns::kClassIn, static_cast<int>(q.type), &DnsResolver::on_answer,
              new Ticket{this, q.id});
 }
 
@@ -334,8 +336,14 @@ void DnsResolver::complete(std::uint64_t id, DnsResult result) {
   if (result.ok()) {
     std::string text = result.name;
     for (std::size_t i = 1; i < result.cname_chain.size(); ++i) text += " -> " + result.cname_chain[i];
-    text += " A";
-    for (const auto& a : result.addresses) text += " " + a.address.describe() + " (TTL " + std::to_string(a.ttl) + ")";
+    text += " " + dns::type_name(q->type);
+    if (q->type == static_cast<std::uint16_t>(dns::Type::A)) {
+      for (const auto& a : result.addresses) text += " " + a.address.describe() + " (TTL " + std::to_string(a.ttl) + ")";
+    } else {
+      for (const auto& rec : result.records) {
+        if (rec.type == q->type) text += " " + rec.describe_rdata() + " (TTL " + std::to_string(rec.ttl) + ")";
+      }
+    }
     if (result.server) text += " from " + result.server->describe();
     if (result.over_tcp) text += " over TCP";
     text += " in " + ms_text(result.elapsed);
@@ -420,7 +428,8 @@ void DnsResolver::handle(Finished& f) {
   // asked; the addresses are the A records owned by the last name of the chain.
   dns::Name name = q.current;
   std::set<std::string> seen{name.key()};
-  for (;;) {
+  const bool want_cname = q.type == static_cast<std::uint16_t>(dns::Type::Cname);
+  for (; !want_cname;) {  // asked for the alias itself (-t CNAME): it is the answer, not followed
     const dns::Record* alias = nullptr;
     for (const auto& rec : msg->answers) {
       if (rec.name == name && std::holds_alternative<dns::rdata::Cname>(rec.data)) alias = &rec;
@@ -433,17 +442,18 @@ void DnsResolver::handle(Finished& f) {
     }
     r.cname_chain.push_back(name.describe_relative());
   }
+  std::size_t found = 0;
   for (const auto& rec : msg->answers) {
-    if (rec.name == name && rec.cls == dns::kClassIn && std::holds_alternative<dns::rdata::A>(rec.data)) {
-      r.records.push_back(rec);
-      r.addresses.push_back(DnsAddress{std::get<dns::rdata::A>(rec.data).address, rec.ttl});
-    }
+    if (!(rec.name == name) || rec.cls != dns::kClassIn || rec.type != q.type) continue;
+    r.records.push_back(rec);
+    ++found;
+    if (const auto* a = std::get_if<dns::rdata::A>(&rec.data)) r.addresses.push_back(DnsAddress{a->address, rec.ttl});
   }
   if (msg->rcode() == dns::Rcode::NxDomain) {
     const std::string target = name == q.current ? "" : " for " + name.describe_relative();
     return fail(DnsError::NoSuchDomain, "NXDOMAIN" + target + " from " + who);
   }
-  if (!r.addresses.empty()) return complete(f.query, std::move(r));
+  if (found > 0) return complete(f.query, std::move(r));
   if (!(name == q.current)) {
     // The answer ended at an alias whose target it does not hold: ask again for the target.
     if (q.restarts >= options_.max_cname_restarts) {
@@ -456,7 +466,7 @@ void DnsResolver::handle(Finished& f) {
     start_query(q);
     return;
   }
-  return fail(DnsError::NoData, "NOERROR, no A record from " + who);
+  return fail(DnsError::NoData, "NOERROR, no " + dns::type_name(q.type) + " record from " + who);
 }
 
 // --- c-ares socket functions ---------------------------------------------------------------------

@@ -87,7 +87,7 @@ struct DnsAddress {
 struct DnsResult {
   std::string name;                               // as asked
   std::vector<DnsAddress> addresses;              // A records of the canonical name
-  std::vector<stack::wire::dns::Record> records;  // the chain: CNAMEs in order, then the A records
+  std::vector<stack::wire::dns::Record> records;  // the chain: CNAMEs in order, then the records asked for
   std::vector<std::string> cname_chain;           // names from the one asked to the canonical one
   std::optional<stack::wire::Ipv4Address> server;  // who answered (or the last one asked)
   bool over_tcp = false;                           // the answer came over TCP (RFC 7766 fallback)
@@ -131,9 +131,11 @@ class DnsResolver {
   DnsResolver(const DnsResolver&) = delete;
   DnsResolver& operator=(const DnsResolver&) = delete;
 
-  // Starts a lookup of `name`'s A records. The callback runs later, from process(), never from
-  // inside resolve(). A dotted-quad name answers at once (no DNS).
-  void resolve(const std::string& name, Callback callback);
+  // Starts a lookup of `name`'s A records (or of another `type`: MX, NS, TXT, …, for ustack
+  // resolve -t). The callback runs later, from process(), never from inside resolve(). A
+  // dotted-quad name asked for A answers at once (no DNS).
+  void resolve(const std::string& name, Callback callback,
+               std::uint16_t type = static_cast<std::uint16_t>(stack::wire::dns::Type::A));
 
   // Each turn of the loop: feed c-ares what our sockets hold, run its timers, deliver results.
   void process();

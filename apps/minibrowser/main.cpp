@@ -265,6 +265,7 @@ int main(int argc, char** argv) {
   appkit::tls::Config tls_config;
 
   appkit::ArgParser parser("minibrowser", "minibrowser [options] URL");
+  parser.set_summary("a text web browser on a user-space TCP/IP stack that narrates every step");
   parser.option("--level", "1..7", "narrate the steps of level N (1..7, default 1; see docs/levels.md)", [&](const std::string& v) {
     if (v.size() != 1 || v[0] < '1' || v[0] > '7') return false;
     level = v[0] - '0';

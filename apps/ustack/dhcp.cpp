@@ -66,6 +66,7 @@ int run_dhcp(const std::vector<std::string>& args) {
 
   appkit::ArgParser parser("ustack dhcp",
                            "ustack dhcp [options] [--release] [--lease-file F] [--renew-test] [--hostname H]");
+  parser.set_summary("get a DHCP lease over the user-space stack and print it, like udhcpc");
   parser.flag("--release", "send DHCPRELEASE for the stored lease and forget it", [&] { release = true; });
   parser.option("--lease-file", "F", "where the lease is kept (default $XDG_STATE_HOME/ustack/lease-TAP)",
                 [&](const std::string& v) { opts.lease_file = v; return !v.empty(); });

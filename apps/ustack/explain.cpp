@@ -19,6 +19,7 @@ int run_explain(const std::vector<std::string>& args) {
   std::uint64_t level = 7;
   std::string ladder, json;
   appkit::ArgParser parser("ustack explain", "ustack explain FILE.pcap [--level N] [--ladder FILE.svg] [--json FILE]");
+  parser.set_summary("narrate any packet capture by the seven levels; ladder diagram and JSON record");
   parser.option("--level", "N", "narrate levels 1..N (docs/levels.md; default 7)", [&](const std::string& v) {
     return appkit::parse_u64(v, level) && level >= 1 && level <= 7;
   });

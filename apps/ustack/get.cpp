@@ -41,6 +41,7 @@
 #include "apps/common/network_setup.hpp"
 #include "apps/common/tcp_stream.hpp"
 #include "apps/common/tls.hpp"
+#include "apps/common/transfer_report.hpp"
 #include "apps/common/url.hpp"
 #include "apps/common/version.hpp"
 #include "apps/ustack/commands.hpp"
@@ -86,15 +87,23 @@ struct Options {
   bool compressed = false;             // --compressed: ask for gzip/deflate and decode (curl's option)
   std::uint64_t max_filesize = 0;      // --max-filesize: bound on the decoded body (0: none)
   appkit::tls::Config tls;
+  std::optional<std::string> write_out;  // -w FORMAT (curl's variables), printed on stdout
+  bool progress_bar = false;             // -#: a bar instead of the meter
 };
 
 // Where the program's messages go: "* " lines with -v, the summary unless -s.
 struct Say {
   const Options& o;
+  std::string* last_error = nullptr;                       // for -w's %{errormsg}
+  std::optional<appkit::ProgressMeter>* meter = nullptr;   // its line is ended before an error
   void info(const std::string& s) const {
     if (o.verbose) std::fprintf(stderr, "* %s\n", s.c_str());
   }
-  void error(const std::string& s) const { std::fprintf(stderr, "ustack get: %s\n", s.c_str()); }
+  void error(const std::string& s) const {
+    if (meter && *meter) (*meter)->close();
+    if (last_error) *last_error = s;
+    std::fprintf(stderr, "ustack get: %s\n", s.c_str());
+  }
 };
 
 // The output file, opened lazily so that a failed connect leaves no empty file (curl does the same).
@@ -248,6 +257,14 @@ int run_get(const std::vector<std::string>& args) {
   appkit::NetOptions net;
   Options o;
   appkit::ArgParser parser("ustack get", "ustack get [options] URL [-o FILE]   |   ustack get [options] -T FILE tcp://HOST:PORT");
+  parser.set_summary("download a URL over the user-space stack, in the habits of curl");
+  parser.add_man_section("Exit status",
+                         "curl's codes: 0 success; 1 unsupported scheme or another failure; 2 usage, a missing TAP "
+                         "device or no permission; 3 malformed URL; 6 cannot resolve; 7 cannot connect (refused, no "
+                         "route); 18 body cut short; 22 HTTP status >= 400 with -f; 23 cannot write -o; 28 timed out; "
+                         "35 TLS handshake failed; 47 too many redirects; 52 empty reply; 55/56 send/receive failure; "
+                         "60 certificate not verified; 61 bad content encoding; 63 decoded past --max-filesize; 77 "
+                         "unreadable --cacert; 130/143 SIGINT/SIGTERM (the connection is reset first).");
   parser.option("-o", "FILE", "write the body to FILE ('-': stdout, the default)", [&](const std::string& v) {
     o.output = v;
     return !v.empty();
@@ -303,12 +320,41 @@ int run_get(const std::vector<std::string>& args) {
                 });
   parser.flag("--no-sessionid", "https: never resume a TLS session (every --repeat connection a full handshake)",
               [&] { o.tls.resume = false; });
-  parser.flag("-s", "silent: no summary (errors are still printed)", [&] { o.silent = true; });
+  auto set_write_out = [&](const std::string& v) {
+    if (v.size() > 1 && v[0] == '@') {  // curl: -w @FILE reads the format from FILE ('-': stdin)
+      std::FILE* f = v == "@-" ? stdin : std::fopen(v.c_str() + 1, "rb");
+      if (!f) return false;
+      std::string text;
+      char chunk[4096];
+      std::size_t n = 0;
+      while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) text.append(chunk, n);
+      if (f != stdin) std::fclose(f);
+      o.write_out = text;
+      return true;
+    }
+    o.write_out = v;
+    return true;
+  };
+  parser.option("-w", "FORMAT",
+                "after the transfer print FORMAT on stdout with curl's %{variables}: time_namelookup, time_connect, "
+                "time_appconnect, time_pretransfer, time_starttransfer, time_redirect, time_total, speed_download, "
+                "http_code, size_download, size_header, size_request, num_redirects, num_connects, url_effective, "
+                "content_type, remote_ip, remote_port, local_ip, local_port, scheme, exitcode, errormsg; \\n, \\t "
+                "and %% as in curl; @FILE reads FORMAT from FILE",
+                set_write_out);
+  parser.option("--write-out", "FORMAT", "same as -w", set_write_out);
+  parser.flag("-#", "a bar of '#' instead of the progress meter (curl -#)", [&] { o.progress_bar = true; });
+  parser.flag("--progress-bar", "same as -#", [&] { o.progress_bar = true; });
+  parser.flag("-s", "silent: no summary and no progress meter (errors are still printed); the meter shows only "
+              "when stderr is a terminal and the body does not go to it",
+              [&] { o.silent = true; });
   parser.flag("-v", "verbose: connection steps and the request and response headers", [&] { o.verbose = true; });
   parser.add_net_options(net);
   const auto parsed = parser.parse(args);
   if (const auto rc = parser.early_exit(parsed)) return *rc;
-  const Say say{o};
+  std::string last_error;
+  std::optional<appkit::ProgressMeter> meter;
+  const Say say{o, &last_error, &meter};
   if (parsed.positional.size() != 1) {
     say.error("give exactly one URL (see ustack get --help)");
     return code(ExitCode::Usage);
@@ -389,8 +435,19 @@ int run_get(const std::vector<std::string>& args) {
     stream.reset();
     stream_origin.reset();
   };
+  // -w and the progress meter (curl's): what the current transfer did, and when.
+  appkit::TransferInfo info;
+  const bool meter_wanted = !o.silent && !o.verbose && o.repeat == 1 && isatty(STDERR_FILENO) &&
+                            !(o.output == "-" && isatty(STDOUT_FILENO));
+  Instant fetch_start = start;
   // One transfer (with its redirects); 0 or the exit code (the stats already printed).
   auto fetch_once = [&]() -> int {
+    info = appkit::TransferInfo{};
+    last_error.clear();
+    fetch_start = host.now();
+    auto since = [&](Instant t) { return secs(t - fetch_start); };
+    if (meter_wanted) meter.emplace(stderr, o.progress_bar);
+    std::optional<std::uint64_t> expected_length;
     http::RedirectFollower follower(*first_url, o.head ? http::Method::Head : http::Method::Get,
                                     static_cast<std::size_t>(o.max_redirs));
     std::uint64_t body_written = 0;
@@ -416,6 +473,9 @@ int run_get(const std::vector<std::string>& args) {
           say.error(resolved.message);
           return finish(code(resolved.code));
         }
+        info.time_namelookup = since(host.now());
+        info.remote_ip = resolved.address->describe();
+        info.remote_port = url.port;
         say.info("Trying " + resolved.address->describe() + ":" + std::to_string(url.port) + "...");
         const Instant t0 = host.now();
         Instant connect_deadline = t0 + o.connect_timeout;
@@ -433,6 +493,10 @@ int run_get(const std::vector<std::string>& args) {
         }
         stream.emplace(std::move(std::get<appkit::TcpStream>(connected)), tls, url);
         stream_origin = url;
+        info.time_connect = since(host.now());
+        ++info.num_connects;
+        info.local_ip = stream->tcp().local().addr.describe();
+        info.local_port = stream->tcp().local().port;
         connect_time = host.now() - t0;
         connect_total += connect_time;
         say.info("Connected to " + url.host + " (" + resolved.address->describe() + ") port " + std::to_string(url.port) +
@@ -453,6 +517,7 @@ int run_get(const std::vector<std::string>& args) {
             stream_origin.reset();
             return finish(code(failed->code));
           }
+          info.time_appconnect = since(host.now());
           const auto* t = stream->tls();
           ++tls_handshakes;
           if (t->resumed()) ++tls_resumed;
@@ -500,6 +565,10 @@ int run_get(const std::vector<std::string>& args) {
       limits.max_decoded_bytes = o.max_filesize;
       http::ResponseParser response_parser(limits);
       response_parser.set_headers_hook([&](const http::Response& r) {
+        info.http_code = r.status;
+        info.size_header += r.status_line().size() + 4;  // the CRLF after it and the empty line
+        for (const auto& h : r.headers) info.size_header += h.name.size() + h.value.size() + 4;
+        if (const auto* ct = r.header("Content-Type")) info.content_type = ct->value;
         if (o.verbose) {
           std::fprintf(stderr, "< %s\n", r.status_line().c_str());
           for (const auto& h : r.headers) std::fprintf(stderr, "< %s: %s\n", h.name.c_str(), h.value.c_str());
@@ -507,6 +576,7 @@ int run_get(const std::vector<std::string>& args) {
         }
         const bool redirect = o.follow && http::is_redirect(r.status) && r.header("Location");
         to_file = !redirect && !(o.fail && r.status >= 400);
+        expected_length = to_file && !o.compressed ? r.content_length : std::nullopt;
         if (o.head && to_file) {
           // -I: the headers are the output.
           std::string text = r.status_line() + "\r\n";
@@ -523,10 +593,16 @@ int run_get(const std::vector<std::string>& args) {
           return false;
         }
         body_written += data.size();
+        info.size_download = body_written;
         return true;
       });
       response_parser.start(method);
       transfer_start = host.now();
+      info.url_effective = url.to_string();
+      info.scheme = url.secure() ? "HTTPS" : "HTTP";
+      info.time_pretransfer = since(transfer_start);
+      info.size_request += request.size();
+      bool first_byte = true;
       auto w = stream->write_all(std::as_bytes(std::span(request.data(), request.size())), deadline);
       if (w.status != IoStatus::Ok) {
         say.error("sending the request: " + w.error->message);
@@ -537,7 +613,10 @@ int run_get(const std::vector<std::string>& args) {
       while (state == http::ResponseParser::State::NeedMore) {
         auto r = stream->read(buf, deadline);
         if (r.status == IoStatus::Ok) {
+          if (first_byte) info.time_starttransfer = since(host.now());
+          first_byte = false;
           state = response_parser.feed(std::span<const std::byte>(buf).first(r.bytes));
+          if (meter) meter->update(secs(host.now() - transfer_start), body_written, expected_length);
         } else if (r.status == IoStatus::Eof) {
           state = response_parser.finish();
         } else if (r.error->truncated && response_parser.finish() != http::ResponseParser::State::Complete) {
@@ -583,6 +662,8 @@ int run_get(const std::vector<std::string>& args) {
         auto step = follower.on_response(response);
         if (auto* f = std::get_if<http::RedirectFollower::Follow>(&step)) {
           say.info("Following redirect to " + f->url.to_string());
+          ++info.num_redirects;
+          info.time_redirect = since(host.now());
           continue;
         }
         if (auto* rf = std::get_if<http::RedirectFailure>(&step)) {
@@ -595,6 +676,8 @@ int run_get(const std::vector<std::string>& args) {
         return finish(code(ExitCode::WriteError));
       }
       const Instant end = host.now();
+      info.time_total = since(end);
+      if (meter) meter->finish(secs(end - transfer_start), body_written, expected_length);
       if (stream) {
         stream->close();
         stream->wait_closed(end + Duration::from_millis(500));
@@ -622,6 +705,19 @@ int run_get(const std::vector<std::string>& args) {
   for (std::uint64_t i = 0; i < o.repeat; ++i) {
     const int rc = fetch_once();
     end_stream();
+    if (meter) meter->close();
+    if (o.write_out) {
+      // curl prints the write-out after failures too (http_code 000 when no response came).
+      info.exitcode = rc;
+      info.errormsg = rc ? last_error : std::string();
+      if (info.time_total <= 0) info.time_total = secs(host.now() - fetch_start);
+      info.speed_download = info.time_total > 0 ? static_cast<double>(info.size_download) / info.time_total : 0;
+      std::string warning;
+      const std::string text = appkit::format_write_out(*o.write_out, info, &warning);
+      if (!warning.empty()) say.error("warning: " + warning);
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      std::fflush(stdout);
+    }
     if (rc != 0) return rc;
   }
   if (o.repeat > 1 && !o.silent) {

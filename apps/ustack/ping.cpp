@@ -58,6 +58,7 @@ int run_ping(const std::vector<std::string>& args) {
   bool quiet = false;
 
   appkit::ArgParser parser("ustack ping", "ustack ping [options] [-c N] [-i SECONDS] [-s SIZE] [-W SECONDS] HOST");
+  parser.set_summary("ICMP echo over the user-space stack, in the habits of iputils ping");
   parser.option("-c", "N", "stop after sending N echo requests", [&](const std::string& v) {
     return appkit::parse_u64(v, count) && count > 0;
   });

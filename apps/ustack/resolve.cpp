@@ -16,9 +16,15 @@
 //   ;; Received 81 bytes from 198.51.100.1#53(a.root-servers.net) in 0.9 ms
 //   ...
 //
+//   $ ustack resolve -t MX domain.com          (dig/host habits: -t TYPE, -x ADDR, +short)
+//   domain.com mail is handled by 10 www.domain.com.
+//   $ ustack resolve -x 203.0.113.80 +short
+//   www.domain.com.
+//
 // Without --ip the address (and the DNS server, option 6) come from DHCP, as every program does.
 // Exit 0 with an answer; 6 (curl's "could not resolve host") when the name cannot be resolved;
 // 2 on usage or device errors.
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -141,18 +147,62 @@ void print_trace_step(const appkit::TraceStep& step) {
               ms(step.elapsed).c_str());
 }
 
+// -t TYPE: the types dig users ask for most (RFC 1035 §3.2.2, RFC 3596 for AAAA).
+std::optional<std::uint16_t> parse_type(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::pair<const char*, dns::Type> known[] = {{"A", dns::Type::A},       {"AAAA", dns::Type::Aaaa},
+                                                     {"MX", dns::Type::Mx},     {"NS", dns::Type::Ns},
+                                                     {"TXT", dns::Type::Txt},   {"CNAME", dns::Type::Cname},
+                                                     {"SOA", dns::Type::Soa},   {"PTR", dns::Type::Ptr}};
+  for (const auto& [name, type] : known) {
+    if (text == name) return static_cast<std::uint16_t>(type);
+  }
+  return std::nullopt;
+}
+
+// host(1)'s sentence for one answer: "domain.com mail is handled by 10 www.domain.com.".
+std::string host_line(const std::string& owner, const dns::Record& r) {
+  switch (static_cast<dns::Type>(r.type)) {
+    case dns::Type::A: return owner + " has address " + r.describe_rdata();
+    case dns::Type::Aaaa: return owner + " has IPv6 address " + r.describe_rdata();
+    case dns::Type::Mx: return owner + " mail is handled by " + r.describe_rdata();
+    case dns::Type::Ns: return owner + " name server " + r.describe_rdata();
+    case dns::Type::Txt: return owner + " descriptive text " + r.describe_rdata();
+    case dns::Type::Cname: return owner + " is an alias for " + r.describe_rdata();
+    case dns::Type::Ptr: return owner + " domain name pointer " + r.describe_rdata();
+    case dns::Type::Soa: return owner + " has SOA record " + r.describe_rdata();
+    default: return owner + " has " + dns::type_name(r.type) + " record " + r.describe_rdata();
+  }
+}
+
 }  // namespace
 
 int run_resolve(const std::vector<std::string>& args) {
   appkit::NetOptions net;
   bool trace = false;
+  std::uint16_t qtype = static_cast<std::uint16_t>(dns::Type::A);
+  std::optional<stack::wire::Ipv4Address> reverse;
+  bool short_output = false;
   bool verbose = false;
   std::optional<std::string> root_hints;
   std::uint64_t timeout_ms = 2000;
   std::uint64_t tries = 2;
 
   appkit::ArgParser parser("ustack resolve",
-                           "ustack resolve [options] [--trace] [--root-hints FILE] [--timeout MS] [--tries N] NAME");
+                           "ustack resolve [options] [-t TYPE] [+short] [--trace] [--root-hints FILE] [--timeout MS] [--tries N] NAME"
+                           "   |   ustack resolve [options] -x ADDR [+short]");
+  parser.set_summary("resolve a name over the user-space stack: hosts file, then DNS, in the habits of dig and host");
+  parser.option("-t", "TYPE", "ask for TYPE records: A (default), AAAA, MX, NS, TXT, CNAME, SOA, PTR (dig -t)",
+                [&](const std::string& v) {
+                  const auto t = parse_type(v);
+                  if (t) qtype = *t;
+                  return t.has_value();
+                });
+  parser.option("-x", "ADDR", "reverse lookup: the PTR record of ADDR's in-addr.arpa name (RFC 1035 §3.5, dig -x)",
+                [&](const std::string& v) {
+                  reverse = stack::wire::Ipv4Address::parse(v);
+                  return reverse.has_value();
+                });
   parser.flag("--trace", "walk from the root servers, like dig +trace (no hosts file, no --dns)", [&] { trace = true; });
   // The same default as minibrowser's level-5 walk: `tools/sandbox exec` exports USTACK_ROOT_HINTS
   // (the sandbox's own root server, /run/ustack-sandbox/<inst>/unbound/root.hints); elsewhere IANA's.
@@ -171,15 +221,45 @@ int run_resolve(const std::vector<std::string>& args) {
   parser.add_net_options(net);
   const auto parsed = parser.parse(args);
   if (const auto rc = parser.early_exit(parsed)) return *rc;
-  if (parsed.positional.size() != 1) {
+  // dig's query options are words after '+': +short is the one taken here.
+  std::vector<std::string> positional;
+  for (const auto& p : parsed.positional) {
+    if (p == "+short") {
+      short_output = true;
+    } else if (p.size() > 1 && p[0] == '+') {
+      std::fprintf(stderr, "ustack resolve: unknown query option %s (only +short is known)\n", p.c_str());
+      return code(ExitCode::Usage);
+    } else {
+      positional.push_back(p);
+    }
+  }
+  if (reverse) {
+    if (!positional.empty()) {
+      std::fprintf(stderr, "ustack resolve: -x ADDR takes no NAME\n");
+      return code(ExitCode::Usage);
+    }
+    // RFC 1035 §3.5: the octets in reverse order under in-addr.arpa.
+    const std::uint32_t v = reverse->value;
+    positional.push_back(std::to_string(v & 0xff) + "." + std::to_string((v >> 8) & 0xff) + "." +
+                         std::to_string((v >> 16) & 0xff) + "." + std::to_string(v >> 24) + ".in-addr.arpa");
+    qtype = static_cast<std::uint16_t>(dns::Type::Ptr);
+  }
+  if (positional.size() != 1) {
     std::fprintf(stderr, "ustack resolve: give exactly one NAME (see ustack resolve --help)\n");
     return code(ExitCode::Usage);
   }
-  const std::string name = parsed.positional[0];
+  const bool plain_a = qtype == static_cast<std::uint16_t>(dns::Type::A);
+  if (trace && !plain_a) {
+    std::fprintf(stderr, "ustack resolve: --trace walks to A records only; drop -t/-x\n");
+    return code(ExitCode::Usage);
+  }
+  const std::string name = positional[0];
+  // +short: the answers alone on stdout, as dig +short; the rest of the talk goes nowhere.
+  std::FILE* talk = short_output ? nullptr : stdout;
 
   // 1. The hosts file (docs/levels.md step 4): when it answers, DNS is not asked. --trace shows
   //    the DNS walk itself, so it skips this step (as dig does).
-  if (!trace) {
+  if (!trace && plain_a) {
     std::string error;
     auto hosts = appkit::HostsFile::load(net.hosts, &error);
     if (!hosts) {
@@ -195,17 +275,19 @@ int run_resolve(const std::vector<std::string>& args) {
       const auto found = hosts->lookup(name);
       if (!found.empty()) {
         for (const auto& a : found) {
-          std::printf("%s has address %s (from %s)\n", name.c_str(), a.describe().c_str(), net.hosts.c_str());
+          if (short_output) std::printf("%s\n", a.describe().c_str());
+          else std::printf("%s has address %s (from %s)\n", name.c_str(), a.describe().c_str(), net.hosts.c_str());
         }
-        std::printf(";; found in %s: DNS not asked\n", net.hosts.c_str());
+        if (!short_output) std::printf(";; found in %s: DNS not asked\n", net.hosts.c_str());
         return 0;
       }
     }
   }
 
   // 2. Configuration: --ip/--gateway/--dns, or DHCP (its option 6 gives the DNS servers).
-  if (auto numeric = stack::wire::Ipv4Address::parse(name); numeric && !trace) {
-    std::printf("%s has address %s (numeric: nothing to resolve)\n", name.c_str(), numeric->describe().c_str());
+  if (auto numeric = stack::wire::Ipv4Address::parse(name); numeric && !trace && plain_a) {
+    if (short_output) std::printf("%s\n", numeric->describe().c_str());
+    else std::printf("%s has address %s (numeric: nothing to resolve)\n", name.c_str(), numeric->describe().c_str());
     return 0;
   }
   std::vector<stack::wire::Ipv4Address> servers;
@@ -240,9 +322,10 @@ int run_resolve(const std::vector<std::string>& args) {
   {
     appkit::NetOptions setup_options = net;
     setup_options.dns.reset();  // parsed above (a list); setup_network takes one
-    auto network = appkit::setup_network(host, setup_options, [](const std::string& text, bool eol) {
-      std::fputs(text.c_str(), stdout);
-      if (eol) std::fputc('\n', stdout);
+    auto network = appkit::setup_network(host, setup_options, [talk](const std::string& text, bool eol) {
+      if (!talk) return;
+      std::fputs(text.c_str(), talk);
+      if (eol) std::fputc('\n', talk);
     });
     if (auto* err = std::get_if<appkit::HostError>(&network)) {
       std::fprintf(stderr, "ustack resolve: %s\n", err->message.c_str());
@@ -322,14 +405,15 @@ int run_resolve(const std::vector<std::string>& args) {
     std::fprintf(stderr, "ustack resolve: %s\n", error.c_str());
     return code(ExitCode::Failure);
   }
-  resolver->on_event = [](const appkit::DnsEvent& e) {
+  resolver->on_event = [talk](const appkit::DnsEvent& e) {
+    if (!talk) return;
     if (e.kind == appkit::DnsEvent::Kind::Answer) return;  // printed below, dig-style
     if (e.kind == appkit::DnsEvent::Kind::Failure && e.text.rfind("DNS: cannot resolve", 0) == 0) return;
     std::printf("%s\n", e.text.c_str());
     std::fflush(stdout);
   };
   std::optional<appkit::DnsResult> result;
-  resolver->resolve(name, [&](const appkit::DnsResult& r) { result = r; });
+  resolver->resolve(name, [&](const appkit::DnsResult& r) { result = r; }, qtype);
   while (!result) {
     resolver->process();
     if (result) break;
@@ -353,6 +437,11 @@ int run_resolve(const std::vector<std::string>& args) {
     std::fprintf(stderr, "ustack resolve: cannot resolve %s: %s\n", name.c_str(), result->error_message().c_str());
     return code(ExitCode::CannotResolve);
   }
+  if (short_output) {
+    // dig +short: each answer's data, the aliases of the chain first.
+    for (const auto& r : result->records) std::printf("%s\n", r.describe_rdata().c_str());
+    return 0;
+  }
   for (const auto& r : result->records) std::printf(";; ANSWER: %s\n", spaced(r).c_str());
   std::printf(";; from %s in %s%s\n", result->server ? result->server->describe().c_str() : "?",
               ms(result->elapsed).c_str(), result->over_tcp ? " over TCP" : "");
@@ -360,7 +449,9 @@ int run_resolve(const std::vector<std::string>& args) {
     std::printf("%s is an alias for %s.\n", result->cname_chain[i].c_str(), result->cname_chain[i + 1].c_str());
   }
   const std::string& canonical = result->cname_chain.empty() ? name : result->cname_chain.back();
-  for (const auto& a : result->addresses) std::printf("%s has address %s\n", canonical.c_str(), a.address.describe().c_str());
+  for (const auto& r : result->records) {
+    if (r.type == qtype) std::printf("%s\n", host_line(canonical, r).c_str());
+  }
   return 0;
 }
 

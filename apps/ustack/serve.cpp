@@ -690,6 +690,7 @@ int run_serve(const std::vector<std::string>& args) {
   std::uint64_t for_seconds = 0;
   bool quiet = false;
   appkit::ArgParser parser("ustack serve", "ustack serve [options] [--port 80] DIR");
+  parser.set_summary("a static HTTP/1.1 file server on the user-space stack");
   parser.option("--port", "N", "TCP port to listen on (default 80)",
                 [&](const std::string& v) { return appkit::parse_u64(v, port) && port > 0 && port < 65536; });
   parser.option("--backlog", "N", "connections in handshake or waiting to be accepted (default 512)",

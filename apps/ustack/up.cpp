@@ -26,6 +26,7 @@ int run_up(const std::vector<std::string>& args) {
   std::uint64_t for_seconds = 0;
   bool verbose = false;
   appkit::ArgParser parser("ustack up", "ustack up [options] [--for SECONDS] [-v]");
+  parser.set_summary("bring the user-space stack up and answer ARP and ping");
   parser.option("--for", "SECONDS", "stay up this long, then exit 0 (default: until Ctrl-C)",
                 [&](const std::string& v) { return appkit::parse_u64(v, for_seconds); });
   parser.flag("-v", "print every stack event (ARP, echo requests answered, drops)", [&] { verbose = true; });

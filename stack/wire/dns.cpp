@@ -132,13 +132,28 @@ Result<Record, ParseError> parse_record(Reader& r) {
       r.pos = rd_end;
       return rec;
     case Type::Ns:
-    case Type::Cname: {
+    case Type::Cname:
+    case Type::Ptr: {
+      if (rec.type == static_cast<std::uint16_t>(Type::Ptr) && !in) break;
       std::size_t after = 0;
       auto target = name_in_rdata(rd, after);
       if (!target) return Err{target.error()};
       if (after != rd_end) return Err{ParseError::BadRdLength};
       if (rec.type == static_cast<std::uint16_t>(Type::Ns)) rec.data = rdata::Ns{std::move(*target)};
+      else if (rec.type == static_cast<std::uint16_t>(Type::Ptr)) rec.data = rdata::Ptr{std::move(*target)};
       else rec.data = rdata::Cname{std::move(*target)};
+      r.pos = rd_end;
+      return rec;
+    }
+    case Type::Mx: {
+      if (!in) break;
+      // RFC 1035 §3.3.9: a 16-bit preference, then the exchange's name.
+      if (rdlength < 3) return Err{ParseError::BadRdLength};
+      std::size_t after = 0;
+      auto exchange = name_in_rdata(rd + 2, after);
+      if (!exchange) return Err{exchange.error()};
+      if (after != rd_end) return Err{ParseError::BadRdLength};
+      rec.data = rdata::Mx{load_be16(r.msg, rd), std::move(*exchange)};
       r.pos = rd_end;
       return rec;
     }
@@ -417,6 +432,11 @@ Bytes Message::emit() const {
         put_name(out, ns->host);
       } else if (const auto* cn = std::get_if<rdata::Cname>(&rec.data)) {
         put_name(out, cn->target);
+      } else if (const auto* ptr = std::get_if<rdata::Ptr>(&rec.data)) {
+        put_name(out, ptr->target);
+      } else if (const auto* mx = std::get_if<rdata::Mx>(&rec.data)) {
+        put_u16(out, mx->preference);
+        put_name(out, mx->exchange);
       } else if (const auto* soa = std::get_if<rdata::Soa>(&rec.data)) {
         put_name(out, soa->mname);
         put_name(out, soa->rname);
@@ -492,6 +512,8 @@ std::string Record::describe_rdata() const {
   if (const auto* a = std::get_if<rdata::A>(&data)) return a->address.describe();
   if (const auto* ns = std::get_if<rdata::Ns>(&data)) return ns->host.describe();
   if (const auto* cn = std::get_if<rdata::Cname>(&data)) return cn->target.describe();
+  if (const auto* ptr = std::get_if<rdata::Ptr>(&data)) return ptr->target.describe();
+  if (const auto* mx = std::get_if<rdata::Mx>(&data)) return std::to_string(mx->preference) + " " + mx->exchange.describe();
   if (const auto* soa = std::get_if<rdata::Soa>(&data)) {
     return soa->mname.describe() + " " + soa->rname.describe() + " " + std::to_string(soa->serial) + " " +
            std::to_string(soa->refresh) + " " + std::to_string(soa->retry) + " " + std::to_string(soa->expire) + " " +
@@ -499,6 +521,35 @@ std::string Record::describe_rdata() const {
   }
   const auto& op = std::get<rdata::Opaque>(data).data;
   if (type == static_cast<std::uint16_t>(Type::Aaaa) && cls == kClassIn && op.size() == 16) return ipv6_text(op);
+  if (type == static_cast<std::uint16_t>(Type::Txt)) {
+    // RFC 1035 §3.3.14: one or more <character-string>s, shown as dig shows them: quoted, with
+    // '"' and '\' escaped and other non-printable octets as \DDD (§5.1).
+    std::string text;
+    std::size_t i = 0;
+    while (i < op.size()) {
+      const std::size_t len = std::to_integer<std::size_t>(op[i]);
+      if (i + 1 + len > op.size()) break;  // malformed: the generic form below
+      if (!text.empty()) text += ' ';
+      text += '"';
+      for (std::size_t k = i + 1; k <= i + len; ++k) {
+        const auto c = std::to_integer<unsigned char>(op[k]);
+        if (c == '"' || c == '\\') {
+          text += '\\';
+          text += static_cast<char>(c);
+        } else if (c < 0x20 || c > 0x7e) {
+          text += '\\';
+          text += static_cast<char>('0' + c / 100);
+          text += static_cast<char>('0' + c / 10 % 10);
+          text += static_cast<char>('0' + c % 10);
+        } else {
+          text += static_cast<char>(c);
+        }
+      }
+      text += '"';
+      i += 1 + len;
+    }
+    if (i == op.size() && !op.empty()) return text;
+  }
   // RFC 3597 §5: the generic form.
   return "\\# " + std::to_string(op.size()) + (op.empty() ? "" : " " + hex_bytes(op));
 }

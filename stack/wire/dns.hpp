@@ -140,14 +140,24 @@ struct Soa {
   std::uint32_t serial = 0, refresh = 0, retry = 0, expire = 0, minimum = 0;
   bool operator==(const Soa&) const = default;
 };
-// Any other type (AAAA, OPT, MX, …): the RDATA octets as carried. Names inside them stay
+// RFC 1035 §3.3.12 and §3.3.9: both are RFC 1035 types, so their names may be compressed.
+struct Ptr {
+  Name target;
+  bool operator==(const Ptr&) const = default;
+};
+struct Mx {
+  std::uint16_t preference = 0;
+  Name exchange;
+  bool operator==(const Mx&) const = default;
+};
+// Any other type (AAAA, TXT, OPT, …): the RDATA octets as carried. Names inside them stay
 // compressed and are not followed (RFC 3597 §4: only well-known types may be compressed).
 struct Opaque {
   Bytes data;
   bool operator==(const Opaque&) const = default;
 };
 }  // namespace rdata
-using RData = std::variant<rdata::A, rdata::Ns, rdata::Cname, rdata::Soa, rdata::Opaque>;
+using RData = std::variant<rdata::A, rdata::Ns, rdata::Cname, rdata::Soa, rdata::Ptr, rdata::Mx, rdata::Opaque>;
 
 struct Record {
   Name name;

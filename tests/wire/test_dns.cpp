@@ -309,3 +309,30 @@ TEST_CASE("dns: counts that lie (docs/hostile-inputs.md #79)") {
     CHECK_FALSE(d::parse(std::span(kCnameAnswer).first(n)).ok());
   }
 }
+
+TEST_CASE("dns: MX and PTR names may be compressed (RFC 1035 types), TXT strings shown as dig shows them") {
+  // "domain.com MX?" answered with an MX, a TXT of two strings and a PTR; both names are
+  // "www" + a pointer to the question's "domain.com" (0xc00c).
+  const Bytes msg = test::hex(
+      "123481800001000300000000"                      // header: 1 question, 3 answers
+      "06646f6d61696e03636f6d00000f0001"              // domain.com. MX IN
+      "c00c000f000100000e100008000a03777777c00c"      // MX 10 www.domain.com.
+      "c00c0010000100000e10000c0374776f07737472696e6773"  // TXT "two" "strings"
+      "c00c000c000100000e10000603777777c00c");        // PTR www.domain.com.
+  auto m = d::parse(msg);
+  REQUIRE(m.ok());
+  REQUIRE(m->answers.size() == 3);
+  CHECK(std::holds_alternative<d::rdata::Mx>(m->answers[0].data));
+  CHECK(m->answers[0].describe_rdata() == "10 www.domain.com.");
+  CHECK(m->answers[1].describe_rdata() == "\"two\" \"strings\"");
+  CHECK(std::holds_alternative<d::rdata::Ptr>(m->answers[2].data));
+  CHECK(m->answers[2].describe_rdata() == "www.domain.com.");
+  // Out uncompressed, back the same.
+  auto again = d::parse(m->emit());
+  REQUIRE(again.ok());
+  CHECK(*again == *m);
+  // An MX whose name runs past its RDLENGTH, or one too short for the preference, is malformed.
+  CHECK_FALSE(d::parse(test::hex("123481800001000100000000"
+                                 "06646f6d61696e03636f6d00000f0001"
+                                 "c00c000f000100000e100002000a")).ok());
+}
