@@ -2,7 +2,7 @@
 # cannot disagree with --help. Run by the man_pages target:
 #   cmake -DBIN=<dir of ustack, minibrowser> -DOUT=<dir> -P man_pages.cmake
 file(MAKE_DIRECTORY ${OUT})
-set(PAGES ustack minibrowser ustack-ping ustack-dhcp ustack-resolve ustack-serve ustack-get ustack-up ustack-explain)
+set(PAGES ustack minibrowser ustack-ping ustack-dhcp ustack-resolve ustack-serve ustack-get ustack-up ustack-explain ustack-echo)
 foreach(page IN LISTS PAGES)
   string(REPLACE "-" ";" argv ${page})
   list(POP_FRONT argv program)

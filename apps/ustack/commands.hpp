@@ -13,5 +13,6 @@ int run_serve(const std::vector<std::string>& args);
 int run_get(const std::vector<std::string>& args);
 int run_resolve(const std::vector<std::string>& args);
 int run_explain(const std::vector<std::string>& args);
+int run_echo(const std::vector<std::string>& args);
 
 }  // namespace ustack_cli

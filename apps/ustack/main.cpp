@@ -33,6 +33,7 @@ constexpr Subcommand kSubcommands[] = {
     {"get", "download a URL over the stack without rendering", ustack_cli::run_get},
     {"up", "bring the stack up and answer ARP and ping until stopped", ustack_cli::run_up},
     {"explain", "narrate any capture by level; ladder diagram, JSON", ustack_cli::run_explain},
+    {"echo", "the Echo Protocol (RFC 862) over UDP and TCP", ustack_cli::run_echo},
 };
 
 void print_usage(std::FILE* out) {

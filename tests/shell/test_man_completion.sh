@@ -8,7 +8,7 @@ build=$1 source=$2
 fail() { printf 'FAIL [man_completion]: %s\n' "$*" >&2; exit 1; }
 pass() { printf 'ok   %s\n' "$*"; }
 
-pages=(ustack minibrowser ustack-ping ustack-dhcp ustack-resolve ustack-serve ustack-get ustack-up ustack-explain)
+pages=(ustack minibrowser ustack-ping ustack-dhcp ustack-resolve ustack-serve ustack-get ustack-up ustack-explain ustack-echo)
 for page in "${pages[@]}"; do
   file="$build/man/$page.1"
   [[ -s $file ]] || fail "$file missing (the man_pages target writes it)"
