@@ -302,15 +302,34 @@ void TcpSocket::process_syn_sent(TcpContext& ctx, const Repr& seg) {
 //  Number of the incoming SYN segment is greater than the last sequence number seen on the
 //  previous incarnation ..., honor the connection request. Otherwise, silently drop ..."
 // "The last sequence number seen" is RCV.NXT: it already counts the peer's FIN.
-bool TcpSocket::time_wait_accepts_syn(const Repr& syn, bool new_uses_timestamps) const {
-  if (state_ != TcpState::TimeWait || !syn.flags.syn || syn.ack || syn.flags.rst) return false;
-  const bool seq_newer = syn.seq > rcv_.nxt();
-  if (ts_ok_ && new_uses_timestamps && syn.timestamps) {
-    const auto diff = static_cast<std::int32_t>(syn.timestamps->first - ts_recent_);
+bool syn_opens_new_incarnation(SeqNum old_rcv_nxt, std::optional<std::uint32_t> old_ts_recent, const wire::tcp::Repr& syn,
+                               bool new_uses_timestamps) {
+  if (!syn.flags.syn || syn.ack || syn.flags.rst) return false;
+  const bool seq_newer = syn.seq > old_rcv_nxt;
+  if (old_ts_recent && new_uses_timestamps && syn.timestamps) {
+    const auto diff = static_cast<std::int32_t>(syn.timestamps->first - *old_ts_recent);
     if (diff > 0) return true;
     return diff == 0 && seq_newer;
   }
   return seq_newer;
+}
+
+bool TcpSocket::time_wait_accepts_syn(const Repr& syn, bool new_uses_timestamps) const {
+  if (state_ != TcpState::TimeWait) return false;
+  return syn_opens_new_incarnation(rcv_.nxt(), ts_ok_ ? std::optional{ts_recent_} : std::nullopt, syn,
+                                   new_uses_timestamps);
+}
+
+TimeWaitState TcpSocket::time_wait_state() const {
+  TimeWaitState t;
+  t.snd_nxt = snd_max_;
+  t.rcv_nxt = rcv_.nxt();
+  t.ts_recent = ts_recent_;
+  t.ts_offset = ts_offset_;
+  t.expires = time_wait_at_.value_or(Instant{});
+  t.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(rcv_.window() >> rcv_.wscale(), 0xffff));
+  t.ts_ok = ts_ok_;
+  return t;
 }
 
 void TcpSocket::update_ts_recent(TcpContext& ctx, const Repr& seg) {

@@ -120,7 +120,7 @@ std::optional<std::uint16_t> TcpLayer::pick_ephemeral_port(wire::Ipv4Address loc
     const ConnKey key{local.value, port, remote.value, remote_port};
     bool listening = false;
     for (const auto& [id, l] : listeners_) listening |= l.local.port == port;
-    if (!connections_.contains(key) && !listening) return port;
+    if (!connections_.contains(key) && !time_wait_.contains(key) && !listening) return port;
   }
   return std::nullopt;
 }
@@ -153,6 +153,11 @@ void TcpLayer::process(Instant now, wire::Ipv4Address src, wire::Ipv4Address dst
     return;
   }
   const ConnKey key{dst.value, seg->dst_port, src.value, seg->src_port};
+  expire_time_wait(now);
+  if (auto tw = time_wait_.find(key); tw != time_wait_.end()) {
+    const bool listening = find_listener(dst, seg->dst_port).has_value();
+    if (time_wait_input(ctx, tw, key, *seg, listening)) return;
+  }
   if (auto it = connections_.find(key); it != connections_.end()) {
     TcpSocket& s = *sockets_.at(it->second);
     if (s.state() == TcpState::TimeWait && seg->flags.syn && !seg->ack && !seg->flags.rst) {
@@ -455,6 +460,96 @@ void TcpLayer::sweep() {
   }
 }
 
+// --- TIME-WAIT records ---
+//
+// RFC 9293 §3.10.7.4 for TIME-WAIT, with the socket gone: a retransmitted FIN is ACKed and
+// restarts the 2 MSL timer; a RST is ignored (RFC 1337 §3); a SYN may open a new incarnation
+// (RFC 6191 §2) when someone listens, is silently dropped when it is not newer, and with no
+// listener gets an ACK (RFC 5961 §4); other text is answered with an ACK that restates where
+// we are. A record is about 60 bytes plus its map node, instead of a socket with two rings.
+
+void TcpLayer::keep_time_wait(const ConnKey& key, SocketId id, const TimeWaitState& state) {
+  if (time_wait_.size() >= config_.max_time_wait) {
+    // Full: the oldest record goes (Linux counts the same as "time wait bucket table overflow",
+    // and new connections are never refused for it).
+    while (!time_wait_order_.empty()) {
+      const auto [at, old] = time_wait_order_.front();
+      time_wait_order_.pop_front();
+      auto it = time_wait_.find(old);
+      if (it == time_wait_.end() || it->second.state.expires != at) continue;  // stale entry
+      time_wait_.erase(it);
+      ++counters_.time_wait_evicted;
+      break;
+    }
+  }
+  time_wait_[key] = TimeWaitRecord{state, id};
+  time_wait_order_.emplace_back(state.expires, key);
+}
+
+std::optional<TimeWaitState> TcpLayer::time_wait_record(TcpEndpoint local, TcpEndpoint remote) const {
+  auto it = time_wait_.find(ConnKey{local.addr.value, local.port, remote.addr.value, remote.port});
+  if (it == time_wait_.end()) return std::nullopt;
+  return it->second.state;
+}
+
+bool TcpLayer::time_wait_input(TcpContext& ctx, std::map<ConnKey, TimeWaitRecord>::iterator it, const ConnKey& key,
+                               const wire::tcp::Repr& seg, bool listening) {
+  TimeWaitRecord& r = it->second;
+  if (seg.flags.rst) {
+    ctx.drop(r.id, TcpDrop::TimeWaitRst);  // RFC 1337 §3: no TIME-WAIT assassination
+    return true;
+  }
+  if (seg.flags.syn && !seg.ack) {
+    const bool new_uses_ts = config_.timestamps && seg.timestamps.has_value();
+    if (listening && syn_opens_new_incarnation(r.state.rcv_nxt, r.state.ts_ok ? std::optional{r.state.ts_recent}
+                                                                              : std::nullopt,
+                                               seg, new_uses_ts)) {
+      if (on_event) on_event(tcp_event::StateChanged{r.id, TcpState::TimeWait, TcpState::Closed});
+      time_wait_.erase(it);
+      ++counters_.time_wait_reused;
+      return false;  // the listener takes the SYN
+    }
+    if (listening) {
+      ctx.drop(r.id, TcpDrop::TimeWaitOldSyn);
+      return true;
+    }
+  }
+  if (seg.flags.fin) {
+    // "The only thing that can arrive in this state is a retransmission of the remote FIN.
+    // Acknowledge it, and restart the 2 MSL timeout."
+    r.state.expires = ctx.now + config_.time_wait;
+    time_wait_order_.emplace_back(r.state.expires, key);
+  } else if (seg.payload.empty() && !seg.flags.syn) {
+    return true;  // a bare ACK: nothing to answer
+  }
+  if (rst_queue_.size() >= config_.max_queued_rsts) {
+    ctx.drop(r.id, TcpDrop::RstQueueFull);  // the one-off queue is rate-limited like RSTs
+    return true;
+  }
+  wire::tcp::Repr ack;
+  ack.src_port = key.local_port;
+  ack.dst_port = key.remote_port;
+  ack.seq = r.state.snd_nxt;
+  ack.ack = r.state.rcv_nxt;
+  ack.window_raw = r.state.window;
+  if (r.state.ts_ok) {
+    ack.timestamps = std::pair{static_cast<std::uint32_t>(ctx.now.millis()) + r.state.ts_offset, r.state.ts_recent};
+  }
+  rst_queue_.push_back(TcpOutgoing{wire::Ipv4Address{key.local_addr}, wire::Ipv4Address{key.remote_addr}, ack});
+  return true;
+}
+
+void TcpLayer::expire_time_wait(Instant now) {
+  while (!time_wait_order_.empty() && time_wait_order_.front().first <= now) {
+    const auto [at, key] = time_wait_order_.front();
+    time_wait_order_.pop_front();
+    auto it = time_wait_.find(key);
+    if (it == time_wait_.end() || it->second.state.expires != at) continue;  // restarted or reused
+    if (on_event) on_event(tcp_event::StateChanged{it->second.id, TcpState::TimeWait, TcpState::Closed});
+    time_wait_.erase(it);
+  }
+}
+
 void TcpLayer::process_icmp_error(Instant now, wire::Ipv4Address local, wire::Ipv4Address remote,
                                   std::uint16_t local_port, std::uint16_t remote_port, SeqNum seq, IcmpKind kind,
                                   std::uint16_t mtu) {
@@ -474,6 +569,7 @@ void TcpLayer::process_icmp_error(Instant now, wire::Ipv4Address local, wire::Ip
 
 void TcpLayer::dispatch(Instant now, const std::function<void(const Outgoing&)>& emit) {
   TcpContext ctx = context(now);
+  expire_time_wait(now);
   auto drain_rsts = [&] {
     while (!rst_queue_.empty()) {
       const TcpOutgoing out = rst_queue_.front();
@@ -489,12 +585,27 @@ void TcpLayer::dispatch(Instant now, const std::function<void(const Outgoing&)>&
     after_socket_event(*s);
   }
   drain_rsts();
+  // A connection nobody holds any more, in TIME-WAIT with its last ACK sent: it goes on as a
+  // small record and the socket, its buffers and its congestion state are freed.
+  for (auto it = sockets_.begin(); it != sockets_.end();) {
+    TcpSocket& s = *it->second;
+    if (s.state() == TcpState::TimeWait && s.user_released()) {
+      const ConnKey key{s.local().addr.value, s.local().port, s.remote().addr.value, s.remote().port};
+      if (auto c = connections_.find(key); c != connections_.end() && c->second == s.id()) connections_.erase(c);
+      keep_time_wait(key, s.id(), s.time_wait_state());
+      it = sockets_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   sweep();
 }
 
 std::optional<Instant> TcpLayer::poll_at() const {
   if (!rst_queue_.empty()) return last_now_;
   std::optional<Instant> at;
+  // The front of the order is the earliest expiry (or a stale entry, which only wakes us early).
+  if (!time_wait_order_.empty()) at = time_wait_order_.front().first;
   for (const auto& [id, s] : sockets_) {
     if (auto t = s->poll_at(last_now_); t && (!at || *t < *at)) at = t;
   }
@@ -667,6 +778,8 @@ std::vector<std::pair<std::string, std::uint64_t>> TcpLayer::stats() const {
       {"tcp.rst_sent", counters_.rst_sent},
       {"tcp.rst_received", counters_.rst_received},
       {"tcp.time_wait_reused", counters_.time_wait_reused},
+      {"tcp.time_wait_evicted", counters_.time_wait_evicted},
+      {"tcp.time_wait_records", time_wait_.size()},
       {"tcp.syncookies_sent", counters_.syncookies_sent},
       {"tcp.syncookies_validated", counters_.syncookies_validated},
       {"tcp.syncookies_failed", counters_.syncookies_failed},

@@ -65,6 +65,12 @@ const char* to_string(ListenError e);
 const char* to_string(SendError e);
 const char* to_string(RecvError e);
 
+// One connection in TIME-WAIT after its socket was freed (tcp_layer.cpp "TIME-WAIT records").
+struct TimeWaitRecord {
+  TimeWaitState state;
+  SocketId id;  // for the narrator's "TIME-WAIT -> CLOSED" line
+};
+
 class TcpLayer {
  public:
   using Outgoing = TcpOutgoing;
@@ -78,6 +84,11 @@ class TcpLayer {
     std::uint16_t ephemeral_first = 32768;
     std::uint16_t ephemeral_last = 60999;
     std::size_t max_sockets = 4096;
+    // TIME-WAIT records, kept apart from the socket table (Linux: tcp_max_tw_buckets). A
+    // connection the application has let go of keeps only a small record in TIME-WAIT, so a
+    // server that closes first is limited by this, not by max_sockets; when it is full, the
+    // oldest record goes (tcp.time_wait_evicted), never a new connection.
+    std::size_t max_time_wait = 131072;
     std::size_t max_queued_rsts = 64;  // RFC 9293 §3.10.7.1 RST rate limit, per dispatch
   };
 
@@ -116,7 +127,10 @@ class TcpLayer {
   std::vector<std::pair<std::string, std::uint64_t>> stats() const;
   const TcpCounters& counters() const { return counters_; }
   const TcpSocket* tcb(SocketId id) const;  // the TCB, for tests and the narrator
-  std::size_t socket_count() const { return sockets_.size(); }
+  std::size_t socket_count() const { return sockets_.size(); }  // live sockets (not TIME-WAIT records)
+  std::size_t time_wait_count() const { return time_wait_.size(); }
+  // The TIME-WAIT record of a released connection, if one is held for this 4-tuple.
+  std::optional<TimeWaitState> time_wait_record(TcpEndpoint local, TcpEndpoint remote) const;
   const Config& config() const { return config_; }
 
  private:
@@ -144,6 +158,13 @@ class TcpLayer {
                     const char* why);
   void after_socket_event(TcpSocket& s);
   void sweep();
+  // TIME-WAIT records (RFC 9293 §3.10.7.4 TIME-WAIT, for connections the application released).
+  void keep_time_wait(const ConnKey& key, SocketId id, const TimeWaitState& state);
+  // A segment for a 4-tuple held in TIME-WAIT; false when a new SYN ended the record (the
+  // caller hands the SYN to the listener).
+  bool time_wait_input(TcpContext& ctx, std::map<ConnKey, TimeWaitRecord>::iterator it, const ConnKey& key,
+                       const wire::tcp::Repr& seg, bool listening);
+  void expire_time_wait(Instant now);
   SeqNum initial_sequence_number(Instant now, const ConnKey& key) const;
   // SYN cookies (RFC 4987 §3.6), tcp_layer.cpp.
   SeqNum make_cookie(Instant now, const ConnKey& key, SeqNum peer_isn, unsigned mss_index) const;
@@ -164,6 +185,11 @@ class TcpLayer {
   std::map<SocketId, std::unique_ptr<TcpSocket>> sockets_;
   std::map<ConnKey, SocketId> connections_;
   std::map<SocketId, Listener> listeners_;
+  // TIME-WAIT records by 4-tuple, and the order they were made or restarted in (the oldest
+  // first: expiry and eviction both pop from the front; an entry whose record was restarted or
+  // removed since is skipped).
+  std::map<ConnKey, TimeWaitRecord> time_wait_;
+  std::deque<std::pair<Instant, ConnKey>> time_wait_order_;
   std::deque<TcpOutgoing> rst_queue_;
   std::vector<std::byte> scratch_;
   std::array<std::uint16_t, 16> port_table_{};  // RFC 6056 §3.3.4 table[]

@@ -103,6 +103,7 @@ struct TcpCounters {
   std::uint64_t orphans_timed_out = 0;     // closed by the application, no progress (Linux tcp_orphan_retries)
   std::uint64_t keepalive_probes = 0;
   std::uint64_t time_wait_reused = 0;      // a new SYN ended a TIME-WAIT early (RFC 6191)
+  std::uint64_t time_wait_evicted = 0;     // the TIME-WAIT table was full: its oldest record went
   std::uint64_t syncookies_sent = 0;       // SYN-ACKs sent statelessly, the SYN queue full (RFC 4987 §3.6)
   std::uint64_t syncookies_validated = 0;  // ACKs whose cookie checked out: a connection made from it
   std::uint64_t syncookies_failed = 0;     // ACKs to a listener whose cookie did not check out (RST)
@@ -191,6 +192,25 @@ struct TcpContext {
     ++counters.drops[static_cast<std::size_t>(reason)];
     event(tcp_event::Dropped{id, reason});
   }
+};
+
+// RFC 6191 §2 (RFC 9293 §3.10.7.4 MAY-2): may a SYN for a 4-tuple in TIME-WAIT open a new
+// incarnation? Only when it is provably newer: a greater timestamp (when both incarnations use
+// timestamps), or, with equal or no timestamps, a sequence number beyond the old RCV.NXT ("the
+// last sequence number seen", which counts the peer's FIN).
+bool syn_opens_new_incarnation(SeqNum old_rcv_nxt, std::optional<std::uint32_t> old_ts_recent,
+                               const wire::tcp::Repr& syn, bool new_uses_timestamps);
+
+// What TIME-WAIT still needs once the connection's socket, buffers and congestion state are
+// freed: enough to ACK a retransmitted FIN, to judge a new SYN by RFC 6191, and the expiry.
+struct TimeWaitState {
+  SeqNum snd_nxt;             // our sequence number after our FIN
+  SeqNum rcv_nxt;             // past the peer's FIN
+  std::uint32_t ts_recent = 0;
+  std::uint32_t ts_offset = 0;
+  Instant expires;
+  std::uint16_t window = 0;   // the window field of our last ACK
+  bool ts_ok = false;
 };
 
 struct TcpEndpoint {
@@ -286,6 +306,8 @@ class TcpSocket {
   bool time_wait_accepts_syn(const wire::tcp::Repr& syn, bool new_uses_timestamps) const;
   // Ends TIME-WAIT at once (the 4-tuple goes to a new incarnation); the socket becomes CLOSED.
   void end_time_wait(TcpContext& ctx);
+  // In TIME-WAIT: what the layer keeps once it frees this socket.
+  TimeWaitState time_wait_state() const;
 
  private:
   using Repr = wire::tcp::Repr;

@@ -233,16 +233,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     peer.dispatch();
   }
 
-  // The application closes everything; the peer falls silent. Time must free every socket.
+  // The application closes everything; the peer falls silent. Time must free every socket and
+  // every TIME-WAIT record.
   for (const SocketId id : conns) layer.close(id);
   if (listener) layer.close(*listener);
   const Instant end = now + Duration::from_secs(4 * 3600);
-  for (int guard = 0; guard < 200000 && layer.socket_count() > 0 && now < end; ++guard) {
+  for (int guard = 0; guard < 200000 && (layer.socket_count() > 0 || layer.time_wait_count() > 0) && now < end;
+       ++guard) {
     peer.dispatch();
     const auto t = layer.poll_at();
     if (!t) break;
     now = std::max(now + Duration::from_millis(1), *t);
   }
+  if (layer.time_wait_count() != 0) __builtin_trap();  // TIME-WAIT records expire too
   if (layer.socket_count() != 0) {
     if (std::getenv("FUZZ_TCP_CONN_DEBUG")) {
       for (SocketId id = 0; id < 1000; ++id) {

@@ -21,6 +21,7 @@ USTACK_PACKAGES=(
   iproute2 nftables iptables conntrack        # namespaces, veth, TAP, NAT and its table
   dnsmasq-base unbound nsd nginx-light        # the sandbox's DHCP server, resolver, name servers, web server
   curl dnsutils socat iputils-ping arping busybox strace   # real peers; strace proves c-ares opens no kernel socket
+  apache2-utils                               # ab: the load tests against ustack serve (tests/net/test_tcp_serve_load.sh)
   python3                                     # hand-made peers on the wire (tools/sandbox.d/*.py)
   tcpdump tshark                              # reading our pcap files back
   vagrant                                     # `vagrant validate -p` of the Vagrantfile (tests/net/test_vagrant_validate.sh)
