@@ -13,45 +13,29 @@ using namespace test::tcp;
 using stack::socket::TcpDrop;
 
 namespace {
-// One connection from the client port `port` to our listener `lid`: handshake, accept, we close
-// first, the peer ACKs our FIN with its own. Returns our ISS + 1 + 1 (SND.NXT after our FIN).
-SeqNum server_closes_first(Harness& h, SocketId lid, std::uint16_t port) {
-  Repr syn;
-  syn.src_port = port;
-  syn.dst_port = kListenPort;
-  syn.seq = kRemoteSeq;
-  syn.flags.syn = true;
-  syn.window_raw = 8192;
-  syn.mss = 1460;
-  h.deliver(syn);
-  const Sent synack = h.expect_one();
-  REQUIRE(synack.repr.flags.syn);
-  Repr ack = syn;
-  ack.flags.syn = false;
-  ack.mss.reset();
-  ack.seq = kRemoteSeq + 1;
-  ack.ack = synack.repr.seq + 1;
-  h.deliver(ack);
-  const auto id = h.layer.accept(lid);
-  REQUIRE(id.has_value());
-  h.layer.close(*id);
-  const Sent fin = h.expect_one();
-  REQUIRE(fin.repr.flags.fin);
-  Repr peer_fin = ack;
-  peer_fin.ack = fin.repr.seq + 1;
-  peer_fin.flags.fin = true;
-  h.deliver(peer_fin);
-  const Sent last = h.expect_one();  // our ACK of the peer's FIN
-  CHECK(last.repr.ack == kRemoteSeq + 2);
-  return fin.repr.seq + 1;
-}
-
 Repr from_client(std::uint16_t port) {
   Repr r;
   r.src_port = port;
   r.dst_port = kListenPort;
   r.window_raw = 8192;
   return r;
+}
+
+// One connection from the client port `port` to our listener `lid`: handshake, accept, we close
+// first, the peer ACKs our FIN with its own. Returns SND.NXT after our FIN.
+SeqNum server_closes_first(Harness& h, SocketId lid, std::uint16_t port) {
+  const SocketId id = handshake_with_listener(h, lid, port);
+  h.layer.close(id);
+  const Sent fin = h.expect_one();
+  REQUIRE(fin.repr.flags.fin);
+  Repr peer_fin = from_client(port);
+  peer_fin.seq = kRemoteSeq + 1;
+  peer_fin.ack = fin.repr.seq + 1;
+  peer_fin.flags.fin = true;
+  h.deliver(peer_fin);
+  const Sent last = h.expect_one();  // our ACK of the peer's FIN
+  CHECK(last.repr.ack == kRemoteSeq + 2);
+  return fin.repr.seq + 1;
 }
 
 std::uint64_t drops(const Harness& h, TcpDrop d) { return h.layer.counters().drops[static_cast<std::size_t>(d)]; }

@@ -133,12 +133,10 @@ inline SocketId establish_active(Harness& h) {
   return *id;
 }
 
-// Passive open on port 80: a listener, the peer's SYN, our SYN-ACK, the peer's ACK, accept().
-inline SocketId establish_passive(Harness& h, SocketId* listener_out = nullptr) {
-  auto lid = h.layer.listen(Ipv4Address::any(), kListenPort, 4);
-  REQUIRE(lid.ok());
+// The peer's SYN from `port` to the listener `lid`, our SYN-ACK, the peer's ACK, accept().
+inline SocketId handshake_with_listener(Harness& h, SocketId lid, std::uint16_t port = kRemotePort) {
   Repr syn;
-  syn.src_port = kRemotePort;
+  syn.src_port = port;
   syn.dst_port = kListenPort;
   syn.seq = kRemoteSeq;
   syn.flags.syn = true;
@@ -153,10 +151,17 @@ inline SocketId establish_passive(Harness& h, SocketId* listener_out = nullptr) 
   ack.seq = kRemoteSeq + 1;
   ack.ack = synack.repr.seq + 1;
   h.deliver(ack);
-  auto id = h.layer.accept(*lid);
+  auto id = h.layer.accept(lid);
   REQUIRE(id.has_value());
-  if (listener_out) *listener_out = *lid;
   return *id;
+}
+
+// Passive open on port 80: a listener, then handshake_with_listener().
+inline SocketId establish_passive(Harness& h, SocketId* listener_out = nullptr) {
+  auto lid = h.layer.listen(Ipv4Address::any(), kListenPort, 4);
+  REQUIRE(lid.ok());
+  if (listener_out) *listener_out = *lid;
+  return handshake_with_listener(h, *lid);
 }
 
 inline std::string text(const Bytes& b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
