@@ -38,6 +38,7 @@
 #include "apps/common/tls.hpp"
 #include "apps/common/url.hpp"
 #include "apps/common/version.hpp"
+#include "apps/minibrowser/dns_walk.hpp"
 #include "apps/minibrowser/pool.hpp"
 #include "stack/events.hpp"
 #include "stack/wire/describe.hpp"
@@ -490,12 +491,13 @@ int main(int argc, char** argv) {
   // The loop every stage uses: let the resolver, the walk and the pool work (their callbacks may
   // finish the stage), and only then wait for the stack — never sleep on a stage already done.
   std::unique_ptr<appkit::DnsResolver> resolver;
-  std::unique_ptr<appkit::DnsTrace> trace;
+  std::unique_ptr<minibrowser::DnsWalk> walk;
+  if (narrator.wants(5)) walk = std::make_unique<minibrowser::DnsWalk>(host, root_hints, [&](const std::string& t) { say(5, t); });
   auto run_until = [&](const std::function<bool()>& done, Duration limit) {
     const Instant deadline = host.now() + limit;
     for (;;) {
       if (resolver) resolver->process();
-      if (trace) trace->process();
+      if (walk) walk->process();
       if (pool) pool->drive();
       if (done() || appkit::interrupted() || host.now() >= deadline) break;
       std::optional<Instant> wake = deadline;
@@ -503,7 +505,7 @@ int main(int argc, char** argv) {
         if (t && (!wake || *t < *wake)) wake = t;
       };
       if (resolver) consider(resolver->next_deadline());
-      if (trace) consider(trace->next_deadline());
+      if (walk) consider(walk->next_deadline());
       if (pool) consider(pool->next_deadline());
       host.step(wake);
     }
@@ -568,6 +570,11 @@ int main(int argc, char** argv) {
     run_until([&] { return result.has_value(); }, Duration::from_secs(30));
     if (!result && appkit::interrupted()) return std::nullopt;
     if (!result || !result->ok() || result->addresses.empty()) {
+      // Level 5: where "no such name" comes from (the walk has no page to wait for here).
+      if (walk && result && result->error == appkit::DnsError::NoSuchDomain) {
+        walk->start(name, std::nullopt);
+        walk->settle(run_until, /*nothing_else_to_do=*/true);
+      }
       std::fprintf(stderr, "minibrowser: cannot resolve %s: %s\n", name.c_str(),
                    result ? result->error_message().c_str() : "no answer");
       resolve_code = static_cast<int>(ExitCode::CannotResolve);
@@ -576,38 +583,8 @@ int main(int argc, char** argv) {
     const auto& a = result->addresses.front();
     say(2, name + " is " + a.address.describe() + " (DNS: TTL " + std::to_string(a.ttl) + " s, from " +
                (result->server ? result->server->describe() : std::string("?")) + " in " + ms(result->elapsed) + ")");
-    // Level 5: what the resolver did for us, shown by walking the same name ourselves.
-    if (narrator.wants(5)) {
-      appkit::DnsTraceOptions to;
-      if (root_hints) {
-        std::string why;
-        auto roots = appkit::load_root_hints(*root_hints, &why);
-        if (roots) to.roots = *roots;
-        else say(5, "DNS walk: " + why + "; using the IANA root servers");
-      }
-      to.timeout_ms = 1500;
-      trace = std::make_unique<appkit::DnsTrace>(iface, to, [&host] { return host.now(); }, 0x7ace);
-      trace->on_step = [&](const appkit::TraceStep& s) {
-        std::string what = s.note.empty() ? "" : " — " + s.note;
-        narrator.say(5, host.now(), "DNS walk: asked " + s.server_name.describe() + " (" + s.server.describe() + ") for " +
-                                        s.qname.describe() + " [zone " + s.zone.describe() + "] in " + ms(s.elapsed) + what);
-      };
-      trace->on_note = [&](int, const std::string& text) { narrator.say(5, host.now(), "DNS walk: " + text); };
-      say(5, "DNS walk: the same question asked the way the resolver asked it — root, then TLD, then authoritative");
-      bool walked = false;
-      trace->start(name, [&](const appkit::TraceResult& r) {
-        walked = true;
-        narrator.say(5, host.now(), r.ok() ? "DNS walk: answer from the authoritative server " +
-                                                 (r.server ? r.server->describe() : std::string("?")) + " after " +
-                                                 std::to_string(r.queries) + " queries in " + ms(r.elapsed)
-                                           : "DNS walk: " + r.error_message());
-      });
-      // Bounded: on an isolated network the built-in roots never answer; the page must not wait.
-      if (!run_until([&] { return walked; }, Duration::from_secs(6)) && !appkit::interrupted()) {
-        say(5, "DNS walk: no answer within 6 s (an isolated network? give --root-hints); going on with the resolver's answer");
-      }
-      trace.reset();
-    }
+    // Level 5: the walk the resolver makes when it does not know, beside the fetch (dns_walk.hpp).
+    if (walk) walk->start(name, a.ttl);
     return resolved[name] = a.address;
   };
 
@@ -951,6 +928,10 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
   }
+
+  // The level-5 walk went on beside the page; it may finish now while it is getting answers.
+  if (walk) walk->settle(run_until);
+  if (appkit::interrupted()) return stop_interrupted();
 
   // --- step 13: close every connection with FIN/ACK ---------------------------------------------------------
   if (pool && linger > Duration::zero()) {
