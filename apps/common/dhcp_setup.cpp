@@ -36,7 +36,16 @@ std::string default_lease_path(const std::string& tap) {
   } else {
     dir = "/tmp/ustack-" + std::to_string(getuid());
   }
-  return dir + "/lease-" + tap;
+  // "net:[4026531840]" -> "-net4026531840"; without /proc, the interface's name alone.
+  std::string netns;
+  char link[64] = {};
+  const ssize_t n = ::readlink("/proc/self/ns/net", link, sizeof link - 1);
+  if (n > 0) {
+    for (ssize_t i = 0; i < n; ++i) {
+      if (link[i] >= '0' && link[i] <= '9') netns += link[i];
+    }
+  }
+  return dir + "/lease-" + tap + (netns.empty() ? "" : "-net" + netns);
 }
 
 namespace {
@@ -180,6 +189,7 @@ std::string short_name(MessageType t) {
 DhcpSession::DhcpSession(Host& host, DhcpSetupOptions options, Narrate narrate)
     : host_(host), options_(std::move(options)), narrate_(std::move(narrate)) {
   lease_path_ = options_.lease_file ? *options_.lease_file : default_lease_path(options_.tap);
+  if (options_.one_line_per_message) lines_ = std::make_unique<DhcpLines>(lease_path_, options_.rfc_timers);
 }
 
 std::unique_ptr<DhcpSession> DhcpSession::start(Host& host, DhcpSetupOptions options, Narrate narrate) {
@@ -227,6 +237,10 @@ void DhcpSession::on_event(Instant at, const sock::DhcpEvent& e) {
     last_lease_ = bound->lease;
   } else if (std::holds_alternative<sock::dhcp_event::LeaseLost>(e)) {
     lost_ = true;
+  }
+  if (lines_) {
+    if (auto line = lines_->line(at, e)) say(*line, true);
+    return;
   }
   if (options_.verbose) {
     if (line_open_) say("", true);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/common/dhcp_lines.hpp"
 #include "apps/common/host.hpp"
 #include "stack/socket/dhcp_client.hpp"
 #include "stack/time.hpp"
@@ -36,6 +37,7 @@ struct DhcpSetupOptions {
   bool rfc_timers = false;
   std::optional<std::uint32_t> requested_lease_time;  // option 51 in DISCOVER/REQUEST
   bool verbose = false;                    // narrate every client event on its own line
+  bool one_line_per_message = false;       // each message its own line, explained (dhcp_lines.hpp)
 };
 
 // What a program needs from the lease.
@@ -58,7 +60,10 @@ struct LeaseInfo {
 // `end_of_line` closes it. A program that wants whole lines buffers until end_of_line.
 using Narrate = std::function<void(const std::string& text, bool end_of_line)>;
 
-// $XDG_STATE_HOME/ustack/lease-<tap>, else $HOME/.local/state/ustack/lease-<tap>.
+// $XDG_STATE_HOME/ustack/lease-<tap>-net<N>, else $HOME/.local/state/ustack/lease-<tap>-net<N>:
+// keyed by the interface and by the network namespace it lives in (N, the namespace's inode, as
+// /proc/self/ns/net names it), so that two networks with an interface of the same name — two
+// sandbox instances, each with its tap0 — never share a lease.
 std::string default_lease_path(const std::string& tap);
 
 // The lease file: "key=value" lines (address, router, dns, server, mac, lease_time, expires).
@@ -112,6 +117,7 @@ class DhcpSession {
   Narrate narrate_;
   std::string lease_path_;
   std::unique_ptr<stack::socket::DhcpAgent> agent_;
+  std::unique_ptr<DhcpLines> lines_;  // options.one_line_per_message
   stack::Instant started_at_;
   bool init_reboot_ = false;
   bool line_open_ = false;

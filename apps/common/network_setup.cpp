@@ -54,7 +54,8 @@ ResolvedHost resolve_host(Host& host, const NetOptions& options, const NetworkSe
   return {result->addresses.front().address, "DNS, " + std::to_string(result->elapsed.micros() / 1000) + " ms", {}};
 }
 
-std::variant<NetworkSetup, HostError> setup_network(Host& host, const NetOptions& options, const Narrate& narrate) {
+std::variant<NetworkSetup, HostError> setup_network(Host& host, const NetOptions& options, const Narrate& narrate,
+                                                    DhcpSetupOptions dhcp) {
   NetworkSetup setup;
   if (options.dns) {
     auto dns = stack::wire::Ipv4Address::parse(*options.dns);
@@ -62,7 +63,6 @@ std::variant<NetworkSetup, HostError> setup_network(Host& host, const NetOptions
     setup.dns_servers.push_back(*dns);
   }
   if (options.ip) return setup;  // Host::open configured the static address already
-  DhcpSetupOptions dhcp;
   dhcp.tap = options.tap;
   auto lease = acquire_address(host, dhcp, narrate ? narrate : Narrate([](const std::string&, bool) {}));
   if (!lease && interrupted()) return HostError{static_cast<ExitCode>(interrupt_exit_code()), interrupt_description()};

@@ -19,7 +19,9 @@ struct NetworkSetup {
 
 // Returns the setup, or a one-line error (with the exit code to use). `narrate` receives DHCP's
 // progress ("DISCOVER → OFFER from 10.77.0.1 → REQUEST → ACK"); pass nullptr for silence.
-std::variant<NetworkSetup, HostError> setup_network(Host& host, const NetOptions& options, const Narrate& narrate);
+// `dhcp`: the DHCP client's choices (its `tap` is taken from `options`).
+std::variant<NetworkSetup, HostError> setup_network(Host& host, const NetOptions& options, const Narrate& narrate,
+                                                    DhcpSetupOptions dhcp = {});
 
 // What every subcommand does first: open the Host (TAP and decorators), then get an address.
 // On failure the one-line error is printed as "<program>: <message>" and the exit code returned.

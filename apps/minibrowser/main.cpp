@@ -329,6 +329,12 @@ int main(int argc, char** argv) {
                   tls_config.keylog_file = v;
                   return !v.empty();
                 });
+  appkit::DhcpSetupOptions dhcp;
+  dhcp.one_line_per_message = true;  // level 7: each message its own line, at its own time
+  parser.flag("--fresh", "DHCP: no lease file (neither read nor written): DISCOVER, not INIT-REBOOT",
+              [&] { dhcp.persist = false; });
+  parser.flag("--no-rapid-commit", "DHCP: do not ask for Rapid Commit (RFC 4039): the classic four messages",
+              [&] { dhcp.rapid_commit = false; });
   parser.add_net_options(net);
   const auto parsed = parser.parse({argv + 1, argv + argc});
   if (const auto rc = parser.early_exit(parsed)) return *rc;
@@ -467,14 +473,8 @@ int main(int argc, char** argv) {
 
   // --- step 1: DHCP (level 7) -------------------------------------------------------------------
   say(7, net.ip ? "network: static address " + *net.ip + " (no DHCP)" : "DHCP: joining the network on " + net.tap);
-  std::string dhcp_line;
-  auto network = appkit::setup_network(host, net, [&](const std::string& text, bool eol) {
-    dhcp_line += text;
-    if (eol) {
-      say(7, "DHCP: " + dhcp_line);
-      dhcp_line.clear();
-    }
-  });
+  if (!net.ip && !dhcp.persist) say(7, "DHCP: --fresh: no lease file is read or written, so no INIT-REBOOT");
+  auto network = appkit::setup_network(host, net, [&](const std::string& text, bool) { say(7, "DHCP: " + text); }, dhcp);
   if (auto* err = std::get_if<appkit::HostError>(&network)) {
     std::fprintf(stderr, "minibrowser: %s\n", err->message.c_str());
     return static_cast<int>(err->code);

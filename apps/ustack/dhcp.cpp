@@ -68,7 +68,7 @@ int run_dhcp(const std::vector<std::string>& args) {
                            "ustack dhcp [options] [--release] [--lease-file F] [--renew-test] [--hostname H]");
   parser.set_summary("get a DHCP lease over the user-space stack and print it, like udhcpc");
   parser.flag("--release", "send DHCPRELEASE for the stored lease and forget it", [&] { release = true; });
-  parser.option("--lease-file", "F", "where the lease is kept (default $XDG_STATE_HOME/ustack/lease-TAP)",
+  parser.option("--lease-file", "F", "where the lease is kept (default $XDG_STATE_HOME/ustack/lease-TAP-netNETNS)",
                 [&](const std::string& v) { opts.lease_file = v; return !v.empty(); });
   parser.flag("--no-lease-file", "neither reuse nor save a lease (always DISCOVER)", [&] { no_persist = true; });
   parser.flag("--renew-test", "renew 2 s after binding (RENEWING, unicast) and print the renewal",
