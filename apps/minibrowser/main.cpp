@@ -34,6 +34,7 @@
 #include "apps/common/html_render.hpp"
 #include "apps/common/http_client.hpp"
 #include "apps/common/interrupt.hpp"
+#include "apps/common/nat_view.hpp"
 #include "apps/common/network_setup.hpp"
 #include "apps/common/tls.hpp"
 #include "apps/common/url.hpp"
@@ -423,7 +424,11 @@ int main(int argc, char** argv) {
   });
   std::unique_ptr<minibrowser::ConnectionPool> pool;  // for naming connections in TCP events
   SegmentNarrator segments(host.frames_seen());
+  appkit::NatView nat;
   host.add_frame_listener([&](bool outgoing, Instant at, std::span<const std::byte> frame) {
+    if (narrator.wants(7)) {
+      if (auto l = nat.on_frame(outgoing, frame, iface.address(), iface.gateway())) narrator.say(7, at, *l);
+    }
     auto line = segments.on_frame(outgoing, at, frame);  // always: it counts frames for the pcap numbers
     if (line) narrator.say(6, at, "TCP " + *line);
   });
@@ -606,8 +611,6 @@ int main(int argc, char** argv) {
     say(7, "route: " + address->describe() + " is not on our subnet " + iface.address()->describe() +
                ", so packets go to the router " + iface.gateway()->describe() +
                (router_mac ? " (" + router_mac->describe() + ", cached)" : std::string(" (its MAC via ARP)")));
-    say(7, "NAT: the router rewrites our source " + iface.address()->address.describe() +
-               ":<port> to its public address and back (its side: `conntrack -L` in the router)");
   }
 
   // --- steps 8-10: fetch, following redirects -----------------------------------------------------------
@@ -947,6 +950,9 @@ int main(int argc, char** argv) {
     // A connection that failed in the last turn was aborted there: one more turn of the stack so
     // that its RST leaves before we exit (the server would hold the connection otherwise).
     host.step(host.now());
+  }
+  if (narrator.wants(7)) {
+    for (const auto& line : nat.mappings()) say(7, line);
   }
   if (level >= 6 && !outputs.pcap.empty()) {
     std::vector<std::byte> storage;

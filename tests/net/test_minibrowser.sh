@@ -25,7 +25,7 @@ expect_match "DNS answer" "$narration" 'www\.domain\.com is 203\.0\.113\.80 \(DN
 expect_match "walk: root" "$narration" 'DNS walk: asked a\.root-servers\.net\. \(198\.51\.100\.1\).*referral to com\.'
 expect_match "walk: TLD" "$narration" 'DNS walk: asked ns1\.nic\.com\. \(198\.51\.100\.2\).*referral to domain\.com\.'
 expect_match "walk: authoritative" "$narration" 'DNS walk: asked ns1\.domain\.com\. \(198\.51\.100\.3\).*answer'
-expect_match "NAT explained" "$narration" 'NAT: the router rewrites our source'
+expect_match "NAT explained" "$narration" 'NAT: the router 10\.77\.0\.1 rewrites our source 10\.77\.0\.[0-9]+:[0-9]+ \(to 203\.0\.113\.80:80\)'
 expect_match "SYN" "$narration" 'TCP \[frame [0-9]+\] → SYN  IP 10\.77\.0\.[0-9]+\.[0-9]+ > 203\.0\.113\.80\.80: Flags \[S\]'
 expect_match "SYN+ACK" "$narration" 'TCP \[frame [0-9]+\] ← SYN\+ACK  IP 203\.0\.113\.80\.80 > .*Flags \[S\.\]'
 expect_match "request" "$narration" '> GET / HTTP/1\.1'
