@@ -71,6 +71,9 @@ struct NetOptions {
   // bulk download costs one read per ~64 KiB instead of per 1.5 KiB. --no-offload: one wire-sized
   // frame per read, as the frames were on the wire.
   bool offload = true;
+  // How long a connection we closed first stays in TIME-WAIT (2·MSL, RFC 9293 §3.4.2), in
+  // seconds; 0 keeps the stack's default (60 s, as Linux). Only `ustack serve --time-wait` sets it.
+  std::uint64_t time_wait_seconds = 0;
 };
 
 // A tiny declarative parser: register options, then parse argv.

@@ -136,6 +136,7 @@ std::variant<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& opti
   config.mac = mac;
   config.mtu = caps.mtu;
   config.seed = os_random_u64();
+  if (options.time_wait_seconds) config.tcp.time_wait = stack::Duration::from_secs(static_cast<std::int64_t>(options.time_wait_seconds));
   Host* raw = host.get();
   host->iface_ = std::make_unique<stack::iface::Interface>(
       config, [raw](std::span<const std::byte> frame) { raw->device_->transmit(raw->current_, frame); });

@@ -29,7 +29,12 @@
 //   - SIGINT/SIGTERM: stop accepting, finish the responses in flight (5 s at most), close every
 //     connection with a FIN, wait for the FINs to be acknowledged (2 s at most), print --stats, exit
 //     128 + the signal (130, 143) as a shell reports it; --for running out exits 0.
+//   - SIGUSR1: print the --stats counters now (with or without --stats) and go on serving, as dd
+//     prints its progress; a load test reads the TIME-WAIT records and live sockets this way.
+//   - --time-wait SECONDS shortens TIME-WAIT (2·MSL, 60 s by default as Linux) so a test can watch
+//     every record expire; RFC 9293 §3.4.2 wants 2·MSL, so it is for tests on a private link.
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +73,9 @@ using stack::Instant;
 // The signal that stopped us (SIGINT 2, SIGTERM 15), or 1 when --for ran out.
 volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int sig) { g_stop = sig; }
+// SIGUSR1: print the counters at the next turn of the loop.
+volatile std::sig_atomic_t g_print_stats = 0;
+void on_usr1(int) { g_print_stats = 1; }
 
 constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
 constexpr std::size_t kMaxTargetBytes = 8 * 1024;
@@ -679,6 +687,25 @@ class Server {
   bool quiet_;
 };
 
+// The --stats block: the server's counters, then every counter of the stack (README "--stats").
+void print_stats(const Stats& s, std::size_t open, appkit::Host& host) {
+  std::printf("--- server ---\n");
+  std::printf("%-40s %llu\n", "serve.connections_accepted", static_cast<unsigned long long>(s.accepted));
+  std::printf("%-40s %zu\n", "serve.connections_open", open);
+  std::printf("%-40s %zu\n", "serve.max_concurrent", s.max_concurrent);
+  std::printf("%-40s %llu\n", "serve.requests", static_cast<unsigned long long>(s.requests));
+  std::printf("%-40s %llu\n", "serve.requests_reusing_connection", static_cast<unsigned long long>(s.reused));
+  for (const auto& [status, n] : s.by_status) {
+    std::printf("%-40s %llu\n", ("serve.status_" + std::to_string(status)).c_str(), static_cast<unsigned long long>(n));
+  }
+  std::printf("%-40s %llu\n", "serve.body_bytes", static_cast<unsigned long long>(s.body_bytes));
+  std::printf("%-40s %llu\n", "serve.closed_idle", static_cast<unsigned long long>(s.idle_closed));
+  std::printf("%-40s %llu\n", "serve.aborted_stalled", static_cast<unsigned long long>(s.stalled_aborted));
+  std::printf("%-40s %llu\n", "serve.closed_by_peer", static_cast<unsigned long long>(s.peer_closed));
+  std::printf("%-40s %llu\n", "serve.connection_errors", static_cast<unsigned long long>(s.errors));
+  host.print_stats(stdout);
+}
+
 }  // namespace
 
 int run_serve(const std::vector<std::string>& args) {
@@ -701,6 +728,9 @@ int run_serve(const std::vector<std::string>& args) {
                 [&](const std::string& v) { return appkit::parse_u64(v, idle_seconds) && idle_seconds > 0; });
   parser.option("--for", "SECONDS", "serve this long, then stop as on SIGTERM (default: until signalled)",
                 [&](const std::string& v) { return appkit::parse_u64(v, for_seconds); });
+  parser.option("--time-wait", "SECONDS",
+                "TIME-WAIT of the connections we close first (default 60, 2*MSL as Linux; shorter only for tests)",
+                [&](const std::string& v) { return appkit::parse_u64(v, net.time_wait_seconds) && net.time_wait_seconds > 0; });
   parser.flag("-q", "no access log", [&] { quiet = true; });
   parser.add_net_options(net);
   const auto parsed = parser.parse(args);
@@ -741,6 +771,13 @@ int run_serve(const std::vector<std::string>& args) {
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  std::signal(SIGUSR1, on_usr1);
+  // The per-connection buffers (the socket's two 64 KiB rings, our 64 KiB file-read chunk) live
+  // only while a response is in flight. Served from the heap, their pages stay resident after
+  // free() and the heap's high-water mark only ever grows; from mmap (glibc's threshold, 128 KiB
+  // by default, lowered to their size) they go back to the system when freed, so the process's
+  // RSS follows the connections it holds now. glibc's malloc only (mallopt(3)).
+  ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(kChunk));
   std::signal(SIGPIPE, SIG_IGN);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::printf("ustack serve: http://%s:%llu/ -> %s (keep-alive, idle timeout %llu s)\n",
@@ -773,6 +810,10 @@ int run_serve(const std::vector<std::string>& args) {
       conns.emplace_back(std::move(*s), now);
     }
     server.stats.max_concurrent = std::max(server.stats.max_concurrent, conns.size());
+    if (g_print_stats) {
+      g_print_stats = 0;
+      print_stats(server.stats, conns.size(), host);
+    }
     const auto idle_at = server.service(conns, stopping);
     if (stopping && (conns.empty() || now >= *stop_deadline)) break;
     Instant wake = now + Duration::from_millis(500);  // also bounds the wait for a signal
@@ -805,22 +846,7 @@ int run_serve(const std::vector<std::string>& args) {
   std::fprintf(stderr, "ustack serve: stopped; %llu connections, %llu requests (%llu on kept-alive connections), %llu body bytes\n",
                static_cast<unsigned long long>(s.accepted), static_cast<unsigned long long>(s.requests),
                static_cast<unsigned long long>(s.reused), static_cast<unsigned long long>(s.body_bytes));
-  if (net.stats) {
-    std::printf("--- server ---\n");
-    std::printf("%-40s %llu\n", "serve.connections_accepted", static_cast<unsigned long long>(s.accepted));
-    std::printf("%-40s %zu\n", "serve.max_concurrent", s.max_concurrent);
-    std::printf("%-40s %llu\n", "serve.requests", static_cast<unsigned long long>(s.requests));
-    std::printf("%-40s %llu\n", "serve.requests_reusing_connection", static_cast<unsigned long long>(s.reused));
-    for (const auto& [status, n] : s.by_status) {
-      std::printf("%-40s %llu\n", ("serve.status_" + std::to_string(status)).c_str(), static_cast<unsigned long long>(n));
-    }
-    std::printf("%-40s %llu\n", "serve.body_bytes", static_cast<unsigned long long>(s.body_bytes));
-    std::printf("%-40s %llu\n", "serve.closed_idle", static_cast<unsigned long long>(s.idle_closed));
-    std::printf("%-40s %llu\n", "serve.aborted_stalled", static_cast<unsigned long long>(s.stalled_aborted));
-    std::printf("%-40s %llu\n", "serve.closed_by_peer", static_cast<unsigned long long>(s.peer_closed));
-    std::printf("%-40s %llu\n", "serve.connection_errors", static_cast<unsigned long long>(s.errors));
-    host.print_stats(stdout);
-  }
+  if (net.stats) print_stats(s, conns.size(), host);
   // Stopped by a signal: 128 + its number, as a shell reports it (and as the other programs do);
   // --for running out is a normal end.
   return g_stop > 1 ? 128 + g_stop : 0;

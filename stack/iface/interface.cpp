@@ -544,6 +544,7 @@ std::vector<std::pair<std::string, std::uint64_t>> Interface::stats() const {
   };
   for (auto& kv : udp_.stats()) out.push_back(std::move(kv));
   for (auto& kv : tcp_->stats()) out.push_back(std::move(kv));
+  out.emplace_back("tcp.sockets", tcp_->socket_count());
   for (auto& kv : drops_.snapshot()) out.emplace_back("drop." + kv.first, kv.second);
   return out;
 }
