@@ -440,6 +440,9 @@ void TcpSocket::process_new_ack(TcpContext& ctx, const Repr& seg, std::uint32_t 
   orphan_probes_ = 0;  // progress: an orphan that still moves data is not timed out
   if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;  // after go-back-N the ACK can pass SND.NXT
   retries_ = 0;
+  // Everything acknowledged also cancels a retransmission still pending (in FIN-WAIT-2 nothing
+  // would ever send it, and it kept poll_at() at "now": a busy event loop).
+  if (snd_una_ == snd_max_) retransmit_first_ = false;
 
   // RTT sample. RFC 7323 §4.2 (RTTM): with timestamps, from the TSecr of an ACK that advances
   // SND.UNA. The echoed TSval identifies a transmission, but not always the one that made the

@@ -340,7 +340,10 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
     (void)send_segment(ctx, scratch, emit, snd_nxt_ - 1, 0, true);
   }
   if (state_ != TcpState::Closed && (ack_now_ || window_update_due())) {
-    (void)send_segment(ctx, scratch, emit, snd_nxt_, 0, true);
+    // A bare ACK carries SND.MAX, not SND.NXT (as BSD does): after a timeout SND.NXT goes back to
+    // SND.UNA, and the peer, which may hold everything up to SND.MAX, finds SEG.SEQ < RCV.NXT,
+    // discards the ACK as unacceptable (RFC 9293 §3.10.7.4) and never learns what we received.
+    (void)send_segment(ctx, scratch, emit, snd_max_, 0, true);
   }
 
   // Persist timer (RFC 9293 §3.8.6.1, MUST-35), which is also the SWS override timer: armed

@@ -884,6 +884,51 @@ TEST_SUITE("socket/tcp recovery") {
     CHECK(h.layer.tcb(id)->rto() == Duration::from_secs(60));
   }
 
+  TEST_CASE("After a timeout a bare ACK carries SND.MAX, not the rewound SND.NXT, so a peer holding everything still takes it (found by fuzz_tcp_peers)") {
+    // Both ends had timed out with all their data received: each one's bare ACKs carried a
+    // SEG.SEQ below the other's RCV.NXT, were discarded as unacceptable (RFC 9293 §3.10.7.4),
+    // and the connection retransmitted into the void until R2 ended it.
+    Harness h(data_config());
+    const SocketId id = open(h);
+    REQUIRE(*h.layer.send(id, Bytes(3 * kMss, std::byte{'x'})) == 3 * kMss);
+    const auto first = h.collect();
+    REQUIRE(first.size() == 3);
+    const SeqNum max = end_of(first.back());
+    h.at_ms(1000);  // the RTO: the first segment again, SND.NXT back to just after it
+    const Sent rx = h.expect_one();
+    REQUIRE(rx.repr.seq == first.front().repr.seq);
+    REQUIRE(h.layer.tcb(id)->snd_nxt() == end_of(rx));
+    // The peer sends data out of order: the answer is an immediate (duplicate) ACK.
+    Repr seg = peer_ack(h, id, first.front().repr.seq);
+    seg.seq = h.layer.tcb(id)->rcv_nxt() + 100;
+    h.deliver(seg, to_bytes("later"));
+    const Sent ack = h.expect_one();
+    CHECK(ack.payload.empty());
+    CHECK(ack.repr.seq == max);
+  }
+
+  TEST_CASE("A retransmission asked for, then made moot by an ACK of everything, leaves no deadline due for ever (found by fuzz_tcp_peers)") {
+    // In FIN-WAIT-2 the send loop no longer runs, so a retransmission still pending there kept
+    // poll_at() at "now": an event loop would spin until the peer closed.
+    Harness h(data_config());
+    const SocketId id = open(h);
+    REQUIRE(*h.layer.send(id, to_bytes("abc")) == 3);
+    h.layer.shutdown(id);
+    const auto out = h.collect();  // "abc" and our FIN
+    REQUIRE_FALSE(out.empty());
+    const SeqNum una = out.front().repr.seq;
+    const SeqNum end = end_of(out.back());
+    h.at_ms(10);
+    // A duplicate ACK: one segment outstanding, so Early Retransmit (RFC 5827) asks for it at once ...
+    h.deliver(peer_ack(h, id, una));
+    // ... and before we dispatch, the ACK of everything, our FIN included.
+    h.deliver(peer_ack(h, id, end));
+    REQUIRE(h.layer.state(id) == TcpState::FinWait2);
+    (void)h.collect();
+    const auto next = h.layer.poll_at();
+    CHECK((!next || *next > h.now));
+  }
+
   TEST_CASE("ESTABLISHED: after R2 retransmissions the connection times out (RFC 9293 §3.8.3, RFC 1122 §4.2.3.5)") {
     auto c = data_config();
     c.max_retries = 3;
