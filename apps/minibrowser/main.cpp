@@ -41,6 +41,7 @@
 #include "apps/common/version.hpp"
 #include "apps/minibrowser/dns_walk.hpp"
 #include "apps/minibrowser/pool.hpp"
+#include "apps/minibrowser/segments.hpp"
 #include "stack/events.hpp"
 #include "stack/wire/describe.hpp"
 #include "stack/wire/ipv4.hpp"
@@ -114,134 +115,6 @@ bool parse_seconds(const std::string& v, Duration& out) {
   out = Duration::from_secs(static_cast<std::int64_t>(s));
   return true;
 }
-
-// The TCP segments worth showing at level 6: the three-way handshake (SYN; SYN+ACK; ACK) and the
-// close (FIN; ACK; FIN; ACK — or three segments when a FIN rides on an ACK), plus any RST. Each line
-// names its frame number in the --pcap capture (the tracer sees frames in the order the pcap does).
-class SegmentNarrator {
- public:
-  // `frames_before`: frames the pcap already holds (so the numbers match Wireshark's).
-  explicit SegmentNarrator(std::uint64_t frames_before = 0) : frame_number_(frames_before) {}
-  // The stack reports a retransmission (tcp_event::Retransmitted) just after its frame left: the
-  // line names that frame, the frame it repeats and the time that really passed in between.
-  std::optional<std::string> retransmitted(const stack::socket::TcpEndpoint& local, const stack::socket::TcpEndpoint& remote,
-                                           stack::wire::tcp::SeqNum seq) const {
-    const auto f = flows_.find(Key{local.port, remote.addr.value, remote.port});
-    if (f == flows_.end()) return std::nullopt;
-    const auto s = f->second.sent.find(seq.raw);
-    // The frame that just left (the event follows its frame at once), and not a first transmission.
-    if (s == f->second.sent.end() || s->second.frame != frame_number_ || s->second.prev_frame == 0) return std::nullopt;
-    return "[frame " + std::to_string(s->second.frame) + "] → retransmission of frame " + std::to_string(s->second.prev_frame) +
-           " (" + s->second.kind + ", seq " + std::to_string(seq.raw) + ") " + ms(s->second.at - s->second.prev_at) + " after it";
-  }
-
-  std::optional<std::string> on_frame(bool outgoing, Instant at, std::span<const std::byte> frame) {
-    ++frame_number_;
-    auto eth = stack::wire::ethernet::View::checked(frame);
-    if (!eth || eth->ethertype() != stack::wire::EtherType::Ipv4) return std::nullopt;
-    auto ip = stack::wire::ipv4::View::checked(eth->payload());
-    if (!ip || ip->protocol() != stack::wire::IpProtocol::Tcp || ip->frag_offset() != 0) return std::nullopt;
-    auto tcp = stack::wire::tcp::View::checked(ip->payload());
-    if (!tcp) return std::nullopt;
-    auto seg = stack::wire::tcp::Repr::parse(*tcp);
-    if (!seg) return std::nullopt;
-    const Key key = outgoing ? Key{seg->src_port, ip->dst().value, seg->dst_port}
-                             : Key{seg->dst_port, ip->src().value, seg->src_port};
-    Flow& flow = flows_[key];
-    const int dir = outgoing ? 0 : 1;
-    std::string what;
-    if (seg->flags.rst) {
-      what = "RST";
-    } else if (seg->flags.syn) {
-      what = seg->ack ? "SYN+ACK" : "SYN";
-      if (seg->ack && !outgoing) flow.synack_in = true;
-    } else if (seg->flags.fin) {
-      // RFC 9293 §3.6: the second FIN may ride on the ACK of the first (three segments in all), or
-      // follow an ACK sent on its own (four). Which one it is, from the ACK number this FIN carries.
-      const bool acks_other = flow.fin[1 - dir] && seg->ack && flow.fin_seq[1 - dir] &&
-                              (*seg->ack - (*flow.fin_seq[1 - dir] + 1)) >= 0;
-      if (!flow.fin[1 - dir]) {
-        what = "FIN (the first: this side will be in TIME-WAIT)";
-      } else if (acks_other && flow.fin_unacked[1 - dir]) {
-        what = "FIN+ACK (acknowledges the other FIN too: a three-segment close)";
-      } else {
-        what = "FIN (the other FIN was acknowledged on its own before: a four-segment close)";
-      }
-      if (acks_other) flow.fin_unacked[1 - dir] = false;
-      flow.fin[dir] = flow.fin_unacked[dir] = true;
-      flow.fin_seq[dir] = seg->seq + static_cast<std::uint32_t>(seg->payload.size());
-    } else if (seg->payload.empty() && seg->ack) {
-      if (outgoing && flow.synack_in && !flow.handshake_done) {
-        what = "ACK (handshake complete)";
-        flow.handshake_done = true;
-      } else if (flow.fin_unacked[1 - dir]) {
-        what = "ACK of the FIN";
-        flow.fin_unacked[1 - dir] = false;
-      }
-    }
-    // Where each data byte travelled, for the TLS narration (the handshake is in the first few
-    // segments, so only the first ones of each direction are kept).
-    if (seg->flags.syn) flow.isn[dir] = seg->seq;
-    if (!seg->payload.empty() && flow.isn[dir] && flow.data[dir].size() < 256) {
-      const auto begin = static_cast<std::uint64_t>(static_cast<std::uint32_t>(seg->seq - (*flow.isn[dir] + 1)));
-      flow.data[dir].push_back({begin, begin + seg->payload.size(), frame_number_});
-    }
-    // Each outgoing segment that occupies sequence space is remembered with the transmission
-    // before it, for retransmitted() (the SYN, the FIN, data: bounded, the oldest forgotten).
-    if (outgoing && seg->segment_len() > 0) {
-      auto& sent = flow.sent[seg->seq.raw];
-      sent.prev_frame = sent.frame;
-      sent.prev_at = sent.at;
-      sent.frame = frame_number_;
-      sent.at = at;
-      sent.kind = seg->flags.syn ? "the SYN" : seg->payload.empty() ? "the FIN" : std::to_string(seg->payload.size()) + " bytes";
-      if (flow.sent.size() > 4096) flow.sent.erase(flow.sent.begin());
-    }
-    if (what.empty()) return std::nullopt;
-    return "[frame " + std::to_string(frame_number_) + "] " + (outgoing ? "→ " : "← ") + what + "  " +
-           stack::wire::describe_frame(frame);
-  }
-
- private:
-  using Key = std::tuple<std::uint16_t, std::uint32_t, std::uint16_t>;
-  struct DataSegment {
-    std::uint64_t begin, end;  // offsets in the direction's byte stream
-    std::uint64_t frame;
-  };
-  struct Flow {
-    bool synack_in = false;
-    bool handshake_done = false;
-    bool fin[2] = {false, false};          // [0] ours, [1] theirs
-    bool fin_unacked[2] = {false, false};
-    std::optional<stack::wire::tcp::SeqNum> fin_seq[2];  // each FIN's own sequence number
-    std::optional<stack::wire::tcp::SeqNum> isn[2];
-    struct Sent {
-      std::uint64_t frame = 0, prev_frame = 0;  // the latest transmission and the one before
-      Instant at, prev_at;
-      std::string kind;
-    };
-    std::map<std::uint32_t, Sent> sent;  // our segments by sequence number
-    std::vector<DataSegment> data[2];
-  };
-
- public:
-  // The pcap frame that carried byte `offset` of the connection's byte stream in one direction
-  // (its first transmission), or 0 when unknown.
-  std::uint64_t frame_of(const stack::socket::TcpEndpoint& local, const stack::socket::TcpEndpoint& remote,
-                         bool outgoing, std::uint64_t offset) const {
-    const auto it = flows_.find(Key{local.port, remote.addr.value, remote.port});
-    if (it == flows_.end()) return 0;
-    for (const auto& d : it->second.data[outgoing ? 0 : 1]) {
-      if (offset >= d.begin && offset < d.end) return d.frame;
-    }
-    return 0;
-  }
-
- private:
-  std::uint64_t frame_number_ = 0;
-  std::map<Key, Flow> flows_;
-
-};
 
 }  // namespace
 
@@ -330,6 +203,8 @@ int main(int argc, char** argv) {
                   tls_config.keylog_file = v;
                   return !v.empty();
                 });
+  bool verbose = false;
+  parser.flag("-v", "level 6-7: each TCP segment also as tcpdump prints it", [&] { verbose = true; });
   appkit::DhcpSetupOptions dhcp;
   dhcp.one_line_per_message = true;  // level 7: each message its own line, at its own time
   parser.flag("--fresh", "DHCP: no lease file (neither read nor written): DISCOVER, not INIT-REBOOT",
@@ -423,14 +298,14 @@ int main(int argc, char** argv) {
     narrator.say(7, at, stack::describe(e));
   });
   std::unique_ptr<minibrowser::ConnectionPool> pool;  // for naming connections in TCP events
-  SegmentNarrator segments(host.frames_seen());
+  minibrowser::SegmentNarrator segments(host.frames_seen(), verbose);
   appkit::NatView nat;
   host.add_frame_listener([&](bool outgoing, Instant at, std::span<const std::byte> frame) {
     if (narrator.wants(7)) {
       if (auto l = nat.on_frame(outgoing, frame, iface.address(), iface.gateway())) narrator.say(7, at, *l);
     }
-    auto line = segments.on_frame(outgoing, at, frame);  // always: it counts frames for the pcap numbers
-    if (line) narrator.say(6, at, "TCP " + *line);
+    // Always: it counts frames for the pcap numbers.
+    for (const auto& line : segments.on_frame(outgoing, at, frame)) narrator.say(6, at, "TCP " + line);
   });
   iface.tcp().on_event = [&](const stack::socket::TcpEvent& e) {
     using namespace stack::socket::tcp_event;

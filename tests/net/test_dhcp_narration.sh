@@ -47,9 +47,9 @@ for kind in 'OFFER 2' 'REQUEST 3' 'ACK 5'; do
   f=$(tf "$work/fresh.pcap" "dhcp.option.dhcp == $type" -e frame.number | head -1)
   t=$(at_ms "$(grep -E "DHCP: [→←] $word" <<<"$dhcp_lines")")
   close_to "$word after DISCOVER" "$(awk -v a="$t" -v b="$t0" 'BEGIN { print a - b }')" \
-    "$(awk -v a="$(frame_ms "$work/fresh.pcap" "$f")" -v b="$p0" 'BEGIN { print a - b }')" 3
+    "$(awk -v a="$(frame_ms "$work/fresh.pcap" "$f")" -v b="$p0" 'BEGIN { print a - b }')" 15
 done
-pass "each DHCP line at its own time: the gaps after the DISCOVER match the pcap's within 3 ms"
+pass "each DHCP line at its own time: the gaps after the DISCOVER match the pcap's within 15 ms (a loaded machine delays a line, not a frame)"
 
 # The ARP probes: why, how many, how long (from the ACK to the first use of the address).
 expect_match "probe why" "$n" "DHCP: → ARP probe: who has ${yiaddr//./\\.}\? \(sender 0\.0\.0\.0; RFC 5227 address conflict detection"
@@ -61,7 +61,7 @@ ack_frame=$(tf "$work/fresh.pcap" 'dhcp.option.dhcp == 5' -e frame.number | head
 announce=$(tf "$work/fresh.pcap" "arp.src.proto_ipv4 == $yiaddr && arp.dst.proto_ipv4 == $yiaddr" -e frame.number | head -1)
 [[ -n $announce ]] || fail "no gratuitous ARP for $yiaddr in the pcap"
 took_ms=$(grep -oE '[0-9.]+ ms after' <<<"$took" | awk '{print $1}')
-close_to "the check's length" "$took_ms" "$(awk -v a="$(frame_ms "$work/fresh.pcap" "$announce")" -v b="$(frame_ms "$work/fresh.pcap" "$ack_frame")" 'BEGIN { print a - b }')" 5
+close_to "the check's length" "$took_ms" "$(awk -v a="$(frame_ms "$work/fresh.pcap" "$announce")" -v b="$(frame_ms "$work/fresh.pcap" "$ack_frame")" 'BEGIN { print a - b }')" 15
 pass "ARP probes: $probes in the pcap as narrated; the check took $took_ms ms from the ACK to the announcement"
 [[ ! -e $state ]] || fail "--fresh wrote $(find "$state" -type f)"
 pass "--fresh: no lease file written"

@@ -77,7 +77,7 @@ while read -r frame kind; do
     [[ -n $acked_before ]] || fail "frame $frame is narrated as a four-segment close but no separate ACK of the other FIN precedes it"
   fi
   closes=$((closes + 1))
-done < <(grep -oE '\[frame [0-9]+\] [←→] FIN(\+ACK \(acknowledges the other FIN too: a three| \(the other FIN was acknowledged on its own before: a four)' \
+done < <(grep -oE '\[frame [0-9]+\] [←→] FIN(\+ACK, also acking the other FIN: a three| after a separate ACK of the other FIN: a four)' \
            "$work/narration.txt" | sed -E 's/\[frame ([0-9]+)\].*(three|four)$/\1 \2/')
 ((closes >= 1)) || fail "no second FIN narrated"
 pass "close: $closes second FIN(s) named three- or four-segment as their ACK numbers in the pcap say"

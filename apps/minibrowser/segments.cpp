@@ -1,0 +1,146 @@
+#include "apps/minibrowser/segments.hpp"
+
+#include "stack/wire/describe.hpp"
+#include "stack/wire/ethernet.hpp"
+#include "stack/wire/ipv4.hpp"
+
+namespace minibrowser {
+
+using stack::Duration;
+using stack::Instant;
+
+namespace {
+
+std::string ms(Duration d) {
+  const auto us = d.micros();
+  return std::to_string(us / 1000) + "." + std::to_string((us % 1000) / 100) + " ms";
+}
+
+// Terminal columns of UTF-8 text (every code point one column: arrows and dots included).
+std::size_t columns(const std::string& s) {
+  std::size_t n = 0;
+  for (const char c : s) n += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  return n;
+}
+
+// "SYN: our ISN 268684781, MSS 1460, SACK ok, window scale 2, TS": the options the SYN carries
+// in `budget` columns — without "our"/"their" when that makes them fit (the arrow says whose), else
+// as many as fit and "…" (-v shows them all).
+std::string syn_gloss(const std::string& kind, const std::string& whose, std::uint32_t isn, const stack::wire::tcp::Repr& seg,
+                      std::size_t budget) {
+  std::vector<std::string> parts;
+  if (seg.mss) parts.push_back("MSS " + std::to_string(*seg.mss));
+  if (seg.sack_permitted) parts.push_back("SACK ok");
+  if (seg.window_scale) parts.push_back("window scale " + std::to_string(*seg.window_scale));
+  if (seg.timestamps) parts.push_back("TS");
+  if (parts.empty()) parts.push_back("no options");
+  std::string all;
+  for (const auto& p : parts) all += ", " + p;
+  const std::string isn_text = "ISN " + std::to_string(isn);
+  for (const std::string& head : {kind + ": " + whose + " " + isn_text, kind + ": " + isn_text}) {
+    if (columns(head + all) <= budget) return head + all;
+  }
+  std::string out = kind + ": " + isn_text;
+  for (const auto& p : parts) {
+    if (columns(out) + 2 + columns(p) + 3 > budget) return out + ", …";
+    out += ", " + p;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> SegmentNarrator::retransmitted(const stack::socket::TcpEndpoint& local,
+                                                          const stack::socket::TcpEndpoint& remote,
+                                                          stack::wire::tcp::SeqNum seq) const {
+  const auto f = flows_.find(Key{local.port, remote.addr.value, remote.port});
+  if (f == flows_.end()) return std::nullopt;
+  const auto s = f->second.sent.find(seq.raw);
+  // The frame that just left (the event follows its frame at once), and not a first transmission.
+  if (s == f->second.sent.end() || s->second.frame != frame_number_ || s->second.prev_frame == 0) return std::nullopt;
+  return "[frame " + std::to_string(s->second.frame) + "] → retransmission of frame " + std::to_string(s->second.prev_frame) +
+         " (" + s->second.kind + ", seq " + std::to_string(seq.raw) + ") " + ms(s->second.at - s->second.prev_at) + " after it";
+}
+
+std::vector<std::string> SegmentNarrator::on_frame(bool outgoing, Instant at, std::span<const std::byte> frame) {
+  ++frame_number_;
+  auto eth = stack::wire::ethernet::View::checked(frame);
+  if (!eth || eth->ethertype() != stack::wire::EtherType::Ipv4) return {};
+  auto ip = stack::wire::ipv4::View::checked(eth->payload());
+  if (!ip || ip->protocol() != stack::wire::IpProtocol::Tcp || ip->frag_offset() != 0) return {};
+  auto tcp = stack::wire::tcp::View::checked(ip->payload());
+  if (!tcp) return {};
+  auto seg = stack::wire::tcp::Repr::parse(*tcp);
+  if (!seg) return {};
+  const Key key = outgoing ? Key{seg->src_port, ip->dst().value, seg->dst_port} : Key{seg->dst_port, ip->src().value, seg->src_port};
+  Flow& flow = flows_[key];
+  const int dir = outgoing ? 0 : 1;
+  const std::string frame_tag = "[frame " + std::to_string(frame_number_) + "] " + (outgoing ? "→ " : "← ");
+  const std::size_t budget = kColumns - kPrefix - columns(frame_tag);
+  const std::string whose = outgoing ? "our" : "their";
+  std::string what;
+  if (seg->flags.rst) {
+    what = outgoing ? "RST: we abort the connection" : "RST: the server aborts the connection";
+  } else if (seg->flags.syn) {
+    what = syn_gloss(seg->ack ? "SYN+ACK" : "SYN", whose, seg->seq.raw, *seg, budget);
+    if (seg->ack && !outgoing) flow.synack_in = true;
+  } else if (seg->flags.fin) {
+    // RFC 9293 §3.6: the second FIN may ride on the ACK of the first (three segments in all), or
+    // follow an ACK sent on its own (four). Which one it is, from the ACK number this FIN carries.
+    const bool acks_other = flow.fin[1 - dir] && seg->ack && flow.fin_seq[1 - dir] &&
+                            (*seg->ack - (*flow.fin_seq[1 - dir] + 1)) >= 0;
+    if (!flow.fin[1 - dir]) {
+      what = outgoing ? "FIN, the first: we are done sending and will be in TIME-WAIT"
+                      : "FIN, the first: the server is done sending; it gets TIME-WAIT";
+    } else if (acks_other && flow.fin_unacked[1 - dir]) {
+      what = "FIN+ACK, also acking the other FIN: a three-segment close";
+    } else {
+      what = "FIN after a separate ACK of the other FIN: a four-segment close";
+    }
+    if (acks_other) flow.fin_unacked[1 - dir] = false;
+    flow.fin[dir] = flow.fin_unacked[dir] = true;
+    flow.fin_seq[dir] = seg->seq + static_cast<std::uint32_t>(seg->payload.size());
+  } else if (seg->payload.empty() && seg->ack) {
+    if (outgoing && flow.synack_in && !flow.handshake_done) {
+      what = "ACK (handshake complete): acknowledges their ISN + 1";
+      flow.handshake_done = true;
+    } else if (flow.fin_unacked[1 - dir]) {
+      what = "ACK of the FIN";
+      flow.fin_unacked[1 - dir] = false;
+    }
+  }
+  // Where each data byte travelled, for the TLS narration (the handshake is in the first few
+  // segments, so only the first ones of each direction are kept).
+  if (seg->flags.syn) flow.isn[dir] = seg->seq;
+  if (!seg->payload.empty() && flow.isn[dir] && flow.data[dir].size() < 256) {
+    const auto begin = static_cast<std::uint64_t>(static_cast<std::uint32_t>(seg->seq - (*flow.isn[dir] + 1)));
+    flow.data[dir].push_back({begin, begin + seg->payload.size(), frame_number_});
+  }
+  // Each outgoing segment that occupies sequence space is remembered with the transmission
+  // before it, for retransmitted() (the SYN, the FIN, data: bounded, the oldest forgotten).
+  if (outgoing && seg->segment_len() > 0) {
+    auto& sent = flow.sent[seg->seq.raw];
+    sent.prev_frame = sent.frame;
+    sent.prev_at = sent.at;
+    sent.frame = frame_number_;
+    sent.at = at;
+    sent.kind = seg->flags.syn ? "the SYN" : seg->payload.empty() ? "the FIN" : std::to_string(seg->payload.size()) + " bytes";
+    if (flow.sent.size() > 4096) flow.sent.erase(flow.sent.begin());
+  }
+  if (what.empty()) return {};
+  std::vector<std::string> lines{frame_tag + what};
+  if (verbose_) lines.push_back("[frame " + std::to_string(frame_number_) + "]   " + stack::wire::describe_frame(frame));
+  return lines;
+}
+
+std::uint64_t SegmentNarrator::frame_of(const stack::socket::TcpEndpoint& local, const stack::socket::TcpEndpoint& remote,
+                                        bool outgoing, std::uint64_t offset) const {
+  const auto it = flows_.find(Key{local.port, remote.addr.value, remote.port});
+  if (it == flows_.end()) return 0;
+  for (const auto& d : it->second.data[outgoing ? 0 : 1]) {
+    if (offset >= d.begin && offset < d.end) return d.frame;
+  }
+  return 0;
+}
+
+}  // namespace minibrowser
