@@ -78,10 +78,15 @@ bool looks_binary(const Body& body) {
 // Prints the narration of the chosen level to stderr: "[L6 +12.4 ms] TCP: …".
 class Narrator {
  public:
-  Narrator(int level, Instant start, bool colour) : level_(level), start_(start), colour_(colour) {}
+  Narrator(int level, Instant start, bool colour) : level_(level), start_(start), last_(start), colour_(colour) {}
   bool wants(int level) const { return level <= level_; }
+  // `now`: when the event happened (a frame's time, as the pcap has it). A line is never shown
+  // with a time before the line above it: the stack reports some events a little after the
+  // frames that follow them, and the narration keeps one clock, in order.
   void say(int level, Instant now, const std::string& text) const {
     if (!wants(level)) return;
+    if (now < last_) now = last_;
+    last_ = now;
     const auto us = (now - start_).micros();
     // One colour per level, so the layers stand apart on a terminal (--no-color turns it off).
     static constexpr const char* kColour[] = {"", "1", "32", "36", "35", "33", "34", "31"};
@@ -95,6 +100,7 @@ class Narrator {
  private:
   int level_;
   Instant start_;
+  mutable Instant last_;
   bool colour_;
 };
 
@@ -189,7 +195,7 @@ int main(int argc, char** argv) {
     json_path = v;
     return !v.empty();
   });
-  parser.option("--linger", "SECONDS", "keep idle connections open this long after the page (a tab left open)",
+  parser.option("--linger", "SECONDS", "stay this long after the page: idle connections open (a tab left open), then TIME-WAIT shown to its end",
                 [&](const std::string& v) { return parse_seconds(v, linger); });
   parser.option("--cacert", "FILE", "https: trust only the CA certificates in FILE (PEM) instead of the system store",
                 [&](const std::string& v) {
@@ -492,6 +498,7 @@ int main(int argc, char** argv) {
   minibrowser::ConnectionPool::Options po;
   po.max_per_host = max_per_host;
   po.idle_timeout = idle_timeout;
+  po.lingering = linger > Duration::zero();
   // TLS: one context for the run (the CA store, the key log, the sessions the pool resumes),
   // made at the first https URL.
   std::unique_ptr<appkit::tls::Context> tls_context;
@@ -812,6 +819,7 @@ int main(int argc, char** argv) {
   if (appkit::interrupted()) return stop_interrupted();
 
   // --- step 13: close every connection with FIN/ACK ---------------------------------------------------------
+  const Instant linger_end = host.now() + linger;
   if (pool && linger > Duration::zero()) {
     say(6, "pool: keeping idle connections open up to " + std::to_string(linger.secs()) +
                " s (--linger); whoever's idle timer runs out first sends the first FIN");
@@ -825,6 +833,14 @@ int main(int argc, char** argv) {
     // A connection that failed in the last turn was aborted there: one more turn of the stack so
     // that its RST leaves before we exit (the server would hold the connection otherwise).
     host.step(host.now());
+    // --linger: the rest of it watches our TIME-WAIT records end (time_wait.hpp).
+    if (linger > Duration::zero() && host.now() < linger_end) {
+      run_until([&] { return !pool->time_wait_pending(); }, linger_end - host.now());
+      if (appkit::interrupted()) return stop_interrupted();
+    }
+    if (linger > Duration::zero()) {
+      for (const auto& line : pool->time_wait_at_exit()) say(6, line);
+    }
   }
   if (narrator.wants(7)) {
     for (const auto& line : nat.mappings()) say(7, line);

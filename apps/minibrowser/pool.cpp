@@ -33,7 +33,8 @@ int ConnectionPool::number_of(stack::socket::SocketId sock) const {
   for (const auto& c : conns_) {
     if (c->sock == sock) return c->number;
   }
-  return 0;
+  if (const int n = time_wait_.number_of(sock)) return n;  // let go of by the pool, in TIME-WAIT
+  return connecting_number_;  // inside connect(): the connection being opened
 }
 
 void ConnectionPool::fetch(const appkit::Url& url, stack::wire::Ipv4Address address, http::Method method,
@@ -60,19 +61,9 @@ ConnectionPool::Conn* ConnectionPool::open_connection(const Request& r) {
   auto& tcp = host_.iface().tcp();
   const auto& addr = host_.iface().address();
   if (!addr) return nullptr;
-  auto sock = tcp.connect(addr->address, r.address, r.url.port, host_.now());
-  if (!sock) return nullptr;
-  auto c = std::make_unique<Conn>();
-  c->number = next_number_++;
-  c->key = key_of(r.url);
-  c->address = r.address;
-  c->port = r.url.port;
-  c->sock = *sock;
-  c->state = ConnState::Connecting;
-  c->since = host_.now();
-  c->last_io = c->since;
-  ++opened_;
-  const std::size_t live = live_for(c->key) + 1;
+  const std::string key = key_of(r.url);
+  const std::size_t live = live_for(key) + 1;
+  // Said before connect(), whose first state change (CLOSED → SYN-SENT) already carries the number.
   // Level 3: why this port (RFC 9110 §4.2.1 http → 80, §4.2.2 https → 443; the URL may name another).
   std::string why_port;
   if (r.url.port_is_default()) {
@@ -84,11 +75,28 @@ ConnectionPool::Conn* ConnectionPool::open_connection(const Request& r) {
                std::to_string(appkit::Url::default_port(r.url.scheme)) + ")";
   }
   say(3, "connecting to " + r.address.describe() + " port " + std::to_string(r.url.port) + why_port);
+  say(6, "pool: opening connection #" + std::to_string(next_number_) + " to " + r.url.host + " (" + std::to_string(live) +
+             " of at most " + std::to_string(options_.max_per_host) + " for this host)");
+  connecting_number_ = next_number_;
+  auto sock = tcp.connect(addr->address, r.address, r.url.port, host_.now());
+  connecting_number_ = 0;
+  if (!sock) {
+    say(6, "pool: connection #" + std::to_string(next_number_) + " could not be opened: " + stack::socket::to_string(sock.error()));
+    return nullptr;
+  }
+  auto c = std::make_unique<Conn>();
+  c->number = next_number_++;
+  c->key = key;
+  c->address = r.address;
+  c->port = r.url.port;
+  c->sock = *sock;
+  c->state = ConnState::Connecting;
+  c->since = host_.now();
+  c->last_io = c->since;
+  ++opened_;
   if (r.url.secure() && options_.tls) {
     c->tls = std::make_unique<appkit::tls::Session>(*options_.tls, r.url.host, r.url.port);
   }
-  say(6, "pool: opening connection #" + std::to_string(c->number) + " to " + r.url.host + " (" + std::to_string(live) +
-             " of at most " + std::to_string(options_.max_per_host) + " for this host)");
   conns_.push_back(std::move(c));
   max_concurrent_ = std::max(max_concurrent_, live);
   return conns_.back().get();
@@ -460,11 +468,15 @@ void ConnectionPool::pump_connection(Conn& c) {
       if (!st || *st == TcpState::Closed || *st == TcpState::TimeWait) {
         if (st == TcpState::TimeWait) {
           // RFC 9293 §3.6.1: the side that closed first keeps the 4-tuple for 2·MSL. Our stack lives
-          // in this process: when it exits, so does the entry (a kernel would keep it).
+          // in this process: when it exits, so does the entry (a kernel would keep it) — unless
+          // --linger keeps the program, and then time_wait_ shows the expiry (time_wait.hpp).
           say(6, "TCP: connection #" + std::to_string(c.number) +
                      " is in TIME-WAIT (we sent the first FIN): RFC 9293 keeps the 4-tuple for 2·MSL, 60 s in this "
-                     "stack as in Linux, against late segments; this program exits when the page is done, so its "
-                     "TIME-WAIT ends with it (the kernel's would last the 60 s)");
+                     "stack as in Linux, against late segments; " +
+                     (options_.lingering ? std::string("--linger keeps this program running, so its end is shown below")
+                                         : std::string("this program exits when the page is done, so its TIME-WAIT ends "
+                                                       "with it (the kernel's would last the 60 s)")));
+          if (const auto* tcb = tcp.tcb(c.sock)) time_wait_.entered(c.number, c.sock, tcb->local(), tcb->remote(), now);
         } else {
           say(6, "TCP: connection #" + std::to_string(c.number) + " closed" +
                      (c.peer_closed_first ? " (the server closed first, so the server is the one in TIME-WAIT)" : ""));
@@ -493,6 +505,7 @@ void ConnectionPool::drive() {
     }
   }
   for (std::size_t i = 0; i < conns_.size(); ++i) pump_connection(*conns_[i]);
+  for (const auto& line : time_wait_.poll(host_.iface().tcp(), host_.now())) say(6, line);
   // Hand queued requests to idle connections of their host, or open new ones up to the limit.
   for (auto it = pending_.begin(); it != pending_.end();) {
     const std::string key = key_of(it->url);
@@ -550,6 +563,7 @@ std::optional<Instant> ConnectionPool::next_deadline() const {
   auto consider = [&at](Instant t) {
     if (!at || t < *at) at = t;
   };
+  if (auto t = time_wait_.next_deadline(host_.iface().tcp())) consider(*t);
   for (const auto& c : conns_) {
     switch (c->state) {
       case ConnState::Connecting:

@@ -25,6 +25,7 @@
 #include "apps/common/http_client.hpp"
 #include "apps/common/tls.hpp"
 #include "apps/common/url.hpp"
+#include "apps/minibrowser/time_wait.hpp"
 
 namespace minibrowser {
 
@@ -50,6 +51,7 @@ class ConnectionPool {
     stack::Duration connect_timeout = stack::Duration::from_secs(20);
     stack::Duration response_timeout = stack::Duration::from_secs(30);  // first byte and idle reads
     appkit::tls::Context* tls = nullptr;  // for https URLs (none: https requests fail with exit 1)
+    bool lingering = false;               // --linger: TIME-WAIT may end while the program runs
   };
   // After each TLS handshake (for the level-6 narration): the pooled connection's number, its
   // TCP socket, the session, and how long the handshake took.
@@ -83,6 +85,9 @@ class ConnectionPool {
   void abort_all(const std::string& why);
   // True once every connection has finished its close handshake (TIME-WAIT or CLOSED).
   bool all_closed() const;
+  // Connections of ours still in the stack's TIME-WAIT table, and what to say of them at exit.
+  bool time_wait_pending() const { return time_wait_.pending(); }
+  std::vector<std::string> time_wait_at_exit() const { return time_wait_.at_exit(host_.iface().tcp(), host_.now()); }
 
   std::size_t connections_opened() const { return opened_; }
   std::size_t max_concurrent() const { return max_concurrent_; }
@@ -159,7 +164,9 @@ class ConnectionPool {
   PoolNarrate narrate_;
   std::deque<Request> pending_;
   std::vector<std::unique_ptr<Conn>> conns_;
+  TimeWaitWatch time_wait_;
   int next_number_ = 1;
+  int connecting_number_ = 0;  // the number of the connection inside tcp.connect(), else 0
   std::size_t opened_ = 0;
   std::size_t max_concurrent_ = 0;
   std::size_t done_ = 0;
