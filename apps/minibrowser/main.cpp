@@ -334,6 +334,8 @@ int main(int argc, char** argv) {
       const char* why = r->cause == RetransmitCause::Timeout ? "no ACK came in time, the retransmission timer fired"
                         : r->cause == RetransmitCause::FastRetransmit ? "fast retransmit after three duplicate ACKs (RFC 5681 §3.2)"
                         : r->cause == RetransmitCause::SackRecovery ? "SACK loss recovery (RFC 6675)"
+                        : r->cause == RetransmitCause::RackLoss ? "RACK: a segment sent after it arrived and a round trip passed (RFC 8985)"
+                        : r->cause == RetransmitCause::TailLossProbe ? "a tail loss probe: no ACK for two round trips (RFC 8985 §7)"
                                                                     : "a partial ACK in recovery (RFC 6582)";
       std::string text = why;
       if (r->cause == RetransmitCause::Timeout) {

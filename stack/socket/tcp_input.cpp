@@ -390,13 +390,18 @@ bool TcpSocket::process_ack(TcpContext& ctx, const Repr& seg) {
   if (probing_) retries_ = 0;
 
   if (sack_ok_) scoreboard_.update(seg.sack_blocks, snd_una_, snd_max_);
-  if (snd_una_ < ack) {
+  const bool rack = rack_on();
+  const std::optional<wire::tcp::SackBlock> dsack = rack ? rack_take_ack(ctx, seg) : std::nullopt;
+  const bool una_advanced = snd_una_ < ack;
+  if (una_advanced) {
     process_new_ack(ctx, seg, seq_len(snd_una_, ack));
   } else if (ack == snd_una_) {
     process_duplicate_ack(ctx, seg);
   }
+  if (rack && state_ != TcpState::Closed) rack_after_ack(ctx, seg, dsack, una_advanced);
   // "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated."
   update_send_window(ctx, seg);
+  if (rack && state_ != TcpState::Closed) arm_loss_probe(ctx);
 
   switch (state_) {
     case TcpState::FinWait1:
@@ -452,7 +457,9 @@ void TcpSocket::process_new_ack(TcpContext& ctx, const Repr& seg, std::uint32_t 
   // longer, the next inflated sample longer still — at 20 % loss the RTO sat at its 60 s cap.
   // So Karn's rule (RFC 6298 §3) applies to timestamps too: no sample from a TSecr older than
   // our latest retransmission. Without timestamps: only a never-retransmitted segment is timed.
-  if (ts_ok_ && seg.timestamps && seg.timestamps->second != 0) {
+  if (rack_on()) {
+    if (rack_rtt_sample_) rtt_.sample(*rack_rtt_sample_);
+  } else if (ts_ok_ && seg.timestamps && seg.timestamps->second != 0) {
     const auto ms = static_cast<std::int32_t>(ts_now(ctx.now) - seg.timestamps->second);
     if (ms >= 0 && ts_sample_ok(seg.timestamps->second)) rtt_.sample(Duration::from_millis(ms));
   } else if (timed_ && timed_->first < ack) {
@@ -490,11 +497,24 @@ void TcpSocket::process_new_ack(TcpContext& ctx, const Repr& seg, std::uint32_t 
     }
   }
   spurious_check_.reset();
-  if (in_recovery_) {
+  tlp_rearm_ = true;  // RFC 8985 §7.2: an ACK of new data restarts the probe timeout
+  if (in_recovery_ && rto_recovery_) {
+    // After a timeout (RFC 5681 §3.1): slow start until everything sent before it is ACKed.
+    cc_.on_ack(acked, ctx.now, rtt_.srtt());
+    if (ack >= recover_) {
+      in_recovery_ = false;
+      rto_recovery_ = false;
+      recovery_ended_ = true;
+      dupacks_ = 0;
+      undo_.reset();
+    }
+  } else if (in_recovery_) {
     if (ack >= recover_) {
       // RFC 6582 §3.2 step 6: full acknowledgment, leave fast recovery.
       in_recovery_ = false;
+      recovery_ended_ = true;
       dupacks_ = 0;
+      undo_.reset();
       cc_.on_recovery_exit(seq_len(snd_una_, snd_max_));
     } else {
       // RFC 6582 §3.2 step 5: partial acknowledgment. "retransmit the first unacknowledged
@@ -536,27 +556,142 @@ void TcpSocket::process_duplicate_ack(TcpContext& ctx, const Repr& seg) {
   // RFC 6675 §5: with SACK, loss is also declared once DupThresh segments' worth of data is
   // SACKed above SND.UNA (IsLost(SND.UNA)).
   const bool sack_says_lost = sack_ok_ && scoreboard_.sacked_bytes() >= static_cast<std::uint32_t>(thresh) * cap;
+  // With RACK (RFC 8985 §6.2 step 4) losses are found by time, DupThresh included: a reordering
+  // window of zero once DupThresh segments are SACKed. Duplicate ACKs only feed Limited Transmit.
+  if (rack_on()) return;
   if (!in_recovery_ && (dupacks_ >= thresh || sack_says_lost)) {
     // RFC 6582 §3.2 step 2: do not start a new recovery for losses from before the last one
     // ("If the Cumulative Acknowledgment field ... does not cover more than recover").
     if (snd_una_ <= recover_) return;
-    in_recovery_ = true;
-    if (ts_ok_) spurious_check_ = SpuriousCheck{ts_now(ctx.now), cc_};
-    recover_ = snd_max_;
-    high_rxt_ = snd_una_;
-    cc_.on_fast_retransmit(ctx.now, seq_len(snd_una_, snd_max_));
-    if (sack_ok_) {
-      cc_.set_cwnd(cc_.ssthresh());  // RFC 6675 §5 (4.2)
-      ++ctx.counters.sack_recoveries;
-    }
-    ++ctx.counters.fast_retransmits;
+    enter_fast_recovery(ctx);
     retransmit_first_ = true;
     retransmit_cause_ = tcp_event::RetransmitCause::FastRetransmit;
-    timed_.reset();
   } else if (in_recovery_ && !sack_ok_) {
     // RFC 5681 §3.2 step 4: "For each additional duplicate ACK received (after the third),
     // cwnd MUST be incremented by SMSS."
     cc_.inflate(payload_cap());
+  }
+}
+
+void TcpSocket::enter_fast_recovery(TcpContext& ctx) {
+  in_recovery_ = true;
+  rto_recovery_ = false;
+  if (ts_ok_) spurious_check_ = SpuriousCheck{ts_now(ctx.now), cc_};
+  undo_ = DsackUndo{cc_, snd_una_, 0};
+  recover_ = snd_max_;
+  high_rxt_ = snd_una_;
+  cc_.on_fast_retransmit(ctx.now, seq_len(snd_una_, snd_max_));
+  if (sack_ok_) {
+    cc_.set_cwnd(cc_.ssthresh());  // RFC 6675 §5 (4.2)
+    ++ctx.counters.sack_recoveries;
+  }
+  ++ctx.counters.fast_retransmits;
+  timed_.reset();
+}
+
+std::optional<wire::tcp::SackBlock> TcpSocket::rack_take_ack(TcpContext& ctx, const Repr& seg) {
+  const SeqNum ack = *seg.ack;
+  // RFC 8985 §6.2 step 2: a retransmission's sample is not taken when the ACK echoes the
+  // timestamp of an earlier transmission (RFC 7323 §4.3: the receiver echoes TS.Recent).
+  const bool have_echo = ts_ok_ && seg.timestamps && seg.timestamps->second != 0;
+  const std::uint32_t echo = have_echo ? seg.timestamps->second : 0;
+  // Karn's rule by segment (RFC 6298 §3): the oldest segment this ACK delivers that was sent only
+  // once times the round trip exactly, with or without timestamps, however many other segments
+  // were retransmitted meanwhile (Linux's seq_rtt / sack_rtt).
+  std::optional<Instant> acked_once, sacked_once, newest_acked;
+  bool acked_retransmission = false;
+  auto delivered = [&](const SentSegment& s) {
+    const bool echo_before = have_echo && static_cast<std::int32_t>(echo - ts_now(s.xmit_ts)) < 0;
+    rack_.on_delivered(s, ctx.now, echo_before);
+  };
+  // Steps 2-3 for what this ACK delivers: the segments below the cumulative ACK, then SACKed ones.
+  if (snd_una_ < ack) {
+    sent_.on_cumulative_ack(ack, [&](const SentSegment& s) {
+      if (!s.retransmitted && !acked_once) acked_once = s.xmit_ts;
+      acked_retransmission |= s.retransmitted;
+      if (!newest_acked || s.xmit_ts > *newest_acked) newest_acked = s.xmit_ts;
+      delivered(s);
+    });
+  }
+  sent_.on_sack(seg.sack_blocks, seq_max(snd_una_, ack), snd_max_, [&](const SentSegment& s) {
+    if (!s.retransmitted && !sacked_once) sacked_once = s.xmit_ts;
+    delivered(s);
+  });
+  // An ACK that also covers a retransmission may have been sent for it, long after the segments
+  // sent once arrived (they waited above a hole): no sample from those then (Linux does the same).
+  // Next come the segments SACKed for the first time, then the timestamp echo, when it is not
+  // older than the latest transmission of what the ACK covers (RFC 7323 §4.3, RFC 8985 §6.2).
+  rack_rtt_sample_.reset();
+  if (acked_once && !acked_retransmission) {
+    rack_rtt_sample_ = ctx.now - *acked_once;
+  } else if (sacked_once) {
+    rack_rtt_sample_ = ctx.now - *sacked_once;
+  } else if (have_echo && newest_acked && static_cast<std::int32_t>(echo - ts_now(*newest_acked)) >= 0) {
+    const auto ms = static_cast<std::int32_t>(ts_now(ctx.now) - echo);
+    if (ms >= 0) rack_rtt_sample_ = Duration::from_millis(ms);
+  }
+
+  // RFC 2883 §4: a D-SACK reports data that arrived twice. RFC 3708 §3: once every
+  // retransmission of a recovery is reported so, the recovery was needless.
+  const auto dsack = dsack_block(seg.sack_blocks, ack);
+  if (dsack) {
+    ++ctx.counters.dsacks_received;
+    if (undo_ && undo_->retrans > 0 && undo_->from < dsack->right && dsack->left < recover_ &&
+        --undo_->retrans == 0) {
+      // Linux's DSACK undo: the window before the recovery comes back (never a smaller one).
+      const CongestionControl now_cc = cc_;
+      cc_ = undo_->cc_before;
+      if (now_cc.cwnd() > cc_.cwnd()) cc_.set_cwnd(now_cc.cwnd());
+      ++ctx.counters.dsack_undos;
+      ++ctx.counters.spurious_retransmits;
+      undo_.reset();
+    }
+  }
+  return dsack;
+}
+
+void TcpSocket::rack_after_ack(TcpContext& ctx, const Repr& seg, std::optional<wire::tcp::SackBlock> dsack,
+                               bool una_advanced) {
+  // Step 4: the reordering window learns from D-SACKs and forgets after 16 calm recoveries.
+  rack_.on_ack_done(dsack.has_value(), recovery_ended_, snd_una_, snd_max_);
+  recovery_ended_ = false;
+  rack_detect_loss(ctx);
+
+  // RFC 8985 §7.4: did the probe repair a loss? An ACK beyond the probe's end, without a D-SACK
+  // for it, means the original was lost: react as to any loss (a new window, not a timeout).
+  if (tlp_ && *seg.ack >= tlp_->end_seq) {
+    const SeqNum ack = *seg.ack;
+    const bool dsack_for_probe = dsack && tlp_->end_seq.in_range(dsack->left + 1, dsack->right + 1);
+    if (!tlp_->is_retrans || dsack_for_probe) {
+      tlp_.reset();
+    } else if (ack > tlp_->end_seq) {
+      tlp_.reset();
+      ++ctx.counters.tlp_recoveries;
+      if (!in_recovery_) {
+        cc_.on_fast_retransmit(ctx.now, seq_len(snd_una_, snd_max_));
+        cc_.set_cwnd(std::max(cc_.ssthresh(), payload_cap()));
+      }
+    } else if (!una_advanced && seg.payload.empty() && !seg.flags.fin && sent_.sacked_segments() == 0) {
+      // A pure duplicate ACK at the probe's end: the original and the probe both arrived.
+      tlp_.reset();
+    }
+  }
+}
+
+void TcpSocket::rack_detect_loss(TcpContext& ctx) {
+  // Step 5. Outside recovery, with nothing SACKed, every segment sent before the latest one
+  // delivered is already cumulatively ACKed: nothing to judge (the common case costs nothing).
+  reo_at_.reset();
+  if (!in_recovery_ && sent_.sacked_segments() == 0) return;
+  const Duration reo_wnd = rack_.reo_wnd(in_recovery_, sent_.sacked_segments(), dupthresh_, rtt_.srtt());
+  const Rack::Detection d = rack_.detect_loss(sent_, ctx.now, reo_wnd);
+  ctx.counters.rack_lost += d.newly_lost;
+  if (d.timeout) reo_at_ = ctx.now + *d.timeout;
+  if (d.newly_lost > 0 && !in_recovery_) {
+    enter_fast_recovery(ctx);
+    // RFC 6675 §5 (4.3): the first lost segment goes at once, whatever the pipe says.
+    retransmit_first_ = true;
+    retransmit_cause_ = tcp_event::RetransmitCause::RackLoss;
   }
 }
 

@@ -28,6 +28,9 @@ bool data_state(TcpState s) {
 std::uint32_t TcpSocket::payload_cap() const { return snd_mss_ - (ts_ok_ ? kTimestampsLen : 0u); }
 
 std::uint32_t TcpSocket::flight() const {
+  // RACK's marks make the pipe exact at all times (Linux's packets_in_flight): sent, minus SACKed,
+  // minus lost and not yet sent again.
+  if (rack_on()) return sent_.in_flight();
   if (in_recovery_ && sack_ok_) return scoreboard_.pipe(snd_una_, snd_max_, high_rxt_, loss_rule());
   return seq_len(snd_una_, seq_max(snd_nxt_, snd_una_));
 }
@@ -101,6 +104,18 @@ void TcpSocket::on_timers(TcpContext& ctx) {
     delayed_ack_at_.reset();
     ack_now_ = true;
   }
+  if (reo_at_ && now >= *reo_at_) {
+    // RFC 8985 §6.2 step 5: RACK's reordering timer; segments whose patience ran out are lost.
+    reo_at_.reset();
+    rack_detect_loss(ctx);
+  }
+  if (tlp_at_ && now >= *tlp_at_) {
+    // RFC 8985 §7.3: the probe timeout. The probe goes out in dispatch(); the retransmission
+    // timer starts again from now, so the probe gets its chance before a timeout.
+    tlp_at_.reset();
+    tlp_due_ = true;
+    rto_at_ = now + rtt_.rto();
+  }
   if (rto_at_ && now >= *rto_at_) on_retransmit_timeout(ctx);
   if (persist_at_ && now >= *persist_at_) {
     persist_at_.reset();
@@ -163,6 +178,31 @@ void TcpSocket::on_retransmit_timeout(TcpContext& ctx) {
   ++ctx.counters.rto_expired;
   // RFC 5681 §3.1 eq. 4 and the loss window; RFC 6582 §4: recover = highest sequence sent.
   cc_.on_timeout(seq_len(snd_una_, snd_max_));
+  tlp_.reset();
+  tlp_at_.reset();
+  tlp_due_ = false;
+  reo_at_.reset();
+  undo_.reset();
+  if (rack_on() && !handshake) {
+    // RFC 8985 §6.3: after a timeout every segment not SACKed is lost, and the recovery
+    // retransmits them in order as slow start opens cwnd, skipping what the peer holds; RACK
+    // then finds a lost retransmission from the SACKs of later ones instead of by another
+    // timeout. The SACK marks are kept (as Linux keeps them) unless the timer fires again
+    // without progress: the receiver may have reneged (RFC 2018 §8), so then all goes again.
+    const bool forget_sacks = retries_ > 1;
+    sent_.mark_all_lost(forget_sacks);
+    if (forget_sacks) scoreboard_.clear();
+    spurious_check_.reset();
+    in_recovery_ = true;
+    rto_recovery_ = true;
+    dupacks_ = 0;
+    recover_ = snd_max_;
+    high_rxt_ = snd_una_;
+    timed_.reset();
+    retransmit_first_ = true;
+    retransmit_cause_ = tcp_event::RetransmitCause::Timeout;
+    return;
+  }
   in_recovery_ = false;
   spurious_check_.reset();
   dupacks_ = 0;
@@ -247,8 +287,11 @@ std::uint32_t TcpSocket::send_segment(TcpContext& ctx, std::vector<std::byte>& s
   }
   if (used > 0) {
     const SeqNum end = seq + used;
+    if (rack_on() && !r.flags.syn) sent_.on_transmit(seq, end, ctx.now);  // RFC 8985 §6.1 xmit_ts
+    if (seq >= snd_max_) tlp_rearm_ = true;  // RFC 8985 §7.2: new data restarts the probe timeout
     if (seq < snd_max_) {
       ++ctx.counters.retransmitted;
+      if (undo_) ++undo_->retrans;
       if (ts_ok_) ts_rtx_floor_ = ts_now(ctx.now);
       ctx.event(tcp_event::Retransmitted{id_, seq, used, rtt_.rto(), retransmit_cause_});
       if (timed_ && seq <= timed_->first && timed_->first < end) timed_.reset();  // Karn
@@ -279,17 +322,35 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
     const std::uint32_t cap = payload_cap();
     if (retransmit_first_) {
       // Fast retransmit (RFC 5681 §3.2 step 3), partial ACK (RFC 6582 §3.2 step 5) or timeout:
-      // the segment at SND.UNA, whatever the windows say.
+      // the segment at SND.UNA (with RACK: the first one marked lost), whatever the windows say.
       retransmit_first_ = false;
-      const std::uint32_t outstanding = seq_len(snd_una_, snd_max_);
-      const std::uint32_t len = std::min(cap, outstanding);
-      const std::uint32_t used = send_segment(ctx, scratch, emit, snd_una_, len);
-      high_rxt_ = seq_max(high_rxt_, snd_una_ + used);
-      snd_nxt_ = seq_max(snd_nxt_, snd_una_ + used);
-      if (in_recovery_ && sack_ok_) retransmit_cause_ = tcp_event::RetransmitCause::SackRecovery;
+      SeqNum at = snd_una_;
+      std::uint32_t len = std::min(cap, seq_len(snd_una_, snd_max_));
+      if (rack_on()) {
+        const SentSegment* lost = sent_.first_lost();
+        if (lost == nullptr) continue;
+        at = lost->start;
+        len = std::min(cap, lost->len());
+      }
+      const std::uint32_t used = send_segment(ctx, scratch, emit, at, len);
+      high_rxt_ = seq_max(high_rxt_, at + used);
+      if (!rack_on()) snd_nxt_ = seq_max(snd_nxt_, at + used);
+      if (in_recovery_ && sack_ok_ && !rto_recovery_) retransmit_cause_ = tcp_event::RetransmitCause::SackRecovery;
+      if (rack_on() && !rto_recovery_) retransmit_cause_ = tcp_event::RetransmitCause::RackLoss;
       continue;
     }
-    if (in_recovery_ && sack_ok_ && scoreboard_.pipe(snd_una_, snd_max_, high_rxt_, loss_rule()) + cap <= cc_.cwnd()) {
+    if (rack_on()) {
+      // RFC 8985 with RFC 6675 §5 (C): while the pipe leaves room for a segment, what RACK
+      // marked lost goes first, in sequence order; then new data below.
+      const SentSegment* lost = sent_.first_lost();
+      if (lost != nullptr && sent_.in_flight() + cap <= cc_.cwnd()) {
+        const SeqNum at = lost->start;
+        const std::uint32_t used = send_segment(ctx, scratch, emit, at, std::min(cap, lost->len()));
+        if (used == 0) break;
+        high_rxt_ = seq_max(high_rxt_, at + used);
+        continue;
+      }
+    } else if (in_recovery_ && sack_ok_ && scoreboard_.pipe(snd_una_, snd_max_, high_rxt_, loss_rule()) + cap <= cc_.cwnd()) {
       // RFC 6675 §5 (C): "while (cwnd - pipe) >= 1 SMSS", retransmit the next hole.
       if (auto hole = scoreboard_.next_hole(snd_una_, high_rxt_, loss_rule(), payload_cap())) {
         const std::uint32_t used = send_segment(ctx, scratch, emit, hole->first, hole->second);
@@ -333,6 +394,10 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
       }
     }
   }
+  if (tlp_due_) {
+    tlp_due_ = false;
+    send_loss_probe(ctx, scratch, emit);
+  }
   if (keepalive_probe_due_) {
     keepalive_probe_due_ = false;
     // RFC 9293 §3.8.4: "<SEQ=SND.NXT-1><ACK=RCV.NXT>" with no data elicits an ACK.
@@ -358,6 +423,47 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
   } else {
     persist_at_.reset();
   }
+  arm_loss_probe(ctx);
+}
+
+// RFC 8985 §7.2: after new data is sent or new data is ACKed, a probe timeout of about two
+// round trips, unless a recovery, a probe episode or a zero window is under way.
+void TcpSocket::arm_loss_probe(TcpContext& ctx) {
+  const bool rearm = tlp_rearm_;
+  tlp_rearm_ = false;
+  if (!rack_on() || !data_state(state_) || in_recovery_ || tlp_ || probing_ || snd_wnd_ == 0 || !rto_at_ ||
+      snd_una_ == snd_max_ || sent_.sacked_segments() > 0) {
+    tlp_at_.reset();
+    return;
+  }
+  if (tlp_at_ && !rearm) return;
+  const bool one_segment = seq_len(snd_una_, snd_max_) <= payload_cap();
+  const Duration rto_left = *rto_at_ > ctx.now ? *rto_at_ - ctx.now : Duration::zero();
+  tlp_at_ = ctx.now + tlp_timeout(rtt_.srtt(), one_segment, config_.tlp_max_ack_delay, rto_left);
+}
+
+// RFC 8985 §7.3: the probe is a new segment when one may be sent, else the last segment sent
+// again; either way it asks the peer for a SACK that shows what is missing.
+void TcpSocket::send_loss_probe(TcpContext& ctx, std::vector<std::byte>& scratch, const Emit& emit) {
+  if (!rack_on() || !data_state(state_) || in_recovery_ || tlp_ || snd_una_ == snd_max_ || sent_.empty()) return;
+  const std::uint32_t cap = payload_cap();
+  const SeqNum right = snd_una_ + snd_wnd_;
+  const std::uint32_t unsent = snd_nxt_ < tx_end() ? seq_len(snd_nxt_, tx_end()) : 0;
+  const std::uint32_t wnd_room = snd_nxt_ < right ? seq_len(snd_nxt_, right) : 0;
+  ++ctx.counters.tlp_probes;
+  if (unsent > 0 && wnd_room > 0 && snd_nxt_ == snd_max_) {
+    snd_nxt_ += send_segment(ctx, scratch, emit, snd_nxt_, std::min({unsent, cap, wnd_room}));
+    tlp_ = TlpEpisode{snd_nxt_, false};
+    return;
+  }
+  const SentSegment& last = *sent_.last();
+  const std::uint32_t len = std::min(cap, last.len());
+  const SeqNum at = last.end - len;
+  const auto cause = retransmit_cause_;
+  retransmit_cause_ = tcp_event::RetransmitCause::TailLossProbe;
+  (void)send_segment(ctx, scratch, emit, at, len);
+  retransmit_cause_ = cause;
+  tlp_ = TlpEpisode{snd_max_, true};
 }
 
 }  // namespace stack::socket

@@ -80,6 +80,8 @@ std::string describe(const TcpEvent& e) {
           const char* why = ev.cause == RetransmitCause::Timeout          ? "timeout"
                             : ev.cause == RetransmitCause::FastRetransmit ? "fast retransmit"
                             : ev.cause == RetransmitCause::SackRecovery   ? "SACK recovery"
+                            : ev.cause == RetransmitCause::RackLoss       ? "RACK"
+                            : ev.cause == RetransmitCause::TailLossProbe  ? "tail loss probe"
                                                                           : "partial ACK";
           return sock(ev.id) + "retransmit seq " + std::to_string(ev.seq.raw) + " len " + std::to_string(ev.len) +
                  " (" + why + ", rto " + ev.rto.describe() + ")";
@@ -306,6 +308,9 @@ void TcpSocket::reset_connection(TcpContext& ctx, std::optional<TcpError> error)
   keepalive_at_.reset();
   time_wait_at_.reset();
   fin_wait2_at_.reset();
+  reo_at_.reset();
+  tlp_at_.reset();
+  tlp_due_ = false;
   ack_now_ = false;
   retransmit_first_ = false;
   set_state(ctx, TcpState::Closed);
@@ -357,6 +362,8 @@ std::optional<Instant> TcpSocket::poll_at(Instant now) const {
   take(keepalive_at_);
   take(time_wait_at_);
   take(fin_wait2_at_);
+  take(reo_at_);
+  take(tlp_at_);
   return at;
 }
 

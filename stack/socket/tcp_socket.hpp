@@ -2,7 +2,8 @@
 //
 // Read first: RFC 9293 §3.3 (sequence variables), §3.10 (event processing); RFC 6298 (RTO);
 // RFC 5681 + RFC 6582 (congestion control, NewReno); RFC 7323 (window scale, timestamps, PAWS);
-// RFC 2018 + RFC 6675 (SACK); RFC 5961 (blind-attack mitigations).
+// RFC 2018 + RFC 6675 (SACK); RFC 8985 (RACK-TLP loss detection); RFC 5961 (blind-attack
+// mitigations).
 //
 // The socket is driven by TcpLayer (tcp_layer.hpp), which owns demultiplexing, listeners, ISNs
 // and ports. Input lives in tcp_input.cpp (RFC 9293 "SEGMENT ARRIVES"), output and timers in
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "stack/socket/tcp_congestion.hpp"
+#include "stack/socket/tcp_rack.hpp"
 #include "stack/socket/tcp_receiver.hpp"
 #include "stack/socket/tcp_rtt.hpp"
 #include "stack/socket/tcp_sack.hpp"
@@ -107,13 +109,21 @@ struct TcpCounters {
   std::uint64_t syncookies_sent = 0;       // SYN-ACKs sent statelessly, the SYN queue full (RFC 4987 §3.6)
   std::uint64_t syncookies_validated = 0;  // ACKs whose cookie checked out: a connection made from it
   std::uint64_t syncookies_failed = 0;     // ACKs to a listener whose cookie did not check out (RST)
+  std::uint64_t rack_lost = 0;             // segments RACK declared lost (RFC 8985 §6.2 step 5)
+  std::uint64_t tlp_probes = 0;            // tail loss probes sent (RFC 8985 §7.3)
+  std::uint64_t tlp_recoveries = 0;        // losses a probe repaired: the original was lost (§7.4)
+  std::uint64_t dsacks_received = 0;       // ACKs whose first SACK block was a D-SACK (RFC 2883)
+  std::uint64_t dsack_undos = 0;           // recoveries undone: every retransmission D-SACKed (RFC 3708)
   std::array<std::uint64_t, kTcpDropCount> drops{};
 };
 
 // What happened, for the narrator (docs/architecture.md "Narration from events").
 namespace tcp_event {
 struct StateChanged { SocketId id; TcpState from; TcpState to; };
-enum class RetransmitCause { Timeout, FastRetransmit, SackRecovery, PartialAck };
+// FastRetransmit: DupThresh duplicate ACKs or SACKed segments (RFC 5681, RFC 6675); RackLoss: a
+// segment sent after it was delivered and a round trip has passed (RFC 8985 §6.2);
+// TailLossProbe: the probe of RFC 8985 §7.3, not (yet) a loss.
+enum class RetransmitCause { Timeout, FastRetransmit, SackRecovery, PartialAck, RackLoss, TailLossProbe };
 struct Retransmitted { SocketId id; SeqNum seq; std::uint32_t len; Duration rto; RetransmitCause cause; };
 struct WindowProbe { SocketId id; SeqNum seq; };
 struct PeerWindow { SocketId id; std::uint32_t window; };  // the peer's window became 0 or reopened
@@ -141,6 +151,11 @@ struct TcpConfig {
   bool sack = true;                               // offer SACK-permitted (RFC 2018)
   bool timestamps = true;                         // offer timestamps (RFC 7323)
   bool window_scaling = true;                     // offer window scale (RFC 7323 §2)
+  // RFC 8985: RACK-TLP loss detection when SACK is negotiated (on by default, like Linux's
+  // tcp_recovery = 1); off, losses are found by RFC 6675's DupThresh and the RTO alone.
+  bool rack = true;
+  // RFC 8985 §7.2 WCDelAckT: how long a peer may hold back the ACK of a lone segment.
+  Duration tlp_max_ack_delay = Duration::from_millis(200);
   // RFC 4987 §3.6: when a listener's SYN queue is full, answer SYNs with a SYN-ACK whose ISN is a
   // cookie and keep no state (on by default, like Linux's tcp_syncookies = 1).
   bool syn_cookies = true;
@@ -297,6 +312,9 @@ class TcpSocket {
   int dupthresh() const { return dupthresh_; }
   bool in_recovery() const { return in_recovery_; }
   std::optional<Instant> rto_at() const { return rto_at_; }
+  std::optional<Instant> tlp_at() const { return tlp_at_; }
+  const SentLog& sent_log() const { return sent_; }
+  const Rack& rack() const { return rack_; }
   std::optional<Instant> time_wait_at() const { return time_wait_at_; }
 
   // RFC 6191 §2 (RFC 9293 §3.10.7.4 MAY-2): may this SYN, arriving for the 4-tuple this socket
@@ -324,6 +342,16 @@ class TcpSocket {
   void take_syn_options(const Repr& syn);
   void challenge_ack(TcpContext& ctx, const char* reason);
   void enter_time_wait(TcpContext& ctx);
+  // RFC 6675 §5 (with RFC 5681 §3.2): start fast recovery, the loss found by DupThresh or RACK.
+  void enter_fast_recovery(TcpContext& ctx);
+  // RACK-TLP's part of one ACK (RFC 8985 §6.2 steps 1-3, D-SACK), before the cumulative ACK is
+  // applied; returns the D-SACK block the ACK carried, if any.
+  std::optional<wire::tcp::SackBlock> rack_take_ack(TcpContext& ctx, const Repr& seg);
+  // Steps 4-5 after the ACK: the reordering window, marking losses, starting recovery; then the
+  // probe's outcome (§7.4).
+  void rack_after_ack(TcpContext& ctx, const Repr& seg, std::optional<wire::tcp::SackBlock> dsack,
+                      bool una_advanced);
+  void rack_detect_loss(TcpContext& ctx);
   void reset_connection(TcpContext& ctx, std::optional<TcpError> error);
 
   // tcp_output.cpp
@@ -340,7 +368,8 @@ class TcpSocket {
   std::uint32_t flight() const;
   std::uint32_t payload_cap() const;
   bool window_update_due() const;
-  void arm_timers(TcpContext& ctx);
+  void send_loss_probe(TcpContext& ctx, std::vector<std::byte>& scratch, const Emit& emit);
+  void arm_loss_probe(TcpContext& ctx);
 
   // tcp_socket.cpp
   void set_state(TcpContext& ctx, TcpState to);
@@ -438,6 +467,26 @@ class TcpSocket {
   bool retransmit_first_ = false;  // send the segment at SND.UNA now (fast retransmit, RTO, partial ACK)
   tcp_event::RetransmitCause retransmit_cause_ = tcp_event::RetransmitCause::Timeout;
   SackScoreboard scoreboard_;  // what the peer SACKed above SND.UNA (tcp_sack.hpp)
+  // The recovery was started by a retransmission timeout (RFC 8985 §6.3, RFC 5681 §3.1): cwnd
+  // grows by slow start, and its end does not set cwnd from ssthresh.
+  bool rto_recovery_ = false;
+  bool recovery_ended_ = false;  // by the ACK being processed (RACK's reo_wnd_persist counts them)
+
+  // RACK-TLP (RFC 8985, tcp_rack.hpp), when SACK was negotiated and config_.rack.
+  bool rack_on() const { return sack_ok_ && config_.rack; }
+  SentLog sent_;                   // every segment in flight, with its send time and marks
+  Rack rack_;
+  std::optional<Instant> reo_at_;  // RACK's reordering timer (§6.2 step 5)
+  std::optional<Duration> rack_rtt_sample_;  // from the log, for the ACK being processed
+  std::optional<Instant> tlp_at_;  // the probe timeout, PTO (§7.2)
+  bool tlp_due_ = false;
+  bool tlp_rearm_ = false;         // new data sent or new data ACKed: PTO starts again (§7.2)
+  struct TlpEpisode { SeqNum end_seq; bool is_retrans; };
+  std::optional<TlpEpisode> tlp_;  // TLP.end_seq and TLP.is_retrans (§7.1)
+  // RFC 3708 (and Linux's undo_retrans): the congestion state before a recovery, and how many of
+  // its retransmissions no D-SACK has yet shown to be needless. At zero, the recovery was spurious.
+  struct DsackUndo { CongestionControl cc_before; SeqNum from; int retrans = 0; };
+  std::optional<DsackUndo> undo_;
 };
 
 }  // namespace stack::socket

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <deque>
 
-#include "support/tcp_fixtures.hpp"
+#include "support/tcp_data_fixtures.hpp"
 
 using namespace test::tcp;
 using stack::to_bytes;
@@ -16,71 +16,6 @@ using stack::socket::TcpError;
 using stack::wire::tcp::SackBlock;
 
 namespace {
-
-constexpr std::uint32_t kMss = 1460;
-
-// Room for several segments in flight, NewReno so cwnd arithmetic reads as in RFC 5681.
-TcpLayer::Config data_config(bool sack = false, bool timestamps = false) {
-  auto c = plain_config();
-  c.send_buffer = 64 * 1024;
-  c.recv_buffer = 64 * 1024;
-  c.congestion = CongestionAlgorithm::NewReno;
-  c.sack = sack;
-  c.timestamps = timestamps;
-  c.nodelay = true;
-  return c;
-}
-
-// Active open; the peer's SYN-ACK offers a 65535-byte window, MSS 1460 and, if asked, SACK and
-// timestamps (peer TSval 100 at 0 ms, one tick per ms).
-SocketId open(Harness& h, bool sack = false, bool timestamps = false) {
-  auto id = h.layer.connect(kLocal, kRemote, 80, h.now);
-  REQUIRE(id.ok());
-  const Sent syn = h.expect_one();
-  Repr synack = h.from_peer(*id);
-  synack.flags.syn = true;
-  synack.seq = kRemoteSeq;
-  synack.ack = syn.repr.seq + 1;
-  synack.mss = 1460;
-  synack.window_raw = 65535;
-  synack.sack_permitted = sack;
-  if (timestamps) {
-    REQUIRE(syn.repr.timestamps);
-    synack.timestamps = std::pair{100u, syn.repr.timestamps->first};
-  }
-  h.deliver(synack);
-  (void)h.expect_one();
-  REQUIRE(h.layer.state(*id) == TcpState::Established);
-  return *id;
-}
-
-// A pure ACK from the peer.
-Repr peer_ack(const Harness& h, SocketId id, SeqNum ack, std::uint16_t window = 65535) {
-  Repr r = h.from_peer(id);
-  r.seq = h.layer.tcb(id)->rcv_nxt();
-  r.ack = ack;
-  r.window_raw = window;
-  return r;
-}
-
-SeqNum end_of(const Sent& s) { return s.repr.seq + s.repr.segment_len(); }
-
-// Queues `segments` full segments and ACKs the first ones one by one (slow start: +1 SMSS per
-// ACK, RFC 5681 §3.1) until `want` segments are in flight; returns those, in order.
-std::vector<Sent> fill_pipe(Harness& h, SocketId id, std::size_t segments, std::size_t want) {
-  const std::size_t cap = h.layer.tcb(id)->ts_ok() ? kMss - 12 : kMss;  // RFC 7323 option bytes
-  REQUIRE(*h.layer.send(id, Bytes(segments * cap, std::byte{'x'})) == segments * cap);
-  std::deque<Sent> out;
-  for (auto& s : h.collect()) out.push_back(s);
-  while (out.size() < want) {
-    REQUIRE_FALSE(out.empty());
-    h.deliver(peer_ack(h, id, end_of(out.front())));
-    out.pop_front();
-    for (auto& s : h.collect()) out.push_back(s);
-  }
-  for (const auto& s : out) REQUIRE(s.payload.size() == cap);
-  return {out.begin(), out.end()};
-}
 
 // Sends `n` bytes of 'a', and the peer acknowledges all of them with a zero window: the start of
 // every persist-timer test. Returns the data segment.
@@ -240,8 +175,11 @@ TEST_SUITE("socket/tcp recovery") {
   }
 
   // ---- SACK (RFC 2018, RFC 6675) ----
-  TEST_CASE("SACK: recovery retransmits exactly the holes, once each, never SACKed data (RFC 6675 §5)") {
-    Harness h(data_config(true));
+  TEST_CASE("SACK without RACK: recovery retransmits exactly the holes, once each, never SACKed data (RFC 6675 §5)") {
+    // RFC 6675 alone (DupThresh); with RACK on, tests/socket/test_tcp_rack.cpp.
+    auto config = data_config(true);
+    config.rack = false;
+    Harness h(config);
     const SocketId id = open(h, true);
     REQUIRE(h.layer.tcb(id)->sack_ok());
     const auto p = fill_pipe(h, id, 9, 6);  // P0 and P2 lost; P1, P3, P4, P5 arrive
@@ -331,7 +269,7 @@ TEST_SUITE("socket/tcp recovery") {
     Harness h(data_config(true));
     const SocketId id = open(h, true);
     const auto p = fill_pipe(h, id, 9, 6);
-    h.at_ms(100);
+    h.at_ms(5);  // before the tail loss probe (RFC 8985 §7.2: 10 ms at the earliest)
     for (int i = 0; i < 2; ++i) {
       Repr a = peer_ack(h, id, p[0].repr.seq);
       a.sack_blocks[0] = SackBlock{end_of(p[5]), end_of(p[5]) + 100000};  // beyond SND.NXT
@@ -340,6 +278,7 @@ TEST_SUITE("socket/tcp recovery") {
     }
     h.expect_silence();
     CHECK_FALSE(h.layer.tcb(id)->in_recovery());
+    CHECK(h.layer.counters().rack_lost == 0);
   }
 
   // ---- zero window (RFC 9293 §3.8.6.1) ----
