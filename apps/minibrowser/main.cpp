@@ -305,28 +305,32 @@ int main(int argc, char** argv) {
   });
   std::unique_ptr<minibrowser::ConnectionPool> pool;  // for naming connections in TCP events
   minibrowser::SegmentNarrator segments(host.frames_seen(), verbose);
+  segments.number_of = [&](std::uint16_t local_port, stack::wire::Ipv4Address remote, std::uint16_t remote_port) {
+    return pool ? pool->number_of(local_port, remote, remote_port) : 0;
+  };
   appkit::NatView nat;
   host.add_frame_listener([&](bool outgoing, Instant at, std::span<const std::byte> frame) {
     if (narrator.wants(7)) {
       if (auto l = nat.on_frame(outgoing, frame, iface.address(), iface.gateway())) narrator.say(7, at, *l);
     }
     // Always: it counts frames for the pcap numbers.
-    for (const auto& line : segments.on_frame(outgoing, at, frame)) narrator.say(6, at, "TCP " + line);
+    for (const auto& line : segments.on_frame(outgoing, at, frame)) narrator.say(6, at, "TCP" + line);
   });
   iface.tcp().on_event = [&](const stack::socket::TcpEvent& e) {
     using namespace stack::socket::tcp_event;
     const Instant at = host.now();
-    auto conn = [&](stack::socket::SocketId id) {
+    // "TCP #n": connection #n of the pool (the same number its pool, TLS and summary lines use).
+    auto tcp_n = [&](stack::socket::SocketId id) {
       const int n = pool ? pool->number_of(id) : 0;
-      return n ? "connection #" + std::to_string(n) : std::string("a connection");
+      return n ? "TCP #" + std::to_string(n) : std::string("TCP");
     };
     if (const auto* s = std::get_if<StateChanged>(&e)) {
-      narrator.say(6, at, "TCP: " + conn(s->id) + " " + stack::socket::to_string(s->from) + " → " +
+      narrator.say(6, at, tcp_n(s->id) + ": " + stack::socket::to_string(s->from) + " → " +
                               stack::socket::to_string(s->to));
     } else if (const auto* f = std::get_if<FinSent>(&e)) {
-      if (f->first) narrator.say(6, at, "TCP: we send the first FIN on " + conn(f->id) + ": we will be the side in TIME-WAIT");
+      if (f->first) narrator.say(6, at, tcp_n(f->id) + ": we send the first FIN: we will be the side in TIME-WAIT");
     } else if (const auto* f2 = std::get_if<FinReceived>(&e)) {
-      if (f2->first) narrator.say(6, at, "TCP: the server sent the first FIN on " + conn(f2->id) + ": it will be the side in TIME-WAIT");
+      if (f2->first) narrator.say(6, at, tcp_n(f2->id) + ": the server sent the first FIN: it will be the side in TIME-WAIT");
     } else if (const auto* r = std::get_if<Retransmitted>(&e)) {
       // Said with the frame that carried it (SegmentNarrator), naming the frame it repeats and the
       // time that really passed. The event's rto is the timeout for the next time, already
@@ -350,9 +354,9 @@ int main(int argc, char** argv) {
       }
       const auto* tcb = iface.tcp().tcb(r->id);
       if (auto line = tcb ? segments.retransmitted(tcb->local(), tcb->remote(), r->seq) : std::nullopt) {
-        narrator.say(6, at, "TCP " + *line + ": " + conn(r->id) + ": " + text);
+        narrator.say(6, at, tcp_n(r->id) + " " + *line + ": " + text);
       } else {
-        narrator.say(6, at, "TCP: " + conn(r->id) + ": retransmission of seq " + std::to_string(r->seq.raw) + ": " + text);
+        narrator.say(6, at, tcp_n(r->id) + ": retransmission of seq " + std::to_string(r->seq.raw) + ": " + text);
       }
     } else if (std::holds_alternative<RstReceived>(e) || std::holds_alternative<RstSent>(e)) {
       narrator.say(6, at, stack::socket::describe(e));

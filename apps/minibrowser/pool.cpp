@@ -37,6 +37,17 @@ int ConnectionPool::number_of(stack::socket::SocketId sock) const {
   return connecting_number_;  // inside connect(): the connection being opened
 }
 
+int ConnectionPool::number_of(std::uint16_t local_port, stack::wire::Ipv4Address remote, std::uint16_t remote_port) const {
+  const auto& tcp = host_.iface().tcp();
+  for (const auto& c : conns_) {
+    if (const auto* tcb = tcp.tcb(c->sock);
+        tcb && tcb->local().port == local_port && tcb->remote().addr == remote && tcb->remote().port == remote_port) {
+      return c->number;
+    }
+  }
+  return time_wait_.number_of(local_port, remote, remote_port);
+}
+
 void ConnectionPool::fetch(const appkit::Url& url, stack::wire::Ipv4Address address, http::Method method,
                            Callback callback, SinkFor sink_for) {
   Request r{url, address, method, std::move(callback), host_.now(), 0, detailed_next_, std::move(sink_for)};
@@ -306,7 +317,7 @@ void ConnectionPool::pump_connection(Conn& c) {
                         stack::socket::to_string(*err));
       }
       if (st == TcpState::Established || st == TcpState::CloseWait) {
-        say(6, "TCP: connection #" + std::to_string(c.number) + " established — three-way handshake took " +
+        say(6, "TCP #" + std::to_string(c.number) + ": established — three-way handshake took " +
                    ms(now - c.since));
         if (c.tls) {
           c.state = ConnState::Handshaking;
@@ -470,7 +481,7 @@ void ConnectionPool::pump_connection(Conn& c) {
           // RFC 9293 §3.6.1: the side that closed first keeps the 4-tuple for 2·MSL. Our stack lives
           // in this process: when it exits, so does the entry (a kernel would keep it) — unless
           // --linger keeps the program, and then time_wait_ shows the expiry (time_wait.hpp).
-          say(6, "TCP: connection #" + std::to_string(c.number) +
+          say(6, "TCP #" + std::to_string(c.number) +
                      " is in TIME-WAIT (we sent the first FIN): RFC 9293 keeps the 4-tuple for 2·MSL, 60 s in this "
                      "stack as in Linux, against late segments; " +
                      (options_.lingering ? std::string("--linger keeps this program running, so its end is shown below")
@@ -478,13 +489,13 @@ void ConnectionPool::pump_connection(Conn& c) {
                                                        "with it (the kernel's would last the 60 s)")));
           if (const auto* tcb = tcp.tcb(c.sock)) time_wait_.entered(c.number, c.sock, tcb->local(), tcb->remote(), now);
         } else {
-          say(6, "TCP: connection #" + std::to_string(c.number) + " closed" +
+          say(6, "TCP #" + std::to_string(c.number) + ": closed" +
                      (c.peer_closed_first ? " (the server closed first, so the server is the one in TIME-WAIT)" : ""));
         }
         tcp.close(c.sock);
         c.state = ConnState::Closed;
       } else if (now - c.since >= Duration::from_secs(10)) {
-        say(6, "TCP: connection #" + std::to_string(c.number) + " stuck in " + stack::socket::to_string(*st) +
+        say(6, "TCP #" + std::to_string(c.number) + ": stuck in " + stack::socket::to_string(*st) +
                    " for 10 s; aborting");
         tcp.abort(c.sock);
         tcp.close(c.sock);

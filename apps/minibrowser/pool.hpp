@@ -85,6 +85,8 @@ class ConnectionPool {
   void abort_all(const std::string& why);
   // True once every connection has finished its close handshake (TIME-WAIT or CLOSED).
   bool all_closed() const;
+  // The number of the connection with these ends (the frames' view), or 0.
+  int number_of(std::uint16_t local_port, stack::wire::Ipv4Address remote, std::uint16_t remote_port) const;
   // Connections of ours still in the stack's TIME-WAIT table, and what to say of them at exit.
   bool time_wait_pending() const { return time_wait_.pending(); }
   std::vector<std::string> time_wait_at_exit() const { return time_wait_.at_exit(host_.iface().tcp(), host_.now()); }

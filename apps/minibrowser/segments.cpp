@@ -24,8 +24,8 @@ std::size_t columns(const std::string& s) {
 }
 
 // "SYN: our ISN 268684781, MSS 1460, SACK ok, window scale 2, TS": the options the SYN carries
-// in `budget` columns — without "our"/"their" when that makes them fit (the arrow says whose), else
-// as many as fit and "…" (-v shows them all).
+// in `budget` columns — without "our"/"their" when that makes them fit (the arrow says whose), then
+// with "wscale", else as many as fit and "…" (-v shows them all).
 std::string syn_gloss(const std::string& kind, const std::string& whose, std::uint32_t isn, const stack::wire::tcp::Repr& seg,
                       std::size_t budget) {
   std::vector<std::string> parts;
@@ -34,12 +34,16 @@ std::string syn_gloss(const std::string& kind, const std::string& whose, std::ui
   if (seg.window_scale) parts.push_back("window scale " + std::to_string(*seg.window_scale));
   if (seg.timestamps) parts.push_back("TS");
   if (parts.empty()) parts.push_back("no options");
-  std::string all;
-  for (const auto& p : parts) all += ", " + p;
+  std::string all, shorter;  // shorter: "wscale" for "window scale", as tcpdump says it
+  for (const auto& p : parts) {
+    all += ", " + p;
+    shorter += ", " + (p.rfind("window scale ", 0) == 0 ? "wscale " + p.substr(13) : p);
+  }
   const std::string isn_text = "ISN " + std::to_string(isn);
   for (const std::string& head : {kind + ": " + whose + " " + isn_text, kind + ": " + isn_text}) {
     if (columns(head + all) <= budget) return head + all;
   }
+  if (columns(kind + ": " + isn_text + shorter) <= budget) return kind + ": " + isn_text + shorter;
   std::string out = kind + ": " + isn_text;
   for (const auto& p : parts) {
     if (columns(out) + 2 + columns(p) + 3 > budget) return out + ", …";
@@ -75,7 +79,9 @@ std::vector<std::string> SegmentNarrator::on_frame(bool outgoing, Instant at, st
   const Key key = outgoing ? Key{seg->src_port, ip->dst().value, seg->dst_port} : Key{seg->dst_port, ip->src().value, seg->src_port};
   Flow& flow = flows_[key];
   const int dir = outgoing ? 0 : 1;
-  const std::string frame_tag = "[frame " + std::to_string(frame_number_) + "] " + (outgoing ? "→ " : "← ");
+  const int number = number_of ? number_of(std::get<0>(key), stack::wire::Ipv4Address{std::get<1>(key)}, std::get<2>(key)) : 0;
+  const std::string conn_tag = number ? " #" + std::to_string(number) + " " : std::string(" ");
+  const std::string frame_tag = conn_tag + "[frame " + std::to_string(frame_number_) + "] " + (outgoing ? "→ " : "← ");
   const std::size_t budget = kColumns - kPrefix - columns(frame_tag);
   const std::string whose = outgoing ? "our" : "their";
   std::string what;
@@ -129,7 +135,7 @@ std::vector<std::string> SegmentNarrator::on_frame(bool outgoing, Instant at, st
   }
   if (what.empty()) return {};
   std::vector<std::string> lines{frame_tag + what};
-  if (verbose_) lines.push_back("[frame " + std::to_string(frame_number_) + "]   " + stack::wire::describe_frame(frame));
+  if (verbose_) lines.push_back(conn_tag + "[frame " + std::to_string(frame_number_) + "]   " + stack::wire::describe_frame(frame));
   return lines;
 }
 

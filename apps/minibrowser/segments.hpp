@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -22,15 +23,19 @@ namespace minibrowser {
 
 class SegmentNarrator {
  public:
-  // The narrator's lines start with "[L6 1234567.8 ms] TCP " (22 columns); glosses fit in 100.
+  // The narrator's lines start with "[L6 1234567.8 ms] TCP" (21 columns), then " #n" when the
+  // connection is one of the pool's; glosses fit in 100.
   static constexpr std::size_t kColumns = 100;
-  static constexpr std::size_t kPrefix = 22;
+  static constexpr std::size_t kPrefix = 21;
+  // The pool's number for a connection (its local port, the remote end), or 0: lines start " #n ".
+  std::function<int(std::uint16_t local_port, stack::wire::Ipv4Address remote, std::uint16_t remote_port)> number_of;
 
   // `frames_before`: frames the pcap already holds (so the numbers match Wireshark's).
   explicit SegmentNarrator(std::uint64_t frames_before = 0, bool verbose = false)
       : frame_number_(frames_before), verbose_(verbose) {}
 
-  // The lines for one frame (the gloss, then with -v the tcpdump line), or none.
+  // The lines for one frame (the gloss, then with -v the tcpdump line), or none; each starts with
+  // " #n " (the connection's number) or " ".
   std::vector<std::string> on_frame(bool outgoing, stack::Instant at, std::span<const std::byte> frame);
 
   // The stack reports a retransmission (tcp_event::Retransmitted) just after its frame left: the

@@ -44,6 +44,13 @@ int TimeWaitWatch::number_of(stack::socket::SocketId sock) const {
   return 0;
 }
 
+int TimeWaitWatch::number_of(std::uint16_t local_port, stack::wire::Ipv4Address remote, std::uint16_t remote_port) const {
+  for (const auto& e : entries_) {
+    if (e.local.port == local_port && e.remote.addr == remote && e.remote.port == remote_port) return e.number;
+  }
+  return 0;
+}
+
 std::vector<std::string> TimeWaitWatch::poll(const stack::socket::TcpLayer& tcp, stack::Instant now) {
   std::vector<std::string> out;
   for (auto it = entries_.begin(); it != entries_.end();) {
@@ -51,7 +58,7 @@ std::vector<std::string> TimeWaitWatch::poll(const stack::socket::TcpLayer& tcp,
       ++it;
       continue;
     }
-    out.push_back("TCP: connection #" + std::to_string(it->number) + ": TIME-WAIT over after " + secs(now - it->at) +
+    out.push_back("TCP #" + std::to_string(it->number) + ": TIME-WAIT over after " + secs(now - it->at) +
                   " (2·MSL): the stack forgot " + tuple(it->local, it->remote) + ", which may now be used again");
     it = entries_.erase(it);
   }
@@ -72,7 +79,7 @@ std::vector<std::string> TimeWaitWatch::at_exit(const stack::socket::TcpLayer& t
   for (const auto& e : entries_) {
     stack::Instant expires;
     if (!held(tcp, e, &expires)) continue;
-    out.push_back("TCP: connection #" + std::to_string(e.number) + " is still in TIME-WAIT (" + secs(expires - now) +
+    out.push_back("TCP #" + std::to_string(e.number) + " is still in TIME-WAIT (" + secs(expires - now) +
                   " left) as the program exits: it ends with the program (a kernel would keep it)");
   }
   return out;

@@ -24,6 +24,7 @@ class TimeWaitWatch {
   bool pending() const { return !entries_.empty(); }
   // The connection number of a socket watched here, or 0.
   int number_of(stack::socket::SocketId sock) const;
+  int number_of(std::uint16_t local_port, stack::wire::Ipv4Address remote, std::uint16_t remote_port) const;
   // At exit: one line per record still held.
   std::vector<std::string> at_exit(const stack::socket::TcpLayer& tcp, stack::Instant now) const;
 

@@ -26,17 +26,17 @@ expect_match "walk: root" "$narration" 'DNS walk: asked a\.root-servers\.net\. \
 expect_match "walk: TLD" "$narration" 'DNS walk: asked ns1\.nic\.com\. \(198\.51\.100\.2\).*referral to domain\.com\.'
 expect_match "walk: authoritative" "$narration" 'DNS walk: asked ns1\.domain\.com\. \(198\.51\.100\.3\).*answer'
 expect_match "NAT explained" "$narration" 'NAT: the router 10\.77\.0\.1 rewrites our source 10\.77\.0\.[0-9]+:[0-9]+ \(to 203\.0\.113\.80:80\)'
-expect_match "SYN" "$narration" 'TCP \[frame [0-9]+\] → SYN: our ISN [0-9]+, MSS 1460, SACK ok'
-expect_match "SYN+ACK" "$narration" 'TCP \[frame [0-9]+\] ← SYN\+ACK: (their )?ISN [0-9]+, MSS 1460'
+expect_match "SYN" "$narration" 'TCP #1 \[frame [0-9]+\] → SYN: our ISN [0-9]+, MSS 1460, SACK ok'
+expect_match "SYN+ACK" "$narration" 'TCP #1 \[frame [0-9]+\] ← SYN\+ACK: (their )?ISN [0-9]+, MSS 1460'
 expect_match "request" "$narration" '> GET / HTTP/1\.1'
 expect_match "response" "$narration" '< HTTP/1\.1 200 OK'
 expect_match "subresources" "$narration" 'subresources: 15 of 15'
 expect_match "pool limit" "$narration" 'at most [1-6] at once \(limit 6 per host\)'
 expect_match "reuse" "$narration" 'reusing connection #[0-9]+ \(keep-alive\)'
-expect_match "first FIN" "$narration" 'we send the first FIN on connection #1'
-expect_match "TIME-WAIT" "$narration" 'connection #[0-9]+ is in TIME-WAIT'
-expect_match "handshake ACK" "$narration" 'TCP \[frame [0-9]+\] → ACK \(handshake complete\)'
-expect_no_match "no RST from us" "$narration" 'TCP \[frame [0-9]+\] → RST'
+expect_match "first FIN" "$narration" 'TCP #1: we send the first FIN: we will be the side in TIME-WAIT'
+expect_match "TIME-WAIT" "$narration" 'TCP #[0-9]+ is in TIME-WAIT'
+expect_match "handshake ACK" "$narration" 'TCP #1 \[frame [0-9]+\] → ACK \(handshake complete\)'
+expect_no_match "no RST from us" "$narration" 'TCP( #[0-9]+)? \[frame [0-9]+\] → RST'
 pass "level 7 narration: DHCP, ARP, hosts, DNS + walk, NAT, handshake, HTTP, pool, FIN, TIME-WAIT"
 # The values are the ones the sandbox really used: our address is the one in dnsmasq's lease file,
 # the router's MAC is the kernel's tap0 address.
@@ -75,7 +75,7 @@ pass "chunked response parsed and rendered"
 # --- a server that closes idle connections first (nginx: keepalive_timeout 2s under /brief/) ---------------
 out=$(mb --level 6 --no-color --no-subresources --linger 6 --ip 10.77.0.80/24 --gateway 10.77.0.1 --dns 198.51.100.53 \
   http://www.domain.com/brief/ 2>&1 >/dev/null) || fail "brief: exit $?"
-expect_match "server FIN first" "$out" 'the server sent the first FIN on connection #1'
+expect_match "server FIN first" "$out" 'TCP #1: the server sent the first FIN: it will be the side in TIME-WAIT'
 expect_match "our ACK of its FIN" "$out" '→ ACK of the FIN'
 expect_match "then our FIN" "$out" '→ FIN'
 expect_match "server in TIME-WAIT" "$out" 'the server closed first, so the server is the one in TIME-WAIT'

@@ -14,9 +14,9 @@ mb() { timeout 120 "$SANDBOX" exec "$USTACK_BIN/minibrowser" --no-color --level 
 tf() { tshark -r "$1" -Y "$2" -T fields "${@:3}" 2>/dev/null; }
 
 mb --pcap "$work/g.pcap" http://www.domain.com/ >/dev/null 2>"$work/g.txt" || { cat "$work/g.txt" >&2; fail "minibrowser failed"; }
-tcp_lines=$(grep -E '^\[L6 .*\] TCP \[frame [0-9]+\]' "$work/g.txt")
+tcp_lines=$(grep -E '^\[L6 .*\] TCP( #[0-9]+)? \[frame [0-9]+\]' "$work/g.txt")
 [[ -n $tcp_lines ]] || fail "no TCP frame lines"
-wide=$(LC_ALL=C.UTF-8 awk 'length($0) > 100' <<<"$tcp_lines")
+wide=$(LC_ALL=C.UTF-8 bash -c 'while IFS= read -r l; do ((${#l} > 100)) && printf "%s\n" "$l"; done; true' <<<"$tcp_lines")
 [[ -z $wide ]] || { printf '%s\n' "$wide" >&2; fail "TCP lines wider than 100 columns"; }
 expect_no_match "no tcpdump line without -v" "$tcp_lines" 'Flags \['
 pass "$(wc -l <<<"$tcp_lines") TCP frame lines, none wider than 100 columns, no tcpdump format without -v"
@@ -53,12 +53,12 @@ pass "$acks handshake ACKs, each acknowledging the SYN+ACK's ISN + 1 in the pcap
 
 # -v: the tcpdump line follows its gloss, for the same frame.
 mb -v --no-subresources http://www.domain.com/ >/dev/null 2>"$work/v.txt" || { cat "$work/v.txt" >&2; fail "minibrowser -v failed"; }
-v=$(grep -E '^\[L6 .*\] TCP \[frame [0-9]+\]' "$work/v.txt")
+v=$(grep -E '^\[L6 .*\] TCP( #[0-9]+)? \[frame [0-9]+\]' "$work/v.txt")
 pairs=$(awk '
   { match($0, /\[frame [0-9]+\]/); f = substr($0, RSTART, RLENGTH); rest = substr($0, RSTART + RLENGTH) }
   rest ~ /^   IP / { if (f != prev || prevkind != "gloss") { print "orphan " f; exit 1 } n++; prevkind = "dump"; next }
   { prev = f; prevkind = "gloss" }
   END { print n }' <<<"$v") || fail "-v: a tcpdump line does not follow its gloss: $pairs"
 ((pairs >= 5)) || { printf '%s\n' "$v" >&2; fail "-v: only $pairs tcpdump lines"; }
-expect_match "-v SYN" "$v" 'TCP \[frame [0-9]+\]   IP 10\.77\.0\.[0-9]+\.[0-9]+ > 203\.0\.113\.80\.80: Flags \[S\], seq [0-9]+'
+expect_match "-v SYN" "$v" 'TCP #1 \[frame [0-9]+\]   IP 10\.77\.0\.[0-9]+\.[0-9]+ > 203\.0\.113\.80\.80: Flags \[S\], seq [0-9]+'
 pass "-v: $pairs tcpdump lines, each right after the gloss of its frame"

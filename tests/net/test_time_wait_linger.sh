@@ -18,12 +18,12 @@ start=$(date +%s%N)
 mb --linger 63 --pcap "$work/tw.pcap" http://www.domain.com/ >/dev/null 2>"$work/tw.txt" || { cat "$work/tw.txt" >&2; fail "minibrowser failed"; }
 wall=$(( ($(date +%s%N) - start) / 1000000 ))
 n=$(cat "$work/tw.txt")
-expect_match "TIME-WAIT with --linger" "$n" 'TCP: connection #1 is in TIME-WAIT \(we sent the first FIN\): .*--linger keeps this program running, so its end is shown below'
-over=$(grep -E 'TCP: connection #1: TIME-WAIT over after [0-9.]+ s \(2·MSL\): the stack forgot ' <<<"$n") || { printf '%s\n' "$n" >&2; fail "no TIME-WAIT expiry line"; }
+expect_match "TIME-WAIT with --linger" "$n" 'TCP #1 is in TIME-WAIT \(we sent the first FIN\): .*--linger keeps this program running, so its end is shown below'
+over=$(grep -E 'TCP #1: TIME-WAIT over after [0-9.]+ s \(2·MSL\): the stack forgot ' <<<"$n") || { printf '%s\n' "$n" >&2; fail "no TIME-WAIT expiry line"; }
 port=$(tshark -r "$work/tw.pcap" -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' -T fields -e tcp.srcport 2>/dev/null | head -1)
 [[ $over == *":$port ↔ 203.0.113.80:80, which may now be used again" ]] || fail "the expiry names another 4-tuple than the pcap's port $port: $over"
 # The ACK of the server's FIN began TIME-WAIT: its frame line, then 60 s to the expiry line.
-ack_line=$(grep -E 'TCP \[frame [0-9]+\] → ACK of the FIN' <<<"$n" | head -1)
+ack_line=$(grep -E 'TCP #1 \[frame [0-9]+\] → ACK of the FIN' <<<"$n" | head -1)
 [[ -n $ack_line ]] || fail "no ACK of the FIN narrated"
 gap=$(awk -v a="$(at_ms "$over")" -v b="$(at_ms "$ack_line")" 'BEGIN { printf "%d", a - b }')
 ((gap >= 59900 && gap <= 60600)) || fail "TIME-WAIT ended $gap ms after the ACK that began it, not 60 s"
@@ -37,7 +37,7 @@ pass "--linger 63: TIME-WAIT of port $port ended $gap ms after frame $frame (its
 # --- 2. --linger 5: the program exits first, and says so ------------------------------------------
 mb --linger 5 http://www.domain.com/ >/dev/null 2>"$work/short.txt" || { cat "$work/short.txt" >&2; fail "minibrowser --linger 5 failed"; }
 short=$(cat "$work/short.txt")
-left=$(grep -oE 'TCP: connection #1 is still in TIME-WAIT \([0-9.]+ s left\) as the program exits: it ends with the program' <<<"$short") ||
+left=$(grep -oE 'TCP #1 is still in TIME-WAIT \([0-9.]+ s left\) as the program exits: it ends with the program' <<<"$short") ||
   { printf '%s\n' "$short" >&2; fail "no line for the TIME-WAIT cut short"; }
 secs=$(grep -oE '[0-9.]+ s left' <<<"$left" | awk '{print $1}')
 awk -v s="$secs" 'BEGIN { exit !(s >= 55 && s <= 57) }' || fail "$secs s left: expected about 56 (60 s from ~1 s, exit at 5 s)"
