@@ -91,7 +91,11 @@ class TcpReceiver {
   void fill_sack_blocks(std::array<std::optional<SackBlock>, 4>& out, std::size_t max_blocks);
 
   // --- the application's side ---
-  std::size_t read(std::span<std::byte> out) { return rx_.pop(out); }
+  std::size_t read(std::span<std::byte> out) {
+    const std::size_t n = rx_.pop(out);
+    if (rx_.empty() && ooo_.empty()) rx_.rewind();  // nothing held ahead: start at the front again
+    return n;
+  }
   std::size_t queued() const { return rx_.size(); }
   bool empty() const { return rx_.empty(); }
   void discard_queued() { rx_.consume(rx_.size()); }  // nobody will read: acknowledged and dropped

@@ -33,6 +33,14 @@ class RingBuffer {
     head_ = 0;
   }
   bool empty() const { return len_ == 0; }
+  // Empty, and the caller holds nothing written ahead: the next byte goes to the front again. A
+  // connection that exchanges small messages then keeps touching the same first pages instead of
+  // walking through the whole buffer (each page it touches stays resident).
+  void rewind() {
+    if (len_ == 0) head_ = 0;
+  }
+  // Where the first readable byte sits in the storage (for tests).
+  std::size_t position() const { return head_; }
 
   // Appends as much of `data` as fits; returns the number of bytes taken.
   std::size_t push(std::span<const std::byte> data) {

@@ -37,6 +37,22 @@ TEST_SUITE("util/ring_buffer") {
     }
   }
 
+  TEST_CASE("rewind() brings an empty ring back to the front of its storage, and leaves a non-empty one alone") {
+    RingBuffer r(8);
+    std::vector<std::byte> sink(8);
+    REQUIRE(r.push(bytes(5, 0)) == 5);
+    REQUIRE(r.pop(std::span(sink).first(3)) == 3);
+    r.rewind();
+    CHECK(r.position() == 3);  // two bytes still readable: nothing moves
+    REQUIRE(r.pop(sink) == 2);
+    CHECK(sink[0] == std::byte{3});
+    r.rewind();
+    CHECK(r.position() == 0);
+    REQUIRE(r.push(bytes(8, 50)) == 8);  // the whole capacity again, from the front
+    REQUIRE(r.pop(sink) == 8);
+    CHECK(sink == bytes(8, 50));
+  }
+
   TEST_CASE("write_unallocated beyond the readable end becomes readable only on commit") {
     RingBuffer r(10);
     REQUIRE(r.push(bytes(7, 0)) == 7);
