@@ -342,8 +342,10 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
     if (rack_on()) {
       // RFC 8985 with RFC 6675 §5 (C): while the pipe leaves room for a segment, what RACK
       // marked lost goes first, in sequence order; then new data below.
+      // A lost segment the peer's window no longer covers (it shrank, or closed) waits like new
+      // data would: the receiver could only drop it (RFC 9293 §3.8.6).
       const SentSegment* lost = sent_.first_lost();
-      if (lost != nullptr && sent_.in_flight() + cap <= cc_.cwnd()) {
+      if (lost != nullptr && sent_.in_flight() + cap <= cc_.cwnd() && lost->start.in_window(snd_una_, snd_wnd_)) {
         const SeqNum at = lost->start;
         const std::uint32_t used = send_segment(ctx, scratch, emit, at, std::min(cap, lost->len()));
         if (used == 0) break;
