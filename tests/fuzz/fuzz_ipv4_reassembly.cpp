@@ -11,7 +11,7 @@
 //
 // Invariants (a violation traps):
 //   - every datagram the socket receives is one that was sent, byte for byte, and at most once
-//     (twice if it went unfragmented twice);
+//     (twice if fragments were repeated: IP keeps no history of what it delivered);
 //   - a clean datagram (well-formed options other than source routes, every fragment there,
 //     no overlap, within the reassembly timeout) to the open port is delivered;
 //   - no frame we send is larger than the MTU.
@@ -141,7 +141,7 @@ struct Datagram {
   bool to_open_port = false;
   bool clean = true;           // must be delivered
   int delivered = 0;
-  bool may_repeat = false;     // sent unfragmented, twice
+  bool may_repeat = false;     // some fragment was sent twice
   std::optional<Bytes> alt_payload;  // a same-range fragment with other bytes was sent too
 };
 
@@ -232,9 +232,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Hostile touches.
     if ((hostile & 1) && !frames.empty()) {  // an exact repeat
       frames.push_back(frames[in.u8() % frames.size()]);
-      // A whole datagram sent twice is two datagrams to IP (it keeps no history); a repeated
-      // fragment after its datagram is complete only starts a reassembly that times out.
-      if (cuts.size() == 1) g.may_repeat = true;
+      // A whole datagram sent twice is two datagrams to IP (it keeps no history of those it
+      // delivered); so are late repeats that make up a whole datagram again.
+      g.may_repeat = true;
     }
     if ((hostile & 2) && cuts.size() > 1) {  // another fragment over the same bytes, with other bytes
       const auto [at, n] = cuts[in.u8() % cuts.size()];
@@ -247,6 +247,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         frames.insert(frames.begin() + static_cast<std::ptrdiff_t>(in.u8() % (frames.size() + 1)),
                       Frame{ip_frame(ident, at + shift, more, opts.copied, other), d, gap});
         g.clean = false;
+        g.may_repeat = true;  // late copies may make up a datagram again
         if (shift == 0) {
           // The same range with other bytes reads as a repeat: whichever arrived first is kept
           // (as in Linux), so the other version may be delivered if its checksum still holds.
