@@ -11,34 +11,45 @@ using wire::tcp::seq_len;
 
 std::size_t SentLog::split_at(SeqNum at) {
   // Find the segment holding `at` (start < at < end) and cut it in two; the marks go to both.
-  for (std::size_t i = 0; i < segs_.size(); ++i) {
-    SentSegment& s = segs_[i];
+  const std::size_t n = segs_.size() - first_;
+  for (std::size_t i = 0; i < n; ++i) {
+    SentSegment& s = segs_[first_ + i];
     if (s.start == at) return i;
     if (at.in_range(s.start, s.end)) {
       SentSegment tail = s;
       tail.start = at;
       s.end = at;
       if (s.sacked) ++sacked_segs_;
-      segs_.insert(segs_.begin() + static_cast<std::ptrdiff_t>(i) + 1, tail);
+      segs_.insert(segs_.begin() + static_cast<std::ptrdiff_t>(first_ + i + 1), tail);
       return i + 1;
     }
   }
-  return segs_.size();
+  return n;
+}
+
+void SentLog::drop_front() {
+  if (first_ == segs_.size()) {
+    std::vector<SentSegment>().swap(segs_);
+    first_ = 0;
+  } else if (first_ >= 64 && first_ * 2 >= segs_.size()) {
+    segs_.erase(segs_.begin(), segs_.begin() + static_cast<std::ptrdiff_t>(first_));
+    first_ = 0;
+  }
 }
 
 void SentLog::on_transmit(SeqNum start, SeqNum end, Instant now) {
   if (!(start < end)) return;
-  const SeqNum log_end = segs_.empty() ? start : segs_.back().end;
-  if (!segs_.empty() && start < log_end) {
+  const SeqNum log_end = empty() ? start : segs_.back().end;
+  if (!empty() && start < log_end) {
     // A retransmission of what the log holds (RFC 8985 §6.2: its xmit_ts is the new send time).
-    const SeqNum log_start = segs_.front().start;
+    const SeqNum log_start = segs_[first_].start;
     const SeqNum from = seq_max(start, log_start);
     const SeqNum to = seq_min(end, log_end);
     if (from < to) {
       std::size_t i = split_at(from);
       if (to < log_end) split_at(to);
-      for (; i < segs_.size() && segs_[i].end <= to; ++i) {
-        SentSegment& s = segs_[i];
+      for (auto segs = segments(); i < segs.size() && segs[i].end <= to; ++i) {
+        SentSegment& s = segs[i];
         if (s.lost) {
           s.lost = false;
           lost_bytes_ -= s.len();
@@ -50,7 +61,7 @@ void SentLog::on_transmit(SeqNum start, SeqNum end, Instant now) {
     if (end <= log_end) return;
     start = log_end;
   }
-  if (!segs_.empty() && start != log_end) {
+  if (!empty() && start != log_end) {
     // A gap (the caller skipped sequence space): the log no longer matches what is in flight.
     // Never expected; start over rather than keep a record with a hole in it.
     clear();
@@ -76,7 +87,7 @@ void SentLog::mark_lost(SentSegment& s) {
 }
 
 void SentLog::mark_all_lost(bool forget_sacks) {
-  for (SentSegment& s : segs_) {
+  for (SentSegment& s : segments()) {
     if (forget_sacks && s.sacked) {
       s.sacked = false;
       sacked_bytes_ -= s.len();
@@ -97,22 +108,24 @@ void SentLog::forget(const SentSegment& s) {
 
 const SentSegment* SentLog::first_lost() const {
   if (lost_bytes_ == 0) return nullptr;
-  for (const SentSegment& s : segs_)
+  for (const SentSegment& s : segments())
     if (s.lost) return &s;
   return nullptr;
 }
 
 void SentLog::clear() {
-  segs_.clear();
+  std::vector<SentSegment>().swap(segs_);
+  first_ = 0;
   bytes_ = sacked_bytes_ = lost_bytes_ = sacked_segs_ = 0;
 }
 
 bool SentLog::consistent() const {
   std::uint32_t bytes = 0, sacked = 0, lost = 0, sacked_segs = 0;
-  for (std::size_t i = 0; i < segs_.size(); ++i) {
-    const SentSegment& s = segs_[i];
+  const auto segs = segments();
+  for (std::size_t i = 0; i < segs.size(); ++i) {
+    const SentSegment& s = segs[i];
     if (!(s.start < s.end) || (s.sacked && s.lost)) return false;
-    if (i > 0 && segs_[i - 1].end != s.start) return false;
+    if (i > 0 && segs[i - 1].end != s.start) return false;
     bytes += s.len();
     if (s.sacked) {
       sacked += s.len();

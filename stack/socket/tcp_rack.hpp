@@ -18,7 +18,7 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include <vector>
 #include <optional>
 #include <span>
 
@@ -56,14 +56,14 @@ class SentLog {
   // a segment that straddles `una` keeps its part above it.
   template <class F>
   void on_cumulative_ack(SeqNum una, F&& delivered) {
-    while (!segs_.empty() && segs_.front().end <= una) {
-      const SentSegment s = segs_.front();
+    while (first_ < segs_.size() && segs_[first_].end <= una) {
+      const SentSegment s = segs_[first_++];
       forget(s);
-      segs_.pop_front();
       if (!s.sacked) delivered(s);
     }
-    if (!segs_.empty() && segs_.front().start < una) {
-      SentSegment& s = segs_.front();
+    drop_front();
+    if (first_ < segs_.size() && segs_[first_].start < una) {
+      SentSegment& s = segs_[first_];
       const std::uint32_t cut = wire::tcp::seq_len(s.start, una);
       if (s.sacked) sacked_bytes_ -= cut;
       if (s.lost) lost_bytes_ -= cut;
@@ -78,7 +78,7 @@ class SentLog {
   void on_sack(std::span<const std::optional<SackBlock>> blocks, SeqNum una, SeqNum max, F&& delivered) {
     for (const auto& b : blocks) {
       if (!b || !(b->right.in_range(una + 1, max + 1) && b->left < b->right)) continue;
-      for (SentSegment& s : segs_) {
+      for (SentSegment& s : segments()) {
         if (b->right < s.end) break;  // sorted: nothing further fits in this block
         if (s.sacked || s.start < b->left) continue;
         mark_sacked(s);
@@ -96,12 +96,14 @@ class SentLog {
   // The first segment marked lost (retransmitted next), or null.
   const SentSegment* first_lost() const;
   // The last segment (the one a tail loss probe resends), or null.
-  const SentSegment* last() const { return segs_.empty() ? nullptr : &segs_.back(); }
+  const SentSegment* last() const { return empty() ? nullptr : &segs_.back(); }
 
-  std::deque<SentSegment>& segments() { return segs_; }
-  const std::deque<SentSegment>& segments() const { return segs_; }
-  bool empty() const { return segs_.empty(); }
+  std::span<SentSegment> segments() { return std::span(segs_).subspan(first_); }
+  std::span<const SentSegment> segments() const { return std::span(segs_).subspan(first_); }
+  bool empty() const { return first_ == segs_.size(); }
   void clear();
+  // Storage is held only while something is in flight: an idle connection's log costs nothing.
+  bool holds_storage() const { return segs_.capacity() > 0; }
 
   std::uint32_t bytes() const { return bytes_; }
   std::uint32_t sacked_bytes() const { return sacked_bytes_; }
@@ -117,10 +119,16 @@ class SentLog {
  private:
   void mark_sacked(SentSegment& s);
   void forget(const SentSegment& s);
-  // Splits the segment holding `at` so that a segment starts there; returns its index.
+  // Splits the segment holding `at` so that a segment starts there; returns its index in
+  // segments().
   std::size_t split_at(SeqNum at);
+  // Forgets the acknowledged entries before first_: all storage once nothing is left, else the
+  // front half when it is mostly spent (so each entry is moved a bounded number of times).
+  void drop_front();
 
-  std::deque<SentSegment> segs_;
+  // The segments are segs_[first_..]: a cumulative ACK advances first_ instead of moving the rest.
+  std::vector<SentSegment> segs_;
+  std::size_t first_ = 0;
   std::uint32_t bytes_ = 0;
   std::uint32_t sacked_bytes_ = 0;
   std::uint32_t lost_bytes_ = 0;

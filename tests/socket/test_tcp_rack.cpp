@@ -95,6 +95,22 @@ TEST_SUITE("socket/tcp_rack") {
       CHECK(log.consistent());
     }
     CHECK(log.bytes() == 0);
+    CHECK_FALSE(log.holds_storage());  // an idle connection's log costs no memory
+  }
+
+  TEST_CASE("SentLog: a long flight ACKed a segment at a time keeps its order and bounded storage") {
+    SentLog log;
+    std::uint32_t sent = 0, acked = 0;
+    for (int round = 0; round < 2000; ++round) {
+      for (int k = 0; k < 3; ++k, sent += 100) log.on_transmit(at(sent), at(sent + 100), ms(round));
+      for (int k = 0; k < 2 && acked < sent; ++k, acked += 100) log.on_cumulative_ack(at(acked + 100), [](const SentSegment&) {});
+      REQUIRE(log.consistent());
+      REQUIRE(log.segments().front().start == at(acked));
+    }
+    CHECK(log.bytes() == sent - acked);
+    log.on_cumulative_ack(at(sent), [](const SentSegment&) {});
+    CHECK(log.empty());
+    CHECK_FALSE(log.holds_storage());
   }
 
   TEST_CASE("SentLog: the pipe is what was sent minus SACKed minus lost (RFC 6675 §4 with RACK's marks)") {
