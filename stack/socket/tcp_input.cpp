@@ -345,6 +345,26 @@ void TcpSocket::update_ts_recent(TcpContext& ctx, const Repr& seg) {
 // Step five for every synchronized state. Returns false when the segment is finished with.
 bool TcpSocket::process_ack(TcpContext& ctx, const Repr& seg) {
   const SeqNum ack = *seg.ack;
+  if (state_ == TcpState::SynReceived) {
+    // RFC 9293 §3.10.7.4 fifth, SYN-RECEIVED: "If SND.UNA < SEG.ACK =< SND.NXT, then enter
+    // ESTABLISHED state and continue processing"; "If the segment acknowledgment is not
+    // acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST> and send it." Any unacceptable ACK,
+    // above SND.NXT or below SND.UNA: the RFC 5961 §5.2 checks below (a challenge ACK) are for
+    // synchronized connections. An old duplicate SYN answered by its peer's stale ACK is thus
+    // reset as in RFC 9293 Figure 8, instead of holding its SYN-queue slot until it times out.
+    if (!ack.in_range(snd_una_ + 1, snd_max_ + 1)) {
+      ctx.drop(id_, TcpDrop::SynReceivedBadAck);
+      Repr rst;
+      rst.src_port = local_.port;
+      rst.dst_port = remote_.port;
+      rst.seq = ack;
+      rst.flags.rst = true;
+      ctx.rst_queue.push_back(TcpOutgoing{local_.addr, remote_.addr, rst});
+      ++ctx.counters.rst_sent;
+      ctx.event(tcp_event::RstSent{id_, "SYN-RECEIVED: unacceptable ACK"});
+      return false;
+    }
+  }
   // RFC 9293: "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send an ACK,
   // drop the segment, and return" (docs/hostile-inputs.md #48).
   if (ack > snd_max_) {
@@ -361,21 +381,6 @@ bool TcpSocket::process_ack(TcpContext& ctx, const Repr& seg) {
   }
 
   if (state_ == TcpState::SynReceived) {
-    // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state and continue processing";
-    // "If the segment acknowledgment is not acceptable, form a reset segment
-    // <SEQ=SEG.ACK><CTL=RST> and send it."
-    if (!(snd_una_ < ack)) {
-      ctx.drop(id_, TcpDrop::SynReceivedBadAck);
-      Repr rst;
-      rst.src_port = local_.port;
-      rst.dst_port = remote_.port;
-      rst.seq = ack;
-      rst.flags.rst = true;
-      ctx.rst_queue.push_back(TcpOutgoing{local_.addr, remote_.addr, rst});
-      ++ctx.counters.rst_sent;
-      ctx.event(tcp_event::RstSent{id_, "SYN-RECEIVED: unacceptable ACK"});
-      return false;
-    }
     set_state(ctx, TcpState::Established);
     // The window in this ACK is the first scaled one (RFC 7323 §2.2).
     snd_wnd_ = static_cast<std::uint32_t>(seg.window_raw) << snd_wscale_;

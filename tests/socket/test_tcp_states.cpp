@@ -213,6 +213,33 @@ TEST_SUITE("socket/tcp states") {
     CHECK(h.layer.state(*lid) == TcpState::Listen);
   }
 
+  TEST_CASE("SYN-RECEIVED: an ACK below SND.UNA or above SND.NXT is answered with <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.4)") {
+    for (const std::int64_t offset : {-1000, 0, 2, 70000}) {  // relative to the SYN-ACK's ISS
+      CAPTURE(offset);
+      Harness h;
+      (void)h.layer.listen(Ipv4Address::any(), kListenPort, 4);
+      Repr syn;
+      syn.src_port = kRemotePort;
+      syn.dst_port = kListenPort;
+      syn.seq = kRemoteSeq;
+      syn.flags.syn = true;
+      syn.window_raw = 8192;
+      h.deliver(syn);
+      const Sent synack = h.expect_one();
+      Repr ack = syn;
+      ack.flags = {};
+      ack.seq = kRemoteSeq + 1;
+      ack.ack = SeqNum{static_cast<std::uint32_t>(synack.repr.seq.raw + offset)};
+      h.deliver(ack);
+      const Sent rst = h.expect_one();
+      CHECK(rst.repr.flags.rst);
+      CHECK_FALSE(rst.repr.ack.has_value());
+      CHECK(rst.repr.seq == *ack.ack);
+      CHECK(h.layer.counters().drops[static_cast<std::size_t>(stack::socket::TcpDrop::SynReceivedBadAck)] == 1);
+      CHECK(h.layer.counters().challenge_acks == 0);
+    }
+  }
+
   TEST_CASE("SYN-RECEIVED: a retransmitted SYN gets the SYN-ACK again") {
     Harness h;
     (void)h.layer.listen(Ipv4Address::any(), kListenPort, 4);
