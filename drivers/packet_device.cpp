@@ -12,7 +12,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <climits>
@@ -27,8 +26,6 @@ using linux_net::Fd;
 using linux_net::make_ifreq;
 
 namespace {
-
-constexpr std::size_t kEthernetHeaderLen = stack::wire::ethernet::kHeaderLen;
 
 // The program to name in the setcap hint.
 std::string self_path() {
@@ -145,95 +142,41 @@ std::variant<std::unique_ptr<PacketDevice>, PacketError> PacketDevice::open(cons
       new PacketDevice(fd.release(), name, static_cast<int>(ifindex), mtu, options.vnet_hdr, ignore_outgoing));
 }
 
-PacketDevice::~PacketDevice() { ::close(fd_); }
-
-Capabilities PacketDevice::capabilities() const {
-  Capabilities caps;
-  caps.mtu = mtu_;
-  caps.max_frame = mtu_ + kEthernetHeaderLen;
-  if (vnet_hdr_) {
-    caps.max_frame = std::max(kMaxGsoFrame, caps.max_frame);
-    caps.rx_gso = true;
+FdDevice::RawRead PacketDevice::read_frame(FrameIov& io) {
+  struct sockaddr_ll from;  // filled in by recvmsg(): sll_pkttype says where the frame came from
+  std::memset(&from, 0, sizeof from);
+  struct msghdr msg;
+  std::memset(&msg, 0, sizeof msg);
+  msg.msg_name = &from;
+  msg.msg_namelen = sizeof from;
+  msg.msg_iov = io.iov();
+  msg.msg_iovlen = io.iovlen();
+  // MSG_TRUNC: the return value is the frame's real length even when it did not fit (packet(7)),
+  // which is how FdDevice::receive() tells a cut frame.
+  const ssize_t n = ::recvmsg(fd(), &msg, MSG_TRUNC | MSG_DONTWAIT);
+  if (n >= 0 && classify_packet_type(from.sll_pkttype) == PacketRxVerdict::DropOutgoing) {
+    ++counters_.rx_dropped_outgoing;
+    return {n, true};
   }
-  return caps;
+  return {n};
 }
 
-std::optional<std::size_t> PacketDevice::receive(stack::Instant, std::span<std::byte> out) {
-  for (;;) {
-    std::array<std::byte, kVnetHdrLen> hdr{};
-    std::array<struct iovec, 2> iov{{{hdr.data(), hdr.size()}, {out.data(), out.size()}}};
-    struct sockaddr_ll from;
-    std::memset(&from, 0, sizeof from);
-    struct msghdr msg;
-    std::memset(&msg, 0, sizeof msg);
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof from;
-    const int first = vnet_hdr_ ? 0 : 1;
-    msg.msg_iov = iov.data() + first;
-    msg.msg_iovlen = static_cast<std::size_t>(2 - first);
-    // MSG_TRUNC: the return value is the frame's real length even when it did not fit.
-    const ssize_t n = ::recvmsg(fd_, &msg, MSG_TRUNC | MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return std::nullopt;
-      ++counters_.rx_errors;  // ENETDOWN when the interface went down under us, reported once
-      return std::nullopt;
-    }
-    if (classify_packet_type(from.sll_pkttype) == PacketRxVerdict::DropOutgoing) {
-      ++counters_.rx_dropped_outgoing;
-      continue;
-    }
-    auto len = static_cast<std::size_t>(n);
-    if (vnet_hdr_) {
-      if (len < kVnetHdrLen) {
-        ++counters_.rx_dropped_bad_vnet_hdr;
-        continue;
-      }
-      len -= kVnetHdrLen;
-    }
-    if (len > out.size()) {
-      ++counters_.rx_dropped_too_big;
-      continue;
-    }
-    if (vnet_hdr_) {
-      const auto v = linux_net::apply_vnet_header(hdr, out.first(len));
-      if (!v.ok) {
-        ++counters_.rx_dropped_bad_vnet_hdr;
-        continue;
-      }
-      counters_.rx_csum_completed += v.checksum_completed;
-      counters_.rx_gso_frames += v.gso;
-    }
-    ++counters_.rx_frames;
-    return len;
-  }
-}
-
-bool PacketDevice::transmit(stack::Instant, std::span<const std::byte> frame) {
-  // A zeroed virtio header: no checksum to complete, no segmentation.
-  std::array<std::byte, kVnetHdrLen> hdr{};
-  // sendmsg() does not write through iov_base; the const_cast only satisfies its C signature.
-  std::array<struct iovec, 2> iov{{{hdr.data(), hdr.size()}, {const_cast<std::byte*>(frame.data()), frame.size()}}};
+ssize_t PacketDevice::write_frame(FrameIov& io) {
   struct msghdr msg;
   std::memset(&msg, 0, sizeof msg);  // no msg_name: the interface and protocol bind() gave
-  const int first = vnet_hdr_ ? 0 : 1;
-  msg.msg_iov = iov.data() + first;
-  msg.msg_iovlen = static_cast<std::size_t>(2 - first);
-  for (;;) {
-    const ssize_t n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n >= 0) break;  // a packet socket takes a frame whole or not at all
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-      ++counters_.tx_dropped_queue_full;
-    } else if (errno == ENETDOWN || errno == ENXIO) {
-      ++counters_.tx_dropped_down;
-    } else {
-      ++counters_.tx_dropped_error;
-    }
-    return false;
+  msg.msg_iov = io.iov();
+  msg.msg_iovlen = io.iovlen();
+  return ::sendmsg(fd(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+void PacketDevice::count_tx_drop(int err) {
+  if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+    ++counters_.tx_dropped_queue_full;
+  } else if (err == ENETDOWN || err == ENXIO) {
+    ++counters_.tx_dropped_down;
+  } else {
+    ++counters_.tx_dropped_error;
   }
-  ++counters_.tx_frames;
-  return true;
 }
 
 Stats PacketDevice::stats() const {
@@ -241,16 +184,16 @@ Stats PacketDevice::stats() const {
   struct tpacket_stats st;
   std::memset(&st, 0, sizeof st);
   socklen_t len = sizeof st;
-  if (::getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) counters_.rx_kernel_drops += st.tp_drops;
+  if (::getsockopt(fd(), SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) counters_.rx_kernel_drops += st.tp_drops;
   return {
-      {"rx_frames", counters_.rx_frames},
-      {"tx_frames", counters_.tx_frames},
+      {"rx_frames", rx_.frames},
+      {"tx_frames", tx_frames_},
       {"rx_dropped_outgoing", counters_.rx_dropped_outgoing},
-      {"rx_dropped_too_big", counters_.rx_dropped_too_big},
-      {"rx_dropped_bad_vnet_hdr", counters_.rx_dropped_bad_vnet_hdr},
-      {"rx_errors", counters_.rx_errors},
-      {"rx_csum_completed", counters_.rx_csum_completed},
-      {"rx_gso_frames", counters_.rx_gso_frames},
+      {"rx_dropped_too_big", rx_.dropped_too_big},
+      {"rx_dropped_bad_vnet_hdr", rx_.dropped_bad_vnet_hdr},
+      {"rx_errors", rx_.errors},
+      {"rx_csum_completed", rx_.csum_completed},
+      {"rx_gso_frames", rx_.gso_frames},
       {"rx_kernel_drops", counters_.rx_kernel_drops},
       {"tx_dropped_queue_full", counters_.tx_dropped_queue_full},
       {"tx_dropped_down", counters_.tx_dropped_down},

@@ -44,9 +44,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <variant>
 
-#include "drivers/device.hpp"
+#include "drivers/fd_device.hpp"
 
 namespace drivers {
 
@@ -79,57 +80,42 @@ struct PacketError {
 enum class PacketRxVerdict { Accept, DropOutgoing };
 PacketRxVerdict classify_packet_type(std::uint8_t sll_pkttype);
 
-class PacketDevice final : public Device {
+class PacketDevice final : public FdDevice {
  public:
   static std::variant<std::unique_ptr<PacketDevice>, PacketError> open(const PacketOptions& options);
-  ~PacketDevice() override;
-  PacketDevice(const PacketDevice&) = delete;
-  PacketDevice& operator=(const PacketDevice&) = delete;
 
-  Capabilities capabilities() const override;
-  std::string name() const override { return name_; }
-  std::optional<std::size_t> receive(stack::Instant now, std::span<std::byte> out) override;
-  bool transmit(stack::Instant now, std::span<const std::byte> frame) override;
-  int readable_fd() const override { return fd_; }
+  // capabilities(), receive(), transmit(): FdDevice, around read_frame() and write_frame().
   Stats stats() const override;
 
   int ifindex() const { return ifindex_; }
-  bool vnet_hdr() const { return vnet_hdr_; }
   // Whether PACKET_IGNORE_OUTGOING took (else outgoing copies are filtered in receive()).
   bool kernel_ignores_outgoing() const { return ignore_outgoing_; }
 
   // struct virtio_net_hdr as packet sockets use it (without PACKET_VNET_HDR_SZ): 10 bytes.
   static constexpr std::size_t kVnetHdrLen = 10;
-  // Largest frame with GSO: a 64 KiB IPv4 packet plus Ethernet.
-  static constexpr std::size_t kMaxGsoFrame = 65535 + 14;
+  static_assert(kVnetHdrLen <= kMaxVnetHdrLen);
 
  private:
   PacketDevice(int fd, std::string name, int ifindex, std::size_t mtu, bool vnet_hdr, bool ignore_outgoing)
-      : fd_(fd), name_(std::move(name)), ifindex_(ifindex), mtu_(mtu), vnet_hdr_(vnet_hdr),
+      : FdDevice(fd, std::move(name), mtu, vnet_hdr ? kVnetHdrLen : 0), ifindex_(ifindex),
         ignore_outgoing_(ignore_outgoing) {}
 
-  int fd_;
-  std::string name_;
+  RawRead read_frame(FrameIov& io) override;
+  ssize_t write_frame(FrameIov& io) override;
+  void count_tx_drop(int err) override;
+
   int ifindex_;
-  std::size_t mtu_;
-  bool vnet_hdr_;
   bool ignore_outgoing_;
 
   struct Counters {
-    std::uint64_t rx_frames = 0;
-    std::uint64_t tx_frames = 0;
     std::uint64_t rx_dropped_outgoing = 0;      // our own / the kernel's transmissions looped back
-    std::uint64_t rx_dropped_too_big = 0;       // longer than the caller's buffer (MSG_TRUNC)
-    std::uint64_t rx_dropped_bad_vnet_hdr = 0;  // short read or checksum offsets outside the frame
-    std::uint64_t rx_errors = 0;                // recvmsg() failed with something other than EAGAIN
-    std::uint64_t rx_csum_completed = 0;        // partial checksums we completed
-    std::uint64_t rx_gso_frames = 0;            // super-frames handed up whole
     std::uint64_t rx_kernel_drops = 0;          // PACKET_STATISTICS tp_drops: socket queue overflow
     std::uint64_t tx_dropped_queue_full = 0;    // sendmsg() said EAGAIN / ENOBUFS
     std::uint64_t tx_dropped_down = 0;          // the interface went down (ENETDOWN / ENXIO)
     std::uint64_t tx_dropped_error = 0;         // sendmsg() failed otherwise (EMSGSIZE, ...)
   };
-  mutable Counters counters_;  // rx_kernel_drops is read (and reset by the kernel) in stats()
+  mutable Counters counters_;  // and FdDevice's rx_ and tx_frames_; rx_kernel_drops is read (and
+                               // reset by the kernel) in stats()
 };
 
 }  // namespace drivers

@@ -11,7 +11,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -29,8 +28,6 @@ using linux_net::Fd;
 using linux_net::make_ifreq;
 
 namespace {
-
-constexpr std::size_t kEthernetHeaderLen = stack::wire::ethernet::kHeaderLen;
 
 // What kind of interface `name` is in our network namespace. Asked of the kernel through ioctls on
 // a socket rather than read from /sys/class/net: sysfs shows the namespace of whoever mounted /sys,
@@ -193,89 +190,31 @@ std::variant<std::unique_ptr<TapDevice>, TapError> TapDevice::open(const TapOpti
   return dev;
 }
 
-TapDevice::~TapDevice() { ::close(fd_); }
-
-Capabilities TapDevice::capabilities() const {
-  Capabilities caps;
-  caps.mtu = mtu_;
-  caps.max_frame = mtu_ + kEthernetHeaderLen;
-  if (vnet_hdr_) {
-    caps.max_frame = kMaxGsoFrame;
-    caps.rx_gso = true;
-  }
-  return caps;
+FdDevice::RawRead TapDevice::read_frame(FrameIov& io) {
+  // One read() is one frame (tuntap.rst). tun's read() returns the frame's full length even when
+  // it copied only part of it, which is how FdDevice::receive() tells a cut frame.
+  return {::readv(fd(), io.iov(), static_cast<int>(io.iovlen()))};
 }
 
-std::optional<std::size_t> TapDevice::receive(stack::Instant, std::span<std::byte> out) {
-  for (;;) {
-    std::array<std::byte, kVnetHdrLen> hdr{};
-    std::array<struct iovec, 2> iov{{{hdr.data(), hdr.size()}, {out.data(), out.size()}}};
-    const int first = vnet_hdr_ ? 0 : 1;
-    const ssize_t n = ::readv(fd_, iov.data() + first, 2 - first);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return std::nullopt;
-      ++counters_.rx_errors;
-      return std::nullopt;
-    }
-    auto len = static_cast<std::size_t>(n);
-    if (vnet_hdr_) {
-      if (len < kVnetHdrLen) {
-        ++counters_.rx_dropped_bad_vnet_hdr;
-        continue;
-      }
-      len -= kVnetHdrLen;
-    }
-    if (len > out.size()) {
-      // tun's read() returns the frame's full length even when it copied only part of it; only
-      // possible when the caller's buffer is smaller than capabilities().max_frame.
-      ++counters_.rx_dropped_too_big;
-      continue;
-    }
-    if (vnet_hdr_) {
-      const auto v = linux_net::apply_vnet_header(hdr, out.first(len));
-      if (!v.ok) {
-        ++counters_.rx_dropped_bad_vnet_hdr;
-        continue;
-      }
-      counters_.rx_csum_completed += v.checksum_completed;
-      counters_.rx_gso_frames += v.gso;
-    }
-    ++counters_.rx_frames;
-    return len;
-  }
-}
+ssize_t TapDevice::write_frame(FrameIov& io) { return ::writev(fd(), io.iov(), static_cast<int>(io.iovlen())); }
 
-bool TapDevice::transmit(stack::Instant, std::span<const std::byte> frame) {
-  // A zeroed virtio header: no checksum to complete, no segmentation.
-  std::array<std::byte, kVnetHdrLen> hdr{};
-  // writev() does not write through iov_base; the const_cast only satisfies its C signature.
-  std::array<struct iovec, 2> iov{{{hdr.data(), hdr.size()}, {const_cast<std::byte*>(frame.data()), frame.size()}}};
-  const int first = vnet_hdr_ ? 0 : 1;
-  for (;;) {
-    const ssize_t n = ::writev(fd_, iov.data() + first, 2 - first);
-    if (n >= 0) break;  // tun takes a frame whole or not at all
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      ++counters_.tx_dropped_queue_full;
-    } else {
-      ++counters_.tx_dropped_error;
-    }
-    return false;
+void TapDevice::count_tx_drop(int err) {
+  if (err == EAGAIN || err == EWOULDBLOCK) {
+    ++counters_.tx_dropped_queue_full;
+  } else {
+    ++counters_.tx_dropped_error;
   }
-  ++counters_.tx_frames;
-  return true;
 }
 
 Stats TapDevice::stats() const {
   return {
-      {"rx_frames", counters_.rx_frames},
-      {"tx_frames", counters_.tx_frames},
-      {"rx_dropped_too_big", counters_.rx_dropped_too_big},
-      {"rx_dropped_bad_vnet_hdr", counters_.rx_dropped_bad_vnet_hdr},
-      {"rx_errors", counters_.rx_errors},
-      {"rx_csum_completed", counters_.rx_csum_completed},
-      {"rx_gso_frames", counters_.rx_gso_frames},
+      {"rx_frames", rx_.frames},
+      {"tx_frames", tx_frames_},
+      {"rx_dropped_too_big", rx_.dropped_too_big},
+      {"rx_dropped_bad_vnet_hdr", rx_.dropped_bad_vnet_hdr},
+      {"rx_errors", rx_.errors},
+      {"rx_csum_completed", rx_.csum_completed},
+      {"rx_gso_frames", rx_.gso_frames},
       {"tx_dropped_queue_full", counters_.tx_dropped_queue_full},
       {"tx_dropped_error", counters_.tx_dropped_error},
       {"link_wait_ms", counters_.link_wait_ms},

@@ -27,9 +27,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <variant>
 
-#include "drivers/device.hpp"
+#include "drivers/fd_device.hpp"
 
 namespace drivers {
 
@@ -54,51 +55,34 @@ struct TapError {
   std::string message;  // one line, says what to do
 };
 
-class TapDevice final : public Device {
+class TapDevice final : public FdDevice {
  public:
   static std::variant<std::unique_ptr<TapDevice>, TapError> open(const TapOptions& options);
-  ~TapDevice() override;
-  TapDevice(const TapDevice&) = delete;
-  TapDevice& operator=(const TapDevice&) = delete;
 
-  Capabilities capabilities() const override;
-  std::string name() const override { return name_; }
-  std::optional<std::size_t> receive(stack::Instant now, std::span<std::byte> out) override;
-  bool transmit(stack::Instant now, std::span<const std::byte> frame) override;
-  int readable_fd() const override { return fd_; }
+  // capabilities(), receive(), transmit(): FdDevice, around read_frame() and write_frame().
   Stats stats() const override;
 
   bool created() const { return created_; }  // we created it (it disappears when we close)
-  bool vnet_hdr() const { return vnet_hdr_; }
 
   // The virtio_net_hdr_v1 length used with IFF_VNET_HDR (TUNSETVNETHDRSZ).
   static constexpr std::size_t kVnetHdrLen = 12;
-  // Largest frame the kernel hands us with TUN_F_TSO4: a 64 KiB IPv4 packet plus Ethernet.
-  static constexpr std::size_t kMaxGsoFrame = 65535 + 14;
-
+  static_assert(kVnetHdrLen <= kMaxVnetHdrLen);
 
  private:
   TapDevice(int fd, std::string name, std::size_t mtu, bool created, bool vnet_hdr)
-      : fd_(fd), name_(std::move(name)), mtu_(mtu), created_(created), vnet_hdr_(vnet_hdr) {}
+      : FdDevice(fd, std::move(name), mtu, vnet_hdr ? kVnetHdrLen : 0), created_(created) {}
 
-  int fd_;
-  std::string name_;
-  std::size_t mtu_;
+  RawRead read_frame(FrameIov& io) override;
+  ssize_t write_frame(FrameIov& io) override;
+  void count_tx_drop(int err) override;
+
   bool created_;
-  bool vnet_hdr_;
 
   struct Counters {
-    std::uint64_t rx_frames = 0;
-    std::uint64_t tx_frames = 0;
-    std::uint64_t rx_dropped_too_big = 0;     // longer than the caller's buffer
-    std::uint64_t rx_dropped_bad_vnet_hdr = 0;  // short read or checksum offsets outside the frame
-    std::uint64_t rx_errors = 0;              // read() failed with something other than EAGAIN
     std::uint64_t link_wait_ms = 0;           // open(): waited this long for the kernel to activate the link
-    std::uint64_t rx_csum_completed = 0;      // NEEDS_CSUM frames we checksummed
-    std::uint64_t rx_gso_frames = 0;          // super-frames handed up whole
     std::uint64_t tx_dropped_queue_full = 0;  // write() said EAGAIN
     std::uint64_t tx_dropped_error = 0;       // write() failed otherwise (interface down: EIO)
-  } counters_;
+  } counters_;  // and FdDevice's rx_ and tx_frames_
 };
 
 }  // namespace drivers

@@ -1,0 +1,112 @@
+// FdDevice: what the TAP and AF_PACKET drivers have in common — one Ethernet frame per system call
+// on a non-blocking Linux descriptor, optionally behind a virtio-net header.
+//
+// Read first: readv(2)/recvmsg(2) and writev(2)/sendmsg(2) (scatter-gather I/O); virtio spec
+// §5.1.6 (struct virtio_net_hdr); tun's IFF_VNET_HDR in the kernel's
+// Documentation/networking/tuntap.rst and PACKET_VNET_HDR in packet(7).
+//
+// The receive loop and the transmit loop live here, once: receive() strips the virtio-net header,
+// drops frames that did not fit and headers that do not make sense, completes partial checksums
+// and counts super-frames (linux_net::apply_vnet_header); transmit() sends a zeroed header
+// (nothing asked of the kernel) in front of the frame and retries on EINTR. A driver (TapDevice,
+// PacketDevice) supplies only what differs: how its descriptor is opened, its one read and one
+// write system call, and which write errors mean what.
+#pragma once
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "drivers/device.hpp"
+
+namespace drivers {
+
+class FdDevice : public Device {
+ public:
+  ~FdDevice() override;  // closes the descriptor
+  FdDevice(const FdDevice&) = delete;
+  FdDevice& operator=(const FdDevice&) = delete;
+
+  // MTU-sized frames; with a virtio-net header, also TCP super-frames up to kMaxGsoFrame (rx_gso).
+  Capabilities capabilities() const override;
+  std::string name() const override { return name_; }
+  std::optional<std::size_t> receive(stack::Instant now, std::span<std::byte> out) final;
+  bool transmit(stack::Instant now, std::span<const std::byte> frame) final;
+  int readable_fd() const override { return fd_; }
+
+  bool vnet_hdr() const { return vnet_hdr_len_ != 0; }
+
+  // Largest frame the kernel hands over with receive offloads (tun TUN_F_TSO4, a packet socket
+  // with PACKET_VNET_HDR behind GRO): a 64 KiB IPv4 packet plus Ethernet.
+  static constexpr std::size_t kMaxGsoFrame = 65535 + 14;
+  // The longest virtio-net header a driver uses: virtio_net_hdr_v1 (12 bytes, tun); packet
+  // sockets use the 10-byte virtio_net_hdr.
+  static constexpr std::size_t kMaxVnetHdrLen = 12;
+
+ protected:
+  // Takes ownership of `fd`. vnet_hdr_len: 0 when the descriptor carries no virtio-net header.
+  FdDevice(int fd, std::string name, std::size_t mtu, std::size_t vnet_hdr_len);
+
+  // The scatter list of one frame: the virtio-net header first (when there is one), then the
+  // frame. The kernel fills (or sends) the buffers in this order (readv(2)).
+  class FrameIov {
+   public:
+    static FrameIov for_receive(std::span<std::byte> hdr, std::span<std::byte> frame);
+    static FrameIov for_send(std::span<std::byte> hdr, std::span<const std::byte> frame);
+    struct iovec* iov() { return iov_.data() + first_; }
+    std::size_t iovlen() const { return iov_.size() - first_; }
+
+   private:
+    FrameIov(std::span<std::byte> hdr, std::byte* frame, std::size_t frame_len);
+    std::array<struct iovec, 2> iov_;
+    std::size_t first_;  // 1 when there is no header: skip its (empty) entry
+  };
+
+  // What a driver's read system call returned.
+  struct RawRead {
+    // Bytes, the header included: the frame's full length even when it did not fit in the frame
+    // buffer (each driver arranges this), so a cut frame is detected. -1: failed, errno says why.
+    ssize_t n;
+    // The driver dropped the frame itself (and counted why): read the next one.
+    bool skip = false;
+  };
+  // One non-blocking read of one frame into `io`.
+  virtual RawRead read_frame(FrameIov& io) = 0;
+  // One non-blocking write of one frame from `io`: bytes written, or -1 with errno set.
+  virtual ssize_t write_frame(FrameIov& io) = 0;
+  // Counts a failed write by its errno (EINTR was retried already): queue full, link down, ...
+  virtual void count_tx_drop(int err) = 0;
+
+  int fd() const { return fd_; }
+
+  // The counters of the shared loops, listed by each driver's stats() under the same names.
+  struct RxCounters {
+    std::uint64_t frames = 0;                // rx_frames
+    std::uint64_t dropped_too_big = 0;       // rx_dropped_too_big: longer than the caller's buffer
+    std::uint64_t dropped_bad_vnet_hdr = 0;  // rx_dropped_bad_vnet_hdr: short read, or checksum
+                                             // offsets outside the frame
+    std::uint64_t errors = 0;                // rx_errors: the read failed other than with EAGAIN
+    std::uint64_t csum_completed = 0;        // rx_csum_completed: partial checksums we completed
+    std::uint64_t gso_frames = 0;            // rx_gso_frames: super-frames handed up whole
+  };
+  RxCounters rx_;
+  std::uint64_t tx_frames_ = 0;  // tx_frames
+
+ private:
+  // Checks the frame of `n` bytes (header included) that just arrived in `hdr` and `out`: its
+  // length without the header, or nullopt when it is dropped (counted).
+  std::optional<std::size_t> accept(std::size_t n, std::span<const std::byte> hdr, std::span<std::byte> out);
+
+  int fd_;
+  std::string name_;
+  std::size_t mtu_;
+  std::size_t vnet_hdr_len_;
+};
+
+}  // namespace drivers
