@@ -11,16 +11,23 @@
 
 namespace drivers {
 
-FdDevice::FrameIov::FrameIov(std::span<std::byte> hdr, std::byte* frame, std::size_t frame_len)
-    : iov_{{{hdr.data(), hdr.size()}, {frame, frame_len}}}, first_(hdr.empty() ? 1 : 0) {}
+void FdDevice::FrameIov::add(void* base, std::size_t len) { iov_[count_++] = {base, len}; }
 
-FdDevice::FrameIov FdDevice::FrameIov::for_receive(std::span<std::byte> hdr, std::span<std::byte> frame) {
-  return FrameIov(hdr, frame.data(), frame.size());
+FdDevice::FrameIov FdDevice::FrameIov::for_receive(std::span<std::byte> hdr, std::span<std::byte> frame,
+                                                   std::byte& spill) {
+  FrameIov io;
+  if (!hdr.empty()) io.add(hdr.data(), hdr.size());  // no virtio-net header: no entry for it
+  io.add(frame.data(), frame.size());
+  io.add(&spill, 1);
+  return io;
 }
 
 FdDevice::FrameIov FdDevice::FrameIov::for_send(std::span<std::byte> hdr, std::span<const std::byte> frame) {
+  FrameIov io;
+  if (!hdr.empty()) io.add(hdr.data(), hdr.size());  // no virtio-net header: no entry for it
   // writev() and sendmsg() do not write through iov_base; the const_cast only satisfies the C struct.
-  return FrameIov(hdr, const_cast<std::byte*>(frame.data()), frame.size());
+  io.add(const_cast<std::byte*>(frame.data()), frame.size());
+  return io;
 }
 
 FdDevice::FdDevice(int fd, std::string name, std::size_t mtu, std::size_t vnet_hdr_len)
@@ -43,7 +50,8 @@ std::optional<std::size_t> FdDevice::receive(stack::Instant, std::span<std::byte
   for (;;) {
     std::array<std::byte, kMaxVnetHdrLen> hdr_buf{};
     const std::span<std::byte> hdr = std::span(hdr_buf).first(vnet_hdr_len_);
-    FrameIov io = FrameIov::for_receive(hdr, out);
+    std::byte spill{};  // see FrameIov
+    FrameIov io = FrameIov::for_receive(hdr, out, spill);
     const RawRead r = read_frame(io);
     if (r.n < 0) {
       if (errno == EINTR) continue;
@@ -63,8 +71,9 @@ std::optional<std::size_t> FdDevice::accept(std::size_t n, std::span<const std::
   }
   const std::size_t len = n - hdr.size();
   if (len > out.size()) {
-    // The frame was cut to fit `out`: only possible when the caller's buffer is smaller than
-    // capabilities().max_frame. Handing up a cut frame would corrupt it; drop it.
+    // The frame did not fit in `out` (it reached the spill byte, or MSG_TRUNC told its length):
+    // only possible when the caller's buffer is smaller than capabilities().max_frame. Handing up
+    // a cut frame would corrupt it; drop it.
     ++rx_.dropped_too_big;
     return std::nullopt;
   }

@@ -54,24 +54,28 @@ class FdDevice : public Device {
   FdDevice(int fd, std::string name, std::size_t mtu, std::size_t vnet_hdr_len);
 
   // The scatter list of one frame: the virtio-net header first (when there is one), then the
-  // frame. The kernel fills (or sends) the buffers in this order (readv(2)).
+  // frame, then (receiving only) one spill byte. The kernel fills (or sends) the buffers in this
+  // order (readv(2)); a frame longer than the frame buffer runs into the spill byte, so the byte
+  // count says it did not fit even where the kernel reports only what it copied (tun).
   class FrameIov {
    public:
-    static FrameIov for_receive(std::span<std::byte> hdr, std::span<std::byte> frame);
+    static FrameIov for_receive(std::span<std::byte> hdr, std::span<std::byte> frame, std::byte& spill);
     static FrameIov for_send(std::span<std::byte> hdr, std::span<const std::byte> frame);
-    struct iovec* iov() { return iov_.data() + first_; }
-    std::size_t iovlen() const { return iov_.size() - first_; }
+    struct iovec* iov() { return iov_.data(); }
+    std::size_t iovlen() const { return count_; }
 
    private:
-    FrameIov(std::span<std::byte> hdr, std::byte* frame, std::size_t frame_len);
-    std::array<struct iovec, 2> iov_;
-    std::size_t first_;  // 1 when there is no header: skip its (empty) entry
+    FrameIov() = default;
+    void add(void* base, std::size_t len);
+    std::array<struct iovec, 3> iov_{};
+    std::size_t count_ = 0;
   };
 
   // What a driver's read system call returned.
   struct RawRead {
-    // Bytes, the header included: the frame's full length even when it did not fit in the frame
-    // buffer (each driver arranges this), so a cut frame is detected. -1: failed, errno says why.
+    // Bytes, the header included; more than header plus frame buffer when the frame did not fit
+    // (tun: the spill byte was filled; packet sockets: MSG_TRUNC's real length). -1: failed, errno
+    // says why.
     ssize_t n;
     // The driver dropped the frame itself (and counted why): read the next one.
     bool skip = false;

@@ -191,8 +191,8 @@ std::variant<std::unique_ptr<TapDevice>, TapError> TapDevice::open(const TapOpti
 }
 
 FdDevice::RawRead TapDevice::read_frame(FrameIov& io) {
-  // One read() is one frame (tuntap.rst). tun's read() returns the frame's full length even when
-  // it copied only part of it, which is how FdDevice::receive() tells a cut frame.
+  // One read() is one frame (tuntap.rst). tun's read() returns only what it copied, never more
+  // than the buffers hold: a frame too long for the frame buffer shows as a filled spill byte.
   return {::readv(fd(), io.iov(), static_cast<int>(io.iovlen()))};
 }
 

@@ -376,6 +376,45 @@ TEST_SUITE("drivers/tap_device") {
     CHECK(f == before);
   }
 
+  TEST_CASE("a frame longer than the receive buffer is dropped and counted, never handed up cut") {
+    for (const bool vnet : {false, true}) {
+      in_namespaces([vnet](Probe& p) {
+        const std::string name = vnet ? "cut1" : "cut0";
+        auto tap = open_tap(p, {.name = name, .vnet_hdr = vnet});
+        if (!tap || !kernel_side_up(p, name)) return;
+        const auto stat = [&](const std::string& which) {
+          for (const auto& [n, value] : tap->stats()) {
+            if (n == which) return value;
+          }
+          p.fail("no counter " + which);
+          return std::uint64_t{0};
+        };
+        // The kernel's ARP reply is 42 bytes; a 30-byte buffer cannot hold it.
+        if (!tap->transmit(Instant{}, test::arp_request(test::kOurMac, test::kOurIp, test::kKernelIp))) {
+          p.fail("transmit of the ARP request failed");
+          return;
+        }
+        std::array<std::byte, 30> small{};
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (stat("rx_dropped_too_big") == 0 && std::chrono::steady_clock::now() < deadline) {
+          if (auto n = tap->receive(Instant{}, small)) {
+            p.fail("receive() handed up " + std::to_string(*n) + " bytes into a 30-byte buffer");
+            return;
+          }
+          struct pollfd pfd{tap->readable_fd(), POLLIN, 0};
+          ::poll(&pfd, 1, 100);
+        }
+        const std::string mode = vnet ? "vnet_hdr: " : "no vnet_hdr: ";
+        p.check(stat("rx_dropped_too_big") >= 1, mode + "rx_dropped_too_big counted");
+        p.check(stat("rx_frames") == 0, mode + "no frame counted as received");
+        // The next reply, into a buffer of max_frame, arrives whole.
+        p.check(arp_kernel(p, *tap).has_value(), mode + "the next ARP reply arrives whole");
+        p.info(mode + "rx_dropped_too_big " + std::to_string(stat("rx_dropped_too_big")) + ", rx_frames " +
+               std::to_string(stat("rx_frames")));
+      });
+    }
+  }
+
   TEST_CASE("with vnet_hdr, frames go both ways and the kernel's partial UDP checksums arrive completed") {
     in_namespaces([](Probe& p) {
       auto tap = open_tap(p, {.name = "vnet0", .vnet_hdr = true});
