@@ -216,14 +216,7 @@ void TcpSocket::process_syn_sent(TcpContext& ctx, const Repr& seg) {
     if (!seg.ack->in_range(iss_ + 1, snd_max_ + 1)) {  // ISS < SEG.ACK =< SND.NXT
       ctx.drop(id_, TcpDrop::SynSentBadAck);
       if (!seg.flags.rst) {
-        Repr rst;
-        rst.src_port = local_.port;
-        rst.dst_port = remote_.port;
-        rst.seq = *seg.ack;
-        rst.flags.rst = true;
-        ctx.rst_queue.push_back(TcpOutgoing{local_.addr, remote_.addr, rst});
-        ++ctx.counters.rst_sent;
-        ctx.event(tcp_event::RstSent{id_, "SYN-SENT: unacceptable ACK"});
+        send_rst(ctx, *seg.ack, "SYN-SENT: unacceptable ACK");
       }
       return;
     }
@@ -354,14 +347,7 @@ bool TcpSocket::process_ack(TcpContext& ctx, const Repr& seg) {
     // reset as in RFC 9293 Figure 8, instead of holding its SYN-queue slot until it times out.
     if (!ack.in_range(snd_una_ + 1, snd_max_ + 1)) {
       ctx.drop(id_, TcpDrop::SynReceivedBadAck);
-      Repr rst;
-      rst.src_port = local_.port;
-      rst.dst_port = remote_.port;
-      rst.seq = ack;
-      rst.flags.rst = true;
-      ctx.rst_queue.push_back(TcpOutgoing{local_.addr, remote_.addr, rst});
-      ++ctx.counters.rst_sent;
-      ctx.event(tcp_event::RstSent{id_, "SYN-RECEIVED: unacceptable ACK"});
+      send_rst(ctx, ack, "SYN-RECEIVED: unacceptable ACK");
       return false;
     }
   }

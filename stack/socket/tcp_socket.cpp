@@ -270,17 +270,9 @@ void TcpSocket::abort(TcpContext& ctx) {
     case TcpState::Established:
     case TcpState::FinWait1:
     case TcpState::FinWait2:
-    case TcpState::CloseWait: {
-      Repr rst;
-      rst.src_port = local_.port;
-      rst.dst_port = remote_.port;
-      rst.seq = snd_max_;
-      rst.flags.rst = true;
-      ctx.rst_queue.push_back(TcpOutgoing{local_.addr, remote_.addr, rst});
-      ++ctx.counters.rst_sent;
-      ctx.event(tcp_event::RstSent{id_, "abort"});
+    case TcpState::CloseWait:
+      send_rst(ctx, snd_max_, "abort");
       break;
-    }
     default:
       break;
   }
@@ -298,6 +290,19 @@ void TcpSocket::end_time_wait(TcpContext& ctx) {
   // The TCB is deleted as if the 2*MSL timer had fired (RFC 9293 §3.10.8); the 4-tuple belongs
   // to the new incarnation from now on.
   reset_connection(ctx, std::nullopt);
+}
+
+// A reset <SEQ=seq><CTL=RST> on this connection's 4-tuple, without an ACK (RFC 9293 §3.10.7.3,
+// §3.10.7.4 and ABORT §3.10.5), queued with the layer's other RSTs and counted.
+void TcpSocket::send_rst(TcpContext& ctx, SeqNum seq, const char* reason) {
+  Repr rst;
+  rst.src_port = local_.port;
+  rst.dst_port = remote_.port;
+  rst.seq = seq;
+  rst.flags.rst = true;
+  ctx.rst_queue.push_back(TcpOutgoing{local_.addr, remote_.addr, rst});
+  ++ctx.counters.rst_sent;
+  ctx.event(tcp_event::RstSent{id_, reason});
 }
 
 void TcpSocket::reset_connection(TcpContext& ctx, std::optional<TcpError> error) {

@@ -353,6 +353,7 @@ class TcpSocket {
                       bool una_advanced);
   void rack_detect_loss(TcpContext& ctx);
   void reset_connection(TcpContext& ctx, std::optional<TcpError> error);
+  void send_rst(TcpContext& ctx, SeqNum seq, const char* reason);
 
   // tcp_output.cpp
   void on_timers(TcpContext& ctx);
