@@ -239,7 +239,13 @@ void DhcpSession::on_event(Instant at, const sock::DhcpEvent& e) {
     lost_ = true;
   }
   if (lines_) {
-    if (auto line = lines_->line(at, e)) say(*line, true);
+    if (auto line = lines_->line(at, e)) {
+      if (options_.on_line) {
+        options_.on_line(at, e, *line);
+      } else {
+        say(*line, true);
+      }
+    }
     return;
   }
   if (options_.verbose) {

@@ -38,6 +38,9 @@ struct DhcpSetupOptions {
   std::optional<std::uint32_t> requested_lease_time;  // option 51 in DISCOVER/REQUEST
   bool verbose = false;                    // narrate every client event on its own line
   bool one_line_per_message = false;       // each message its own line, explained (dhcp_lines.hpp)
+  // With one_line_per_message: each such line goes here with the event it tells of (a narrator
+  // that cites the message's frame), instead of to the Narrate callback.
+  std::function<void(stack::Instant, const stack::socket::DhcpEvent&, const std::string&)> on_line;
 };
 
 // What a program needs from the lease.

@@ -176,8 +176,8 @@ bool DnsResolver::tcp_closed() const {
   return true;
 }
 
-void DnsResolver::narrate(DnsEvent::Kind kind, std::string text) {
-  if (on_event) on_event(DnsEvent{kind, clock_(), "DNS: " + std::move(text)});
+void DnsResolver::narrate(DnsEvent::Kind kind, std::string text, std::optional<DnsEvent::Datagram> datagram) {
+  if (on_event) on_event(DnsEvent{kind, clock_(), "DNS: " + std::move(text), datagram});
 }
 
 std::string DnsResolver::servers_text() const {
@@ -347,7 +347,9 @@ void DnsResolver::complete(std::uint64_t id, DnsResult result) {
     if (result.server) text += " from " + result.server->describe();
     if (result.over_tcp) text += " over TCP";
     text += " in " + ms_text(result.elapsed);
-    narrate(DnsEvent::Kind::Answer, std::move(text));
+    std::optional<DnsEvent::Datagram> d;
+    if (result.message_id && result.server) d = DnsEvent::Datagram{*result.message_id, *result.server, false};
+    narrate(DnsEvent::Kind::Answer, std::move(text), d);
   } else {
     narrate(DnsEvent::Kind::Failure, "cannot resolve " + result.name + ": " + result.error_message());
   }
@@ -364,6 +366,7 @@ void DnsResolver::handle(Finished& f) {
   if (f.from) r.server = f.from;
   else if (!r.server && !options_.servers.empty()) r.server = options_.servers.front();
   r.over_tcp = f.tcp;
+  if (!f.tcp && f.from && f.answer.size() >= 2) r.message_id = static_cast<std::uint16_t>((f.answer[0] << 8) | f.answer[1]);
   const std::string who = r.server ? r.server->describe() : servers_text();
   auto fail = [&](DnsError e, std::string detail) {
     r.error = e;
@@ -509,14 +512,17 @@ void DnsResolver::inspect_reply(const dns::Message& m, Ipv4Address from, bool tc
   if (!tcp && m.header.tc && sends_per_id_.count(m.header.id)) {
     ++counters_.truncated;
     narrate(DnsEvent::Kind::Retry, "answer truncated (TC=1) from " + from.describe() + " for " +
-                                       question.name.describe_relative() + ": retrying over TCP");
+                                       question.name.describe_relative() + ": retrying over TCP",
+            DnsEvent::Datagram{m.header.id, from, false});
   }
   // Remember error rcodes: c-ares discards SERVFAIL/REFUSED/NOTIMP/FORMERR answers and tries
   // the next server, ending with a bare ECONNREFUSED; handle() names the real cause.
   if (m.header.rcode != 0 && m.rcode() != dns::Rcode::NxDomain) {
     rejected_[question.name.key()] = Rejected{from, m.header.rcode};
+    std::optional<DnsEvent::Datagram> d;
+    if (!tcp) d = DnsEvent::Datagram{m.header.id, from, false};
     narrate(DnsEvent::Kind::Failure, dns::rcode_name(m.header.rcode) + " from " + from.describe() + " for " +
-                                         question.name.describe_relative() + (tcp ? " (over TCP)" : ""));
+                                         question.name.describe_relative() + (tcp ? " (over TCP)" : ""), d);
   }
 }
 
@@ -708,7 +714,8 @@ long DnsResolver::a_sendv(int fd, const iovec* iov, int iovcnt, void* self_ptr) 
     std::string text = "asking " + s.peer->addr.describe() + " for " + question.name.describe_relative() + " " +
                        dns::type_name(question.type);
     if (n > 1) text += " (try " + std::to_string(n) + ")";
-    self->narrate(n > 1 ? DnsEvent::Kind::Retry : DnsEvent::Kind::Query, std::move(text));
+    self->narrate(n > 1 ? DnsEvent::Kind::Retry : DnsEvent::Kind::Query, std::move(text),
+                  DnsEvent::Datagram{q->header.id, s.peer->addr, true});
     if (self->sends_per_id_.size() > 4096) self->sends_per_id_.clear();
   }
   return static_cast<long>(datagram.size());

@@ -91,6 +91,7 @@ struct DnsResult {
   std::vector<std::string> cname_chain;           // names from the one asked to the canonical one
   std::optional<stack::wire::Ipv4Address> server;  // who answered (or the last one asked)
   bool over_tcp = false;                           // the answer came over TCP (RFC 7766 fallback)
+  std::optional<std::uint16_t> message_id;         // the ID of the answer's message (UDP; names its frame)
   stack::Duration elapsed;
   int timeouts = 0;
   std::optional<DnsError> error;
@@ -107,6 +108,14 @@ struct DnsEvent {
   Kind kind;
   stack::Instant at;
   std::string text;
+  // The UDP datagram the line is about, when it is one (a narrator cites its frame): the message
+  // ID, the server, and whether we sent it. Lines about TCP or about no datagram have none.
+  struct Datagram {
+    std::uint16_t id;
+    stack::wire::Ipv4Address server;
+    bool outgoing;
+  };
+  std::optional<Datagram> datagram;
 };
 
 struct DnsResolverOptions {
@@ -201,7 +210,7 @@ class DnsResolver {
   void start_query(Query& q);
   void handle(Finished& f);
   void complete(std::uint64_t id, DnsResult result);
-  void narrate(DnsEvent::Kind kind, std::string text);
+  void narrate(DnsEvent::Kind kind, std::string text, std::optional<DnsEvent::Datagram> datagram = std::nullopt);
   // A reply c-ares is about to see (UDP datagram or framed TCP message): TC=1 and error rcodes.
   void inspect_reply(const stack::wire::dns::Message& m, stack::wire::Ipv4Address from, bool tcp);
   void tcp_failed(FakeSocket& s, const std::string& why);

@@ -331,6 +331,8 @@ TraceStep DnsTrace::pending_step() const {
   step.server = *s.address;
   step.server_name = s.name;
   step.elapsed = clock_() - pending_->sent_at;
+  step.id = pending_->id;
+  step.over_tcp = pending_->tcp.has_value();
   return step;
 }
 

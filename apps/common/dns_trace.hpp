@@ -64,6 +64,8 @@ struct TraceStep {
   std::optional<stack::wire::dns::Message> reply;  // nullopt: no reply in time
   enum class Outcome { Referral, Answer, Alias, NoSuchDomain, NoData, ServerError, Timeout, Lame } outcome{};
   std::string note;                  // "referral to com.", "no reply in 2000 ms"
+  std::uint16_t id = 0;              // the query's message ID (its UDP datagram and the reply carry it)
+  bool over_tcp = false;             // asked again over TCP after TC=1: the reply came in the stream
 };
 
 struct TraceResult {

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -200,12 +201,16 @@ bool Host::pump(Instant now) {
   // output still run under a flood.
   bool received = false;
   for (int i = 0; i < 256; ++i) {
-    auto len = device_->receive(now, rx_buffer_);
+    // Each frame is stamped when it is read (the pcap's time, and the narration's): the frames of
+    // a burst drained in one wake-up did not all arrive at its start (a DNS reply read after the
+    // ARP reply that released its query once had the query's time: "answered in 0.000 ms").
+    if (i > 0) current_ = std::max(current_, monotonic_now());
+    auto len = device_->receive(current_, rx_buffer_);
     if (!len) break;
     received = true;
-    iface_->receive(now, std::span(rx_buffer_).first(*len));
+    iface_->receive(current_, std::span(rx_buffer_).first(*len));
   }
-  iface_->poll(now);
+  iface_->poll(current_);
   return received;
 }
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "apps/common/dns_trace.hpp"
+#include "apps/common/frame_cite.hpp"
 #include "apps/common/host.hpp"
 
 namespace minibrowser {
@@ -32,7 +33,8 @@ class DnsWalk {
   // How long a root server may take to give the first answer when the page is done before it.
   static constexpr stack::Duration kRootGrace = stack::Duration::from_millis(200);
 
-  using Say = std::function<void(const std::string&)>;  // a level-5 line, at the host's now
+  // A level-5 line, at the host's now; `frames`: the query's datagram and its reply, for citing.
+  using Say = std::function<void(const std::string&, std::vector<appkit::FrameWant> frames)>;
   // Turns the program's loop until `done` or `limit` (what main's run_until does).
   using RunUntil = std::function<bool(const std::function<bool()>& done, stack::Duration limit)>;
 
@@ -57,6 +59,7 @@ class DnsWalk {
   void on_step(const appkit::TraceStep& s);
   void on_done(const appkit::TraceResult& r);
   void give_up(const std::string& why);
+  void say(const std::string& text);  // a line about no one frame
 
   appkit::Host& host_;
   Say say_;
@@ -65,7 +68,11 @@ class DnsWalk {
   bool finished_ = false;
   stack::Instant started_at_;
   int answers_ = 0;                     // replies of any kind (referrals, answers, errors)
-  std::vector<std::string> held_;       // root timeouts, said once another server has answered
+  struct Line {
+    std::string text;
+    std::vector<appkit::FrameWant> frames;
+  };
+  std::vector<Line> held_;              // root timeouts, said once another server has answered
   std::optional<std::uint32_t> resolver_ttl_;
 };
 

@@ -29,6 +29,7 @@
 #include "apps/common/dns_resolver.hpp"
 #include "apps/common/dns_trace.hpp"
 #include "apps/common/explain.hpp"
+#include "apps/common/frame_cite.hpp"
 #include "apps/common/host.hpp"
 #include "apps/common/hosts_file.hpp"
 #include "apps/common/html_render.hpp"
@@ -293,15 +294,33 @@ int main(int argc, char** argv) {
   appkit::install_interrupt_handlers();
 
   say(2, "you typed " + url->to_string());
-  // Level 6 cites frames by number: say which capture the numbers belong to.
-  say(6, net.pcap && !outputs.temporary
-             ? "capture: every frame goes to " + *net.pcap + "; [frame N] below is its frame number, as Wireshark shows it"
-             : "capture: none kept (--pcap FILE keeps one); [frame N] below counts this run's frames as a capture would");
+  // Lines cite frames by number only when a capture is written (--pcap, or the temporary one that
+  // --ladder, --json and levels 6-7 read back); from level 5 (DNS) on, the first says which one.
+  if (net.pcap) {
+    say(5, outputs.temporary ? "capture: a temporary file, removed at exit (--pcap FILE keeps it); [frame N] below is its frame number"
+                             : "capture: every frame goes to " + *net.pcap + "; [frame N] below is its frame number, as Wireshark shows it");
+  }
+  // DHCP, ARP and DNS lines cite their frames as the TCP lines do; a line whose frame has not
+  // left yet waits for it (frame_cite.hpp), and any still waiting are said at exit.
+  appkit::FrameCiter citer(net.pcap.has_value(), host.frames_seen());
+  struct FlushAtExit {
+    appkit::FrameCiter& citer;
+    ~FlushAtExit() { citer.flush(); }
+  } flush_at_exit{citer};
+  // "DNS: asking …" → "DNS [frame 9] asking …", as "TCP #1 [frame 12] → SYN: …" (the line's first
+  // ": " gives way to the number).
+  auto cited = [&](int l, Instant at, std::vector<appkit::FrameWant> frames, std::string text) {
+    if (!narrator.wants(l)) return;
+    citer.say(std::move(frames), at, [&narrator, l, text = std::move(text)](Instant when, const std::string& cite) {
+      const auto colon = text.find(": ");
+      narrator.say(l, when, cite.empty() || colon == std::string::npos ? text : text.substr(0, colon) + " " + cite + text.substr(colon + 2));
+    });
+  };
 
   // --- level 7: the wire as the narrator sees it ------------------------------------------------
   host.add_event_listener([&](Instant at, const stack::Event& e) {
     if (std::holds_alternative<stack::event::Dropped>(e)) return;  // --stats counts those
-    narrator.say(7, at, stack::describe(e));
+    cited(7, at, appkit::wants_of(e), stack::describe(e));
   });
   std::unique_ptr<minibrowser::ConnectionPool> pool;  // for naming connections in TCP events
   minibrowser::SegmentNarrator segments(host.frames_seen(), verbose);
@@ -310,6 +329,7 @@ int main(int argc, char** argv) {
   };
   appkit::NatView nat;
   host.add_frame_listener([&](bool outgoing, Instant at, std::span<const std::byte> frame) {
+    citer.on_frame(outgoing, at, frame);  // counts it, and says the lines that waited for it
     if (narrator.wants(7)) {
       if (auto l = nat.on_frame(outgoing, frame, iface.address(), iface.gateway())) narrator.say(7, at, *l);
     }
@@ -366,6 +386,9 @@ int main(int argc, char** argv) {
   // --- step 1: DHCP (level 7) -------------------------------------------------------------------
   say(7, net.ip ? "network: static address " + *net.ip + " (no DHCP)" : "DHCP: joining the network on " + net.tap);
   if (!net.ip && !dhcp.persist) say(7, "DHCP: --fresh: no lease file is read or written, so no INIT-REBOOT");
+  dhcp.on_line = [&](Instant at, const stack::socket::DhcpEvent& e, const std::string& line) {
+    cited(7, at, appkit::wants_of(e), "DHCP: " + line);
+  };
   auto network = appkit::setup_network(host, net, [&](const std::string& text, bool) { say(7, "DHCP: " + text); }, dhcp);
   if (auto* err = std::get_if<appkit::HostError>(&network)) {
     std::fprintf(stderr, "minibrowser: %s\n", err->message.c_str());
@@ -384,7 +407,11 @@ int main(int argc, char** argv) {
   // finish the stage), and only then wait for the stack — never sleep on a stage already done.
   std::unique_ptr<appkit::DnsResolver> resolver;
   std::unique_ptr<minibrowser::DnsWalk> walk;
-  if (narrator.wants(5)) walk = std::make_unique<minibrowser::DnsWalk>(host, root_hints, [&](const std::string& t) { say(5, t); });
+  if (narrator.wants(5)) {
+    walk = std::make_unique<minibrowser::DnsWalk>(host, root_hints, [&](const std::string& t, std::vector<appkit::FrameWant> f) {
+      cited(5, host.now(), std::move(f), t);
+    });
+  }
   auto run_until = [&](const std::function<bool()>& done, Duration limit) {
     const Instant deadline = host.now() + limit;
     for (;;) {
@@ -453,7 +480,11 @@ int main(int argc, char** argv) {
         resolve_code = static_cast<int>(ExitCode::Failure);
         return std::nullopt;
       }
-      resolver->on_event = [&](const appkit::DnsEvent& e) { narrator.say(5, e.at, e.text); };
+      resolver->on_event = [&](const appkit::DnsEvent& e) {
+        std::vector<appkit::FrameWant> frames;
+        if (e.datagram) frames.push_back(appkit::FrameWant::dns(e.datagram->outgoing, e.datagram->id, e.datagram->server));
+        cited(5, e.at, std::move(frames), e.text);
+      };
     }
     say(5, "DNS: asking the resolver " + setup.dns_servers.front().describe() + " (" +
                (net.dns ? std::string("given with --dns") : std::string("learned from DHCP")) + "), which walks the hierarchy for us if it does not know");
@@ -848,6 +879,7 @@ int main(int argc, char** argv) {
       for (const auto& line : pool->time_wait_at_exit()) say(6, line);
     }
   }
+  citer.flush();
   if (narrator.wants(7)) {
     for (const auto& line : nat.mappings()) say(7, line);
   }

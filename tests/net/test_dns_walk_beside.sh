@@ -20,14 +20,14 @@ mb --level 5 --pcap "$work/walk.pcap" http://www.domain.com/ >/dev/null 2>"$work
   { cat "$work/walk.txt" >&2; fail "minibrowser failed"; }
 narration=$(cat "$work/walk.txt")
 fetch_line=$(grep -n 'fetching http://www\.domain\.com/' <<<"$narration" | head -1 | cut -d: -f1)
-first_walk=$(grep -n 'DNS walk: asked ' <<<"$narration" | head -1 | cut -d: -f1)
+first_walk=$(grep -nE 'DNS walk \[frames? [0-9, ]+\] asked ' <<<"$narration" | head -1 | cut -d: -f1)
 [[ -n $fetch_line && -n $first_walk ]] || { printf '%s\n' "$narration" >&2; fail "no fetch line or no walk line"; }
 ((fetch_line < first_walk)) || fail "the first walk answer (line $first_walk) came before the fetch began (line $fetch_line): the walk held the page"
 # Each server the walk names answered it in the pcap.
 while read -r ip; do
   [[ -n $(tf "$work/walk.pcap" "dns.flags.response == 1 && ip.src == $ip && dns.qry.name == \"www.domain.com\"" -e frame.number) ]] ||
     fail "the walk says $ip answered; the pcap has no reply from it"
-done < <(grep -oE 'DNS walk: asked [^ ]+ \(([0-9.]+)\)' <<<"$narration" | grep -oE '[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+')
+done < <(grep -oE 'DNS walk \[frames? [0-9, ]+\] asked [^ ]+ \(([0-9.]+)\)' <<<"$narration" | grep -oE '[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+')
 pass "the walk's first answer is narrated after the fetch began; each server it names replied in the pcap"
 
 # The resolver's TTL and the authoritative TTL, each as the pcap's reply carries it.

@@ -19,12 +19,12 @@ mb --level 7 --width 80 --root-hints "$hints" --pcap "$work/mb.pcap" http://www.
 narration=$(cat "$work/narration.txt")
 ((rc == 0)) || { cat "$work/narration.txt" >&2; fail "minibrowser exited $rc"; }
 expect_match "DHCP lease" "$narration" 'DHCP: we are 10\.77\.0\.1[0-9][0-9]/24, router 10\.77\.0\.1, DNS 198\.51\.100\.53'
-expect_match "ARP for the router" "$narration" 'ARP: (who-has 10\.77\.0\.1|10\.77\.0\.1 is-at)'
+expect_match "ARP for the router" "$narration" 'ARP \[frame [0-9]+\] (who-has 10\.77\.0\.1|10\.77\.0\.1 is-at)'
 expect_match "hosts file checked" "$narration" 'hosts file: www\.domain\.com is not in /etc/hosts'
 expect_match "DNS answer" "$narration" 'www\.domain\.com is 203\.0\.113\.80 \(DNS: TTL [0-9]+ s, from 198\.51\.100\.53'
-expect_match "walk: root" "$narration" 'DNS walk: asked a\.root-servers\.net\. \(198\.51\.100\.1\).*referral to com\.'
-expect_match "walk: TLD" "$narration" 'DNS walk: asked ns1\.nic\.com\. \(198\.51\.100\.2\).*referral to domain\.com\.'
-expect_match "walk: authoritative" "$narration" 'DNS walk: asked ns1\.domain\.com\. \(198\.51\.100\.3\).*answer'
+expect_match "walk: root" "$narration" 'DNS walk \[frames [0-9]+, [0-9]+\] asked a\.root-servers\.net\. \(198\.51\.100\.1\).*referral to com\.'
+expect_match "walk: TLD" "$narration" 'DNS walk \[frames [0-9]+, [0-9]+\] asked ns1\.nic\.com\. \(198\.51\.100\.2\).*referral to domain\.com\.'
+expect_match "walk: authoritative" "$narration" 'DNS walk \[frames [0-9]+, [0-9]+\] asked ns1\.domain\.com\. \(198\.51\.100\.3\).*answer'
 expect_match "NAT explained" "$narration" 'NAT: the router 10\.77\.0\.1 rewrites our source 10\.77\.0\.[0-9]+:[0-9]+ \(to 203\.0\.113\.80:80\)'
 expect_match "SYN" "$narration" 'TCP #1 \[frame [0-9]+\] → SYN: our ISN [0-9]+, MSS 1460, SACK ok'
 expect_match "SYN+ACK" "$narration" 'TCP #1 \[frame [0-9]+\] ← SYN\+ACK: (their )?ISN [0-9]+, MSS 1460'
