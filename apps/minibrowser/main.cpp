@@ -36,6 +36,7 @@
 #include "apps/common/http_client.hpp"
 #include "apps/common/interrupt.hpp"
 #include "apps/common/nat_view.hpp"
+#include "apps/common/ring_pool.hpp"
 #include "apps/common/network_setup.hpp"
 #include "apps/common/tls.hpp"
 #include "apps/common/url.hpp"
@@ -126,6 +127,7 @@ bool parse_seconds(const std::string& v, Duration& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  appkit::install_ring_pool();  // TCP rings whose pages go back to the kernel when free
   std::setlocale(LC_CTYPE, "");  // only to learn the terminal's codeset (nl_langinfo below)
   appkit::NetOptions net;
   int level = 1;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "apps/common/cli.hpp"
+#include "apps/common/ring_pool.hpp"
 #include "apps/common/version.hpp"
 #include "apps/ustack/commands.hpp"
 
@@ -45,6 +46,7 @@ void print_usage(std::FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  appkit::install_ring_pool();  // TCP rings whose pages go back to the kernel when free
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     print_usage(stderr);

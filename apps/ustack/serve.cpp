@@ -363,7 +363,6 @@ struct Conn {
   // The response in progress: header bytes, then `file_left` bytes of `fd` from `file_off`.
   std::string head;
   std::size_t head_off = 0;
-  std::string small_body;       // error pages
   int fd = -1;
   std::uint64_t file_off = 0;
   std::uint64_t file_left = 0;
@@ -506,9 +505,13 @@ class Server {
     for (;;) {
       if (c.chunk_off == c.chunk_len) {
         if (c.file_left == 0) {
-          // The response is out: an idle keep-alive connection keeps no 64 KiB read buffer.
+          // The response is out: an idle keep-alive connection keeps no 64 KiB read buffer, no
+          // response header and no request bytes (the strings would keep their capacity).
           std::vector<std::byte>().swap(c.chunk);
           c.chunk_off = c.chunk_len = 0;
+          std::string().swap(c.head);
+          c.head_off = 0;
+          if (c.in.empty()) std::string().swap(c.in);
           return true;
         }
         c.chunk.resize(kChunk);
@@ -712,7 +715,7 @@ int run_serve(const std::vector<std::string>& args) {
   appkit::NetOptions net;
   std::uint64_t port = 80;
   std::uint64_t backlog = 512;
-  std::uint64_t max_conns = 1024;
+  std::uint64_t max_conns = 16384;
   std::uint64_t idle_seconds = 15;
   std::uint64_t for_seconds = 0;
   bool quiet = false;
@@ -722,7 +725,7 @@ int run_serve(const std::vector<std::string>& args) {
                 [&](const std::string& v) { return appkit::parse_u64(v, port) && port > 0 && port < 65536; });
   parser.option("--backlog", "N", "connections in handshake or waiting to be accepted (default 512)",
                 [&](const std::string& v) { return appkit::parse_u64(v, backlog) && backlog > 0; });
-  parser.option("--max-connections", "N", "connections served at once; more wait in the backlog (default 1024)",
+  parser.option("--max-connections", "N", "connections served at once; more wait in the backlog (default 16384)",
                 [&](const std::string& v) { return appkit::parse_u64(v, max_conns) && max_conns > 0; });
   parser.option("--idle-timeout", "SECONDS", "close a connection idle this long (default 15)",
                 [&](const std::string& v) { return appkit::parse_u64(v, idle_seconds) && idle_seconds > 0; });

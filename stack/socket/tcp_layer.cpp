@@ -70,7 +70,48 @@ TcpContext TcpLayer::context(Instant now) {
 
 TcpSocket* TcpLayer::find(SocketId id) {
   auto it = sockets_.find(id);
-  return it == sockets_.end() ? nullptr : it->second.get();
+  if (it == sockets_.end()) return nullptr;
+  touch(id);
+  return it->second.get();
+}
+
+TcpSocket& TcpLayer::at(SocketId id) {
+  TcpSocket& s = *sockets_.at(id);
+  touch(id);
+  return s;
+}
+
+// --- which sockets have work ---
+//
+// A socket changes only through this layer, and every access that may change it goes through
+// find() or at(), which mark it. Marked sockets have their own poll_at() taken again before the
+// layer's poll_at() or dispatch() answers (an instant at or before `now`: output pending), into
+// `timers_`, ordered by instant. dispatch() visits the marked and the due sockets only, and
+// sweep() looks only at the marked ones, so an idle connection costs nothing per segment or per
+// turn of the caller's loop: the table grows to 100,000 connections without every packet
+// walking it.
+void TcpLayer::touch(SocketId id) const {
+  touched_.push_back(id);
+  unswept_.push_back(id);
+}
+
+void TcpLayer::refresh_timers() const {
+  std::sort(touched_.begin(), touched_.end());
+  touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
+  for (SocketId id : touched_) {
+    const auto s = sockets_.find(id);
+    const std::optional<Instant> t = s == sockets_.end() ? std::nullopt : s->second->poll_at(last_now_);
+    if (auto old = timer_of_.find(id); old != timer_of_.end()) {
+      if (t && *t == old->second) continue;
+      timers_.erase({old->second, id});
+      timer_of_.erase(old);
+    }
+    if (t) {
+      timers_.emplace(*t, id);
+      timer_of_.emplace(id, *t);
+    }
+  }
+  touched_.clear();
 }
 
 const TcpSocket* TcpLayer::tcb(SocketId id) const {
@@ -159,7 +200,7 @@ void TcpLayer::process(Instant now, wire::Ipv4Address src, wire::Ipv4Address dst
     if (time_wait_input(ctx, tw, key, *seg, listening)) return;
   }
   if (auto it = connections_.find(key); it != connections_.end()) {
-    TcpSocket& s = *sockets_.at(it->second);
+    TcpSocket& s = at(it->second);
     if (s.state() == TcpState::TimeWait && seg->flags.syn && !seg->ack && !seg->flags.rst) {
       // RFC 9293 §3.10.7.4 MAY-2 / RFC 6191: a new SYN for a 4-tuple in TIME-WAIT may start a
       // new incarnation when it is provably newer and someone listens on the port; otherwise a
@@ -179,7 +220,7 @@ void TcpLayer::process(Instant now, wire::Ipv4Address src, wire::Ipv4Address dst
     }
   }
   if (auto it = connections_.find(key); it != connections_.end()) {
-    TcpSocket& s = *sockets_.at(it->second);
+    TcpSocket& s = at(it->second);
     if (s.state() != TcpState::Closed) {
       s.process(ctx, *seg);
       after_socket_event(s);
@@ -288,6 +329,7 @@ void TcpLayer::listen_input(TcpContext& ctx, SocketId lid, Listener& l, wire::Ip
   connections_[key] = id;
   l.half_open.insert(id);
   sockets_[id] = std::move(sock);
+  touch(id);
 }
 
 // --- SYN cookies (RFC 4987 §3.6) -------------------------------------------------------------
@@ -423,6 +465,7 @@ bool TcpLayer::accept_cookie(TcpContext& ctx, SocketId lid, Listener& l, wire::I
   connections_[key] = id;
   l.half_open.insert(id);
   sockets_[id] = std::move(sock);
+  touch(id);
   s.process(ctx, seg);  // SYN-RECEIVED -> ESTABLISHED, and any data the ACK carries
   after_socket_event(s);
   return true;
@@ -444,8 +487,14 @@ void TcpLayer::after_socket_event(TcpSocket& s) {
   }
 }
 
+// Frees the sockets that are CLOSED and released; only a socket marked since the last sweep can
+// have become one.
 void TcpLayer::sweep() {
-  for (auto it = sockets_.begin(); it != sockets_.end();) {
+  std::vector<SocketId> ids;
+  ids.swap(unswept_);
+  for (SocketId id : ids) {
+    auto it = sockets_.find(id);
+    if (it == sockets_.end()) continue;
     TcpSocket& s = *it->second;
     if (s.state() == TcpState::Closed && s.user_released()) {
       const ConnKey key{s.local().addr.value, s.local().port, s.remote().addr.value, s.remote().port};
@@ -453,9 +502,8 @@ void TcpLayer::sweep() {
       if (s.listener()) {
         if (auto l = listeners_.find(*s.listener()); l != listeners_.end()) l->second.half_open.erase(s.id());
       }
-      it = sockets_.erase(it);
-    } else {
-      ++it;
+      sockets_.erase(it);
+      touched_.push_back(id);  // its timer goes at the next refresh
     }
   }
 }
@@ -559,7 +607,7 @@ void TcpLayer::process_icmp_error(Instant now, wire::Ipv4Address local, wire::Ip
     ctx.drop(std::nullopt, TcpDrop::IcmpNotInWindow);
     return;
   }
-  TcpSocket& s = *sockets_.at(it->second);
+  TcpSocket& s = at(it->second);
   s.icmp_error(ctx, seq, kind, mtu);
   after_socket_event(s);
   sweep();
@@ -580,25 +628,34 @@ void TcpLayer::dispatch(Instant now, const std::function<void(const Outgoing&)>&
   };
   drain_rsts();
   const TcpSocket::Emit sink = emit;
-  for (auto& [id, s] : sockets_) {
+  // The sockets marked since the last turn and those whose instant has come, in the order of
+  // their ids (the order the whole table was once walked in); the others have nothing to do.
+  std::vector<SocketId> visit(touched_.begin(), touched_.end());
+  for (auto t = timers_.begin(); t != timers_.end() && t->first <= now; ++t) visit.push_back(t->second);
+  std::sort(visit.begin(), visit.end());
+  visit.erase(std::unique(visit.begin(), visit.end()), visit.end());
+  for (SocketId id : visit) {
+    TcpSocket* s = find(id);
+    if (!s) continue;
     s->dispatch(ctx, scratch_, sink);
     after_socket_event(*s);
   }
   drain_rsts();
   // A connection nobody holds any more, in TIME-WAIT with its last ACK sent: it goes on as a
   // small record and the socket, its buffers and its congestion state are freed.
-  for (auto it = sockets_.begin(); it != sockets_.end();) {
+  for (SocketId id : visit) {
+    auto it = sockets_.find(id);
+    if (it == sockets_.end()) continue;
     TcpSocket& s = *it->second;
     if (s.state() == TcpState::TimeWait && s.user_released()) {
       const ConnKey key{s.local().addr.value, s.local().port, s.remote().addr.value, s.remote().port};
       if (auto c = connections_.find(key); c != connections_.end() && c->second == s.id()) connections_.erase(c);
       keep_time_wait(key, s.id(), s.time_wait_state());
-      it = sockets_.erase(it);
-    } else {
-      ++it;
+      sockets_.erase(it);
     }
   }
   sweep();
+  refresh_timers();
 }
 
 std::optional<Instant> TcpLayer::poll_at() const {
@@ -606,9 +663,8 @@ std::optional<Instant> TcpLayer::poll_at() const {
   std::optional<Instant> at;
   // The front of the order is the earliest expiry (or a stale entry, which only wakes us early).
   if (!time_wait_order_.empty()) at = time_wait_order_.front().first;
-  for (const auto& [id, s] : sockets_) {
-    if (auto t = s->poll_at(last_now_); t && (!at || *t < *at)) at = t;
-  }
+  refresh_timers();
+  if (!timers_.empty() && (!at || timers_.begin()->first < *at)) at = timers_.begin()->first;
   return at;
 }
 
@@ -628,6 +684,7 @@ Result<SocketId, ConnectError> TcpLayer::connect(wire::Ipv4Address local, wire::
                     initial_sequence_number(now, key), timestamp_offset(key));
   connections_[key] = id;
   sockets_[id] = std::move(sock);
+  touch(id);
   return id;
 }
 
@@ -653,7 +710,9 @@ std::optional<SocketId> TcpLayer::accept(SocketId listener) {
 }
 
 Result<std::size_t, SendError> TcpLayer::send(SocketId id, std::span<const std::byte> data) {
-  TcpSocket* s = find(id);
+  // Marked only when it takes bytes: an application polling a full buffer changes nothing.
+  auto it = sockets_.find(id);
+  TcpSocket* s = it == sockets_.end() ? nullptr : it->second.get();
   if (!s || s->user_released()) return Err{SendError::BadSocket};
   if (s->error()) return Err{SendError::ConnectionFailed};
   switch (s->state()) {
@@ -662,6 +721,8 @@ Result<std::size_t, SendError> TcpLayer::send(SocketId id, std::span<const std::
     case TcpState::Established:
     case TcpState::CloseWait:
       if (s->fin_queued()) return Err{SendError::InvalidState};
+      if (data.empty() || s->send_space() == 0) return std::size_t{0};
+      touch(id);
       return s->send(data);
     default:
       return Err{SendError::InvalidState};
@@ -669,9 +730,15 @@ Result<std::size_t, SendError> TcpLayer::send(SocketId id, std::span<const std::
 }
 
 Result<std::size_t, RecvError> TcpLayer::recv(SocketId id, std::span<std::byte> out) {
-  TcpSocket* s = find(id);
+  // Marked only when it reads (the window may open): an application polling an idle connection
+  // changes nothing.
+  auto it = sockets_.find(id);
+  TcpSocket* s = it == sockets_.end() ? nullptr : it->second.get();
   if (!s || s->user_released()) return Err{RecvError::BadSocket};
-  if (s->recv_queued() > 0) return s->recv(out);
+  if (s->recv_queued() > 0) {
+    touch(id);
+    return s->recv(out);
+  }
   if (s->at_eof()) return std::size_t{0};
   if (s->error()) return Err{RecvError::ConnectionFailed};
   switch (s->state()) {

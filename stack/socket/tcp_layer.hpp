@@ -44,6 +44,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -83,7 +84,7 @@ class TcpLayer {
     // RFC 6056 §3.2: the ephemeral range; Linux's default 32768–60999.
     std::uint16_t ephemeral_first = 32768;
     std::uint16_t ephemeral_last = 60999;
-    std::size_t max_sockets = 4096;
+    std::size_t max_sockets = 65536;
     // TIME-WAIT records, kept apart from the socket table (Linux: tcp_max_tw_buckets). A
     // connection the application has let go of keeps only a small record in TIME-WAIT, so a
     // server that closes first is limited by this, not by max_sockets; when it is full, the
@@ -177,12 +178,23 @@ class TcpLayer {
   std::uint32_t timestamp_offset(const ConnKey& key) const;
   std::optional<std::uint16_t> pick_ephemeral_port(wire::Ipv4Address local, wire::Ipv4Address remote,
                                                    std::uint16_t remote_port);
+  // A socket to act on: marked, so its timers are taken again (tcp_layer.cpp "which sockets
+  // have work"). Read-only access goes through tcb().
   TcpSocket* find(SocketId id);
+  TcpSocket& at(SocketId id);
+  void touch(SocketId id) const;
+  void refresh_timers() const;
 
   Config config_;
   SipKey key_;
   TcpCounters counters_;
   std::map<SocketId, std::unique_ptr<TcpSocket>> sockets_;
+  // Sockets marked since their timers were last taken, and since the last sweep(); the timers
+  // by instant, and each socket's entry (only sockets with a timer have one).
+  mutable std::vector<SocketId> touched_;
+  mutable std::vector<SocketId> unswept_;
+  mutable std::set<std::pair<Instant, SocketId>> timers_;
+  mutable std::unordered_map<SocketId, Instant> timer_of_;
   std::map<ConnKey, SocketId> connections_;
   std::map<SocketId, Listener> listeners_;
   // TIME-WAIT records by 4-tuple, and the order they were made or restarted in (the oldest

@@ -93,12 +93,17 @@ class TcpReceiver {
   // --- the application's side ---
   std::size_t read(std::span<std::byte> out) {
     const std::size_t n = rx_.pop(out);
-    if (rx_.empty() && ooo_.empty()) rx_.rewind();  // nothing held ahead: start at the front again
+    // Nothing held ahead: the storage goes back (an idle connection holds no receive buffer).
+    if (rx_.empty() && ooo_.empty()) rx_.release();
     return n;
   }
+  bool buffer_allocated() const { return rx_.allocated(); }
   std::size_t queued() const { return rx_.size(); }
   bool empty() const { return rx_.empty(); }
-  void discard_queued() { rx_.consume(rx_.size()); }  // nobody will read: acknowledged and dropped
+  void discard_queued() {  // nobody will read: acknowledged and dropped
+    rx_.consume(rx_.size());
+    if (ooo_.empty()) rx_.release();
+  }
   std::size_t free_space() const { return rx_.free(); }
 
  private:

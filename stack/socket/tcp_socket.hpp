@@ -282,6 +282,9 @@ class TcpSocket {
   bool writable() const;
   std::size_t send_space() const { return tx_.free(); }
   std::size_t recv_queued() const { return rcv_.queued(); }
+  // Storage held for the send and receive rings (taken on the first byte, given back when empty).
+  bool send_buffer_allocated() const { return tx_.allocated(); }
+  bool recv_buffer_allocated() const { return rcv_.buffer_allocated(); }
   // The application closed its handle (or never had one): nobody will read, write or close it
   // again, and the layer frees it once CLOSED (an "orphan" while it still closes).
   bool user_released() const { return user_released_; }

@@ -4,32 +4,55 @@
 // (out-of-order segments, RFC 9293 §3.10.7.4 "seventh") and make them readable later, so the
 // reassembly queue needs no memory of its own: the receive window is the buffer's free space.
 //
-// The storage is allocated on the first write and can be given back with release() when the
-// ring holds nothing (readable or written ahead): an idle connection then costs no buffer memory,
-// as in the kernel, which allocates socket buffers only while data is queued.
+// The storage is taken on the first write and can be given back with release() when the ring
+// holds nothing (readable or written ahead): an idle connection then costs no buffer memory, as
+// in the kernel, which allocates socket buffers only while data is queued. It comes from the
+// process's ring allocator (ring_storage.hpp); the programs install one that gives a freed
+// block's pages back to the kernel instead of keeping them in the heap as malloc would.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
-#include <memory>
 #include <span>
+#include <utility>
 #include <vector>
+
+#include "stack/util/ring_storage.hpp"
 
 namespace stack {
 
 class RingBuffer {
  public:
   explicit RingBuffer(std::size_t capacity) : cap_(capacity) {}
+  ~RingBuffer() { RingStorage::release(block_, cap_, touched_); }
+  RingBuffer(const RingBuffer&) = delete;
+  RingBuffer& operator=(const RingBuffer&) = delete;
+  RingBuffer(RingBuffer&& o) noexcept
+      : cap_(o.cap_), block_(std::exchange(o.block_, RingBlock{})), touched_(std::exchange(o.touched_, 0)),
+        head_(std::exchange(o.head_, 0)), len_(std::exchange(o.len_, 0)) {}
+  RingBuffer& operator=(RingBuffer&& o) noexcept {
+    if (this != &o) {
+      RingStorage::release(block_, cap_, touched_);
+      cap_ = o.cap_;
+      block_ = std::exchange(o.block_, RingBlock{});
+      touched_ = std::exchange(o.touched_, 0);
+      head_ = std::exchange(o.head_, 0);
+      len_ = std::exchange(o.len_, 0);
+    }
+    return *this;
+  }
 
   std::size_t capacity() const { return cap_; }
   std::size_t size() const { return len_; }
   std::size_t free() const { return cap_ - len_; }
-  bool allocated() const { return buf_ != nullptr; }
+  bool allocated() const { return block_.data != nullptr; }
   // Frees the storage. Only when nothing is readable and the caller has nothing written ahead
   // (write_unallocated beyond the readable end) that it still needs.
   void release() {
     if (len_ != 0) return;
-    buf_.reset();
+    RingStorage::release(block_, cap_, touched_);
+    block_ = RingBlock{};
+    touched_ = 0;
     head_ = 0;
   }
   bool empty() const { return len_ == 0; }
@@ -72,7 +95,7 @@ class RingBuffer {
     if (offset >= free()) return 0;
     const std::size_t n = std::min(data.size(), free() - offset);
     if (n == 0) return 0;
-    if (!buf_) buf_ = std::make_unique_for_overwrite<std::byte[]>(cap_);  // not zeroed: untouched pages stay unbacked
+    if (!block_.data) block_ = RingStorage::acquire(cap_);  // not zeroed: untouched pages stay unbacked
     copy_in(wrap(head_ + len_ + offset), data.first(n));
     return n;
   }
@@ -86,16 +109,18 @@ class RingBuffer {
   // byte loop was half of the CPU time of a bulk download).
   void copy_out(std::size_t pos, std::span<std::byte> out) const {
     const std::size_t first = std::min(out.size(), cap_ - pos);
-    std::copy_n(buf_.get() + pos, first, out.begin());
-    std::copy_n(buf_.get(), out.size() - first, out.begin() + static_cast<std::ptrdiff_t>(first));
+    std::copy_n(block_.data + pos, first, out.begin());
+    std::copy_n(block_.data, out.size() - first, out.begin() + static_cast<std::ptrdiff_t>(first));
   }
   void copy_in(std::size_t pos, std::span<const std::byte> data) {
     const std::size_t first = std::min(data.size(), cap_ - pos);
-    std::copy_n(data.begin(), first, buf_.get() + pos);
-    std::copy_n(data.begin() + static_cast<std::ptrdiff_t>(first), data.size() - first, buf_.get());
+    std::copy_n(data.begin(), first, block_.data + pos);
+    std::copy_n(data.begin() + static_cast<std::ptrdiff_t>(first), data.size() - first, block_.data);
+    touched_ = data.size() > first ? cap_ : std::max(touched_, pos + first);
   }
   std::size_t cap_;
-  std::unique_ptr<std::byte[]> buf_;  // null until the first write, and after release()
+  RingBlock block_;          // null until the first write, and after release()
+  std::size_t touched_ = 0;  // bytes from the start of the block written since it was taken
   std::size_t head_ = 0;
   std::size_t len_ = 0;
 };
