@@ -221,7 +221,14 @@ void TcpLayer::process(Instant now, wire::Ipv4Address src, wire::Ipv4Address dst
   }
   if (auto it = connections_.find(key); it != connections_.end()) {
     TcpSocket& s = at(it->second);
-    if (s.state() != TcpState::Closed) {
+    if (cookie_supersedes(ctx, s, key, *seg)) {
+      // The half-open connection is deleted without a segment; the listener below rebuilds the
+      // connection the peer really has from its cookie.
+      s.forget(ctx);
+      s.release_handle();
+      connections_.erase(it);
+      sweep();
+    } else if (s.state() != TcpState::Closed) {
       s.process(ctx, *seg);
       after_socket_event(s);
       sweep();
@@ -468,6 +475,26 @@ bool TcpLayer::accept_cookie(TcpContext& ctx, SocketId lid, Listener& l, wire::I
   touch(id);
   s.process(ctx, seg);  // SYN-RECEIVED -> ESTABLISHED, and any data the ACK carries
   after_socket_event(s);
+  return true;
+}
+
+// A SYN made a half-open connection (SYN-RECEIVED) for a 4-tuple whose peer had already
+// completed a handshake with one of our SYN cookies: typically an old duplicate of the SYN that
+// got the cookie, arriving after the cookie's SYN-ACK was answered. The peer's next segment then
+// acknowledges the cookie, not this connection's ISS. RFC 9293 §3.10.7.4 (fifth, SYN-RECEIVED)
+// would answer the unacceptable ACK with <SEQ=SEG.ACK><CTL=RST>, and SEG.ACK is exactly in the
+// peer's window: the RST would reset the connection the peer holds with us. A valid cookie in
+// SEG.ACK - 1 proves that connection exists (only we can make one, for this 4-tuple and this
+// peer ISN, RFC 4987 §3.6), so it wins: the half-open connection goes, and the listener takes the
+// segment. Linux does the same, where an ACK that does not match a request socket is handed to
+// the listener, which checks it for a cookie.
+bool TcpLayer::cookie_supersedes(TcpContext& ctx, const TcpSocket& s, const ConnKey& key,
+                                 const wire::tcp::Repr& seg) {
+  if (!config_.syn_cookies || s.state() != TcpState::SynReceived || !s.listener()) return false;
+  if (!seg.ack || seg.flags.syn || seg.flags.rst || *seg.ack == s.iss() + 1) return false;
+  if (!listeners_.contains(*s.listener())) return false;
+  if (!check_cookie(ctx.now, key, seg.seq - 1, *seg.ack - 1)) return false;
+  ++counters_.syncookies_superseded;
   return true;
 }
 
@@ -855,6 +882,7 @@ std::vector<std::pair<std::string, std::uint64_t>> TcpLayer::stats() const {
       {"tcp.syncookies_sent", counters_.syncookies_sent},
       {"tcp.syncookies_validated", counters_.syncookies_validated},
       {"tcp.syncookies_failed", counters_.syncookies_failed},
+      {"tcp.syncookies_superseded", counters_.syncookies_superseded},
       {"tcp.challenge_acks", counters_.challenge_acks},
       {"tcp.active_opens", counters_.active_opens},
       {"tcp.passive_opens", counters_.passive_opens},

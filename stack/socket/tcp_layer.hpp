@@ -173,6 +173,8 @@ class TcpLayer {
   std::uint32_t cookie_hash(const ConnKey& key, SeqNum peer_isn, std::uint64_t period) const;
   void send_cookie(TcpContext& ctx, SocketId lid, wire::Ipv4Address src, wire::Ipv4Address dst,
                    const wire::tcp::Repr& seg);
+  // An ACK for a half-open connection that carries a valid cookie instead (see tcp_layer.cpp).
+  bool cookie_supersedes(TcpContext& ctx, const TcpSocket& s, const ConnKey& key, const wire::tcp::Repr& seg);
   bool accept_cookie(TcpContext& ctx, SocketId lid, Listener& l, wire::Ipv4Address src, wire::Ipv4Address dst,
                      const wire::tcp::Repr& seg);
   std::uint32_t timestamp_offset(const ConnKey& key) const;

@@ -109,6 +109,7 @@ struct TcpCounters {
   std::uint64_t syncookies_sent = 0;       // SYN-ACKs sent statelessly, the SYN queue full (RFC 4987 §3.6)
   std::uint64_t syncookies_validated = 0;  // ACKs whose cookie checked out: a connection made from it
   std::uint64_t syncookies_failed = 0;     // ACKs to a listener whose cookie did not check out (RST)
+  std::uint64_t syncookies_superseded = 0; // half-open connections replaced by the cookie their peer ACKed
   std::uint64_t rack_lost = 0;             // segments RACK declared lost (RFC 8985 §6.2 step 5)
   std::uint64_t tlp_probes = 0;            // tail loss probes sent (RFC 8985 §7.3)
   std::uint64_t tlp_recoveries = 0;        // losses a probe repaired: the original was lost (§7.4)
@@ -267,6 +268,7 @@ class TcpSocket {
   std::size_t recv(std::span<std::byte> out);
   void shutdown(TcpContext& ctx);  // CLOSE in the RFC's sense: "no more data to send"
   void abort(TcpContext& ctx);     // ABORT: RST if synchronized, then CLOSED
+  void forget(TcpContext& ctx) { reset_connection(ctx, std::nullopt); }  // CLOSED, no segment sent
   void set_nodelay(bool on) { nodelay_ = on; }
   void set_keepalive(TcpContext& ctx, bool on);
 

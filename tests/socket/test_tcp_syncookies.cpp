@@ -172,6 +172,54 @@ TEST_SUITE("socket/tcp syn cookies") {
     CHECK(h.layer.counters().syncookies_validated == 0);
   }
 
+  TEST_CASE("A duplicate SYN after the cookie handshake: the ACK that carries the cookie replaces the half-open connection, no RST") {
+    Harness h;
+    auto lid = h.layer.listen(stack::wire::Ipv4Address::any(), kListenPort, kBacklog);
+    fill_syn_queue(h);
+    const Repr syn = syn_from(kRemotePort, kRemoteSeq);
+    h.deliver(syn);
+    const Sent cookie_synack = h.expect_one();  // the client is ESTABLISHED with the cookie's ISS
+    // One half-open connection goes (its peer resets it: RFC 9293 §3.10.7.4 SYN-RECEIVED, a RST
+    // in the window for a passive open), so the SYN queue has room again.
+    Repr rst;
+    rst.src_port = 50000;
+    rst.dst_port = kListenPort;
+    rst.seq = SeqNum{2};
+    rst.flags.rst = true;
+    h.deliver(rst);
+    REQUIRE(h.layer.socket_count() == kBacklog - 1);
+    // The network delivers an old duplicate of the client's SYN: a stateful half-open
+    // connection for the same 4-tuple, with an ISS of its own.
+    h.at_ms(10);
+    h.deliver(syn);
+    const Sent synack = h.expect_one();
+    REQUIRE(synack.repr.flags.syn);
+    REQUIRE(synack.repr.seq != cookie_synack.repr.seq);
+    // The client's data acknowledges the cookie. RFC 9293's answer to an unacceptable ACK in
+    // SYN-RECEIVED, <SEQ=SEG.ACK><CTL=RST>, would land in the client's window and reset it.
+    h.at_ms(20);
+    h.deliver(ack_for(syn, cookie_synack), to_bytes("GET / HTTP/1.1\r\n\r\n"));
+    for (const Sent& out : h.collect()) CHECK_FALSE(out.repr.flags.rst);
+    CHECK(h.layer.counters().syncookies_superseded == 1);
+    CHECK(h.layer.counters().syncookies_validated == 1);
+    const auto id = h.layer.accept(*lid);
+    REQUIRE(id.has_value());
+    CHECK(h.layer.state(*id) == TcpState::Established);
+    CHECK(h.layer.tcb(*id)->iss() == cookie_synack.repr.seq);
+    Bytes buf(100);
+    CHECK(*h.layer.recv(*id, buf) == 18);
+    CHECK(h.layer.socket_count() == kBacklog);  // the other half-open one and this connection
+    // An ACK that fits neither (no cookie, not the ISS) still gets the RFC's RST.
+    h.at_ms(30);
+    h.deliver(syn_from(kRemotePort + 1, kRemoteSeq));
+    (void)h.expect_one();
+    Repr bogus = ack_for(syn_from(kRemotePort + 1, kRemoteSeq), cookie_synack);
+    h.deliver(bogus);
+    const Sent answer = h.expect_one();
+    CHECK(answer.repr.flags.rst);
+    CHECK(h.layer.counters().syncookies_superseded == 1);
+  }
+
   TEST_CASE("An application that does not accept: the accept queue full drops SYNs, counted on their own (no cookies then)") {
     Harness h;
     auto lid = h.layer.listen(stack::wire::Ipv4Address::any(), kListenPort, 1);
