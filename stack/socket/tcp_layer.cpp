@@ -764,7 +764,7 @@ Result<std::size_t, RecvError> TcpLayer::recv(SocketId id, std::span<std::byte> 
   if (!s || s->user_released()) return Err{RecvError::BadSocket};
   if (s->recv_queued() > 0) {
     touch(id);
-    return s->recv(out);
+    return s->recv(last_now_, out);
   }
   if (s->at_eof()) return std::size_t{0};
   if (s->error()) return Err{RecvError::ConnectionFailed};

@@ -100,6 +100,43 @@ void TcpReceiver::take_fin() {
   nxt_ += 1;
 }
 
+// Dynamic right-sizing (W. Feng, M. Fisk et al., "Dynamic Right-Sizing in TCP", LANL 2001; the
+// way Linux's receive-buffer moderation applies it): a buffer that keeps a sender busy holds what
+// arrives in one round trip, the bandwidth-delay product, and a sender in slow start doubles
+// that every round trip. The receiver cannot see the sender's window, but it sees what the
+// application took out in one round trip: when that is more than the last round trip's, the
+// buffer becomes twice as large as it (plus 16 segments of slack), plus twice the growth
+// measured, so the advertised window stays ahead of the sender. An application that reads
+// slowly never makes the buffer grow: the window is for data it will take.
+bool TcpReceiver::autotune(Instant now, Duration rtt, std::uint16_t mss, std::size_t max) {
+  if (!measure_) {
+    // The first round trip is measured against an initial window's worth (RFC 6928's ten
+    // segments), or half the buffer if that is smaller: a sender that keeps a small buffer
+    // more than half full every round trip is held back by it.
+    measure_ = Measure{now, bytes_read_, std::min<std::uint64_t>(rx_.capacity() / 2, std::uint64_t{10} * mss)};
+    return false;
+  }
+  if (now - measure_->since < rtt) return false;
+  const std::uint64_t copied = bytes_read_ - measure_->read_before;
+  bool grew = false;
+  if (copied > measure_->space) {
+    const std::uint64_t space = std::max<std::uint64_t>(measure_->space, 1);
+    std::uint64_t target = 2 * copied + std::uint64_t{16} * mss;
+    target += 2 * (target * (copied - space) / space);
+    target = std::min<std::uint64_t>(target, max);
+    target = (target + 4095) / 4096 * 4096;  // whole pages
+    target = std::min<std::uint64_t>(target, max);
+    if (target > rx_.capacity()) {
+      rx_.grow(static_cast<std::size_t>(target));
+      grew = true;
+    }
+    measure_->space = copied;
+  }
+  measure_->since = now;
+  measure_->read_before = bytes_read_;
+  return grew;
+}
+
 void TcpReceiver::fill_sack_blocks(std::array<std::optional<SackBlock>, 4>& out, std::size_t max_blocks) {
   std::size_t n = 0;
   if (dsack_ && n < max_blocks) out[n++] = *dsack_;

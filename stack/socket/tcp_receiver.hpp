@@ -18,6 +18,7 @@
 #include <span>
 
 #include "stack/socket/tcp_reassembly.hpp"
+#include "stack/time.hpp"
 #include "stack/util/ring_buffer.hpp"
 #include "stack/wire/tcp.hpp"
 
@@ -95,9 +96,18 @@ class TcpReceiver {
     const std::size_t n = rx_.pop(out);
     // Nothing held ahead: the storage goes back (an idle connection holds no receive buffer).
     if (rx_.empty() && ooo_.empty()) rx_.release();
+    bytes_read_ += n;
     return n;
   }
   bool buffer_allocated() const { return rx_.allocated(); }
+  std::size_t capacity() const { return rx_.capacity(); }
+
+  // --- receive buffer auto-tuning (dynamic right-sizing) ---
+  // Called after the application reads, with the connection's smoothed RTT: once per round trip,
+  // if the application read more than in the last measured round trip, the buffer grows (never
+  // beyond `max`) so that the window keeps ahead of a sender that is still speeding up. Returns
+  // true when the buffer grew (the window can open: a window update may be due).
+  bool autotune(Instant now, Duration rtt, std::uint16_t mss, std::size_t max);
   std::size_t queued() const { return rx_.size(); }
   bool empty() const { return rx_.empty(); }
   void discard_queued() {  // nobody will read: acknowledged and dropped
@@ -117,6 +127,15 @@ class TcpReceiver {
   bool fin_received_ = false;
   std::optional<SeqNum> held_fin_;    // a FIN that arrived ahead of missing data
   std::optional<SackBlock> dsack_;    // a duplicate to report first in the next ACK (RFC 2883)
+  std::uint64_t bytes_read_ = 0;      // by the application, since the connection opened
+  // The round trip being measured for auto-tuning: when it began, what had been read by then,
+  // and what the application read in the last round trip that set the buffer ("space").
+  struct Measure {
+    Instant since;
+    std::uint64_t read_before = 0;
+    std::uint64_t space = 0;
+  };
+  std::optional<Measure> measure_;
 };
 
 }  // namespace stack::socket

@@ -143,7 +143,7 @@ void TcpSocket::open_active(TcpContext& ctx, TcpEndpoint local, TcpEndpoint remo
   snd_una_ = snd_nxt_ = snd_max_ = iss;
   recover_ = iss;  // RFC 6582 §3.2 step 1: "recover" starts at the ISS
   ts_offset_ = ts_offset;
-  rcv_.set_wscale(config_.window_scaling ? window_shift_for(config_.recv_buffer) : 0);
+  rcv_.set_wscale(config_.window_scaling ? window_shift_for(std::max(config_.recv_buffer, config_.recv_buffer_max)) : 0);
   ++ctx.counters.active_opens;
   // RFC 9293 §3.10.1: "A SYN segment of the form <SEQ=ISS><CTL=SYN> is sent. Set SND.UNA to ISS,
   // SND.NXT to ISS+1, enter SYN-SENT state". The SYN leaves on the next dispatch().
@@ -185,7 +185,7 @@ void TcpSocket::open_passive(TcpContext& ctx, TcpEndpoint local, TcpEndpoint rem
   snd_una_ = snd_nxt_ = snd_max_ = iss;
   recover_ = iss;  // RFC 6582 §3.2 step 1: "recover" starts at the ISS
   ts_offset_ = ts_offset;
-  rcv_.set_wscale(config_.window_scaling ? window_shift_for(config_.recv_buffer) : 0);
+  rcv_.set_wscale(config_.window_scaling ? window_shift_for(std::max(config_.recv_buffer, config_.recv_buffer_max)) : 0);
   take_syn_options(syn);
   ts_recent_age_ = ctx.now;
   // The window in a SYN is never scaled (RFC 7323 §2.2).
@@ -217,15 +217,35 @@ std::size_t TcpSocket::send(std::span<const std::byte> data) {
     case TcpState::SynSent:
     case TcpState::SynReceived:
     case TcpState::Established:
-    case TcpState::CloseWait:
-      return tx_.push(data);
+    case TcpState::CloseWait: {
+      std::size_t n = tx_.push(data);
+      if (n < data.size() && grow_send_buffer()) n += tx_.push(data.subspan(n));
+      return n;
+    }
     default:
       return 0;
   }
 }
 
-std::size_t TcpSocket::recv(std::span<std::byte> out) {
-  return rcv_.read(out);
+// The application has more to write than the send buffer holds. A buffer smaller than twice
+// the congestion window would let the window, not the application, run dry: the buffer grows to
+// twice the window (whole pages, up to the cap), as Linux sizes its send buffers.
+bool TcpSocket::grow_send_buffer() {
+  if (config_.send_buffer_max <= tx_.capacity()) return false;
+  std::size_t target = std::size_t{2} * cc_.cwnd();
+  target = std::min((target + 4095) / 4096 * 4096, config_.send_buffer_max);
+  if (target <= tx_.capacity()) return false;
+  tx_.grow(target);
+  return true;
+}
+
+std::size_t TcpSocket::recv(Instant now, std::span<std::byte> out) {
+  const std::size_t n = rcv_.read(out);
+  // The round trip is the sender's estimate (from the handshake on); until there is one, the
+  // buffer keeps its size. A buffer that grew opens the window on the next ACK or update.
+  if (auto rtt = rtt_.srtt(); rtt && config_.recv_buffer_max > config_.recv_buffer && rcv_.wscale() > 0)
+    rcv_.autotune(now, *rtt, snd_mss_, config_.recv_buffer_max);
+  return n;
 }
 
 bool TcpSocket::readable() const { return !rcv_.empty() || rcv_.fin_received() || error_.has_value(); }

@@ -144,8 +144,15 @@ std::string describe(const TcpEvent& e);
 // Settings shared by every socket of a layer.
 struct TcpConfig {
   std::uint16_t mtu = 1500;                       // IP MTU; our MSS = mtu - 40 (RFC 9293 §3.7.1)
+  // The buffers a connection starts with, and how far each may grow: the receive buffer with
+  // what the application reads per round trip (dynamic right-sizing, tcp_receiver.cpp), the send
+  // buffer with the congestion window (twice it, so the window can keep growing while the
+  // application refills). The caps are Linux's defaults (tcp_rmem[2], tcp_wmem[2]); a cap at
+  // or below the starting size turns growth off. The window scale we offer is sized for the cap.
   std::size_t send_buffer = 64 * 1024;
   std::size_t recv_buffer = 64 * 1024;
+  std::size_t send_buffer_max = 4 * 1024 * 1024;
+  std::size_t recv_buffer_max = 6 * 1024 * 1024;
   std::size_t max_ooo_ranges = 32;                // docs/hostile-inputs.md #58
   CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
   bool nodelay = false;                           // Nagle on by default (RFC 1122 §4.2.3.4)
@@ -265,7 +272,7 @@ class TcpSocket {
 
   // --- user calls (RFC 9293 §3.10.2 - §3.10.5) ---
   std::size_t send(std::span<const std::byte> data);
-  std::size_t recv(std::span<std::byte> out);
+  std::size_t recv(Instant now, std::span<std::byte> out);  // and tunes the receive buffer
   void shutdown(TcpContext& ctx);  // CLOSE in the RFC's sense: "no more data to send"
   void abort(TcpContext& ctx);     // ABORT: RST if synchronized, then CLOSED
   void forget(TcpContext& ctx) { reset_connection(ctx, std::nullopt); }  // CLOSED, no segment sent
@@ -358,6 +365,7 @@ class TcpSocket {
                       bool una_advanced);
   void rack_detect_loss(TcpContext& ctx);
   void reset_connection(TcpContext& ctx, std::optional<TcpError> error);
+  bool grow_send_buffer();  // tcp_socket.cpp
   void send_rst(TcpContext& ctx, SeqNum seq, const char* reason);
 
   // tcp_output.cpp

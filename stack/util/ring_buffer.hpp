@@ -62,6 +62,19 @@ class RingBuffer {
   void rewind() {
     if (len_ == 0) head_ = 0;
   }
+  // A larger capacity (receive buffer auto-tuning, a send buffer sized to the congestion
+  // window). Every byte stays where its reader expects it: the whole old ring, readable bytes
+  // and whatever was written ahead of them, moves to the front of the new storage in order.
+  void grow(std::size_t capacity) {
+    if (capacity <= cap_) return;
+    if (buf_) {
+      auto bigger = std::make_unique_for_overwrite<std::byte[]>(capacity);
+      copy_out(head_, std::span(bigger.get(), cap_));
+      buf_ = std::move(bigger);
+    }
+    head_ = 0;
+    cap_ = capacity;
+  }
   // Where the first readable byte sits in the storage (for tests).
   std::size_t position() const { return head_; }
 

@@ -85,6 +85,7 @@ struct Params {
   std::uint64_t seed = 42;
   Duration deadline = 60_s;
   std::optional<Duration> min_rto;  // the layer's default when unset
+  bool autotune = true;              // false: the buffers stay at 128 KiB
 };
 
 struct TransferResult {
@@ -115,6 +116,10 @@ TransferResult transfer(const Params& p) {
   c.timestamps = p.timestamps;
   c.recv_buffer = 128 * 1024;
   c.send_buffer = 128 * 1024;
+  if (!p.autotune) {
+    c.recv_buffer_max = c.recv_buffer;
+    c.send_buffer_max = c.send_buffer;
+  }
   if (p.min_rto) c.min_rto = *p.min_rto;
   TcpLayer client(c);
   Instant now;
@@ -285,6 +290,27 @@ TEST_SUITE("sim/tcp") {
   TEST_CASE("64 MiB at 1 % loss") { big_transfer(0.01, 300_s, 400_s); }
   TEST_CASE("64 MiB at 5 % loss") { big_transfer(0.05, 1200_s, 900_s); }
   TEST_CASE("64 MiB at 20 % loss") { big_transfer(0.20, 30000_s, 50000_s); }
+
+  TEST_CASE("a window that opens: over a 100 ms path the buffers grow with the measured rate (dynamic right-sizing)") {
+    // 128 KiB per 200 ms round trip is 640 KiB/s whatever the path could carry; with the
+    // receive buffer following what the application reads per round trip (and the send buffer
+    // twice the congestion window), the window grows until the transfer is no longer
+    // window-bound. Virtual time, so the comparison is exact and repeatable.
+    Params p;
+    p.total = 16 << 20;
+    p.wire.latency = Duration::from_millis(100);
+    p.wire.jitter = Duration::from_millis(1);
+    p.wire.duplicate = 0;
+    p.deadline = 300_s;
+    p.autotune = false;
+    const TransferResult fixed = run(p);
+    p.autotune = true;
+    const TransferResult tuned = run(p);
+    REQUIRE(fixed.ok);
+    REQUIRE(tuned.ok);
+    CHECK(fixed.took > 20_s);  // 16 MiB at 640 KiB/s: about 26 s
+    CHECK(tuned.took * 4 < fixed.took);
+  }
 
   TEST_CASE("20 % loss without timestamps (Karn-only RTT) also completes") {
     Params p;

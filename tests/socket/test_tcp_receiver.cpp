@@ -9,7 +9,10 @@
 #include <vector>
 
 #include "stack/socket/tcp_receiver.hpp"
+#include "stack/time.hpp"
 
+using stack::Duration;
+using stack::Instant;
 using stack::socket::TcpReceiver;
 using stack::wire::tcp::SackBlock;
 using stack::wire::tcp::SeqNum;
@@ -23,6 +26,20 @@ std::vector<std::byte> bytes(std::uint32_t offset, std::uint32_t len) {
   std::vector<std::byte> b(len);
   for (std::uint32_t i = 0; i < len; ++i) b[i] = static_cast<std::byte>((offset + i) & 0xff);
   return b;
+}
+
+// The peer sends `n` bytes in order and the application reads them all.
+void arrive_and_read(TcpReceiver& r, std::uint32_t n) {
+  std::vector<std::byte> out(4096);
+  while (n > 0) {
+    const auto len = std::min<std::uint32_t>({n, 1000u, static_cast<std::uint32_t>(r.free_space())});
+    REQUIRE(len > 0);
+    const std::uint32_t offset = static_cast<std::uint32_t>(r.nxt().raw - at(0).raw);
+    REQUIRE(r.accept(r.nxt(), bytes(offset, len), false).in_order == len);
+    while (r.read(out) > 0) {
+    }
+    n -= len;
+  }
 }
 
 TcpReceiver opened(std::size_t buffer = 4096) {
@@ -127,5 +144,36 @@ TEST_SUITE("socket/tcp_receiver") {
     REQUIRE(r.read(out) == 1500);
     CHECK_FALSE(r.window_update_due(1000));
     CHECK(r.window_update_due(500));
+  }
+
+  TEST_CASE("auto-tuning: once per round trip, the buffer grows when the application read more than the round trip before") {
+    const Duration rtt = Duration::from_millis(100);
+    constexpr std::uint16_t kMss = 1000;
+    constexpr std::size_t kMax = 256 * 1024;
+    TcpReceiver r(16384, 4);
+    r.on_syn(kIrs);
+    (void)r.syn_window();
+    Instant t;
+    CHECK_FALSE(r.autotune(t, rtt, kMss, kMax));  // starts measuring
+    struct Step { const char* what; int ms; std::uint32_t read; bool grows; std::size_t capacity; };
+    const Step steps[] = {
+        {"within the round trip: nothing measured yet", 50, 8000, false, 16384},
+        {"a round trip of 8000 bytes read, under the bar", 100, 0, false, 16384},
+        // The bar: half the buffer (8192), under ten segments. 16000 read: 2 x 16000 + 16 x 1000 =
+        // 48000, plus twice the growth (48000 x 7808 / 8192 = 45750): 139500, in whole pages.
+        {"16000 bytes read in the next round trip: grows", 200, 16000, true, 143360},
+        {"a slow reader: 1000 bytes in a round trip", 300, 1000, false, 143360},
+        {"then 100000 bytes: grows to the cap", 400, 100000, true, kMax},
+        {"and never beyond it", 500, 200000, false, kMax},
+    };
+    for (const Step& s : steps) {
+      CAPTURE(s.what);
+      arrive_and_read(r, s.read);
+      CHECK(r.autotune(t + Duration::from_millis(s.ms), rtt, kMss, kMax) == s.grows);
+      CHECK(r.capacity() == s.capacity);
+    }
+    // The grown buffer is offered: the right edge moves out to the new free space.
+    (void)r.advertise(kMss);
+    CHECK(r.window() == kMax);
   }
 }

@@ -40,6 +40,8 @@ inline TcpLayer::Config plain_config() {
   c.window_scaling = false;
   c.recv_buffer = 8192;
   c.send_buffer = 8192;
+  c.recv_buffer_max = c.recv_buffer;  // fixed buffers: no auto-tuning unless a test asks for it
+  c.send_buffer_max = c.send_buffer;
   c.min_rto = Duration::from_secs(1);  // the RFC 6298 §2.4 value, so the instants read as in the RFC
   c.quick_acks = 0;                     // delayed ACKs from the first segment (RFC 1122 §4.2.3.2)
   return c;

@@ -115,4 +115,32 @@ TEST_SUITE("util/ring_buffer") {
     CHECK(r.pop(out) == 16);
     CHECK(out == bytes(16, 30));
   }
+
+  TEST_CASE("grow() keeps readable bytes and bytes written ahead, across the wrap, and adds free space") {
+    RingBuffer r(16);
+    REQUIRE(r.push(bytes(12, 1)) == 12);
+    r.consume(10);                       // the readable end sits at 12: the next bytes wrap
+    REQUIRE(r.push(bytes(8, 50)) == 8);  // readable: 2 old + 8 new, across the end of storage
+    REQUIRE(r.write_unallocated(2, bytes(4, 90)) == 4);  // ahead of the readable end, a gap of 2
+    r.grow(64);
+    CHECK(r.capacity() == 64);
+    CHECK(r.size() == 10);
+    CHECK(r.free() == 54);
+    CHECK(r.position() == 0);
+    std::vector<std::byte> out(10);
+    REQUIRE(r.peek(0, out) == 10);
+    CHECK(std::vector<std::byte>(out.begin(), out.begin() + 2) == std::vector<std::byte>{std::byte{11}, std::byte{12}});
+    CHECK(std::vector<std::byte>(out.begin() + 2, out.end()) == bytes(8, 50));
+    REQUIRE(r.write_unallocated(0, bytes(2, 70)) == 2);  // fill the gap: the bytes ahead were kept
+    r.commit(6);
+    std::vector<std::byte> tail(6);
+    REQUIRE(r.peek(10, tail) == 6);
+    CHECK(std::vector<std::byte>(tail.begin() + 2, tail.end()) == bytes(4, 90));
+    r.grow(8);  // never shrinks
+    CHECK(r.capacity() == 64);
+    RingBuffer idle(16);
+    idle.grow(32);  // no storage yet: only the capacity changes
+    CHECK_FALSE(idle.allocated());
+    CHECK(idle.free() == 32);
+  }
 }
