@@ -52,6 +52,10 @@ class Device {
 
   // Hands one complete frame to the medium; false means it was dropped (queue full, fault).
   virtual bool transmit(stack::Instant now, std::span<const std::byte> frame) = 0;
+  // A device with transmit offload (capabilities().tso) may hold frames handed to transmit()
+  // to join them into one super-frame; flush() sends whatever it holds. The loop calls it after
+  // every round of output, so nothing waits longer than that round. Decorators pass it on.
+  virtual void flush(stack::Instant /*now*/) {}
 
   // For the event loop: a file descriptor that becomes readable when receive() has work, or -1
   // for in-process devices (those report their next delivery through poll_at()).

@@ -95,6 +95,11 @@ bool FaultInjector::release_due_tx(stack::Instant now) {
   return all_ok;
 }
 
+void FaultInjector::flush(stack::Instant now) {
+  release_due_tx(now);
+  inner_->flush(now);
+}
+
 bool FaultInjector::transmit(stack::Instant now, std::span<const std::byte> frame) {
   release_due_tx(now);
   if (!config_.tx.any()) {

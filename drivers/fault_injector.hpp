@@ -85,6 +85,7 @@ class FaultInjector final : public Device {
   // False when the frame was dropped (a fault, as device.hpp says) or the wrapped device refused
   // it; a frame held back for delay or reordering counts as accepted.
   bool transmit(stack::Instant now, std::span<const std::byte> frame) override;
+  void flush(stack::Instant now) override;  // due delayed frames first, then the wrapped device's
   int readable_fd() const override { return inner_->readable_fd(); }
   std::optional<stack::Instant> poll_at() const override;
   Stats stats() const override;  // the wrapped device's, then "fault.rx_dropped", ...

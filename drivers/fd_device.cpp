@@ -42,6 +42,7 @@ Capabilities FdDevice::capabilities() const {
   if (vnet_hdr()) {
     caps.max_frame = std::max(kMaxGsoFrame, caps.max_frame);
     caps.rx_gso = true;
+    caps.tso = true;  // the stack still sends wire-sized segments; the driver joins them
   }
   return caps;
 }
@@ -91,17 +92,43 @@ std::optional<std::size_t> FdDevice::accept(std::size_t n, std::span<const std::
 }
 
 bool FdDevice::transmit(stack::Instant, std::span<const std::byte> frame) {
+  std::array<std::byte, kMaxVnetHdrLen> hdr_buf{};
+  const std::span<std::byte> hdr = std::span(hdr_buf).first(vnet_hdr_len_);
+  if (!vnet_hdr()) return write_one(hdr, frame, 1);
+  auto offer = tso_.offer(frame);
+  if (offer == TsoBatch::Offer::Joined) return true;  // sent with its batch, by flush() at the latest
+  send_batch();
+  if (offer == TsoBatch::Offer::Mismatch && tso_.offer(frame) == TsoBatch::Offer::Joined) return true;
   // A zeroed virtio-net header: no checksum to complete, no segmentation (virtio spec §5.1.6:
   // flags 0, gso_type VIRTIO_NET_HDR_GSO_NONE).
+  return write_one(hdr, frame, 1);
+}
+
+void FdDevice::flush(stack::Instant) { send_batch(); }
+
+void FdDevice::send_batch() {
+  if (tso_.empty()) return;
+  const std::size_t segments = tso_.segments();
+  const TsoBatch::Out out = tso_.finish();
   std::array<std::byte, kMaxVnetHdrLen> hdr_buf{};
-  FrameIov io = FrameIov::for_send(std::span(hdr_buf).first(vnet_hdr_len_), frame);
+  const std::span<std::byte> hdr = std::span(hdr_buf).first(vnet_hdr_len_);
+  TsoBatch::write_vnet_header(out, hdr);
+  if (write_one(hdr, out.frame, segments) && out.gso) {
+    ++tx_gso_.frames;
+    tx_gso_.segments += segments;
+  }
+  tso_.clear();
+}
+
+bool FdDevice::write_one(std::span<std::byte> hdr, std::span<const std::byte> frame, std::size_t wire_frames) {
+  FrameIov io = FrameIov::for_send(hdr, frame);
   for (;;) {
     if (write_frame(io) >= 0) break;  // tun and packet sockets take a frame whole or not at all
     if (errno == EINTR) continue;
     count_tx_drop(errno);
     return false;
   }
-  ++tx_frames_;
+  tx_frames_ += wire_frames;
   return true;
 }
 

@@ -8,7 +8,8 @@
 // The receive loop and the transmit loop live here, once: receive() strips the virtio-net header,
 // drops frames that did not fit and headers that do not make sense, completes partial checksums
 // and counts super-frames (linux_net::apply_vnet_header); transmit() sends a zeroed header
-// (nothing asked of the kernel) in front of the frame and retries on EINTR. A driver (TapDevice,
+// in front of the frame and retries on EINTR; with the header, runs of full-sized TCP segments go
+// out as one super-frame the kernel segments (transmit offload, tso.hpp). A driver (TapDevice,
 // PacketDevice) supplies only what differs: how its descriptor is opened, its one read and one
 // write system call, and which write errors mean what.
 #pragma once
@@ -24,6 +25,7 @@
 #include <string>
 
 #include "drivers/device.hpp"
+#include "drivers/tso.hpp"
 
 namespace drivers {
 
@@ -38,6 +40,7 @@ class FdDevice : public Device {
   std::string name() const override { return name_; }
   std::optional<std::size_t> receive(stack::Instant now, std::span<std::byte> out) final;
   bool transmit(stack::Instant now, std::span<const std::byte> frame) final;
+  void flush(stack::Instant now) final;
   int readable_fd() const override { return fd_; }
 
   bool vnet_hdr() const { return vnet_hdr_len_ != 0; }
@@ -100,17 +103,28 @@ class FdDevice : public Device {
     std::uint64_t gso_frames = 0;            // rx_gso_frames: super-frames handed up whole
   };
   RxCounters rx_;
-  std::uint64_t tx_frames_ = 0;  // tx_frames
+  std::uint64_t tx_frames_ = 0;  // tx_frames: wire frames sent (a super-frame counts its segments)
+  struct TxGsoCounters {
+    std::uint64_t frames = 0;    // tx_gso_frames: super-frames the kernel segmented for us
+    std::uint64_t segments = 0;  // tx_gso_segments: the wire segments they carried
+  };
+  TxGsoCounters tx_gso_;
 
  private:
   // Checks the frame of `n` bytes (header included) that just arrived in `hdr` and `out`: its
   // length without the header, or nullopt when it is dropped (counted).
   std::optional<std::size_t> accept(std::size_t n, std::span<const std::byte> hdr, std::span<std::byte> out);
+  // One write of `frame` behind the virtio-net header `hdr` (retried on EINTR); false: dropped.
+  bool write_one(std::span<std::byte> hdr, std::span<const std::byte> frame, std::size_t wire_frames);
+  void send_batch();
 
   int fd_;
   std::string name_;
   std::size_t mtu_;
   std::size_t vnet_hdr_len_;
+  // Transmit offload: with a virtio-net header, full-sized segments of one connection sent in
+  // a row are joined (tso.hpp) and the kernel cuts them back into the same wire segments.
+  TsoBatch tso_;
 };
 
 }  // namespace drivers

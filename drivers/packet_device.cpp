@@ -188,6 +188,8 @@ Stats PacketDevice::stats() const {
   return {
       {"rx_frames", rx_.frames},
       {"tx_frames", tx_frames_},
+      {"tx_gso_frames", tx_gso_.frames},
+      {"tx_gso_segments", tx_gso_.segments},
       {"rx_dropped_outgoing", counters_.rx_dropped_outgoing},
       {"rx_dropped_too_big", rx_.dropped_too_big},
       {"rx_dropped_bad_vnet_hdr", rx_.dropped_bad_vnet_hdr},

@@ -35,8 +35,8 @@
 //
 // NOT IMPLEMENTED(PACKET_MMAP): a PACKET_RX_RING / PACKET_TX_RING (TPACKET_V3) would save one copy
 // and one system call per frame; this driver uses recvmsg()/sendmsg() per frame.
-// NOT IMPLEMENTED(virtio-net tx offload): partial checksums and TSO handed to the kernel
-// (tx_checksum_partial / tso stay false); transmit() sends a zeroed virtio_net_hdr.
+// Transmit offload as for TapDevice (FdDevice, drivers/tso.hpp): runs of full-sized TCP segments
+// go out as one super-frame with a GSO virtio_net_hdr, which the kernel segments on the way out.
 // NOT IMPLEMENTED(802.1Q): VLAN tags the kernel strips (tp_vlan_tci in PACKET_AUXDATA) are not
 // put back; the stack sees untagged frames, which is right for the interface's native VLAN only.
 #pragma once

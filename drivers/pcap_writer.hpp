@@ -79,6 +79,7 @@ class PcapWriter final : public Device {
   std::string name() const override { return inner_->name(); }
   std::optional<std::size_t> receive(stack::Instant now, std::span<std::byte> out) override;
   bool transmit(stack::Instant now, std::span<const std::byte> frame) override;
+  void flush(stack::Instant now) override { inner_->flush(now); }
   int readable_fd() const override { return inner_->readable_fd(); }
   std::optional<stack::Instant> poll_at() const override { return inner_->poll_at(); }
   Stats stats() const override;  // the wrapped device's, then "pcap.records", "pcap.write_errors"

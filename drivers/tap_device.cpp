@@ -210,6 +210,8 @@ Stats TapDevice::stats() const {
   return {
       {"rx_frames", rx_.frames},
       {"tx_frames", tx_frames_},
+      {"tx_gso_frames", tx_gso_.frames},
+      {"tx_gso_segments", tx_gso_.segments},
       {"rx_dropped_too_big", rx_.dropped_too_big},
       {"rx_dropped_bad_vnet_hdr", rx_.dropped_bad_vnet_hdr},
       {"rx_errors", rx_.errors},

@@ -18,10 +18,10 @@
 // frames whose TCP/UDP checksum is left for us to fill in (NEEDS_CSUM) and TCP super-frames up to
 // 64 KiB (GSO). receive() strips the header and completes such checksums in software, so the stack
 // always sees frames with valid checksums; capabilities() then say rx_gso and max_frame 65549.
-// transmit() prepends a zeroed header (no offload asked of the kernel), so the stack must still
-// send complete checksums and MTU-sized frames.
-// NOT IMPLEMENTED(virtio-net tx offload): handing the kernel partial checksums or TCP super-frames
-// to segment (tx_checksum_partial / tso stay false); the plumbing is here — fill the header.
+// On transmit the stack still sends complete checksums and MTU-sized frames; FdDevice joins runs
+// of full-sized segments of one connection into a TCP super-frame the kernel segments back into
+// the same wire segments (transmit offload, drivers/tso.hpp; capabilities().tso), and sends
+// every other frame behind a zeroed header.
 #pragma once
 
 #include <cstdint>

@@ -33,6 +33,7 @@ class Tracer final : public Device {
     callback_(Direction::Tx, now, frame);
     return inner_->transmit(now, frame);
   }
+  void flush(stack::Instant now) override { inner_->flush(now); }
   int readable_fd() const override { return inner_->readable_fd(); }
   std::optional<stack::Instant> poll_at() const override { return inner_->poll_at(); }
   Stats stats() const override { return inner_->stats(); }

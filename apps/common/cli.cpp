@@ -74,7 +74,7 @@ void ArgParser::add_net_options(NetOptions& net) {
   option("--seed", "N", "seed for fault injection and randomness",
          [&net](const std::string& v) { return parse_u64(v, net.seed); });
   flag("--stats", "print the stack's counters (every drop reason) at exit", [&net] { net.stats = true; });
-  flag("--no-offload", "no receive offloads: one wire-sized frame per read, no TCP super-frames",
+  flag("--no-offload", "no offloads: one wire-sized frame per read and per write, no TCP super-frames",
        [&net] { net.offload = false; });
 }
 

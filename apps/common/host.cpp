@@ -211,6 +211,7 @@ bool Host::pump(Instant now) {
     iface_->receive(current_, std::span(rx_buffer_).first(*len));
   }
   iface_->poll(current_);
+  device_->flush(current_);  // transmit offload: the round's segments leave now, joined where they can
   return received;
 }
 
