@@ -731,6 +731,7 @@ void TcpSocket::process_text(TcpContext& ctx, const Repr& seg) {
     ack_now_ = true;
     return;
   }
+  if (got.in_order > 0) rcv_.measure_rtt(ctx.now);  // for receive buffer auto-tuning
   if (got.duplicate && sack_ok_) ack_now_ = true;  // the D-SACK goes out at once (RFC 2883 §4.1.2)
   if (user_released_) rcv_.discard_queued();  // nobody will read it: acknowledge and discard
 

@@ -137,6 +137,18 @@ bool TcpReceiver::autotune(Instant now, Duration rtt, std::uint16_t mss, std::si
   return grew;
 }
 
+void TcpReceiver::measure_rtt(Instant now) {
+  if (rtt_probe_ && rtt_probe_->edge <= nxt_) {
+    const std::int64_t sample = (now - rtt_probe_->since).micros();
+    if (sample > 0) {
+      const std::int64_t old = rtt_ ? rtt_->micros() : sample;
+      rtt_ = Duration::from_micros(sample < old ? sample : (old * 7 + sample) / 8);
+    }
+    rtt_probe_.reset();
+  }
+  if (!rtt_probe_ && nxt_ < adv_) rtt_probe_ = RttProbe{adv_, now};
+}
+
 void TcpReceiver::fill_sack_blocks(std::array<std::optional<SackBlock>, 4>& out, std::size_t max_blocks) {
   std::size_t n = 0;
   if (dsack_ && n < max_blocks) out[n++] = *dsack_;

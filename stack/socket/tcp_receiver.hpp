@@ -108,6 +108,14 @@ class TcpReceiver {
   // beyond `max`) so that the window keeps ahead of a sender that is still speeding up. Returns
   // true when the buffer grew (the window can open: a window update may be due).
   bool autotune(Instant now, Duration rtt, std::uint16_t mss, std::size_t max);
+  // The receiver's own round-trip estimate, for a connection that sends no data (so has no RTT
+  // samples of its own): the time RCV.NXT takes to pass the right edge offered when the
+  // measurement began. Data sent into a window cannot arrive sooner than one round trip after
+  // the window was offered, so each sample is at least an RTT; a smaller one is taken at once,
+  // a larger one only with weight 1/8 (Linux's receiver RTT estimate without timestamps works
+  // the same way). Call after in-order data arrived.
+  void measure_rtt(Instant now);
+  std::optional<Duration> rtt_estimate() const { return rtt_; }
   std::size_t queued() const { return rx_.size(); }
   bool empty() const { return rx_.empty(); }
   void discard_queued() {  // nobody will read: acknowledged and dropped
@@ -136,6 +144,12 @@ class TcpReceiver {
     std::uint64_t space = 0;
   };
   std::optional<Measure> measure_;
+  struct RttProbe {
+    SeqNum edge;
+    Instant since;
+  };
+  std::optional<RttProbe> rtt_probe_;
+  std::optional<Duration> rtt_;
 };
 
 }  // namespace stack::socket

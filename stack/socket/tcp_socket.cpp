@@ -241,9 +241,12 @@ bool TcpSocket::grow_send_buffer() {
 
 std::size_t TcpSocket::recv(Instant now, std::span<std::byte> out) {
   const std::size_t n = rcv_.read(out);
-  // The round trip is the sender's estimate (from the handshake on); until there is one, the
-  // buffer keeps its size. A buffer that grew opens the window on the next ACK or update.
-  if (auto rtt = rtt_.srtt(); rtt && config_.recv_buffer_max > config_.recv_buffer && rcv_.wscale() > 0)
+  // The round trip: the sender's estimate when there is one (from the handshake on), else the
+  // receiver's own (a connection that only receives); until either exists, the buffer keeps its
+  // size. A buffer that grew opens the window on the next ACK or window update.
+  auto rtt = rtt_.srtt();
+  if (!rtt) rtt = rcv_.rtt_estimate();
+  if (rtt && config_.recv_buffer_max > config_.recv_buffer && rcv_.wscale() > 0)
     rcv_.autotune(now, *rtt, snd_mss_, config_.recv_buffer_max);
   return n;
 }

@@ -170,8 +170,9 @@ TEST_SUITE("drivers/tso") {
     TsoBatch b;
     CHECK(b.offer(test::arp_request(test::kOurMac, test::kOurIp, test::kKernelIp)) == TsoBatch::Offer::NotData);
     // After a short segment or a PSH, the batch is closed.
-    REQUIRE(b.offer(segment({.len = 50})) == TsoBatch::Offer::Joined);
-    CHECK(b.offer(segment({.seq = 1050, .ident = 8, .len = 50})) == TsoBatch::Offer::Mismatch);
+    REQUIRE(b.offer(segment({})) == TsoBatch::Offer::Joined);
+    REQUIRE(b.offer(segment({.seq = 1100, .ident = 8, .len = 50})) == TsoBatch::Offer::Joined);
+    CHECK(b.offer(segment({.seq = 1150, .ident = 9, .len = 50})) == TsoBatch::Offer::Mismatch);
     b.clear();
     REQUIRE(b.offer(segment({.flags = kAck | kPsh})) == TsoBatch::Offer::Joined);
     CHECK(b.offer(segment({.seq = 1100, .ident = 8})) == TsoBatch::Offer::Mismatch);

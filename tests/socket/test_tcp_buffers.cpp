@@ -63,6 +63,7 @@ TEST_SUITE("socket/tcp buffers") {
       for (std::uint32_t off = 0; off < send; off += 1000) {
         Repr d = h.from_peer(*id);
         d.seq = h.layer.tcb(*id)->rcv_nxt();
+        d.ack = h.layer.tcb(*id)->snd_nxt();
         const std::uint32_t len = std::min<std::uint32_t>(1000, send - off);
         h.deliver(d, Bytes(len, std::byte{'d'}));
         for (;;) {
@@ -102,6 +103,7 @@ TEST_SUITE("socket/tcp buffers") {
       h.at_ms(200 + 100 * i);
       Repr d = h.from_peer(*id);
       d.seq = h.layer.tcb(*id)->rcv_nxt();
+      d.ack = h.layer.tcb(*id)->snd_nxt();
       h.deliver(d, Bytes(1000, std::byte{'d'}));
     }
     (void)h.collect();
@@ -115,15 +117,15 @@ TEST_SUITE("socket/tcp buffers") {
     c.send_buffer_max = 1024 * 1024;
     Harness h(c);
     const SocketId id = open(h);
-    REQUIRE(h.layer.tcb(id)->congestion().cwnd() == 10 * 1460);  // RFC 6928's initial window
-    // 2 x 14600 = 29200, in whole pages: 32768.
-    CHECK(*h.layer.send(id, Bytes(100000, std::byte{'x'})) == 32768);
+    REQUIRE(h.layer.tcb(id)->congestion().cwnd() == 3 * 1460);  // RFC 5681 §3.1's initial window
+    // 2 x 4380 = 8760, in whole pages: 12288.
+    CHECK(*h.layer.send(id, Bytes(100000, std::byte{'x'})) == 12288);
     CHECK(h.layer.tcb(id)->send_space() == 0);
     // With a cap below that, the cap.
-    c.send_buffer_max = 16384;
+    c.send_buffer_max = 10000;
     Harness capped(c);
     const SocketId id2 = open(capped);
-    CHECK(*capped.layer.send(id2, Bytes(100000, std::byte{'x'})) == 16384);
+    CHECK(*capped.layer.send(id2, Bytes(100000, std::byte{'x'})) == 10000);
     // And growth off (the cap at the starting size): the starting buffer.
     c.send_buffer_max = 8192;
     Harness fixed(c);

@@ -176,4 +176,37 @@ TEST_SUITE("socket/tcp_receiver") {
     (void)r.advertise(kMss);
     CHECK(r.window() == kMax);
   }
+
+  TEST_CASE("the receiver's RTT estimate: the time RCV.NXT takes to pass the edge offered when the measurement began") {
+    auto r = opened(4096);  // offered 4096 bytes
+    Instant t;
+    std::vector<std::byte> out(8192);
+    // arrive(ms, n): n bytes at RCV.NXT, at t + ms.
+    auto arrive = [&](int ms, std::uint32_t n) {
+      const std::uint32_t offset = r.nxt().raw - at(0).raw;
+      REQUIRE(r.accept(r.nxt(), bytes(offset, n), false).in_order == n);
+      r.measure_rtt(t + Duration::from_millis(ms));
+    };
+    CHECK_FALSE(r.rtt_estimate().has_value());
+    arrive(0, 1000);   // the measurement starts: the edge is 4096 bytes on
+    arrive(60, 2000);
+    CHECK_FALSE(r.rtt_estimate().has_value());
+    arrive(100, 1096);  // RCV.NXT reaches the edge: one window took 100 ms
+    REQUIRE(r.rtt_estimate().has_value());
+    CHECK(r.rtt_estimate()->millis() == 100);
+    // A slower window counts for an eighth: (7 x 100 + 200) / 8 = 112.5 ms.
+    while (r.read(out) > 0) {
+    }
+    (void)r.advertise(1000);
+    arrive(130, 1000);
+    arrive(330, 3096);
+    CHECK(r.rtt_estimate()->micros() == 112500);
+    // A faster one is taken at once.
+    while (r.read(out) > 0) {
+    }
+    (void)r.advertise(1000);
+    arrive(400, 2000);
+    arrive(450, 2096);
+    CHECK(r.rtt_estimate()->millis() == 50);
+  }
 }
