@@ -11,7 +11,7 @@ namespace drivers {
 namespace {
 
 constexpr std::size_t kEthLen = 14;
-constexpr std::uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10;
+constexpr std::uint8_t kPsh = 0x08, kAck = 0x10;
 constexpr std::uint8_t kVnetNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
 constexpr std::uint8_t kVnetGsoTcpv4 = 1;   // VIRTIO_NET_HDR_GSO_TCPV4
 
