@@ -29,7 +29,8 @@ class TcpReceiver {
   using SeqNum = wire::tcp::SeqNum;
   using SackBlock = wire::tcp::SackBlock;
 
-  TcpReceiver(std::size_t buffer, std::size_t max_ooo_ranges) : rx_(buffer), ooo_(max_ooo_ranges) {}
+  TcpReceiver(std::size_t buffer, std::size_t max_ooo_ranges)
+      : rx_(buffer), ooo_(max_ooo_ranges), initial_capacity_(buffer) {}
 
   // The peer's SYN (RFC 9293 §3.10.7.2/3): "IRS is set to SEG.SEQ", "RCV.NXT to SEG.SEQ+1".
   // Nothing is advertised yet.
@@ -95,7 +96,13 @@ class TcpReceiver {
   std::size_t read(std::span<std::byte> out) {
     const std::size_t n = rx_.pop(out);
     // Nothing held ahead: the storage goes back (an idle connection holds no receive buffer).
-    if (rx_.empty() && ooo_.empty()) rx_.release();
+    // A buffer auto-tuning grew belongs to a bulk transfer that refills it within a round trip:
+    // it keeps its storage (and starts at the front again) rather than giving up and taking
+    // back megabytes on every read that empties it.
+    if (rx_.empty() && ooo_.empty()) {
+      if (rx_.capacity() > initial_capacity_) rx_.rewind();
+      else rx_.release();
+    }
     bytes_read_ += n;
     return n;
   }
@@ -135,6 +142,7 @@ class TcpReceiver {
   bool fin_received_ = false;
   std::optional<SeqNum> held_fin_;    // a FIN that arrived ahead of missing data
   std::optional<SackBlock> dsack_;    // a duplicate to report first in the next ACK (RFC 2883)
+  std::size_t initial_capacity_;      // the buffer before auto-tuning grew it
   std::uint64_t bytes_read_ = 0;      // by the application, since the connection opened
   // The round trip being measured for auto-tuning: when it began, what had been read by then,
   // and what the application read in the last round trip that set the buffer ("space").

@@ -67,10 +67,12 @@ class RingBuffer {
   // and whatever was written ahead of them, moves to the front of the new storage in order.
   void grow(std::size_t capacity) {
     if (capacity <= cap_) return;
-    if (buf_) {
-      auto bigger = std::make_unique_for_overwrite<std::byte[]>(capacity);
-      copy_out(head_, std::span(bigger.get(), cap_));
-      buf_ = std::move(bigger);
+    if (block_.data) {
+      RingBlock bigger = RingStorage::acquire(capacity);
+      copy_out(head_, std::span(bigger.data, cap_));
+      RingStorage::release(block_, cap_, touched_);
+      block_ = bigger;
+      touched_ = cap_;
     }
     head_ = 0;
     cap_ = capacity;
