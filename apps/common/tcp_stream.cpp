@@ -321,7 +321,7 @@ std::optional<TcpState> TcpStream::state() const { return tcp().state(id_); }
 std::size_t TcpStream::unacked() const {
   const auto* t = tcp().tcb(id_);
   if (!t) return 0;
-  return tcp().config().send_buffer - t->send_space();
+  return t->send_queued();  // written and not yet acknowledged (the buffer may have grown)
 }
 
 // --- TcpListener ----------------------------------------------------------------------------------

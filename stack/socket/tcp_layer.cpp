@@ -748,9 +748,13 @@ Result<std::size_t, SendError> TcpLayer::send(SocketId id, std::span<const std::
     case TcpState::Established:
     case TcpState::CloseWait:
       if (s->fin_queued()) return Err{SendError::InvalidState};
-      if (data.empty() || s->send_space() == 0) return std::size_t{0};
-      touch(id);
-      return s->send(data);
+      if (data.empty()) return std::size_t{0};
+      {
+        // A full buffer may still grow (twice the congestion window): the socket decides.
+        const std::size_t n = s->send(data);
+        if (n > 0) touch(id);
+        return n;
+      }
     default:
       return Err{SendError::InvalidState};
   }

@@ -290,6 +290,7 @@ class TcpSocket {
   bool at_eof() const { return rcv_.fin_received() && rcv_.empty(); }
   bool writable() const;
   std::size_t send_space() const { return tx_.free(); }
+  std::size_t send_queued() const { return tx_.size(); }  // written, not yet acknowledged
   std::size_t recv_queued() const { return rcv_.queued(); }
   // Storage held for the send and receive rings (taken on the first byte, given back when empty).
   bool send_buffer_allocated() const { return tx_.allocated(); }
