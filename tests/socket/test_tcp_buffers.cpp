@@ -4,6 +4,8 @@
 // write than it holds. Virtual time; each test names the rule it checks.
 #include <doctest/doctest.h>
 
+#include <optional>
+
 #include "support/tcp_data_fixtures.hpp"
 
 using namespace test::tcp;
@@ -17,6 +19,25 @@ TcpLayer::Config tuning_config() {
   c.recv_buffer_max = 1024 * 1024;
   c.nodelay = true;
   return c;
+}
+
+// Active open; the peer's SYN-ACK comes 100 ms later (the handshake's RTT sample), MSS 1000,
+// window scale 0 (so scaling is on and our own shift applies).
+std::optional<SocketId> open_scaled(Harness& h) {
+  auto id = h.layer.connect(kLocal, kRemote, 80, h.now);
+  REQUIRE(id.ok());
+  const Sent syn = h.expect_one();
+  h.at_ms(100);
+  Repr synack = h.from_peer(*id);
+  synack.flags.syn = true;
+  synack.seq = kRemoteSeq;
+  synack.ack = syn.repr.seq + 1;
+  synack.mss = 1000;
+  synack.window_raw = 65535;
+  synack.window_scale = 0;
+  h.deliver(synack);
+  (void)h.expect_one();
+  return *id;
 }
 
 }  // namespace
@@ -36,19 +57,7 @@ TEST_SUITE("socket/tcp buffers") {
 
   TEST_CASE("a receiver whose application keeps up: the advertised window grows past the starting buffer, round trip by round trip") {
     Harness h(tuning_config());
-    auto id = h.layer.connect(kLocal, kRemote, 80, h.now);
-    REQUIRE(id.ok());
-    const Sent syn = h.expect_one();
-    h.at_ms(100);  // the handshake's RTT sample: 100 ms
-    Repr synack = h.from_peer(*id);
-    synack.flags.syn = true;
-    synack.seq = kRemoteSeq;
-    synack.ack = syn.repr.seq + 1;
-    synack.mss = 1000;
-    synack.window_raw = 65535;
-    synack.window_scale = 0;
-    h.deliver(synack);
-    (void)h.expect_one();
+    const auto id = open_scaled(h);
     REQUIRE(h.layer.tcb(*id)->rcv_wscale() == 5);  // 1 MiB >> 4 = 65536, one more than 16 bits hold
     std::uint32_t window = h.layer.tcb(*id)->rcv_wnd();
     CHECK(window == 8192);
@@ -86,19 +95,7 @@ TEST_SUITE("socket/tcp buffers") {
 
   TEST_CASE("an application that does not read: the window never grows (the buffer is for data it will take)") {
     Harness h(tuning_config());
-    auto id = h.layer.connect(kLocal, kRemote, 80, h.now);
-    REQUIRE(id.ok());
-    const Sent syn = h.expect_one();
-    h.at_ms(100);
-    Repr synack = h.from_peer(*id);
-    synack.flags.syn = true;
-    synack.seq = kRemoteSeq;
-    synack.ack = syn.repr.seq + 1;
-    synack.mss = 1000;
-    synack.window_raw = 65535;
-    synack.window_scale = 0;
-    h.deliver(synack);
-    (void)h.expect_one();
+    const auto id = open_scaled(h);
     for (int i = 0; i < 8; ++i) {
       h.at_ms(200 + 100 * i);
       Repr d = h.from_peer(*id);
