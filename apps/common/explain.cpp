@@ -319,7 +319,8 @@ std::vector<std::string> summary(const Analysis& a) {
                 " server(s), at most " + std::to_string(most_open) + " open at once");
   for (const auto& c : a.tcp) {
     char row[200];
-    std::snprintf(row, sizeof row, "  #%-3d port %-5u  %2zu request(s)  %8llu bytes up  %10llu bytes down  first FIN: %-6s  close: %d segment(s)%s",
+    // Within the 100 columns of a level-6 line: "  #1 port 59705: 5 req, 937 B up, 50035 B down, …".
+    std::snprintf(row, sizeof row, "  #%d port %u: %zu req, %llu B up, %llu B down, first FIN: %s, %d-segment close%s",
                   c.number, c.client_port, c.http.size(), static_cast<unsigned long long>(c.bytes_to_server),
                   static_cast<unsigned long long>(c.bytes_to_client), c.first_fin.empty() ? "none" : c.first_fin.c_str(),
                   c.close_segments, c.retransmissions ? (", " + std::to_string(c.retransmissions) + " retransmitted").c_str() : "");

@@ -85,18 +85,59 @@ class Narrator {
   // `now`: when the event happened (a frame's time, as the pcap has it). A line is never shown
   // with a time before the line above it: the stack reports some events a little after the
   // frames that follow them, and the narration keeps one clock, in order.
-  void say(int level, Instant now, const std::string& text) const {
+  // At levels 6-7 a line fits kColumns: a longer one goes on under the same tag, indented
+  // kIndent, broken at a space (tests join such lines back: tools/sandbox.d/testlib.sh unwrap).
+  // `wrap` false: the line as it is (-v's tcpdump lines, one record each).
+  void say(int level, Instant now, const std::string& text, bool wrap = true) const {
     if (!wants(level)) return;
     if (now < last_) now = last_;
     last_ = now;
     const auto us = (now - start_).micros();
+    char tag[48];
+    std::snprintf(tag, sizeof tag, "[L%d %7lld.%01lld ms] ", level, static_cast<long long>(us / 1000),
+                  static_cast<long long>((us % 1000) / 100));
+    const std::string prefix = tag;
+    std::vector<std::string> lines{text};
+    if (wrap && level_ >= 6) lines = fit(text, kColumns > prefix.size() + 20 ? kColumns - prefix.size() : 20);
     // One colour per level, so the layers stand apart on a terminal (--no-color turns it off).
     static constexpr const char* kColour[] = {"", "1", "32", "36", "35", "33", "34", "31"};
-    if (colour_) std::fprintf(stderr, "\033[%sm", kColour[level]);
-    std::fprintf(stderr, "[L%d %7lld.%01lld ms] %s", level, static_cast<long long>(us / 1000),
-                 static_cast<long long>((us % 1000) / 100), text.c_str());
-    std::fputs(colour_ ? "\033[0m\n" : "\n", stderr);
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      if (colour_) std::fprintf(stderr, "\033[%sm", kColour[level]);
+      std::fprintf(stderr, "%s%s%s", prefix.c_str(), i ? std::string(kIndent, ' ').c_str() : "", lines[i].c_str());
+      std::fputs(colour_ ? "\033[0m\n" : "\n", stderr);
+    }
     std::fflush(stderr);
+  }
+
+  static constexpr std::size_t kColumns = 100;
+  static constexpr std::size_t kIndent = 4;
+
+  // `text` in lines of at most `budget` columns (UTF-8: one column per code point), the second and
+  // later `kIndent` narrower; broken at the last space that fits, inside a word only when none does.
+  static std::vector<std::string> fit(const std::string& text, std::size_t budget) {
+    std::vector<std::string> out;
+    std::string rest = text;
+    for (std::size_t width = budget;; width = budget - kIndent) {
+      std::size_t cols = 0, i = 0, cut = std::string::npos;
+      for (; i < rest.size(); ++i) {
+        if ((static_cast<unsigned char>(rest[i]) & 0xc0) == 0x80) continue;  // inside a code point
+        if (cols == width) break;
+        if (rest[i] == ' ' && cols > 0) cut = i;
+        ++cols;
+      }
+      if (i >= rest.size()) {
+        out.push_back(rest);
+        return out;
+      }
+      if (rest[i] == ' ') cut = i;  // the text breaks right at the edge
+      if (cut == std::string::npos) {
+        out.push_back(rest.substr(0, i));
+        rest = rest.substr(i);
+      } else {
+        out.push_back(rest.substr(0, cut));
+        rest = rest.substr(cut + 1);
+      }
+    }
   }
 
  private:
@@ -299,8 +340,9 @@ int main(int argc, char** argv) {
   // Lines cite frames by number only when a capture is written (--pcap, or the temporary one that
   // --ladder, --json and levels 6-7 read back); from level 5 (DNS) on, the first says which one.
   if (net.pcap) {
-    say(5, outputs.temporary ? "capture: a temporary file, removed at exit (--pcap FILE keeps it); [frame N] below is its frame number"
-                             : "capture: every frame goes to " + *net.pcap + "; [frame N] below is its frame number, as Wireshark shows it");
+    say(5, outputs.temporary ? "capture: a temporary file, removed at exit (--pcap FILE keeps it)"
+                             : "capture: every frame goes to " + *net.pcap);
+    say(5, "capture: [frame N] below is a frame's number in it, as Wireshark shows it");
   }
   // DHCP, ARP and DNS lines cite their frames as the TCP lines do; a line whose frame has not
   // left yet waits for it (frame_cite.hpp), and any still waiting are said at exit.
@@ -336,7 +378,9 @@ int main(int argc, char** argv) {
       if (auto l = nat.on_frame(outgoing, frame, iface.address(), iface.gateway())) narrator.say(7, at, *l);
     }
     // Always: it counts frames for the pcap numbers.
-    for (const auto& line : segments.on_frame(outgoing, at, frame)) narrator.say(6, at, "TCP" + line);
+    // -v's tcpdump line (after the gloss) stays one line, as tcpdump prints it.
+    const auto lines = segments.on_frame(outgoing, at, frame);
+    for (std::size_t i = 0; i < lines.size(); ++i) narrator.say(6, at, "TCP" + lines[i], i == 0);
   });
   iface.tcp().on_event = [&](const stack::socket::TcpEvent& e) {
     using namespace stack::socket::tcp_event;

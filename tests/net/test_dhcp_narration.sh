@@ -24,6 +24,7 @@ close_to() {  # close_to LABEL A B TOLERANCE_MS
 # --- 1. --fresh --no-rapid-commit: DISCOVER, OFFER, REQUEST, ACK ----------------------------------
 mb --fresh --no-rapid-commit --pcap "$work/fresh.pcap" http://www.domain.com/ >/dev/null 2>"$work/fresh.txt" ||
   { cat "$work/fresh.txt" >&2; fail "minibrowser --fresh failed"; }
+unwrap_file "$work/fresh.txt"
 n=$(cat "$work/fresh.txt")
 dhcp_lines=$(grep -E '^\[L7 .*\] DHCP \[frame [0-9]+\] [→←] ' <<<"$n")
 [[ $(grep -oE 'DHCP \[frame [0-9]+\] [→←] (DISCOVER|OFFER|REQUEST|ACK|NAK)' <<<"$dhcp_lines" | awk '{print $5}' | tr '\n' ' ') == "DISCOVER OFFER REQUEST ACK " ]] ||
@@ -68,6 +69,7 @@ pass "--fresh: no lease file written"
 
 # --- 2. without --fresh: Rapid Commit, then INIT-REBOOT from a lease file keyed by the network --
 mb --pcap "$work/first.pcap" http://www.domain.com/ >/dev/null 2>"$work/first.txt" || { cat "$work/first.txt" >&2; fail "first run failed"; }
+unwrap_file "$work/first.txt"
 first=$(cat "$work/first.txt")
 expect_match "rapid DISCOVER" "$first" 'DHCP \[frame [0-9]+\] → DISCOVER, broadcast .*asking for Rapid Commit \(RFC 4039'
 expect_match "rapid ACK" "$first" 'DHCP \[frame [0-9]+\] ← ACK from 10\.77\.0\.1 with Rapid Commit \(RFC 4039\): 10\.77\.0\.[0-9]+ is ours for [0-9]+ s, no OFFER and no REQUEST'
@@ -83,6 +85,7 @@ lease_file=$state/ustack/lease-tap0-net$netns
 pass "the lease file is keyed by the interface and the sandbox's network namespace: ${lease_file##*/}"
 
 mb --pcap "$work/again.pcap" http://www.domain.com/ >/dev/null 2>"$work/again.txt" || { cat "$work/again.txt" >&2; fail "second run failed"; }
+unwrap_file "$work/again.txt"
 again=$(cat "$work/again.txt")
 stored=$(sed -n 's/^address=\([0-9.]*\)\/.*/\1/p' "$lease_file")
 expect_match "INIT-REBOOT" "$again" "DHCP \[frame [0-9]+\] → REQUEST ${stored//./\\.}, broadcast: INIT-REBOOT \(RFC 2131 §3\.2\), the address stored in ${lease_file//./\\.} asked for again without a DISCOVER"

@@ -67,6 +67,7 @@ for _ in 1 2 3; do
   t7+=($(( ($(date +%s%N) - s) / 1000000 )))
 done
 l4=$(printf '%s\n' "${t4[@]}" | best) l7=$(printf '%s\n' "${t7[@]}" | best)
+unwrap_file "$work/iso.txt"
 iso=$(cat "$work/iso.txt")
 [[ $(grep -c 'DNS walk: ' <<<"$iso") -eq 2 ]] || { grep 'DNS walk' <<<"$iso" >&2; fail "expected the walk's opening line and one more"; }
 expect_match "one line" "$iso" 'DNS walk: no root server answered in [0-9.]+ ms: the walk is dropped, the page does not wait'

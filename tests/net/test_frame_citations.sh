@@ -20,6 +20,7 @@ state=/run/ustack-sandbox/$USTACK_SANDBOX
 pcap=$work/run.pcap
 mb --level 7 --fresh --no-rapid-commit --pcap "$pcap" --root-hints "$state/unbound/root.hints" http://www.domain.com/ \
   >/dev/null 2>"$work/n.txt" || { cat "$work/n.txt" >&2; fail "minibrowser failed"; }
+unwrap_file "$work/n.txt"
 n=$(cat "$work/n.txt")
 # One row per frame: number|srcport|dhcp type|arp op|arp sender ip|arp target ip|arp sender mac|eth dst|ip src|ip dst|dns id|response|qname|first A
 declare -A row
@@ -129,7 +130,8 @@ expect_no_match "no capture line" "$(cat "$work/l5.txt")" 'capture: '
 mb --level 5 --pcap "$work/l5.pcap" --root-hints "$state/unbound/root.hints" http://www.domain.com/ >/dev/null 2>"$work/l5p.txt" ||
   { cat "$work/l5p.txt" >&2; fail "level 5 --pcap failed"; }
 l5p=$(cat "$work/l5p.txt")
-expect_match "capture line" "$l5p" "capture: every frame goes to ${work//./\\.}/l5\.pcap; \[frame N\] below is its frame number"
+expect_match "capture line" "$l5p" "capture: every frame goes to ${work//./\\.}/l5\.pcap$"
+expect_match "capture line: [frame N]" "$l5p" "capture: \\[frame N\\] below is a frame's number in it, as Wireshark shows it$"
 q=$(sed -nE 's/.*DNS \[frame ([0-9]+)\] asking 198\.51\.100\.53 for www\.domain\.com A$/\1/p' <<<"$l5p" | head -1)
 [[ -n $q ]] || { printf '%s\n' "$l5p" >&2; fail "level 5 --pcap: the query line cites no frame"; }
 [[ $(tshark -r "$work/l5.pcap" -Y "frame.number == $q && dns.flags.response == 0 && ip.dst == 198.51.100.53" -T fields -e dns.qry.name 2>/dev/null) == www.domain.com ]] ||

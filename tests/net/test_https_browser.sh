@@ -21,6 +21,7 @@ ts() { tshark -r "$work/mb.pcap" -o "tls.keylog_file:$work/keys.log" "$@" 2>/dev
 # --- the page over https, level 6 ------------------------------------------------------------------
 rc=0
 mb --level 6 --pcap "$work/mb.pcap" --keylog "$work/keys.log" https://www.domain.com/ >"$work/page.txt" 2>"$work/narration.txt" || rc=$?
+unwrap_file "$work/narration.txt"
 narration=$(cat "$work/narration.txt")
 ((rc == 0)) || { sed 's/^/     | /' "$work/narration.txt" >&2; fail "minibrowser https://www.domain.com/: exit $rc"; }
 grep -q "Welcome to www.domain.com" "$work/page.txt" || fail "the page was not rendered"

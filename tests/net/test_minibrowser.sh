@@ -16,6 +16,7 @@ mb() { timeout 120 "$SANDBOX" exec "$USTACK_BIN/minibrowser" "$@"; }
 rc=0
 mb --level 7 --width 80 --root-hints "$hints" --pcap "$work/mb.pcap" http://www.domain.com/ \
   >"$work/page.txt" 2>"$work/narration.txt" || rc=$?
+unwrap_file "$work/narration.txt"
 narration=$(cat "$work/narration.txt")
 ((rc == 0)) || { cat "$work/narration.txt" >&2; fail "minibrowser exited $rc"; }
 expect_match "DHCP lease" "$narration" 'DHCP: we are 10\.77\.0\.1[0-9][0-9]/24, router 10\.77\.0\.1, DNS 198\.51\.100\.53'
@@ -74,7 +75,7 @@ pass "chunked response parsed and rendered"
 
 # --- a server that closes idle connections first (nginx: keepalive_timeout 2s under /brief/) ---------------
 out=$(mb --level 6 --no-color --no-subresources --linger 6 --ip 10.77.0.80/24 --gateway 10.77.0.1 --dns 198.51.100.53 \
-  http://www.domain.com/brief/ 2>&1 >/dev/null) || fail "brief: exit $?"
+  http://www.domain.com/brief/ 2>&1 >/dev/null | unwrap) || fail "brief: exit $?"
 expect_match "server FIN first" "$out" 'TCP #1: the server sent the first FIN: it will be the side in TIME-WAIT'
 expect_match "our ACK of its FIN" "$out" '→ ACK of the FIN'
 expect_match "then our FIN" "$out" '→ FIN'

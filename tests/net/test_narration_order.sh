@@ -13,6 +13,7 @@ trap 'rm -rf "$work"' EXIT
 
 timeout 120 "$SANDBOX" exec "$USTACK_BIN/minibrowser" --no-color --level 7 http://www.domain.com/ >/dev/null 2>"$work/n.txt" ||
   { cat "$work/n.txt" >&2; fail "minibrowser failed"; }
+unwrap_file "$work/n.txt"
 n=$(cat "$work/n.txt")
 back=$(awk 'match($0, /^\[L[0-9] +[0-9.]+ ms\]/) { split(substr($0, 5, RLENGTH - 4), a, " "); t = a[1] + 0;
               if (NR > 1 && t < prev) { print NR ": " $0; exit } prev = t }' <<<"$n")

@@ -21,6 +21,7 @@ printf '127.0.0.1\tlocalhost box\n10.9.9.9\tother.example\n::1\tlocalhost ip6-lo
 chmod 0644 "$work/hosts"
 mb --level 7 --hosts "$work/hosts" --pcap "$work/mb.pcap" --ladder "$work/mb.svg" --json "$work/mb.json" \
   http://www.domain.com/ >"$work/page.txt" 2>"$work/narration.txt" || { cat "$work/narration.txt" >&2; fail "minibrowser failed"; }
+unwrap_file "$work/narration.txt"
 narration=$(cat "$work/narration.txt")
 pcap=$work/mb.pcap
 
@@ -94,15 +95,16 @@ tw=$(grep -c 'is in TIME-WAIT (we sent the first FIN): .* this program exits whe
 expect_no_match "no claim to hold the entry" "$narration" 'we hold the 4-tuple'
 pass "TIME-WAIT: $tw connection(s), as many as we closed first in the pcap; said to end with the program"
 
-expect_match "where the frames are" "$narration" "capture: every frame goes to ${pcap//./\\.}; \[frame N\] below is its frame number"
+expect_match "where the frames are" "$narration" "capture: every frame goes to ${pcap//./\\.}$"
+expect_match "where the frames are: [frame N]" "$narration" "capture: \\[frame N\\] below is a frame's number in it, as Wireshark shows it$"
 
 # Levels 6-7 end with the table of connections: one row per TCP stream of the pcap, each with the
 # local port of that stream's SYN and the side that sent its first FIN.
-rows=$(grep -E '^\[L6 +[0-9.]+ ms\]   #[0-9]+ +port [0-9]+ ' "$work/narration.txt" || true)
+rows=$(grep -E '^\[L6 +[0-9.]+ ms\]   #[0-9]+ port [0-9]+: ' "$work/narration.txt" || true)
 streams=$(tf "$pcap" tcp -e tcp.stream | sort -u | wc -l)
 (( $(wc -l <<<"$rows") == streams )) || fail "the table has $(wc -l <<<"$rows") rows; the pcap has $streams TCP streams"
 for port in $(tf "$pcap" 'tcp.flags.syn == 1 && tcp.flags.ack == 0' -e tcp.srcport); do
-  grep -qE "port $port +.* first FIN: client" <<<"$rows" || fail "no table row for the connection from port $port closed first by us: $rows"
+  grep -qE "port $port: .* first FIN: client," <<<"$rows" || fail "no table row for the connection from port $port closed first by us: $rows"
 done
 expect_match "steps' times" "$narration" '\] times: DHCP [0-9.]+ ms \(frames [0-9]+-[0-9]+\), DNS [0-9.]+ ms .*handshake #1 [0-9.]+ ms'
 pass "the table at the end: $streams rows, one per TCP stream of the pcap, with its port and who closed first"
@@ -141,6 +143,7 @@ found=
 for seed in 1 2 3 4 5 6 7 8 9 10; do
   mb --level 6 --ip 10.77.0.60/24 --gateway 10.77.0.1 --dns 198.51.100.53 --drop-chance 0.08 --seed "$seed" \
     --pcap "$work/retx.pcap" http://www.domain.com/ >/dev/null 2>"$work/retx.txt" || continue
+  unwrap_file "$work/retx.txt"
   line=$(grep -m1 -E 'retransmission of frame [0-9]+ ' "$work/retx.txt" || true)
   if [[ -n $line ]]; then found=$seed; break; fi
 done

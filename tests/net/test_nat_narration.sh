@@ -15,6 +15,7 @@ tf() { tshark -r "$1" -Y "$2" -T fields "${@:3}" 2>/dev/null; }
 
 timeout 120 "$SANDBOX" exec --root "$USTACK_BIN/minibrowser" --no-color --level 7 --pcap "$work/nat.pcap" \
   "http://www.domain.com/?nat-narration-$$" >/dev/null 2>"$work/nat.txt" || { cat "$work/nat.txt" >&2; fail "minibrowser failed"; }
+unwrap_file "$work/nat.txt"
 n=$(cat "$work/nat.txt")
 us=$(tf "$work/nat.pcap" 'tcp.flags.syn == 1 && tcp.flags.ack == 0' -e ip.src | sort -u)
 [[ $us =~ ^10\.77\.0\.[0-9]+$ ]] || fail "the SYNs come from '$us', expected one address in 10.77.0.0/24"

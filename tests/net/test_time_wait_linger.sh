@@ -17,6 +17,7 @@ at_ms() { sed -nE "s/^\[L[0-9] +([0-9.]+) ms\] .*/\1/p" <<<"$1" | head -1; }
 start=$(date +%s%N)
 mb --linger 63 --pcap "$work/tw.pcap" http://www.domain.com/ >/dev/null 2>"$work/tw.txt" || { cat "$work/tw.txt" >&2; fail "minibrowser failed"; }
 wall=$(( ($(date +%s%N) - start) / 1000000 ))
+unwrap_file "$work/tw.txt"
 n=$(cat "$work/tw.txt")
 expect_match "TIME-WAIT with --linger" "$n" 'TCP #1 is in TIME-WAIT \(we sent the first FIN\): .*--linger keeps this program running, so its end is shown below'
 over=$(grep -E 'TCP #1: TIME-WAIT over after [0-9.]+ s \(2·MSL\): the stack forgot ' <<<"$n") || { printf '%s\n' "$n" >&2; fail "no TIME-WAIT expiry line"; }
@@ -36,6 +37,7 @@ pass "--linger 63: TIME-WAIT of port $port ended $gap ms after frame $frame (its
 
 # --- 2. --linger 5: the program exits first, and says so ------------------------------------------
 mb --linger 5 http://www.domain.com/ >/dev/null 2>"$work/short.txt" || { cat "$work/short.txt" >&2; fail "minibrowser --linger 5 failed"; }
+unwrap_file "$work/short.txt"
 short=$(cat "$work/short.txt")
 left=$(grep -oE 'TCP #1 is still in TIME-WAIT \([0-9.]+ s left\) as the program exits: it ends with the program' <<<"$short") ||
   { printf '%s\n' "$short" >&2; fail "no line for the TIME-WAIT cut short"; }

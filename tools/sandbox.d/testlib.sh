@@ -76,3 +76,14 @@ unprivileged_user() {
   done
   printf 'root'
 }
+
+# unwrap [FILE]: minibrowser's narration with each line joined back together. At levels 6-7 a
+# line wider than 100 columns goes on under the same tag, indented four spaces
+# ("[L7 12.3 ms]     …"); the checks read the whole line, as it was said.
+unwrap() {
+  awk '/^\[L[0-9] +[0-9.]+ ms\]     / { sub(/^\[L[0-9] +[0-9.]+ ms\]     /, ""); line = line " " $0; next }
+       { if (started) print line; line = $0; started = 1 }
+       END { if (started) print line }' "${1:--}"
+}
+# unwrap_file FILE: the same, in place.
+unwrap_file() { unwrap "$1" >"$1.unwrapped" && mv "$1.unwrapped" "$1"; }
