@@ -256,7 +256,8 @@ void DnsResolver::process() {
     if (st && *st != stack::socket::TcpState::SynSent && *st != stack::socket::TcpState::Closed) {
       s.connecting = false;
       narrate(DnsEvent::Kind::Tcp, "TCP connection to " + s.peer->describe() + " established in " +
-                                       ms_text(clock_() - s.connect_started));
+                                       ms_text(clock_() - s.connect_started),
+              DnsEvent::Datagram{0, s.peer->addr, false, DnsEvent::Datagram::Tcp::SynAck});
     }
   }
   auto has_input = [&](const FakeSocket& s) {
@@ -338,7 +339,15 @@ void DnsResolver::complete(std::uint64_t id, DnsResult result) {
     for (std::size_t i = 1; i < result.cname_chain.size(); ++i) text += " -> " + result.cname_chain[i];
     text += " " + dns::type_name(q->type);
     if (q->type == static_cast<std::uint16_t>(dns::Type::A)) {
-      for (const auto& a : result.addresses) text += " " + a.address.describe() + " (TTL " + std::to_string(a.ttl) + ")";
+      // The first few; a long answer (a truncated one asked again over TCP) is counted, not listed.
+      constexpr std::size_t kListed = 4;
+      for (std::size_t i = 0; i < result.addresses.size() && i < kListed; ++i) {
+        text += " " + result.addresses[i].address.describe() + " (TTL " + std::to_string(result.addresses[i].ttl) + ")";
+      }
+      if (result.addresses.size() > kListed) {
+        text += " and " + std::to_string(result.addresses.size() - kListed) + " more (" + std::to_string(result.addresses.size()) +
+                " addresses)";
+      }
     } else {
       for (const auto& rec : result.records) {
         if (rec.type == q->type) text += " " + rec.describe_rdata() + " (TTL " + std::to_string(rec.ttl) + ")";
@@ -348,7 +357,10 @@ void DnsResolver::complete(std::uint64_t id, DnsResult result) {
     if (result.over_tcp) text += " over TCP";
     text += " in " + ms_text(result.elapsed);
     std::optional<DnsEvent::Datagram> d;
-    if (result.message_id && result.server) d = DnsEvent::Datagram{*result.message_id, *result.server, false};
+    if (result.message_id && result.server) {
+      d = DnsEvent::Datagram{*result.message_id, *result.server, false,
+                             result.over_tcp ? DnsEvent::Datagram::Tcp::Message : DnsEvent::Datagram::Tcp::No};
+    }
     narrate(DnsEvent::Kind::Answer, std::move(text), d);
   } else {
     narrate(DnsEvent::Kind::Failure, "cannot resolve " + result.name + ": " + result.error_message());
@@ -366,7 +378,7 @@ void DnsResolver::handle(Finished& f) {
   if (f.from) r.server = f.from;
   else if (!r.server && !options_.servers.empty()) r.server = options_.servers.front();
   r.over_tcp = f.tcp;
-  if (!f.tcp && f.from && f.answer.size() >= 2) r.message_id = static_cast<std::uint16_t>((f.answer[0] << 8) | f.answer[1]);
+  if (f.from && f.answer.size() >= 2) r.message_id = static_cast<std::uint16_t>((f.answer[0] << 8) | f.answer[1]);
   const std::string who = r.server ? r.server->describe() : servers_text();
   auto fail = [&](DnsError e, std::string detail) {
     r.error = e;
@@ -519,8 +531,8 @@ void DnsResolver::inspect_reply(const dns::Message& m, Ipv4Address from, bool tc
   // the next server, ending with a bare ECONNREFUSED; handle() names the real cause.
   if (m.header.rcode != 0 && m.rcode() != dns::Rcode::NxDomain) {
     rejected_[question.name.key()] = Rejected{from, m.header.rcode};
-    std::optional<DnsEvent::Datagram> d;
-    if (!tcp) d = DnsEvent::Datagram{m.header.id, from, false};
+    const auto over = tcp ? DnsEvent::Datagram::Tcp::Message : DnsEvent::Datagram::Tcp::No;
+    const DnsEvent::Datagram d{m.header.id, from, false, over};
     narrate(DnsEvent::Kind::Failure, dns::rcode_name(m.header.rcode) + " from " + from.describe() + " for " +
                                          question.name.describe_relative() + (tcp ? " (over TCP)" : ""), d);
   }
@@ -589,7 +601,10 @@ int DnsResolver::a_close(int fd, void* self_ptr) {
     tcp.close(*s.tcp);
     self->closed_tcp_.push_back(*s.tcp);
     if (self->closed_tcp_.size() > 64) self->closed_tcp_.erase(self->closed_tcp_.begin());
-    if (was_open) self->narrate(DnsEvent::Kind::Tcp, "closing the TCP connection to " + s.peer->describe());
+    if (was_open) {
+      self->narrate(DnsEvent::Kind::Tcp, "closing the TCP connection to " + s.peer->describe(),
+                    DnsEvent::Datagram{0, s.peer->addr, true, DnsEvent::Datagram::Tcp::Fin});
+    }
   }
   self->sockets_.erase(it);
   self->want_read_.erase(fd);
@@ -637,7 +652,8 @@ int DnsResolver::a_connect(int fd, const sockaddr* addr, unsigned addrlen, void*
   s.connecting = true;
   s.connect_started = self->clock_();
   ++self->counters_.tcp_connections;
-  self->narrate(DnsEvent::Kind::Tcp, "connecting to " + s.peer->describe() + " over TCP (RFC 7766)");
+  self->narrate(DnsEvent::Kind::Tcp, "connecting to " + s.peer->describe() + " over TCP (RFC 7766)",
+                DnsEvent::Datagram{0, s.peer->addr, true, DnsEvent::Datagram::Tcp::Syn});
   errno = EINPROGRESS;
   return -1;
 }
@@ -695,9 +711,10 @@ long DnsResolver::a_sendv(int fd, const iovec* iov, int iovcnt, void* self_ptr) 
     take_framed(s.sent_stream, [&](std::span<const std::byte> message) {
       if (auto q = dns::parse(message); q && q->questions.size() == 1) {
         const auto& question = q->questions[0];
-        self->narrate(DnsEvent::Kind::Query, "asking " + s.peer->addr.describe() + " for " +
-                                                 question.name.describe_relative() + " " +
-                                                 dns::type_name(question.type) + " over TCP");
+        self->narrate(DnsEvent::Kind::Query,
+                      "asking " + s.peer->addr.describe() + " for " + question.name.describe_relative() + " " +
+                          dns::type_name(question.type) + " over TCP",
+                      DnsEvent::Datagram{q->header.id, s.peer->addr, true, DnsEvent::Datagram::Tcp::Message});
       }
     });
     return static_cast<long>(*sent);

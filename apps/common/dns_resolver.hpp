@@ -91,7 +91,7 @@ struct DnsResult {
   std::vector<std::string> cname_chain;           // names from the one asked to the canonical one
   std::optional<stack::wire::Ipv4Address> server;  // who answered (or the last one asked)
   bool over_tcp = false;                           // the answer came over TCP (RFC 7766 fallback)
-  std::optional<std::uint16_t> message_id;         // the ID of the answer's message (UDP; names its frame)
+  std::optional<std::uint16_t> message_id;         // the ID of the answer's message (names its frame)
   stack::Duration elapsed;
   int timeouts = 0;
   std::optional<DnsError> error;
@@ -109,11 +109,14 @@ struct DnsEvent {
   stack::Instant at;
   std::string text;
   // The UDP datagram the line is about, when it is one (a narrator cites its frame): the message
-  // ID, the server, and whether we sent it. Lines about TCP or about no datagram have none.
+  // ID, the server, and whether we sent it. Over TCP (RFC 7766), `tcp` says which segment: the
+  // SYN, the SYN+ACK, the one that completes a message (`id` is that message's ID), our FIN.
+  // Lines about no datagram or segment have none.
   struct Datagram {
     std::uint16_t id;
     stack::wire::Ipv4Address server;
     bool outgoing;
+    enum class Tcp : std::uint8_t { No, Syn, SynAck, Message, Fin } tcp = Tcp::No;
   };
   std::optional<Datagram> datagram;
 };

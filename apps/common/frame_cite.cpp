@@ -9,12 +9,14 @@
 #include "stack/wire/dns.hpp"
 #include "stack/wire/ethernet.hpp"
 #include "stack/wire/ipv4.hpp"
+#include "stack/wire/tcp.hpp"
 #include "stack/wire/udp.hpp"
 
 namespace appkit {
 
 namespace wire = stack::wire;
 using Kind = FrameFacts::Kind;
+using Segment = FrameFacts::Segment;
 constexpr std::uint16_t kRequest = static_cast<std::uint16_t>(wire::arp::Operation::Request);
 constexpr std::uint16_t kReply = static_cast<std::uint16_t>(wire::arp::Operation::Reply);
 
@@ -37,7 +39,19 @@ FrameFacts FrameFacts::of(bool outgoing, std::span<const std::byte> frame) {
   if (eth->ethertype() != wire::EtherType::Ipv4) return f;
   auto ip = wire::ipv4::View::checked(eth->payload());
   // A fragment's payload is not a whole datagram: nothing of ours here is ever fragmented.
-  if (!ip || ip->protocol() != wire::IpProtocol::Udp || ip->more_frags() || ip->frag_offset() != 0) return f;
+  if (!ip || ip->more_frags() || ip->frag_offset() != 0) return f;
+  if (ip->protocol() == wire::IpProtocol::Tcp) {
+    auto tcp = wire::tcp::View::checked(ip->payload());
+    const auto seg = tcp ? wire::tcp::Repr::parse(*tcp) : std::nullopt;
+    if (!seg || (outgoing ? seg->dst_port : seg->src_port) != wire::dns::kPort) return f;
+    f.kind = Kind::DnsTcp;
+    f.peer = outgoing ? ip->dst() : ip->src();
+    f.local_port = outgoing ? seg->src_port : seg->dst_port;
+    if (seg->flags.syn) f.segment = seg->ack ? Segment::SynAck : Segment::Syn;
+    else if (seg->flags.fin && seg->payload.empty()) f.segment = Segment::Fin;
+    return f;
+  }
+  if (ip->protocol() != wire::IpProtocol::Udp) return f;
   auto udp = wire::udp::View::checked(ip->payload());
   if (!udp) return f;
   const auto sp = udp->src_port(), dp = udp->dst_port();
@@ -72,6 +86,7 @@ bool FrameWant::matches(const FrameFacts& f) const {
   if (peer && *peer != f.peer) return false;
   if (broadcast && *broadcast != f.broadcast) return false;
   if (response && *response != f.response) return false;
+  if (segment && *segment != f.segment) return false;
   return true;
 }
 
@@ -103,6 +118,19 @@ FrameWant FrameWant::dns(bool outgoing, std::uint16_t id, wire::Ipv4Address serv
   w.id = id;
   w.peer = server;
   w.response = !outgoing;
+  return w;
+}
+
+FrameWant FrameWant::dns_tcp(bool outgoing, Segment segment, wire::Ipv4Address server, std::optional<std::uint16_t> id) {
+  FrameWant w;
+  w.kind = Kind::DnsTcp;
+  w.outgoing = outgoing;
+  w.segment = segment;
+  w.peer = server;
+  if (id) {
+    w.id = *id;
+    w.response = !outgoing;
+  }
   return w;
 }
 
@@ -226,6 +254,7 @@ void FrameCiter::on_frame(bool outgoing, stack::Instant at, std::span<const std:
   if (!cite_) return;
   FrameFacts facts = FrameFacts::of(outgoing, frame);
   if (facts.kind == Kind::Other) return;
+  if (facts.kind == Kind::DnsTcp) follow_dns_stream(facts, frame);
   seen_.push_back(Seen{count_, at, facts});
   if (seen_.size() > kRemembered) seen_.pop_front();
   Seen& s = seen_.back();
@@ -247,6 +276,57 @@ void FrameCiter::on_frame(bool outgoing, stack::Instant at, std::span<const std:
     Held done = std::move(h);
     it = held_.erase(it);
     release(done);
+  }
+}
+
+void FrameCiter::follow_dns_stream(FrameFacts& facts, std::span<const std::byte> frame) {
+  // FrameFacts::of found a TCP segment to or from port 53 in it: parse it again for the bytes.
+  auto eth = wire::ethernet::View::checked(frame);
+  auto ip = eth ? wire::ipv4::View::checked(eth->payload()) : std::nullopt;
+  auto tcp = ip ? wire::tcp::View::checked(ip->payload()) : std::nullopt;
+  const auto seg = tcp ? wire::tcp::Repr::parse(*tcp) : std::nullopt;
+  if (!seg) return;
+  DnsStream& s = dns_streams_[{facts.outgoing, facts.peer.value, facts.local_port}];
+  if (seg->flags.syn) {
+    s = DnsStream{};
+    s.next_seq = seg->seq.raw + 1;
+    s.known = true;
+    return;
+  }
+  if (!s.known || seg->payload.empty()) return;
+  const auto ahead = static_cast<std::int32_t>(seg->seq.raw - s.next_seq);
+  if (ahead < 0) return;  // a retransmission of octets already followed
+  if (ahead > 0) {        // octets the capture does not have: where messages end is lost
+    s.known = false;
+    return;
+  }
+  s.next_seq += static_cast<std::uint32_t>(seg->payload.size());
+  // RFC 1035 §4.2.2: each message is prefixed with its length in two octets; the ID and QR are the
+  // header's first three octets (§4.1.1).
+  constexpr std::size_t kHead = 5;
+  for (std::size_t i = 0; i < seg->payload.size();) {
+    if (s.head.size() < kHead) {
+      s.head.push_back(seg->payload[i++]);
+      if (s.head.size() < kHead) continue;
+      const auto octet = [&](std::size_t k) { return std::to_integer<unsigned>(s.head[k]); };
+      const unsigned length = (octet(0) << 8) | octet(1);
+      if (length < kHead - 2) {  // not a DNS message: follow this stream no further
+        s.known = false;
+        return;
+      }
+      s.left = static_cast<std::uint32_t>(length - (kHead - 2));
+    } else {
+      const auto take = std::min<std::size_t>(s.left, seg->payload.size() - i);
+      i += take;
+      s.left -= static_cast<std::uint32_t>(take);
+    }
+    if (s.head.size() == kHead && s.left == 0) {
+      const auto octet = [&](std::size_t k) { return std::to_integer<unsigned>(s.head[k]); };
+      facts.segment = Segment::Message;
+      facts.id = static_cast<std::uint16_t>((octet(2) << 8) | octet(3));
+      facts.response = (octet(4) & 0x80u) != 0;
+      s.head.clear();
+    }
   }
 }
 

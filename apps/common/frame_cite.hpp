@@ -15,9 +15,11 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "stack/events.hpp"
@@ -29,8 +31,14 @@ namespace appkit {
 
 // What a frame is, as far as citing goes; also what a line asks for.
 struct FrameFacts {
-  enum class Kind : std::uint8_t { Other, Dhcp, Arp, Dns };
+  // DnsTcp: a TCP segment to or from port 53 (RFC 7766, a truncated answer asked again).
+  enum class Kind : std::uint8_t { Other, Dhcp, Arp, Dns, DnsTcp };
+  // DnsTcp: which segment. Message: the one that completes a DNS message of the stream (its
+  // 2-octet length says where the message ends, RFC 1035 §4.2.2), so `id` and `response` are that
+  // message's; only FrameCiter, which follows the stream, can tell (of() says None for data).
+  enum class Segment : std::uint8_t { None, Syn, SynAck, Message, Fin };
   Kind kind = Kind::Other;
+  Segment segment = Segment::None;
   bool outgoing = false;
   std::uint32_t id = 0;                 // DHCP: xid; DNS: the message ID
   std::uint8_t dhcp_type = 0;           // DHCP: option 53
@@ -38,6 +46,7 @@ struct FrameFacts {
   stack::wire::Ipv4Address sender;      // ARP: sender IP
   stack::wire::Ipv4Address target;      // ARP: target IP
   stack::wire::Ipv4Address peer;        // DNS: the server (the destination of a query, the source of a reply)
+  std::uint16_t local_port = 0;         // DnsTcp: our end's port
   bool broadcast = false;               // ARP: sent to ff:ff:ff:ff:ff:ff
   bool response = false;                // DNS: QR
 
@@ -54,6 +63,7 @@ struct FrameWant {
   std::optional<std::uint16_t> arp_op;
   std::optional<stack::wire::Ipv4Address> sender, target, peer;
   std::optional<bool> broadcast, response;
+  std::optional<FrameFacts::Segment> segment;
 
   bool matches(const FrameFacts& f) const;
   bool operator==(const FrameWant&) const = default;
@@ -65,6 +75,10 @@ struct FrameWant {
                        std::optional<stack::wire::Ipv4Address> target);
   // A DNS query we sent to `server` (outgoing) or its reply from `server`.
   static FrameWant dns(bool outgoing, std::uint16_t id, stack::wire::Ipv4Address server);
+  // A segment of a DNS connection over TCP with `server`: our SYN, its SYN+ACK, our FIN, or the
+  // segment that completes the message `id` (a query we sent, or the reply).
+  static FrameWant dns_tcp(bool outgoing, FrameFacts::Segment segment, stack::wire::Ipv4Address server,
+                           std::optional<std::uint16_t> id = std::nullopt);
 };
 
 // The frames a DHCP event tells of (none for the events that are no message), and a stack event's
@@ -116,6 +130,16 @@ class FrameCiter {
   };
   // The frame for `w` among those counted, or nullptr.
   Seen* find(const FrameWant& w);
+  // DNS over TCP: where each message of a stream ends (Segment::Message), from the segments in
+  // order; a stream that skips ahead (a segment missing from the capture) is followed no further.
+  void follow_dns_stream(FrameFacts& facts, std::span<const std::byte> frame);
+  struct DnsStream {
+    std::uint32_t next_seq = 0;
+    bool known = false;
+    std::vector<std::byte> head;  // the length and the header's first octets of the message under way
+    std::uint32_t left = 0;       // octets of that message still to come once `head` is whole
+  };
+  std::map<std::tuple<bool, std::uint32_t, std::uint16_t>, DnsStream> dns_streams_;  // (outgoing, server, our port)
   void release(Held& h);
 
   bool cite_;

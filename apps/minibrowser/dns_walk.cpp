@@ -61,9 +61,14 @@ void DnsWalk::on_step(const appkit::TraceStep& s) {
   const std::string line = "DNS walk: asked " + s.server_name.describe() + " (" + s.server.describe() + ") for " +
                            s.qname.describe() + " [zone " + s.zone.describe() + "] in " + ms(s.elapsed) +
                            (s.note.empty() ? "" : " — " + s.note);
-  // The query's datagram, and the reply's when one came over UDP (their frames are cited).
+  // The query's datagram and the reply's (their frames are cited); asked again over TCP after
+  // TC=1 (RFC 7766), also the segments that carry the query and complete the reply (same ID).
   std::vector<appkit::FrameWant> frames{appkit::FrameWant::dns(true, s.id, s.server)};
-  if (s.reply && !s.over_tcp) frames.push_back(appkit::FrameWant::dns(false, s.id, s.server));
+  if (s.reply || s.over_tcp) frames.push_back(appkit::FrameWant::dns(false, s.id, s.server));
+  if (s.over_tcp) {
+    frames.push_back(appkit::FrameWant::dns_tcp(true, appkit::FrameFacts::Segment::Message, s.server, s.id));
+    if (s.reply) frames.push_back(appkit::FrameWant::dns_tcp(false, appkit::FrameFacts::Segment::Message, s.server, s.id));
+  }
   if (s.outcome == appkit::TraceStep::Outcome::Timeout && answers_ == 0) {
     held_.push_back({line, frames});  // said only if another server answers: else the one line covers it
     return;

@@ -528,7 +528,21 @@ int main(int argc, char** argv) {
       }
       resolver->on_event = [&](const appkit::DnsEvent& e) {
         std::vector<appkit::FrameWant> frames;
-        if (e.datagram) frames.push_back(appkit::FrameWant::dns(e.datagram->outgoing, e.datagram->id, e.datagram->server));
+        // A datagram, or over TCP (a truncated answer asked again, RFC 7766) the segment: the
+        // SYN, the SYN+ACK, the one that completes the query or the answer, our FIN.
+        using Tcp = appkit::DnsEvent::Datagram::Tcp;
+        using Segment = appkit::FrameFacts::Segment;
+        if (e.datagram && e.datagram->tcp == Tcp::No) {
+          frames.push_back(appkit::FrameWant::dns(e.datagram->outgoing, e.datagram->id, e.datagram->server));
+        } else if (e.datagram) {
+          const auto d = *e.datagram;
+          const Segment segment = d.tcp == Tcp::Syn      ? Segment::Syn
+                                  : d.tcp == Tcp::SynAck ? Segment::SynAck
+                                  : d.tcp == Tcp::Fin    ? Segment::Fin
+                                                         : Segment::Message;
+          frames.push_back(appkit::FrameWant::dns_tcp(d.outgoing, segment, d.server,
+                                                      d.tcp == Tcp::Message ? std::optional<std::uint16_t>(d.id) : std::nullopt));
+        }
         cited(5, e.at, std::move(frames), e.text);
       };
     }

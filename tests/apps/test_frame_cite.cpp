@@ -57,6 +57,37 @@ Bytes dns_frame(bool outgoing, std::uint16_t id, Ipv4Address server) {
   return outgoing ? udp_frame(kUs, server, 40000, 53, body) : udp_frame(server, kUs, 53, 40000, body);
 }
 
+// A segment of a DNS connection over TCP between us (port 40001) and `server`:53 with `payload`
+// (RFC 7766: each message after its 2-octet length).
+Bytes dns_tcp_frame(bool outgoing, Ipv4Address server, std::uint32_t seq, std::uint8_t flags, const Bytes& payload = {}) {
+  const Ipv4Address src = outgoing ? kUs : server, dst = outgoing ? server : kUs;
+  Bytes f;
+  test::put_ethernet(f, kRouterMac, test::kOurMac, 0x0800);
+  test::put_ipv4(f, src, dst, 6, 20 + payload.size());
+  stack::store_be16(f, 34, outgoing ? 40001 : 53);
+  stack::store_be16(f, 36, outgoing ? 53 : 40001);
+  stack::store_be32(f, 38, seq);
+  stack::store_be32(f, 42, (flags & 0x10) ? 1 : 0);
+  stack::store_u8(f, 46, 5 << 4);
+  stack::store_u8(f, 47, flags);
+  stack::store_be16(f, 48, 65535);
+  for (std::size_t i = 0; i < payload.size(); ++i) f[54 + i] = payload[i];
+  stack::wire::ChecksumAccumulator sum;
+  sum.add_pseudo_header(src, dst, stack::wire::IpProtocol::Tcp, static_cast<std::uint16_t>(20 + payload.size()));
+  sum.add(std::span<const std::byte>(f).subspan(34));
+  stack::store_be16(f, 50, sum.finish());
+  return f;
+}
+
+// A DNS message of `len` octets (header: `id`, QR for a response) after its 2-octet length.
+Bytes framed_dns(std::uint16_t id, bool response, std::size_t len) {
+  Bytes m(2 + len);
+  stack::store_be16(m, 0, static_cast<std::uint16_t>(len));
+  stack::store_be16(m, 2, id);
+  stack::store_u8(m, 4, response ? 0x81 : 0x01);
+  return m;
+}
+
 // The lines said, as "cite|time in µs".
 struct Said {
   std::vector<std::string> lines;
@@ -227,4 +258,47 @@ TEST_CASE("frame wants of DHCP and stack events") {
   REQUIRE(announce.size() == 1);
   CHECK(announce[0].matches(FrameFacts::of(true, test::arp_request(test::kOurMac, kUs, kUs))));
   CHECK(appkit::wants_of(stack::Event{stack::event::ArpFailed{kRouter, 3, 1}}).empty());
+}
+
+TEST_CASE("frame citer: DNS over TCP, the SYN, the SYN+ACK, the segment that completes each message, our FIN") {
+  using Segment = FrameFacts::Segment;
+  constexpr std::uint8_t kSyn = 0x02, kAck = 0x10, kPsh = 0x08, kFin = 0x01;
+  FrameCiter citer(true, 0);
+  Said said;
+  // The connection is announced before its SYN leaves; the SYN+ACK line after it came.
+  citer.say({FrameWant::dns_tcp(true, Segment::Syn, kResolver)}, at_us(10), said.emit("connecting"));
+  CHECK(said.lines.empty());
+  citer.on_frame(true, at_us(11), dns_tcp_frame(true, kResolver, 1000, kSyn));          // 1
+  citer.on_frame(false, at_us(20), dns_tcp_frame(false, kResolver, 5000, kSyn | kAck));  // 2
+  citer.on_frame(true, at_us(21), dns_tcp_frame(true, kResolver, 1001, kAck));          // 3
+  citer.say({FrameWant::dns_tcp(false, Segment::SynAck, kResolver)}, at_us(22), said.emit("established"));
+  // The query: one segment. The answer: 1,600 octets in two segments, the second completing it.
+  citer.say({FrameWant::dns_tcp(true, Segment::Message, kResolver, 0x77)}, at_us(23), said.emit("query"));
+  citer.on_frame(true, at_us(24), dns_tcp_frame(true, kResolver, 1001, kAck | kPsh, framed_dns(0x77, false, 40)));  // 4
+  const Bytes answer = framed_dns(0x77, true, 1600);
+  const Bytes first(answer.begin(), answer.begin() + 1460), second(answer.begin() + 1460, answer.end());
+  citer.on_frame(false, at_us(30), dns_tcp_frame(false, kResolver, 5001, kAck, first));            // 5
+  CHECK(FrameFacts::of(false, dns_tcp_frame(false, kResolver, 5001, kAck, first)).segment == Segment::None);
+  citer.on_frame(false, at_us(31), dns_tcp_frame(false, kResolver, 5001, kAck, first));            // 6: a retransmission
+  citer.on_frame(false, at_us(32), dns_tcp_frame(false, kResolver, 5001 + 1460, kAck | kPsh, second));  // 7
+  citer.say({FrameWant::dns_tcp(false, Segment::Message, kResolver, 0x77)}, at_us(40), said.emit("answer"));
+  // The UDP query of the same ID (before the TC=1) is not the TCP answer's frame, nor the reverse.
+  citer.say({FrameWant::dns(false, 0x77, kResolver)}, at_us(41), said.emit("udp"));
+  citer.say({FrameWant::dns_tcp(true, Segment::Fin, kResolver)}, at_us(42), said.emit("closing"));
+  citer.on_frame(true, at_us(43), dns_tcp_frame(true, kResolver, 1001 + 42, kAck | kFin));  // 8
+  REQUIRE(said.lines.size() == 6);
+  CHECK(said.lines[0] == "connecting [frame 1] @11");
+  CHECK(said.lines[1] == "established [frame 2] @22");
+  CHECK(said.lines[2] == "query [frame 4] @24");
+  CHECK(said.lines[3] == "answer [frame 7] @40");
+  CHECK(said.lines[4] == "udp @41");
+  CHECK(said.lines[5] == "closing [frame 8] @43");
+  // A port-80 segment is no DNS frame; a stream whose octets went missing is followed no further.
+  CHECK(FrameFacts::of(true, test::tcp_segment(kRouterMac, test::kOurMac, kUs, kResolver, 40000, 80, 1, 0, kSyn, 65535))
+            .kind == FrameFacts::Kind::Other);
+  FrameCiter gap(true, 0);
+  gap.on_frame(false, at_us(1), dns_tcp_frame(false, kResolver, 5000, kSyn | kAck));                 // 1
+  gap.on_frame(false, at_us(2), dns_tcp_frame(false, kResolver, 5001 + 1460, kAck | kPsh, second));  // 2: the first is missing
+  gap.say({FrameWant::dns_tcp(false, Segment::Message, kResolver, 0x77)}, at_us(3), said.emit("gap"));
+  CHECK(said.lines.back() == "gap @3");
 }

@@ -5,7 +5,9 @@
 # and address; a walk step's query and the reply with the same ID), every DHCP and DNS frame and
 # every ARP frame we broadcast or were answered with is cited, and no line cites a frame that is
 # not its own kind. Without a capture nothing is cited; with --pcap at level 5 the first line says
-# where the capture is and the DNS lines cite it.
+# where the capture is and the DNS lines cite it. A truncated answer asked again over TCP: each line
+# cites its segment (the SYN, the SYN+ACK, the query, the segment that completes the answer, our
+# FIN), as tshark reads them.
 # shellcheck source-path=SCRIPTDIR source=../../tools/sandbox.d/testlib.sh
 source "$(dirname "$0")/../../tools/sandbox.d/testlib.sh"
 require_sandbox
@@ -137,3 +139,51 @@ q=$(sed -nE 's/.*DNS \[frame ([0-9]+)\] asking 198\.51\.100\.53 for www\.domain\
 [[ $(tshark -r "$work/l5.pcap" -Y "frame.number == $q && dns.flags.response == 0 && ip.dst == 198.51.100.53" -T fields -e dns.qry.name 2>/dev/null) == www.domain.com ]] ||
   fail "level 5 --pcap: frame $q is not the query for www.domain.com"
 pass "level 5: nothing cited without a capture; with --pcap the capture is named and the query cites frame $q, as the pcap has it"
+
+# --- 3. a truncated answer asked again over TCP (RFC 7766): each line cites its segment -------------
+# big.domain.com has 100 A records (tests/net/test_resolve_tcp.sh): the resolver's UDP answer has
+# TC=1 and the query goes again over our TCP. Its addresses (198.18.0.0/15) lead nowhere: the page
+# itself is not the point (its SYNs go unanswered): the run is stopped after 6 s (SIGTERM; the
+# capture is written as the program exits) and only its DNS lines are read.
+rc=0
+timeout 6 "$SANDBOX" exec "$USTACK_BIN/minibrowser" --no-color --no-subresources --level 5 --pcap "$work/tc.pcap" \
+  --ip 10.77.0.72/24 --gateway 10.77.0.1 --dns 198.51.100.53 http://big.domain.com/ >/dev/null 2>"$work/tc.txt" || rc=$?
+tc=$(cat "$work/tc.txt")
+[[ -s $work/tc.pcap ]] || { printf '%s\n' "$tc" >&2; fail "big.domain.com: no capture (exit $rc)"; }
+# cite_of LABEL REGEX: the frame number the line matching REGEX (after "DNS [frame N] ") cites.
+cite_of() {
+  local n
+  n=$(sed -nE "s/^\[L5 +[0-9.]+ ms\] DNS \[frame ([0-9]+)\] $2/\1/p" <<<"$tc" | head -1)
+  [[ -n $n ]] || { printf '%s\n' "$tc" >&2; fail "big.domain.com: no cited line for $1"; }
+  printf '%s' "$n"
+}
+is_frame() {  # is_frame LABEL FRAME FILTER: FRAME is the only frame FILTER selects, as tshark reads it
+  local got
+  got=$(tshark -r "$work/tc.pcap" -Y "$3" -T fields -e frame.number 2>/dev/null | tr '\n' ' ')
+  [[ $got == "$2 " ]] || fail "big.domain.com: $1 cites frame $2; tshark finds '$got' for $3"
+}
+peer='ip.addr == 198.51.100.53 && ip.addr == 10.77.0.72'
+f=$(cite_of "TC=1" 'answer truncated \(TC=1\) from 198\.51\.100\.53 for big\.domain\.com: retrying over TCP$')
+is_frame "TC=1" "$f" "$peer && udp.srcport == 53 && dns.flags.truncated == 1"
+f=$(cite_of "connecting" 'connecting to 198\.51\.100\.53:53 over TCP \(RFC 7766\)$')
+is_frame "connecting" "$f" "$peer && tcp.dstport == 53 && tcp.flags.syn == 1 && tcp.flags.ack == 0"
+f=$(cite_of "established" 'TCP connection to 198\.51\.100\.53:53 established in [0-9.]+ ms$')
+is_frame "established" "$f" "$peer && tcp.srcport == 53 && tcp.flags.syn == 1 && tcp.flags.ack == 1"
+f=$(cite_of "query over TCP" 'asking 198\.51\.100\.53 for big\.domain\.com A over TCP$')
+is_frame "query over TCP" "$f" "$peer && tcp.dstport == 53 && dns.flags.response == 0 && dns.qry.name == \"big.domain.com\""
+f=$(cite_of "answer over TCP" 'big\.domain\.com A 198\.18\.0\.[0-9]+ .* from 198\.51\.100\.53 over TCP in [0-9.]+ ms$')
+is_frame "answer over TCP" "$f" "$peer && tcp.srcport == 53 && dns.flags.response == 1 && dns.count.answers == 100"
+segs=$(tshark -r "$work/tc.pcap" -Y "$peer && tcp.srcport == 53 && tcp.len > 0" 2>/dev/null | wc -l)
+f=$(cite_of "closing" 'closing the TCP connection to 198\.51\.100\.53:53$')
+is_frame "closing" "$f" "$peer && tcp.dstport == 53 && tcp.flags.fin == 1"
+# The walk's step to ns1.domain.com, truncated too and asked again over TCP: the UDP query and its
+# TC=1 reply, then the segment with the query over TCP and the one that completes the reply.
+walk=$(grep -E '^\[L5 +[0-9.]+ ms\] DNS walk \[frames [0-9, ]+\] asked ns1\.domain\.com\. \(198\.51\.100\.3\) for big\.domain\.com\.' <<<"$tc") ||
+  { printf '%s\n' "$tc" >&2; fail "big.domain.com: no cited walk step to ns1.domain.com"; }
+read -r wq wtc wtq wta <<<"$(grep -oE '\[frames [0-9, ]+\]' <<<"$walk" | tr -dc '0-9 ')"
+wpeer='ip.addr == 198.51.100.3 && ip.addr == 10.77.0.72'
+is_frame "the walk's UDP query" "$wq" "$wpeer && udp.dstport == 53 && dns.qry.name == \"big.domain.com\""
+is_frame "the walk's TC=1 reply" "$wtc" "$wpeer && udp.srcport == 53 && dns.flags.truncated == 1"
+is_frame "the walk's query over TCP" "$wtq" "$wpeer && tcp.dstport == 53 && dns.flags.response == 0"
+is_frame "the walk's answer over TCP" "$wta" "$wpeer && tcp.srcport == 53 && dns.flags.response == 1 && dns.count.answers == 100"
+pass "big.domain.com: TC=1, then over TCP the SYN, SYN+ACK, query, answer (in $segs data segment(s); the cited one completes it) and our FIN, each cited with its frame; the walk's step to ns1.domain.com cites frames $wq, $wtc, $wtq, $wta"
