@@ -112,6 +112,19 @@ class Narrator {
   static constexpr std::size_t kColumns = 100;
   static constexpr std::size_t kIndent = 4;
 
+  // Whether the space at `i` stands between a number and its unit ("5.3 ms", "3600 s", "80 %"):
+  // no line starts with the unit.
+  static bool before_unit(const std::string& text, std::size_t i) {
+    std::size_t end = i + 1;
+    while (end < text.size() && text[end] != ' ' && text[end] != ',' && text[end] != ';' && text[end] != ')' &&
+           text[end] != ':') {
+      ++end;
+    }
+    const std::string word = text.substr(i + 1, end - i - 1);
+    return i > 0 && std::isdigit(static_cast<unsigned char>(text[i - 1])) &&
+           (word == "ms" || word == "s" || word == "us" || word == "%" || word == "B");
+  }
+
   // `text` in lines of at most `budget` columns (UTF-8: one column per code point), the second and
   // later `kIndent` narrower; broken at the last space that fits, inside a word only when none does.
   static std::vector<std::string> fit(const std::string& text, std::size_t budget) {
@@ -122,14 +135,14 @@ class Narrator {
       for (; i < rest.size(); ++i) {
         if ((static_cast<unsigned char>(rest[i]) & 0xc0) == 0x80) continue;  // inside a code point
         if (cols == width) break;
-        if (rest[i] == ' ' && cols > 0) cut = i;
+        if (rest[i] == ' ' && cols > 0 && !before_unit(rest, i)) cut = i;
         ++cols;
       }
       if (i >= rest.size()) {
         out.push_back(rest);
         return out;
       }
-      if (rest[i] == ' ') cut = i;  // the text breaks right at the edge
+      if (rest[i] == ' ' && !before_unit(rest, i)) cut = i;  // the text breaks right at the edge
       if (cut == std::string::npos) {
         out.push_back(rest.substr(0, i));
         rest = rest.substr(i);
