@@ -891,6 +891,7 @@ std::vector<std::pair<std::string, std::uint64_t>> TcpLayer::stats() const {
       {"tcp.active_opens", counters_.active_opens},
       {"tcp.passive_opens", counters_.passive_opens},
       {"tcp.window_probes", counters_.window_probes},
+      {"tcp.sack_reneged", counters_.sack_reneged},
       {"tcp.sws_overrides", counters_.sws_overrides},
       {"tcp.orphans_timed_out", counters_.orphans_timed_out},
       {"tcp.keepalive_probes", counters_.keepalive_probes},

@@ -189,7 +189,14 @@ void TcpSocket::on_retransmit_timeout(TcpContext& ctx) {
     // then finds a lost retransmission from the SACKs of later ones instead of by another
     // timeout. The SACK marks are kept (as Linux keeps them) unless the timer fires again
     // without progress: the receiver may have reneged (RFC 2018 §8), so then all goes again.
-    const bool forget_sacks = retries_ > 1;
+    // A SACK mark on the segment at SND.UNA is proof of reneging at once: a receiver that held
+    // it would have acknowledged it cumulatively. Kept, it would leave nothing to retransmit and
+    // no timer running (the segment, or our FIN, SACKed and never ACKed: a connection stuck for
+    // ever). RFC 2018 §8: "the data sender MUST NOT discard data before it is acknowledged by a
+    // cumulative ACK" and, after a timeout, SHOULD "ignore prior SACK information".
+    const bool reneged = sent_.head_sacked();
+    if (reneged) ++ctx.counters.sack_reneged;
+    const bool forget_sacks = retries_ > 1 || reneged;
     sent_.mark_all_lost(forget_sacks);
     if (forget_sacks) scoreboard_.clear();
     spurious_check_.reset();
@@ -420,6 +427,9 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
   // connection for good. ("No timer" rather than "SND.UNA = SND.MAX": when a window opens after
   // a zero-window probe, SND.NXT goes back over the unacknowledged probe byte and its timer is
   // cancelled; fuzz_tcp_conn found that stall.)
+  // RFC 6298 §5.1 and §5.6: while anything sent is outstanding (SND.UNA < SND.NXT), the
+  // retransmission timer runs, also when a timeout found nothing it could resend.
+  if (data_state(state_) && snd_una_ < snd_nxt_ && !rto_at_) rto_at_ = ctx.now + rtt_.rto();
   if (data_state(state_) && !rto_at_ && (snd_nxt_ < tx_end() || fin_pending())) {
     if (!persist_at_) persist_at_ = ctx.now + rtt_.rto();
   } else {

@@ -95,6 +95,8 @@ class SentLog {
 
   // The first segment marked lost (retransmitted next), or null.
   const SentSegment* first_lost() const;
+  // The oldest segment (at SND.UNA) is marked SACKed: the receiver reneged (RFC 2018 §8).
+  bool head_sacked() const { return !empty() && segs_[first_].sacked; }
   // The last segment (the one a tail loss probe resends), or null.
   const SentSegment* last() const { return empty() ? nullptr : &segs_.back(); }
 

@@ -101,6 +101,7 @@ struct TcpCounters {
   std::uint64_t active_opens = 0;
   std::uint64_t passive_opens = 0;
   std::uint64_t window_probes = 0;
+  std::uint64_t sack_reneged = 0;          // a timeout found the segment at SND.UNA SACKed (RFC 2018 §8)
   std::uint64_t sws_overrides = 0;         // SWS avoidance overridden by the persist timer (RFC 1122 §4.2.3.4)
   std::uint64_t orphans_timed_out = 0;     // closed by the application, no progress (Linux tcp_orphan_retries)
   std::uint64_t keepalive_probes = 0;

@@ -47,6 +47,19 @@ struct Input : fuzz::Input {
 // `+ n` refuses steps of 2^31 or more (a bug in our stack); the peer model may take any value.
 SeqNum shift(SeqNum base, std::int32_t delta) { return SeqNum{base.raw + static_cast<std::uint32_t>(delta)}; }
 
+// FUZZ_TCP_CONN_DEBUG=1: the sockets after every step, and those left at the end.
+void print_sockets(const TcpLayer& layer, Instant now, const char* when) {
+  for (SocketId id = 0; id < 1000; ++id) {
+    if (const TcpSocket* s = layer.tcb(id)) {
+      std::fprintf(stderr, "%s t=%lld: #%u %s una %u nxt %u max %u wnd %u released %d fin_queued %d rto_at %lld poll_at %lld\n",
+                   when, static_cast<long long>(now.millis()), id, to_string(s->state()), s->snd_una().raw,
+                   s->snd_nxt().raw, s->snd_max().raw, s->snd_wnd(), s->user_released(), s->fin_queued(),
+                   s->rto_at() ? static_cast<long long>(s->rto_at()->millis()) : -1LL,
+                   s->poll_at(now) ? static_cast<long long>(s->poll_at(now)->millis()) : -1LL);
+    }
+  }
+}
+
 struct Peer {
   TcpLayer& layer;
   Instant& now;
@@ -77,6 +90,7 @@ struct Peer {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   Input in{{data, size}};
+  static const bool debug = std::getenv("FUZZ_TCP_CONN_DEBUG") != nullptr;
   TcpLayer::Config c;
   c.secret_key[0] = 1;
   c.secret_key[1] = 2;
@@ -231,6 +245,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
     }
     peer.dispatch();
+    if (debug) {
+      std::fprintf(stderr, "step %d: op %u\n", steps, op % 12);
+      print_sockets(layer, now, "  ");
+    }
   }
 
   // The application closes everything; the peer falls silent. Time must free every socket and
@@ -247,17 +265,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (layer.time_wait_count() != 0) __builtin_trap();  // TIME-WAIT records expire too
   if (layer.socket_count() != 0) {
-    if (std::getenv("FUZZ_TCP_CONN_DEBUG")) {
-      for (SocketId id = 0; id < 1000; ++id) {
-        if (const TcpSocket* s = layer.tcb(id)) {
-          std::fprintf(stderr, "left: #%u %s una %u nxt %u max %u wnd %u released %d fin_queued %d rto_at %lld poll_at %lld\n",
-                       id, to_string(s->state()), s->snd_una().raw, s->snd_nxt().raw, s->snd_max().raw, s->snd_wnd(),
-                       s->user_released(), s->fin_queued(),
-                       s->rto_at() ? static_cast<long long>(s->rto_at()->millis()) : -1LL,
-                       s->poll_at(now) ? static_cast<long long>(s->poll_at(now)->millis()) : -1LL);
-        }
-      }
-    }
+    if (debug) print_sockets(layer, now, "left");
     __builtin_trap();  // a socket nothing will ever free
   }
   return 0;

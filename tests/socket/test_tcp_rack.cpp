@@ -378,4 +378,30 @@ TEST_SUITE("socket/tcp_rack") {
     CHECK(count_seq(sent, p[1].repr.seq) == 0);
     CHECK(count_seq(sent, p[0].repr.seq) >= 1);
   }
+
+  TEST_CASE("Timeout with SACK: a SACK block at SND.UNA is reneging — the first timeout sends that segment again and the timer keeps running (RFC 2018 §8)") {
+    // fuzz_tcp_conn found this: a peer that SACKs what we sent (here everything) and never
+    // ACKs it. With the SACK marks kept through the first timeout, nothing was lost, nothing
+    // was sent, and no timer ran again: the connection stayed for ever.
+    Harness h(data_config(true));
+    const SocketId id = open(h, true);
+    const auto p = fill_pipe(h, id, 3, 3);
+    h.at_ms(100);
+    h.deliver(sack_ack(h, id, p[0].repr.seq, {{p[0].repr.seq, end_of(p[2])}}));
+    (void)h.collect();
+    const auto sent = run_ms(h, 100, 1500);  // the first timeout is at 1.1 s
+    REQUIRE(h.layer.counters().rto_expired == 1);
+    CHECK(h.layer.counters().sack_reneged == 1);
+    CHECK(count_seq(sent, p[0].repr.seq) == 1);
+    CHECK(h.layer.tcb(id)->rto_at().has_value());
+    // Left alone, the connection is given up after its retries, not kept.
+    for (std::int64_t t = 2000; t < 3'600'000 && h.layer.tcb(id) != nullptr &&
+                                h.layer.tcb(id)->state() != TcpState::Closed;
+         t += 1000) {
+      h.at_ms(t);
+      (void)h.collect();
+    }
+    const stack::socket::TcpSocket* s = h.layer.tcb(id);
+    CHECK((s == nullptr || s->state() == TcpState::Closed));
+  }
 }
