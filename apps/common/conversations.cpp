@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <tuple>
 
@@ -241,6 +242,7 @@ struct ConnState {
   int responding = -1;       // the exchange whose response is being read
   bool first_payload_seen = false;
   std::int64_t first_request_us = -1;
+  std::unique_ptr<tlsdec::Decryptor> tls;  // with a key log, for a TLS connection
 };
 
 // Parses "GET /x HTTP/1.1" / "HTTP/1.1 200 OK"; false when the line is not HTTP/1.
@@ -291,7 +293,7 @@ struct Decoded {
 
 class Analyzer {
  public:
-  explicit Analyzer(const pcap::Capture& cap) : cap_(cap) {}
+  Analyzer(const pcap::Capture& cap, const tlsdec::KeyLog* keys) : cap_(cap), keys_(keys) {}
 
   Analysis run() {
     a_.format = cap_.format;
@@ -640,13 +642,44 @@ class Analyzer {
       st.first_payload_seen = true;
       if (static_cast<unsigned>(bytes[0]) == 0x16) {  // TLS handshake record (RFC 8446 §5.1)
         c.tls = true;
-        st.dir[0].http.stop();
-        st.dir[1].http.stop();
+        if (keys_) {
+          st.tls = std::make_unique<tlsdec::Decryptor>(*keys_);  // the HTTP framers read what it opens
+        } else {
+          st.dir[0].http.stop();
+          st.dir[1].http.stop();
+        }
       }
     }
     if (from_client && st.first_request_us < 0) st.first_request_us = t;
     if (!from_client && c.ttfb_us < 0 && st.first_request_us >= 0) c.ttfb_us = t - st.first_request_us;
-    me.http.feed(bytes, frame, t);
+    if (st.tls) {
+      decrypt(st, c, from_client, bytes, frame, t);
+    } else {
+      me.http.feed(bytes, frame, t);
+    }
+  }
+
+  // The TLS records of one direction through the key log's keys; what they carry goes to the
+  // HTTP framers as plain http's bytes would, at the frame that completed the record.
+  void decrypt(ConnState& st, TcpConnection& c, bool from_client, std::span<const std::byte> bytes, std::uint64_t frame, std::int64_t t) {
+    auto& d = *st.tls;
+    const bool had_hello = d.server_hello_seen(), had_problem = d.stopped();
+    auto outs = d.feed(from_client, std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+    if (!had_hello && d.server_hello_seen()) {
+      c.tls_hello_frame = frame;
+      c.tls_hello_us = t;
+      c.tls_version = d.version();
+      c.tls_cipher = tlsdec::suite_name(d.cipher());
+    }
+    c.tls_decrypted = d.keys_found();
+    c.tls_records_client = d.records_opened(true);
+    c.tls_records_server = d.records_opened(false);
+    if (!had_problem && d.stopped()) {
+      c.tls_problem = d.problem();
+      c.tls_problem_frame = frame;
+      c.tls_problem_us = t;
+    }
+    for (const auto& o : outs) st.dir[o.from_client ? 0 : 1].http.feed(std::as_bytes(std::span(o.data)), frame, t);
   }
 
   void drain(ConnState& st, TcpConnection& c, bool from_client, std::uint64_t frame, std::int64_t t) {
@@ -677,6 +710,7 @@ class Analyzer {
       }
       TcpConnection& c = a_.tcp[index];
       x.connection = c.number;
+      x.decrypted = sp->tls != nullptr;
       x.request_frame = h.frame;
       x.request_us = h.time_us;
       if (auto it = h.fields.find("host"); it != h.fields.end()) x.host = it->second;
@@ -698,6 +732,7 @@ class Analyzer {
       if (sp->awaiting.empty()) {  // a response to a request the capture does not hold
         HttpExchange x;
         x.connection = a_.tcp[index].number;
+        x.decrypted = sp->tls != nullptr;
         a_.tcp[index].http.push_back(static_cast<int>(a_.http.size()));
         sp->awaiting.push_back(static_cast<int>(a_.http.size()));
         a_.http.push_back(std::move(x));
@@ -933,6 +968,7 @@ class Analyzer {
   }
 
   const pcap::Capture& cap_;
+  const tlsdec::KeyLog* keys_ = nullptr;
   Analysis a_;
   std::vector<Decoded> decoded_;
   std::map<std::tuple<std::uint32_t, std::uint16_t, std::uint32_t, std::uint16_t>, ConnState> conns_;
@@ -943,6 +979,6 @@ class Analyzer {
 
 }  // namespace
 
-Analysis analyze(const pcap::Capture& capture) { return Analyzer(capture).run(); }
+Analysis analyze(const pcap::Capture& capture, const tlsdec::KeyLog* keys) { return Analyzer(capture, keys).run(); }
 
 }  // namespace appkit::analysis

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "apps/common/pcap_reader.hpp"
+#include "apps/common/tls_decrypt.hpp"
 
 namespace appkit::analysis {
 
@@ -91,6 +92,7 @@ struct HttpExchange {
   std::string reason, content_type;
   std::uint64_t body_bytes = 0;  // as sent (before any content coding is undone)
   bool complete = false;         // the whole response is in the capture
+  bool decrypted = false;        // read from TLS records opened with the key log (https)
 };
 
 struct Segment {
@@ -117,6 +119,17 @@ struct TcpConnection {
   std::uint64_t bytes_to_server = 0, bytes_to_client = 0;  // payload, each byte once
   std::uint64_t segments = 0, retransmissions = 0;
   bool tls = false;  // the client's first bytes are a TLS handshake record
+  // With a key log (analyze()'s `keys`): what the ServerHello chose, whether the records were
+  // opened, and if not, why (one line), with the frame where that became clear.
+  std::string tls_version;  // "TLS 1.3", "TLS 1.2", "" (no ServerHello in the capture)
+  std::string tls_cipher;   // "TLS_AES_128_GCM_SHA256"
+  std::uint64_t tls_hello_frame = 0;  // the frame that completed the ServerHello
+  std::int64_t tls_hello_us = 0;
+  bool tls_decrypted = false;         // the keys were found and every record so far opened
+  std::uint64_t tls_records_client = 0, tls_records_server = 0;  // records opened each way
+  std::string tls_problem;            // "" or why the records were not (or no longer) decrypted
+  std::uint64_t tls_problem_frame = 0;
+  std::int64_t tls_problem_us = 0;
   std::int64_t ttfb_us = -1;  // the first request byte to the first response byte
   // The close: who sent the first FIN, the segments from it to the ACK of the last FIN.
   std::string first_fin;  // "client", "server", "" (none)
@@ -145,7 +158,9 @@ struct Analysis {
   std::uint32_t gateway_ip = 0;  // the router, when the capture shows it
 };
 
-Analysis analyze(const pcap::Capture& capture);
+// `keys`: a key log (apps/common/tls_decrypt.hpp) to open the TLS connections with; their HTTP is
+// then told like plain http's, each exchange marked `decrypted`.
+Analysis analyze(const pcap::Capture& capture, const tlsdec::KeyLog* keys = nullptr);
 
 std::string ip_string(std::uint32_t ip);
 

@@ -128,7 +128,8 @@ std::vector<std::string> narrate(const Analysis& a, int level) {
     if (first) {
       const auto& c = a.tcp[static_cast<std::size_t>(first->connection - 1)];
       const std::string host = first->host.empty() ? ip_string(c.server_ip) : first->host;
-      line = ip_string(c.client_ip) + " asked for http://" + host + first->target;
+      line = ip_string(c.client_ip) + " asked for " + (first->decrypted ? "https://" : "http://") + host + first->target +
+             (first->decrypted ? " (read from the TLS records with the key log)" : "");
       if (first->status) {
         line += " → the page came back (" + std::to_string(first->status) + " " + first->reason + ", " +
                 std::to_string(first->body_bytes) + " bytes)";
@@ -257,15 +258,31 @@ std::vector<std::string> narrate(const Analysis& a, int level) {
       L.add(6, s.time_us, s.frame, t);
     }
     if (c.tls) L.add(3, c.first_us, c.first_frame, n + ": the client's first bytes are a TLS handshake: what follows is encrypted");
+    if (c.tls_hello_frame) {
+      L.add(3, c.tls_hello_us, c.tls_hello_frame,
+            n + " ← ServerHello: " + c.tls_version + ", " + c.tls_cipher +
+                (c.tls_decrypted ? ": decrypted with the key log" : ""));
+    }
+    if (!c.tls_problem.empty()) {
+      const bool some = c.tls_records_client + c.tls_records_server > 0;
+      L.add(3, c.tls_problem_us, c.tls_problem_frame,
+            n + (some ? ": decryption stops after " + std::to_string(c.tls_records_client) + " record(s) from the client and " +
+                            std::to_string(c.tls_records_server) + " from the server: "
+                      : ": not decrypted: ") +
+                c.tls_problem);
+    }
     for (const int i : c.http) {
       const auto& x = a.http[static_cast<std::size_t>(i)];
       if (!x.method.empty()) {
         const std::string host = x.host.empty() ? ip_string(c.server_ip) : x.host;
-        L.add(2, x.request_us, x.request_frame, "fetching http://" + host + x.target + " from " + ip_string(c.server_ip));
-        L.add(3, x.request_us, x.request_frame, n + " > " + x.method + " " + x.target + " HTTP/1.1" + (x.host.empty() ? "" : " (Host: " + x.host + ")"));
+        L.add(2, x.request_us, x.request_frame,
+              std::string("fetching ") + (x.decrypted ? "https://" : "http://") + host + x.target + " from " + ip_string(c.server_ip));
+        L.add(3, x.request_us, x.request_frame,
+              n + " > " + x.method + " " + x.target + " HTTP/1.1" + (x.host.empty() ? "" : " (Host: " + x.host + ")") +
+                  (x.decrypted ? " [decrypted]" : ""));
       }
       if (x.status) {
-        L.add(3, x.response_us, x.response_frame, n + " < " + std::to_string(x.status) + " " + x.reason);
+        L.add(3, x.response_us, x.response_frame, n + " < " + std::to_string(x.status) + " " + x.reason + (x.decrypted ? " [decrypted]" : ""));
         L.add(4, x.response_us, x.response_frame,
               "response: " + std::to_string(x.body_bytes) + " bytes" + (x.content_type.empty() ? "" : " of " + x.content_type) +
                   (x.complete ? (x.response_end_frame != x.response_frame ? ", last byte in frame " + std::to_string(x.response_end_frame) : "")
@@ -605,6 +622,9 @@ std::string json_record(const Analysis& a) {
          num(c.server_isn) + ", \"client_mss\": " + opt(c.client_mss) + ", \"server_mss\": " + opt(c.server_mss) +
          ", \"client_wscale\": " + opt(c.client_wscale) + ", \"server_wscale\": " + opt(c.server_wscale) + ", \"client_sack\": " +
          boolean(c.client_sack) + ", \"server_sack\": " + boolean(c.server_sack) + "},\n     \"tls\": " + boolean(c.tls) +
+         ", \"tls_version\": " + (c.tls_version.empty() ? "null" : js(c.tls_version)) + ", \"tls_cipher\": " +
+         (c.tls_cipher.empty() ? "null" : js(c.tls_cipher)) + ", \"tls_decrypted\": " + boolean(c.tls_decrypted) +
+         ", \"tls_problem\": " + (c.tls_problem.empty() ? "null" : js(c.tls_problem)) +
          ", \"ttfb_us\": " + (c.ttfb_us >= 0 ? inum(c.ttfb_us) : "null") + ", \"bytes_to_server\": " + num(c.bytes_to_server) +
          ", \"bytes_to_client\": " + num(c.bytes_to_client) + ", \"segments\": " + num(c.segments) + ", \"retransmissions\": " +
          num(c.retransmissions) + ", \"http\": [" + requests + "],\n     \"close\": {\"first_fin\": " +
@@ -622,7 +642,7 @@ std::string json_record(const Analysis& a) {
          (x.method.empty() ? "null" : js(x.target)) + ", \"host\": " + (x.host.empty() ? "null" : js(x.host)) + ", \"status\": " +
          (x.status ? std::to_string(x.status) : "null") + ", \"reason\": " + (x.status ? js(x.reason) : "null") + ", \"content_type\": " +
          (x.content_type.empty() ? "null" : js(x.content_type)) + ", \"body_bytes\": " + num(x.body_bytes) + ", \"complete\": " +
-         boolean(x.complete) + "}";
+         boolean(x.complete) + ", \"decrypted\": " + boolean(x.decrypted) + "}";
   }
   s += "\n  ]\n}\n";
   return s;

@@ -1,7 +1,10 @@
 // ustack explain: narrate any capture (ours, tcpdump's, Wireshark's) at the seven levels of
 // docs/levels.md, and draw it as a ladder diagram and a JSON record (apps/common/explain.hpp).
 //
-//   ustack explain FILE.pcap [--level N] [--ladder FILE.svg] [--json FILE]
+//   ustack explain FILE.pcap [--level N] [--ladder FILE.svg] [--json FILE] [--keylog KEYS]
+//
+// --keylog: an NSS key log (SSLKEYLOGFILE, as curl, browsers and `ustack get --keylog` write it)
+// opens the https connections, whose HTTP is then told like plain http's (apps/common/tls_decrypt.hpp).
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -10,6 +13,7 @@
 #include "apps/common/conversations.hpp"
 #include "apps/common/explain.hpp"
 #include "apps/common/pcap_reader.hpp"
+#include "apps/common/tls_decrypt.hpp"
 #include "apps/ustack/commands.hpp"
 
 namespace ustack_cli {
@@ -17,9 +21,9 @@ namespace ustack_cli {
 int run_explain(const std::vector<std::string>& args) {
   using appkit::ExitCode;
   std::uint64_t level = 7;
-  std::string ladder, json;
-  appkit::ArgParser parser("ustack explain", "ustack explain FILE.pcap [--level N] [--ladder FILE.svg] [--json FILE]");
-  parser.set_summary("narrate any packet capture by the seven levels; ladder diagram and JSON record");
+  std::string ladder, json, keylog;
+  appkit::ArgParser parser("ustack explain", "ustack explain FILE.pcap [--level N] [--ladder FILE.svg] [--json FILE] [--keylog KEYS]");
+  parser.set_summary("narrate any packet capture by the seven levels; ladder diagram and JSON record; https read with a key log");
   parser.option("--level", "N", "narrate levels 1..N (docs/levels.md; default 7)", [&](const std::string& v) {
     return appkit::parse_u64(v, level) && level >= 1 && level <= 7;
   });
@@ -27,6 +31,10 @@ int run_explain(const std::vector<std::string>& args) {
                 [&](const std::string& v) { ladder = v; return !v.empty(); });
   parser.option("--json", "FILE", "write what the capture holds as one JSON record (README \"The JSON record\")",
                 [&](const std::string& v) { json = v; return !v.empty(); });
+  parser.option("--keylog", "KEYS",
+                "decrypt the https connections with this key log (SSLKEYLOGFILE format: TLS 1.2 and 1.3, AES-GCM and "
+                "ChaCha20-Poly1305 suites) and tell the HTTP inside",
+                [&](const std::string& v) { keylog = v; return !v.empty(); });
   const auto parsed = parser.parse(args);
   if (const auto rc = parser.early_exit(parsed)) return *rc;
   if (parsed.positional.size() != 1) {
@@ -40,8 +48,21 @@ int run_explain(const std::vector<std::string>& args) {
     std::fprintf(stderr, "ustack explain: %s\n", err->message.c_str());
     return static_cast<int>(ExitCode::Failure);
   }
-  const auto a = appkit::analysis::analyze(std::get<appkit::pcap::Capture>(read));
+  appkit::tlsdec::KeyLog keys;
+  if (!keylog.empty()) {
+    if (auto e = appkit::tlsdec::read_keylog(keylog, keys)) {
+      std::fprintf(stderr, "ustack explain: %s\n", e->c_str());
+      return static_cast<int>(ExitCode::Failure);
+    }
+  }
+  const auto a = appkit::analysis::analyze(std::get<appkit::pcap::Capture>(read), keylog.empty() ? nullptr : &keys);
   std::printf("%s: %llu frames (%s)\n", path.c_str(), static_cast<unsigned long long>(a.frames), a.format.c_str());
+  if (!keylog.empty()) {
+    std::printf("key log %s: %llu secret(s) for %zu TLS session(s)", keylog.c_str(), static_cast<unsigned long long>(keys.used),
+                keys.by_client_random.size());
+    if (keys.malformed) std::printf(", %llu malformed line(s) skipped", static_cast<unsigned long long>(keys.malformed));
+    std::printf("\n");
+  }
   for (const auto& line : appkit::explain::narrate(a, static_cast<int>(level))) std::printf("%s\n", line.c_str());
   if (auto e = appkit::explain::write_outputs(a, ladder, json, "ladder of " + path)) {
     std::fprintf(stderr, "ustack explain: %s\n", e->c_str());

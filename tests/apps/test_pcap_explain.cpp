@@ -10,6 +10,7 @@
 #include "apps/common/conversations.hpp"
 #include "apps/common/explain.hpp"
 #include "apps/common/pcap_reader.hpp"
+#include "apps/common/tls_decrypt.hpp"
 #include "stack/wire/tcp.hpp"
 #include "support/iface_harness.hpp"
 
@@ -308,4 +309,111 @@ TEST_CASE("explain: a segment retransmitted is counted once in the bytes, once a
   CHECK(a.tcp[0].bytes_to_client == kResponse.size());
   CHECK(a.tcp[0].retransmissions == 1);
   CHECK(a.http.size() == 1);
+}
+
+namespace {
+
+std::string as_text(const appkit::tlsdec::Bytes& b) { return std::string(b.begin(), b.end()); }
+
+// A TLS 1.2 connection (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256) carrying kRequest and kResponse,
+// its records sealed with the keys of a made-up master secret: SYN, SYN+ACK, ACK, ClientHello,
+// ServerHello, the client's CCS + Finished + request, the server's CCS + Finished + response.
+std::vector<Bytes> tls12_exchange() {
+  namespace td = appkit::tlsdec;
+  const td::Bytes cr(32, 0x01), sr(32, 0x02);
+  auto hello = [](bool client, const td::Bytes& random) {
+    td::Bytes m = {3, 3};
+    m.insert(m.end(), random.begin(), random.end());
+    m.push_back(0);
+    if (client) {
+      m.insert(m.end(), {0, 2, 0xC0, 0x2F, 1, 0});
+    } else {
+      m.insert(m.end(), {0xC0, 0x2F, 0});
+    }
+    td::Bytes r = {22, 3, 3, 0, static_cast<std::uint8_t>(m.size() + 4), static_cast<std::uint8_t>(client ? 1 : 2), 0, 0,
+                   static_cast<std::uint8_t>(m.size())};
+    r.insert(r.end(), m.begin(), m.end());
+    return as_text(r);
+  };
+  td::RecordKeys ck, sk;
+  td::tls12_keys(*td::find_suite(0xC02F), td::Bytes(48, 0x11), cr, sr, ck, sk);
+  td::RecordKeys cseal = ck, sseal = sk;
+  const td::Bytes fin = {20, 0, 0, 12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  const std::string ccs("\x14\x03\x03\x00\x01\x01", 6);
+  // One statement each: the sequence numbers must follow the order of the records.
+  std::string up = ccs + as_text(td::seal_tls12(cseal, 22, fin));
+  up += as_text(td::seal_tls12(cseal, 23, td::Bytes(kRequest.begin(), kRequest.end())));
+  std::string down = ccs + as_text(td::seal_tls12(sseal, 22, fin));
+  down += as_text(td::seal_tls12(sseal, 23, td::Bytes(kResponse.begin(), kResponse.end())));
+  const std::string ch = hello(true, cr), sh = hello(false, sr);
+  std::vector<Bytes> f;
+  f.push_back(segment(true, C, std::nullopt, {.syn = true}));
+  f.push_back(segment(false, S, C + 1, {.syn = true}));
+  f.push_back(segment(true, C + 1, S + 1, {}));
+  auto n = [](const std::string& s) { return static_cast<std::uint32_t>(s.size()); };
+  f.push_back(segment(true, C + 1, S + 1, {.psh = true}, ch));
+  f.push_back(segment(false, S + 1, C + 1 + n(ch), {.psh = true}, sh));
+  // The client's flight in two segments: the request's record completes in the second.
+  f.push_back(segment(true, C + 1 + n(ch), S + 1 + n(sh), {}, std::string_view(up).substr(0, 40)));
+  f.push_back(segment(true, C + 1 + n(ch) + 40, S + 1 + n(sh), {.psh = true}, std::string_view(up).substr(40)));
+  f.push_back(segment(false, S + 1 + n(sh), C + 1 + n(ch) + n(up), {.psh = true}, down));
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("explain: an https connection decrypted with a key log is told like http, marked [decrypted]") {
+  namespace td = appkit::tlsdec;
+  const auto frames = tls12_exchange();
+  const auto file = classic(frames);
+  auto parsed = pcap::parse(file);
+  REQUIRE(std::holds_alternative<pcap::Capture>(parsed));
+  const auto& cap = std::get<pcap::Capture>(parsed);
+  std::string random;
+  for (int i = 0; i < 32; ++i) random += "01";
+  const auto keys = td::parse_keylog("CLIENT_RANDOM " + random + " " + std::string(96, '1') + "\n");
+  REQUIRE(keys.used == 1);
+
+  const auto a = appkit::analysis::analyze(cap, &keys);
+  REQUIRE(a.tcp.size() == 1);
+  const auto& c = a.tcp[0];
+  CHECK(c.tls);
+  CHECK(c.tls_version == "TLS 1.2");
+  CHECK(c.tls_cipher == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+  CHECK(c.tls_hello_frame == 5);
+  CHECK(c.tls_decrypted);
+  CHECK(c.tls_problem == "");
+  CHECK(c.tls_records_client == 2);
+  CHECK(c.tls_records_server == 2);
+  REQUIRE(a.http.size() == 1);
+  CHECK(a.http[0].decrypted);
+  CHECK(a.http[0].target == "/x");
+  CHECK(a.http[0].status == 200);
+  CHECK(a.http[0].body_bytes == 5);
+  CHECK(a.http[0].request_frame == 7);
+  CHECK(a.http[0].response_frame == 8);
+  const auto lines = appkit::explain::narrate(a, 7);
+  auto has = [&](const std::string& needle) {
+    return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(needle) != std::string::npos; });
+  };
+  CHECK(has("[frame 5] TCP #1 ← ServerHello: TLS 1.2, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: decrypted with the key log"));
+  CHECK(has("[frame 7] TCP #1 > GET /x HTTP/1.1 (Host: www.domain.com) [decrypted]"));
+  CHECK(has("[frame 8] TCP #1 < 200 OK [decrypted]"));
+  CHECK(has("asked for https://www.domain.com/x (read from the TLS records with the key log) → the page came back (200 OK, 5 bytes)"));
+  CHECK(appkit::explain::json_record(a).find("\"tls_cipher\": \"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\"") != std::string::npos);
+
+  // Without a key log: TLS, nothing inside.
+  const auto plain = appkit::analysis::analyze(cap);
+  CHECK(plain.http.empty());
+  CHECK(plain.tcp[0].tls_version.empty());
+  // Another master secret: the client's first protected record fails its tag check, one line.
+  const auto wrong = td::parse_keylog("CLIENT_RANDOM " + random + " " + std::string(96, '2') + "\n");
+  const auto w = appkit::analysis::analyze(cap, &wrong);
+  CHECK(w.http.empty());
+  CHECK(w.tcp[0].tls_problem_frame == 7);
+  const auto wl = appkit::explain::narrate(w, 3);
+  CHECK(std::any_of(wl.begin(), wl.end(), [](const std::string& l) {
+    return l.find("[frame 7] TCP #1: not decrypted: record 1 from the client does not decrypt: the authentication tag does not match") !=
+           std::string::npos;
+  }));
 }
