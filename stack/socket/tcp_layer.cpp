@@ -222,12 +222,19 @@ void TcpLayer::process(Instant now, wire::Ipv4Address src, wire::Ipv4Address dst
   if (auto it = connections_.find(key); it != connections_.end()) {
     TcpSocket& s = at(it->second);
     if (cookie_supersedes(ctx, s, key, *seg)) {
-      // The half-open connection is deleted without a segment; the listener below rebuilds the
-      // connection the peer really has from its cookie.
+      // The half-open connection is deleted without a segment, and the connection the peer
+      // really has is rebuilt from its cookie. The peer's ISN is the one the half-open
+      // connection was made from (the same SYN), so this works whichever of the peer's segments
+      // comes first, not only the one at ISN + 1.
+      const SocketId lid = *s.listener();
+      const SeqNum peer_isn = s.irs();
       s.forget(ctx);
       s.release_handle();
       connections_.erase(it);
       sweep();
+      accept_cookie(ctx, lid, listeners_.at(lid), src, dst, *seg, peer_isn);
+      sweep();
+      return;
     } else if (s.state() != TcpState::Closed) {
       s.process(ctx, *seg);
       after_socket_event(s);
@@ -297,7 +304,7 @@ void TcpLayer::listen_input(TcpContext& ctx, SocketId lid, Listener& l, wire::Ip
   if (seg.ack) {
     // A completing handshake whose SYN-ACK went out as a SYN cookie (RFC 4987 §3.6) comes back
     // here, to the listener: no half-open socket was kept for it.
-    if (!seg.flags.syn && accept_cookie(ctx, lid, l, src, dst, seg)) return;
+    if (!seg.flags.syn && accept_cookie(ctx, lid, l, src, dst, seg, seg.seq - 1)) return;
     closed_input(ctx, src, dst, seg, "ACK to a listener");
     return;
   }
@@ -430,11 +437,13 @@ void TcpLayer::send_cookie(TcpContext& ctx, SocketId lid, wire::Ipv4Address src,
   ++counters_.syncookies_sent;
 }
 
+// `peer_isn` is the ISN of the SYN the cookie answered: SEG.SEQ - 1 for the ACK that completes
+// the handshake (all a listener without state can assume), or a superseded half-open
+// connection's IRS.
 bool TcpLayer::accept_cookie(TcpContext& ctx, SocketId lid, Listener& l, wire::Ipv4Address src, wire::Ipv4Address dst,
-                             const wire::tcp::Repr& seg) {
+                             const wire::tcp::Repr& seg, SeqNum peer_isn) {
   if (!config_.syn_cookies || seg.flags.rst) return false;
   const ConnKey key{dst.value, seg.dst_port, src.value, seg.src_port};
-  const SeqNum peer_isn = seg.seq - 1;
   const auto index = check_cookie(ctx.now, key, peer_isn, *seg.ack - 1);
   if (!index) {
     ++counters_.syncookies_failed;
@@ -485,7 +494,8 @@ bool TcpLayer::accept_cookie(TcpContext& ctx, SocketId lid, Listener& l, wire::I
 // would answer the unacceptable ACK with <SEQ=SEG.ACK><CTL=RST>, and SEG.ACK is exactly in the
 // peer's window: the RST would reset the connection the peer holds with us. A valid cookie in
 // SEG.ACK - 1 proves that connection exists (only we can make one, for this 4-tuple and this
-// peer ISN, RFC 4987 §3.6), so it wins: the half-open connection goes, and the listener takes the
+// peer ISN, RFC 4987 §3.6; the peer ISN is the half-open connection's IRS, so any of the peer's
+// segments proves it, even when the first one is late), so it wins: the half-open connection goes, and the listener takes the
 // segment. Linux does the same, where an ACK that does not match a request socket is handed to
 // the listener, which checks it for a cookie.
 bool TcpLayer::cookie_supersedes(TcpContext& ctx, const TcpSocket& s, const ConnKey& key,
@@ -493,7 +503,7 @@ bool TcpLayer::cookie_supersedes(TcpContext& ctx, const TcpSocket& s, const Conn
   if (!config_.syn_cookies || s.state() != TcpState::SynReceived || !s.listener()) return false;
   if (!seg.ack || seg.flags.syn || seg.flags.rst || *seg.ack == s.iss() + 1) return false;
   if (!listeners_.contains(*s.listener())) return false;
-  if (!check_cookie(ctx.now, key, seg.seq - 1, *seg.ack - 1)) return false;
+  if (!check_cookie(ctx.now, key, s.irs(), *seg.ack - 1)) return false;
   ++counters_.syncookies_superseded;
   return true;
 }

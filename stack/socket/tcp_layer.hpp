@@ -176,7 +176,7 @@ class TcpLayer {
   // An ACK for a half-open connection that carries a valid cookie instead (see tcp_layer.cpp).
   bool cookie_supersedes(TcpContext& ctx, const TcpSocket& s, const ConnKey& key, const wire::tcp::Repr& seg);
   bool accept_cookie(TcpContext& ctx, SocketId lid, Listener& l, wire::Ipv4Address src, wire::Ipv4Address dst,
-                     const wire::tcp::Repr& seg);
+                     const wire::tcp::Repr& seg, SeqNum peer_isn);
   std::uint32_t timestamp_offset(const ConnKey& key) const;
   std::optional<std::uint16_t> pick_ephemeral_port(wire::Ipv4Address local, wire::Ipv4Address remote,
                                                    std::uint16_t remote_port);

@@ -235,6 +235,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t same_instant = 0;
   const Instant deadline = Instant{} + Duration::from_secs(2 * 3600);
   bool connecting = true;
+  Instant connect_not_before;
 
   // SYN cookies (RFC 4987 §3.6) cost robustness, in every stack: a cookie connection is lost when
   // its completing ACK is dropped because the accept queue is full (two handshakes ending at once
@@ -262,11 +263,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (now > deadline) fail("transfer not done within two hours of virtual time");
     net.deliver(now, client, server);
 
-    // The client connects (one port may still be in TIME-WAIT: then it waits for it).
-    if (connecting) {
+    // The client connects (one port may still be in TIME-WAIT: then it waits for it). Never two
+    // connects in the same millisecond: with one ephemeral port, a port freed at the instant it
+    // was taken would be taken again with the same ISN (RFC 6528's clock stands still only in
+    // virtual time), and an old duplicate SYN-ACK would then complete the new handshake.
+    if (connecting && now >= connect_not_before) {
       connecting = false;
       for (Conn& c : conns) {
         if (c.end[0]) continue;
+        if (now < connect_not_before) {
+          connecting = true;
+          continue;
+        }
         auto id = client.connect(kClientIp, kServerIp, kPort, now);
         if (!id.ok()) {
           if (id.error() != ConnectError::NoEphemeralPorts) fail("connect");
@@ -274,6 +282,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           continue;
         }
         c.end[0] = *id;
+        if (cc.ephemeral_first == cc.ephemeral_last) connect_not_before = now + Duration::from_millis(1);
         c.client_port = client.tcb(*id)->local().port;
         c.client_iss = client.tcb(*id)->iss();
       }
@@ -389,7 +398,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (reading && apps[static_cast<std::size_t>(e)].next_read > now) consider(apps[static_cast<std::size_t>(e)].next_read);
     }
     // A connect refused for want of a port (its TIME-WAIT record just expired): try again.
-    if (connecting && !next) next = now + Duration::from_millis(1);
+    if (connecting && !next) next = std::max(now + Duration::from_millis(1), connect_not_before);
     // A connection that failed during this dispatch: the applications look at it first.
     for (const Conn& c : conns)
       for (int e = 0; e < 2; ++e)

@@ -3,6 +3,7 @@
 // back makes the connection. Each test names the rule it checks.
 #include <doctest/doctest.h>
 
+#include <string>
 #include <vector>
 
 #include "support/tcp_fixtures.hpp"
@@ -218,6 +219,50 @@ TEST_SUITE("socket/tcp syn cookies") {
     const Sent answer = h.expect_one();
     CHECK(answer.repr.flags.rst);
     CHECK(h.layer.counters().syncookies_superseded == 1);
+  }
+
+  TEST_CASE("A duplicate SYN after the cookie handshake, and the client's first segment late: its second segment still proves the cookie") {
+    // The same race as above, with the network reordering the client's data: the first segment
+    // to arrive is the second one sent (SEG.SEQ = ISN + 17), so SEG.SEQ - 1 is not the client's
+    // ISN. The half-open connection knows that ISN (it was made from the same SYN).
+    Harness h;
+    auto lid = h.layer.listen(stack::wire::Ipv4Address::any(), kListenPort, kBacklog);
+    fill_syn_queue(h);
+    const Repr syn = syn_from(kRemotePort, kRemoteSeq);
+    h.deliver(syn);
+    const Sent cookie_synack = h.expect_one();
+    Repr rst;
+    rst.src_port = 50000;
+    rst.dst_port = kListenPort;
+    rst.seq = SeqNum{2};
+    rst.flags.rst = true;
+    h.deliver(rst);
+    h.at_ms(10);
+    h.deliver(syn);  // the old duplicate: a half-open connection with an ISS of its own
+    REQUIRE(h.expect_one().repr.flags.syn);
+    h.at_ms(20);
+    const Repr first = ack_for(syn, cookie_synack);
+    Repr second = first;
+    second.seq = first.seq + 16;
+    h.deliver(second, to_bytes("Host: example\r\n\r\n"));
+    for (const Sent& out : h.collect()) CHECK_FALSE(out.repr.flags.rst);
+    CHECK(h.layer.counters().syncookies_superseded == 1);
+    CHECK(h.layer.counters().syncookies_validated == 1);
+    CHECK(h.layer.counters().syncookies_failed == 0);
+    const auto id = h.layer.accept(*lid);
+    REQUIRE(id.has_value());
+    CHECK(h.layer.state(*id) == TcpState::Established);
+    CHECK(h.layer.tcb(*id)->iss() == cookie_synack.repr.seq);
+    CHECK(h.layer.tcb(*id)->irs() == kRemoteSeq);
+    Bytes buf(100);
+    CHECK_FALSE(h.layer.recv(*id, buf).ok());  // held out of order: nothing readable yet
+    h.at_ms(30);
+    h.deliver(first, to_bytes("GET / HTTP/1.1\r\n"));
+    (void)h.collect();
+    auto r = h.layer.recv(*id, buf);
+    REQUIRE(r.ok());
+    CHECK(*r == 16 + 17);
+    CHECK(std::string(reinterpret_cast<const char*>(buf.data()), *r) == "GET / HTTP/1.1\r\nHost: example\r\n\r\n");
   }
 
   TEST_CASE("An application that does not accept: the accept queue full drops SYNs, counted on their own (no cookies then)") {
