@@ -333,7 +333,10 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
       retransmit_first_ = false;
       SeqNum at = snd_una_;
       std::uint32_t len = std::min(cap, seq_len(snd_una_, snd_max_));
-      if (rack_on()) {
+      // A zero-window probe's own timer resends the probe at SND.UNA (RFC 9293 §3.8.6.1): nothing
+      // was lost, so RACK has nothing marked, and the probe goes out all the same.
+      const bool probe = probing_ && snd_wnd_ == 0;
+      if (rack_on() && !probe) {
         const SentSegment* lost = sent_.first_lost();
         if (lost == nullptr) continue;
         at = lost->start;
@@ -341,9 +344,9 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
       }
       const std::uint32_t used = send_segment(ctx, scratch, emit, at, len);
       high_rxt_ = seq_max(high_rxt_, at + used);
-      if (!rack_on()) snd_nxt_ = seq_max(snd_nxt_, at + used);
+      if (!rack_on() || probe) snd_nxt_ = seq_max(snd_nxt_, at + used);
       if (in_recovery_ && sack_ok_ && !rto_recovery_) retransmit_cause_ = tcp_event::RetransmitCause::SackRecovery;
-      if (rack_on() && !rto_recovery_) retransmit_cause_ = tcp_event::RetransmitCause::RackLoss;
+      if (rack_on() && !rto_recovery_ && !probe) retransmit_cause_ = tcp_event::RetransmitCause::RackLoss;
       continue;
     }
     if (rack_on()) {

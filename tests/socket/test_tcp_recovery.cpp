@@ -322,6 +322,32 @@ TEST_SUITE("socket/tcp recovery") {
     CHECK(h.layer.tcb(id)->congestion().cwnd() >= cwnd_before);
   }
 
+  TEST_CASE("Unanswered zero-window probes: every expiry of the probe's timer sends the probe again, with SACK (RACK) as without, one timer at a time (RFC 9293 §3.8.6.1, found by fuzz_tcp_peers)") {
+    // With RACK, the retransmission timer of a probe once found nothing marked lost and sent
+    // nothing; the persist timer then took over, so a probe went out only every other expiry
+    // (1, 7, 31 s instead of 1, 3, 7, 15, 31 s) and an orphan used up its retries twice as fast.
+    for (const bool sack : {false, true}) {
+      CAPTURE(sack);
+      Harness h(data_config(sack));
+      const SocketId id = open(h, sack);
+      const Sent d = send_then_close_window(h, id, 10);
+      REQUIRE(*h.layer.send(id, Bytes(10, std::byte{'b'})) == 10);
+      std::vector<std::int64_t> at;
+      for (std::int64_t ms = 0; ms <= 32 * 1000; ms += 50) {
+        h.at_ms(ms);
+        for (const auto& sent : h.collect()) {
+          CHECK(sent.repr.seq == end_of(d));
+          CHECK(sent.payload.size() == 1);
+          at.push_back(ms);
+        }
+      }
+      REQUIRE(at.size() == 5);
+      CHECK(at[0] <= 1050);
+      for (std::size_t i = 2; i < at.size(); ++i) CHECK(at[i] - at[i - 1] == 2 * (at[i - 1] - at[i - 2]));
+      CHECK(h.layer.counters().window_probes == 5);
+    }
+  }
+
   TEST_CASE("ESTABLISHED: a zero window answered for ever never times the connection out (RFC 9293 §3.8.6.1 MUST-37)") {
     Harness h(data_config());
     const SocketId id = open(h);
