@@ -13,7 +13,7 @@
 #include <string>
 
 #include "apps/common/tls_decrypt.hpp"
-#include "support/tls_peer.hpp"
+#include "support/tls_session.hpp"
 
 namespace tlsdec = appkit::tlsdec;
 using tlsdec::Bytes;
@@ -112,74 +112,15 @@ Bytes p_hash(const EVP_MD* md, const Bytes& secret, const Bytes& seed, std::size
 
 // ------------------------------------------------------------------------------------------------
 // A real session: an OpenSSL client (key log on) against test::tls::Server, every byte of each
-// direction kept as the capture would hold it.
+// direction kept as the capture would hold it (tests/support/tls_session.hpp).
 
-std::string* g_keylog = nullptr;
-
-struct Session {
-  std::string keylog;
-  Bytes to_server, to_client;
-  std::string request = "GET /secret HTTP/1.1\r\nHost: www.domain.com\r\n\r\n";
-  std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
-};
-
-Bytes drain(BIO* b) {
-  Bytes out(BIO_ctrl_pending(b));
-  if (!out.empty()) BIO_read(b, out.data(), static_cast<int>(out.size()));
-  return out;
-}
+using Session = test::tls::RecordedSession;
 
 // `tls13_suites` / `tls12_ciphers`: what the client offers (the server takes one of them).
 Session run_session(int version, const char* tls13_suites, const char* tls12_ciphers, bool key_update = false) {
-  test::tls::Pki pki;
-  auto leaf = pki.leaf({.cn = "www.domain.com", .sans = {"DNS:www.domain.com"}});
-  test::tls::Server server(leaf.cert.get(), leaf.key.get(), {.min_version = version, .max_version = version, .tickets = true});
-  Session s;
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  SSL_CTX_set_min_proto_version(ctx, version);
-  SSL_CTX_set_max_proto_version(ctx, version);
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
-  if (tls13_suites) SSL_CTX_set_ciphersuites(ctx, tls13_suites);
-  if (tls12_ciphers) SSL_CTX_set_cipher_list(ctx, tls12_ciphers);
-  g_keylog = &s.keylog;
-  SSL_CTX_set_keylog_callback(ctx, [](const SSL*, const char* line) { *g_keylog += std::string(line) + "\n"; });
-  SSL* ssl = SSL_new(ctx);
-  BIO* rbio = BIO_new(BIO_s_mem());
-  BIO* wbio = BIO_new(BIO_s_mem());
-  BIO_set_mem_eof_return(rbio, -1);
-  SSL_set_bio(ssl, rbio, wbio);
-  SSL_set_connect_state(ssl);
-  SSL_set_tlsext_host_name(ssl, "www.domain.com");
-  bool sent = false, answered = false;
-  for (int round = 0; round < 50; ++round) {
-    SSL_do_handshake(ssl);
-    if (SSL_is_init_finished(ssl) && !sent) {
-      if (key_update) SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED);
-      SSL_write(ssl, s.request.data(), static_cast<int>(s.request.size()));
-      sent = true;
-    }
-    const Bytes up = drain(wbio);
-    s.to_server.insert(s.to_server.end(), up.begin(), up.end());
-    server.receive(std::as_bytes(std::span(up)));
-    server.pump();
-    if (server.received() == s.request && !answered) {
-      server.write(s.response);
-      answered = true;
-    }
-    const auto down = server.take_output();
-    s.to_client.insert(s.to_client.end(), reinterpret_cast<const std::uint8_t*>(down.data()),
-                       reinterpret_cast<const std::uint8_t*>(down.data()) + down.size());
-    BIO_write(rbio, down.data(), static_cast<int>(down.size()));
-    char buf[256];
-    std::size_t n = 0;
-    while (SSL_is_init_finished(ssl) && SSL_read_ex(ssl, buf, sizeof buf, &n) == 1) {
-    }
-    if (answered && up.empty() && down.empty()) break;
-  }
-  SSL_free(ssl);
-  SSL_CTX_free(ctx);
-  g_keylog = nullptr;
-  REQUIRE(answered);
+  Session s = test::tls::record_session({.version = version, .tls13_suites = tls13_suites, .tls12_ciphers = tls12_ciphers,
+                                         .key_update = key_update});
+  REQUIRE(s.answered);
   return s;
 }
 

@@ -15,6 +15,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <memory>
 #include <span>
 #include <string>
@@ -36,9 +37,10 @@ inline Key make_key() { return Key(EVP_EC_gen("P-256")); }
 struct CertSpec {
   std::string cn;
   std::vector<std::string> sans;  // "DNS:x", "IP:1.2.3.4"
-  long not_before_secs = -3600;   // relative to now
+  long not_before_secs = -3600;   // relative to `at`
   long not_after_secs = 86400;
   bool ca = false;
+  std::time_t at = 0;             // what the two offsets are relative to (0: now)
 };
 
 // A certificate for `key`, signed by `issuer_key` (itself when issuer is null: self-signed).
@@ -47,8 +49,9 @@ inline Cert make_cert(const CertSpec& spec, EVP_PKEY* key, X509* issuer, EVP_PKE
   X509_set_version(cert.get(), 2);
   static long serial = 1;
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial++);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), spec.not_before_secs);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), spec.not_after_secs);
+  std::time_t at = spec.at;
+  X509_time_adj_ex(X509_getm_notBefore(cert.get()), 0, spec.not_before_secs, at ? &at : nullptr);
+  X509_time_adj_ex(X509_getm_notAfter(cert.get()), 0, spec.not_after_secs, at ? &at : nullptr);
   X509_set_pubkey(cert.get(), key);
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(spec.cn.c_str()), -1, -1, 0);
@@ -81,10 +84,11 @@ struct Pki {
   Cert ca;
   std::string ca_file;
 
-  explicit Pki(const std::string& cn = "ustack test CA") {
+  explicit Pki(const std::string& cn = "ustack test CA", std::time_t at = 0) {
     CertSpec spec;
     spec.cn = cn;
     spec.ca = true;
+    spec.at = at;
     ca = make_cert(spec, ca_key.get(), nullptr, nullptr);
     char path[] = "/tmp/ustack-test-ca-XXXXXX";
     const int fd = mkstemp(path);
@@ -122,6 +126,7 @@ class Server {
     int min_version = TLS1_2_VERSION;
     int max_version = TLS1_3_VERSION;
     bool tickets = true;
+    std::time_t session_time = 0;  // the time written into session tickets (0: now)
   };
   Server(X509* cert, EVP_PKEY* key, Options options) {
     ctx_ = SSL_CTX_new(TLS_server_method());
@@ -131,6 +136,17 @@ class Server {
     SSL_CTX_use_PrivateKey(ctx_, key);
     SSL_CTX_set_session_id_context(ctx_, reinterpret_cast<const unsigned char*>("ustack"), 6);
     if (!options.tickets) SSL_CTX_set_options(ctx_, SSL_OP_NO_TICKET);
+    if (options.session_time) {
+      // Called before a ticket is made from the session: a fixed time makes the same ticket bytes.
+      session_time_ = options.session_time;
+      SSL_CTX_set_session_ticket_cb(
+          ctx_,
+          [](SSL* ssl, void* arg) {
+            SSL_SESSION_set_time(SSL_get0_session(ssl), static_cast<long>(static_cast<Server*>(arg)->session_time_));
+            return 1;
+          },
+          nullptr, this);
+    }
     SSL_CTX_set_alpn_select_cb(
         ctx_,
         [](SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned inlen, void*) {
@@ -191,6 +207,7 @@ class Server {
   BIO* rbio_ = nullptr;
   BIO* wbio_ = nullptr;
   std::string received_;
+  std::time_t session_time_ = 0;
 };
 
 }  // namespace test::tls
