@@ -34,7 +34,7 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
   // A retransmitted SYN in SYN-RECEIVED means our SYN-ACK was lost: send it again
   // (RFC 9293 §3.8.1: a retransmitted SYN is answered like the first one).
   if (state_ == TcpState::SynReceived && seg.flags.syn && !seg.ack && !seg.flags.rst && seg.seq == rcv_.irs()) {
-    snd_nxt_ = iss_;
+    snd_.nxt = snd_.iss;
     return;
   }
 
@@ -64,7 +64,7 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
     if (state_ == TcpState::TimeWait && seg.flags.fin) {
       // "The only thing that can arrive in this state is a retransmission of the remote FIN.
       // Acknowledge it, and restart the 2 MSL timeout."
-      time_wait_at_ = ctx.now + config_.time_wait;
+      timers_.time_wait = ctx.now + config_.time_wait;
       ack_now_ = true;
       return;
     }
@@ -101,7 +101,7 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
     ctx.drop(id_, TcpDrop::FinBeyondWindow);
   }
   if (keepalive_) {
-    keepalive_at_ = ctx.now + config_.keepalive_idle;
+    timers_.keepalive = ctx.now + config_.keepalive_idle;
     keepalive_sent_ = 0;
   }
 
@@ -213,7 +213,7 @@ void TcpSocket::process_syn_sent(TcpContext& ctx, const Repr& seg) {
   if (seg.ack) {
     // "If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST bit is set, if so
     // drop the segment and return) <SEQ=SEG.ACK><CTL=RST> and discard the segment."
-    if (!seg.ack->in_range(iss_ + 1, snd_max_ + 1)) {  // ISS < SEG.ACK =< SND.NXT
+    if (!seg.ack->in_range(snd_.iss + 1, snd_.max + 1)) {  // ISS < SEG.ACK =< SND.NXT
       ctx.drop(id_, TcpDrop::SynSentBadAck);
       if (!seg.flags.rst) {
         send_rst(ctx, *seg.ack, "SYN-SENT: unacceptable ACK");
@@ -248,14 +248,14 @@ void TcpSocket::process_syn_sent(TcpContext& ctx, const Repr& seg) {
   rcv_.on_syn(seg.seq);
   take_syn_options(seg);
   ts_recent_age_ = ctx.now;
-  snd_wnd_ = seg.window_raw;  // never scaled in a SYN (RFC 7323 §2.2)
-  max_snd_wnd_ = snd_wnd_;
-  snd_wl1_ = seg.seq;
+  snd_.wnd = seg.window_raw;  // never scaled in a SYN (RFC 7323 §2.2)
+  snd_.max_wnd = snd_.wnd;
+  snd_.wl1 = seg.seq;
   ack_now_ = true;
   if (seg.ack) {
     // "SND.UNA should be advanced to equal SEG.ACK ... If SND.UNA > ISS (our SYN has been
     // ACKed), change the connection state to ESTABLISHED, form an ACK segment".
-    snd_wl2_ = *seg.ack;
+    snd_.wl2 = *seg.ack;
     if (ts_ok_ && seg.timestamps && seg.timestamps->second != 0) {
       if (ts_sample_ok(seg.timestamps->second))
         rtt_.sample(Duration::from_millis(static_cast<std::int32_t>(ts_now(ctx.now) - seg.timestamps->second)));
@@ -263,17 +263,17 @@ void TcpSocket::process_syn_sent(TcpContext& ctx, const Repr& seg) {
       rtt_.sample(ctx.now - timed_->second);
     }
     timed_.reset();
-    snd_una_ = *seg.ack;
-    syn_acked_ = true;
+    snd_.una = *seg.ack;
+    snd_.syn_acked = true;
     retries_ = 0;
-    rto_at_.reset();
+    timers_.rto.reset();
     set_state(ctx, TcpState::Established);
     // NOT IMPLEMENTED(RFC 9293 §3.10.7.3 fourth): data carried on a SYN-ACK is not queued; it
     // is not acknowledged, so the peer retransmits it.
   } else {
     // Simultaneous open (RFC 9293 §3.5 Figure 7): "enter SYN-RECEIVED, form a SYN,ACK segment
     // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it."
-    snd_nxt_ = iss_;
+    snd_.nxt = snd_.iss;
     set_state(ctx, TcpState::SynReceived);
   }
 }
@@ -315,11 +315,11 @@ bool TcpSocket::time_wait_accepts_syn(const Repr& syn, bool new_uses_timestamps)
 
 TimeWaitState TcpSocket::time_wait_state() const {
   TimeWaitState t;
-  t.snd_nxt = snd_max_;
+  t.snd_nxt = snd_.max;
   t.rcv_nxt = rcv_.nxt();
   t.ts_recent = ts_recent_;
   t.ts_offset = ts_offset_;
-  t.expires = time_wait_at_.value_or(Instant{});
+  t.expires = timers_.time_wait.value_or(Instant{});
   t.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(rcv_.window() >> rcv_.wscale(), 0xffff));
   t.ts_ok = ts_ok_;
   return t;
@@ -345,7 +345,7 @@ bool TcpSocket::process_ack(TcpContext& ctx, const Repr& seg) {
     // above SND.NXT or below SND.UNA: the RFC 5961 §5.2 checks below (a challenge ACK) are for
     // synchronized connections. An old duplicate SYN answered by its peer's stale ACK is thus
     // reset as in RFC 9293 Figure 8, instead of holding its SYN-queue slot until it times out.
-    if (!ack.in_range(snd_una_ + 1, snd_max_ + 1)) {
+    if (!ack.in_range(snd_.una + 1, snd_.max + 1)) {
       ctx.drop(id_, TcpDrop::SynReceivedBadAck);
       send_rst(ctx, ack, "SYN-RECEIVED: unacceptable ACK");
       return false;
@@ -353,14 +353,14 @@ bool TcpSocket::process_ack(TcpContext& ctx, const Repr& seg) {
   }
   // RFC 9293: "If the ACK acks something not yet sent (SEG.ACK > SND.NXT), then send an ACK,
   // drop the segment, and return" (docs/hostile-inputs.md #48).
-  if (ack > snd_max_) {
+  if (ack > snd_.max) {
     ctx.drop(id_, TcpDrop::AckUnsent);
     challenge_ack(ctx, "ACK for data never sent");
     return false;
   }
   // RFC 5961 §5.2: acceptable only if (SND.UNA - MAX.SND.WND) =< SEG.ACK; "All incoming segments
   // whose ACK value doesn't satisfy the above condition MUST be discarded and an ACK sent back."
-  if (ack < snd_una_ - std::max(max_snd_wnd_, 1u)) {
+  if (ack < snd_.una - std::max(snd_.max_wnd, 1u)) {
     ctx.drop(id_, TcpDrop::AckTooOld);
     challenge_ack(ctx, "ACK too old");
     return false;
@@ -369,24 +369,24 @@ bool TcpSocket::process_ack(TcpContext& ctx, const Repr& seg) {
   if (state_ == TcpState::SynReceived) {
     set_state(ctx, TcpState::Established);
     // The window in this ACK is the first scaled one (RFC 7323 §2.2).
-    snd_wnd_ = static_cast<std::uint32_t>(seg.window_raw) << snd_wscale_;
-    max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
-    snd_wl1_ = seg.seq;
-    snd_wl2_ = ack;
-    if (fin_queued_) set_state(ctx, TcpState::FinWait1);  // CLOSE during SYN-RECEIVED
+    snd_.wnd = static_cast<std::uint32_t>(seg.window_raw) << snd_.wscale;
+    snd_.max_wnd = std::max(snd_.max_wnd, snd_.wnd);
+    snd_.wl1 = seg.seq;
+    snd_.wl2 = ack;
+    if (snd_.fin_queued) set_state(ctx, TcpState::FinWait1);  // CLOSE during SYN-RECEIVED
   }
 
   // RFC 9293 §3.8.6.1 / RFC 1122 §4.2.2.17: while the peer answers our zero-window probes the
   // connection stays open, however long the window stays shut (MUST-37).
   if (probing_) retries_ = 0;
 
-  if (sack_ok_) scoreboard_.update(seg.sack_blocks, snd_una_, snd_max_);
+  if (sack_ok_) rec_.scoreboard.update(seg.sack_blocks, snd_.una, snd_.max);
   const bool rack = rack_on();
   const std::optional<wire::tcp::SackBlock> dsack = rack ? rack_take_ack(ctx, seg) : std::nullopt;
-  const bool una_advanced = snd_una_ < ack;
+  const bool una_advanced = snd_.una < ack;
   if (una_advanced) {
-    process_new_ack(ctx, seg, seq_len(snd_una_, ack));
-  } else if (ack == snd_una_) {
+    process_new_ack(ctx, seg, seq_len(snd_.una, ack));
+  } else if (ack == snd_.una) {
     process_duplicate_ack(ctx, seg);
   }
   if (rack && state_ != TcpState::Closed) rack_after_ack(ctx, seg, dsack, una_advanced);
@@ -398,19 +398,19 @@ bool TcpSocket::process_ack(TcpContext& ctx, const Repr& seg) {
     case TcpState::FinWait1:
       // "In addition to the processing for the ESTABLISHED state, if the FIN segment is now
       // acknowledged, then enter FIN-WAIT-2 and continue processing in that state."
-      if (fin_acked_) {
+      if (snd_.fin_acked) {
         set_state(ctx, TcpState::FinWait2);
-        if (user_released_) fin_wait2_at_ = ctx.now + config_.fin_wait2_timeout;
+        if (user_released_) timers_.fin_wait2 = ctx.now + config_.fin_wait2_timeout;
       }
       break;
     case TcpState::Closing:
       // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state".
-      if (fin_acked_) enter_time_wait(ctx);
+      if (snd_.fin_acked) enter_time_wait(ctx);
       break;
     case TcpState::LastAck:
       // "The only thing that can arrive in this state is an acknowledgment of our FIN. If our FIN
       // is now acknowledged, delete the TCB, enter the CLOSED state, and return."
-      if (fin_acked_) {
+      if (snd_.fin_acked) {
         reset_connection(ctx, std::nullopt);
         return false;
       }
@@ -424,21 +424,21 @@ bool TcpSocket::process_ack(TcpContext& ctx, const Repr& seg) {
 void TcpSocket::process_new_ack(TcpContext& ctx, const Repr& seg, std::uint32_t acked) {
   const SeqNum ack = *seg.ack;
   // Release acknowledged bytes from the send buffer; the SYN and FIN occupy one number each.
-  const SeqNum base = tx_base();
-  const SeqNum end_of_data = tx_end();
-  if (base < ack) tx_.consume(std::min<std::size_t>(seq_len(base, ack), tx_.size()));
+  const SeqNum base = snd_.buffer_start();
+  const SeqNum end_of_data = snd_.buffer_end();
+  if (base < ack) snd_.buffer.consume(std::min<std::size_t>(seq_len(base, ack), snd_.buffer.size()));
   // Everything sent is acknowledged: an idle connection holds no send-buffer memory. (A bulk
   // sender keeps it: its buffer never drains while the application keeps writing.)
-  if (tx_.empty()) tx_.release();
-  if (fin_queued_ && ack == end_of_data + 1) fin_acked_ = true;
-  syn_acked_ = true;
-  snd_una_ = ack;
+  if (snd_.buffer.empty()) snd_.buffer.release();
+  if (snd_.fin_queued && ack == end_of_data + 1) snd_.fin_acked = true;
+  snd_.syn_acked = true;
+  snd_.una = ack;
   orphan_probes_ = 0;  // progress: an orphan that still moves data is not timed out
-  if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;  // after go-back-N the ACK can pass SND.NXT
+  if (snd_.nxt < snd_.una) snd_.nxt = snd_.una;  // after go-back-N the ACK can pass SND.NXT
   retries_ = 0;
   // Everything acknowledged also cancels a retransmission still pending (in FIN-WAIT-2 nothing
   // would ever send it, and it kept poll_at() at "now": a busy event loop).
-  if (snd_una_ == snd_max_) retransmit_first_ = false;
+  if (snd_.una == snd_.max) rec_.retransmit_first = false;
 
   // RTT sample. RFC 7323 §4.2 (RTTM): with timestamps, from the TSecr of an ACK that advances
   // SND.UNA. The echoed TSval identifies a transmission, but not always the one that made the
@@ -459,72 +459,57 @@ void TcpSocket::process_new_ack(TcpContext& ctx, const Repr& seg, std::uint32_t 
   if (timed_ && timed_->first < ack) timed_.reset();
 
   // Drop SACK information the cumulative ACK now covers.
-  scoreboard_.advance(snd_una_);
+  rec_.scoreboard.advance(snd_.una);
 
-  if (in_recovery_ && spurious_check_ && ts_ok_ && seg.timestamps) {
+  if (rec_.in_recovery && rec_.spurious_check && ts_ok_ && seg.timestamps) {
     // RFC 3522 §3.2 (Eifel detection): the first ACK for the retransmitted data echoes the
     // original's TSval, older than the retransmission's: the original was not lost, only late.
     // RFC 4015 §4 (response): restore the congestion state from before the fast retransmit,
     // end recovery, and (like Linux's tcp_reordering) wait for more duplicate ACKs next time —
     // as many as this reordering produced, up to a bound.
-    // We send D-SACK blocks as a receiver (RFC 2883, process()/process_text()), but as a sender
-    // NOT IMPLEMENTED(RFC 3708): using the peer's D-SACKs to detect spurious retransmissions,
-    // the detection that also works without timestamps; without them a spurious fast
-    // retransmit keeps its cwnd reduction.
-    // NOT IMPLEMENTED(RFC 8985): RACK-TLP's time-based loss detection, the modern answer to
-    // reordering and to tail losses.
-    const bool spurious = static_cast<std::int32_t>(seg.timestamps->second - spurious_check_->ts_rtx) < 0;
+    // Without timestamps, the peer's D-SACKs prove the same (RFC 3708, rack_take_ack()).
+    const bool spurious = static_cast<std::int32_t>(seg.timestamps->second - rec_.spurious_check->ts_rtx) < 0;
     if (spurious) {
-      cc_ = spurious_check_->cc_before;
-      dupthresh_ = std::clamp(dupacks_ + 1, dupthresh_, kMaxDupThresh);
-      in_recovery_ = false;
+      cc_ = rec_.spurious_check->cc_before;
+      rec_.dupthresh = std::clamp(rec_.dupacks + 1, rec_.dupthresh, kMaxDupThresh);
+      rec_.in_recovery = false;
       ++ctx.counters.spurious_retransmits;
     }
-    spurious_check_.reset();
+    rec_.spurious_check.reset();
     if (spurious) {
-      dupacks_ = 0;
-      if (snd_una_ == snd_max_) rto_at_.reset(); else rto_at_ = ctx.now + rtt_.rto();
+      rec_.dupacks = 0;
+      if (snd_.una == snd_.max) timers_.rto.reset(); else timers_.rto = ctx.now + rtt_.rto();
       return;
     }
   }
-  spurious_check_.reset();
+  rec_.spurious_check.reset();
   tlp_rearm_ = true;  // RFC 8985 §7.2: an ACK of new data restarts the probe timeout
-  if (in_recovery_ && rto_recovery_) {
+  if (rec_.in_recovery && rec_.rto_recovery) {
     // After a timeout (RFC 5681 §3.1): slow start until everything sent before it is ACKed.
     cc_.on_ack(acked, ctx.now, rtt_.srtt());
-    if (ack >= recover_) {
-      in_recovery_ = false;
-      rto_recovery_ = false;
-      recovery_ended_ = true;
-      dupacks_ = 0;
-      undo_.reset();
-    }
-  } else if (in_recovery_) {
-    if (ack >= recover_) {
+    if (rec_.fully_acked(ack)) rec_.end();
+  } else if (rec_.in_recovery) {
+    if (rec_.fully_acked(ack)) {
       // RFC 6582 §3.2 step 6: full acknowledgment, leave fast recovery.
-      in_recovery_ = false;
-      recovery_ended_ = true;
-      dupacks_ = 0;
-      undo_.reset();
-      cc_.on_recovery_exit(seq_len(snd_una_, snd_max_));
+      rec_.end();
+      cc_.on_recovery_exit(seq_len(snd_.una, snd_.max));
     } else {
       // RFC 6582 §3.2 step 5: partial acknowledgment. "retransmit the first unacknowledged
       // segment ... deflate the congestion window by the amount of new data acknowledged".
       // With SACK the pipe takes care of both (RFC 6675 §5 (C)).
       if (!sack_ok_) {
         cc_.deflate(acked);
-        retransmit_first_ = true;
-        retransmit_cause_ = tcp_event::RetransmitCause::PartialAck;
+        rec_.retransmit(tcp_event::RetransmitCause::PartialAck);
       }
     }
   } else {
-    dupacks_ = 0;
+    rec_.dupacks = 0;
     cc_.on_ack(acked, ctx.now, rtt_.srtt());
   }
   // RFC 6298 §5.2: "When all outstanding data has been acknowledged, turn off the
   // retransmission timer." §5.3: "When an ACK is received that acknowledges new data, restart
   // the retransmission timer so that it will expire after RTO seconds".
-  if (snd_una_ == snd_max_) rto_at_.reset(); else rto_at_ = ctx.now + rtt_.rto();
+  if (snd_.una == snd_.max) timers_.rto.reset(); else timers_.rto = ctx.now + rtt_.rto();
 }
 
 void TcpSocket::process_duplicate_ack(TcpContext& ctx, const Repr& seg) {
@@ -533,31 +518,30 @@ void TcpSocket::process_duplicate_ack(TcpContext& ctx, const Repr& seg) {
   // updates are not counted).
   // A zero window is not counted either: what is outstanding then is a window probe, which the
   // receiver answers without taking it (as in 4.4BSD, where the persist state has no dupacks).
-  const std::uint32_t wnd = static_cast<std::uint32_t>(seg.window_raw) << snd_wscale_;
-  if (snd_una_ == snd_max_ || !seg.payload.empty() || seg.flags.syn || seg.flags.fin || wnd != snd_wnd_) return;
-  if (snd_wnd_ == 0 || probing_) return;
-  ++dupacks_;
-  int thresh = dupthresh_;
+  const std::uint32_t wnd = static_cast<std::uint32_t>(seg.window_raw) << snd_.wscale;
+  if (snd_.una == snd_.max || !seg.payload.empty() || seg.flags.syn || seg.flags.fin || wnd != snd_.wnd) return;
+  if (snd_.wnd == 0 || probing_) return;
+  ++rec_.dupacks;
+  int thresh = rec_.dupthresh;
   // RFC 5827 (Early Retransmit): with fewer than four segments outstanding and nothing new that
   // may be sent, three duplicate ACKs can never come; lower DupThresh to oseg - 1. At high loss
   // this is what turns a 1 s timeout into a retransmission one RTT after the loss.
   const std::uint32_t cap = payload_cap();
-  const std::uint32_t oseg = (seq_len(snd_una_, snd_max_) + cap - 1) / cap;
+  const std::uint32_t oseg = (seq_len(snd_.una, snd_.max) + cap - 1) / cap;
   if (oseg < 4 && !next_data_len()) thresh = std::max(1, static_cast<int>(oseg) - 1);
   // RFC 6675 §5: with SACK, loss is also declared once DupThresh segments' worth of data is
   // SACKed above SND.UNA (IsLost(SND.UNA)).
-  const bool sack_says_lost = sack_ok_ && scoreboard_.sacked_bytes() >= static_cast<std::uint32_t>(thresh) * cap;
+  const bool sack_says_lost = sack_ok_ && rec_.scoreboard.sacked_bytes() >= static_cast<std::uint32_t>(thresh) * cap;
   // With RACK (RFC 8985 §6.2 step 4) losses are found by time, DupThresh included: a reordering
   // window of zero once DupThresh segments are SACKed. Duplicate ACKs only feed Limited Transmit.
   if (rack_on()) return;
-  if (!in_recovery_ && (dupacks_ >= thresh || sack_says_lost)) {
+  if (!rec_.in_recovery && (rec_.dupacks >= thresh || sack_says_lost)) {
     // RFC 6582 §3.2 step 2: do not start a new recovery for losses from before the last one
     // ("If the Cumulative Acknowledgment field ... does not cover more than recover").
-    if (snd_una_ <= recover_) return;
+    if (snd_.una <= rec_.recover) return;
     enter_fast_recovery(ctx);
-    retransmit_first_ = true;
-    retransmit_cause_ = tcp_event::RetransmitCause::FastRetransmit;
-  } else if (in_recovery_ && !sack_ok_) {
+    rec_.retransmit(tcp_event::RetransmitCause::FastRetransmit);
+  } else if (rec_.in_recovery && !sack_ok_) {
     // RFC 5681 §3.2 step 4: "For each additional duplicate ACK received (after the third),
     // cwnd MUST be incremented by SMSS."
     cc_.inflate(payload_cap());
@@ -565,13 +549,10 @@ void TcpSocket::process_duplicate_ack(TcpContext& ctx, const Repr& seg) {
 }
 
 void TcpSocket::enter_fast_recovery(TcpContext& ctx) {
-  in_recovery_ = true;
-  rto_recovery_ = false;
-  if (ts_ok_) spurious_check_ = SpuriousCheck{ts_now(ctx.now), cc_};
-  undo_ = DsackUndo{cc_, snd_una_, 0};
-  recover_ = snd_max_;
-  high_rxt_ = snd_una_;
-  cc_.on_fast_retransmit(ctx.now, seq_len(snd_una_, snd_max_));
+  rec_.begin_fast(snd_.una, snd_.max);
+  if (ts_ok_) rec_.spurious_check = LossRecovery::SpuriousCheck{ts_now(ctx.now), cc_};
+  rec_.undo = LossRecovery::DsackUndo{cc_, snd_.una, 0};
+  cc_.on_fast_retransmit(ctx.now, seq_len(snd_.una, snd_.max));
   if (sack_ok_) {
     cc_.set_cwnd(cc_.ssthresh());  // RFC 6675 §5 (4.2)
     ++ctx.counters.sack_recoveries;
@@ -596,7 +577,7 @@ std::optional<wire::tcp::SackBlock> TcpSocket::rack_take_ack(TcpContext& ctx, co
     rack_.on_delivered(s, ctx.now, echo_before);
   };
   // Steps 2-3 for what this ACK delivers: the segments below the cumulative ACK, then SACKed ones.
-  if (snd_una_ < ack) {
+  if (snd_.una < ack) {
     sent_.on_cumulative_ack(ack, [&](const SentSegment& s) {
       if (!s.retransmitted && !acked_once) acked_once = s.xmit_ts;
       acked_retransmission |= s.retransmitted;
@@ -604,7 +585,7 @@ std::optional<wire::tcp::SackBlock> TcpSocket::rack_take_ack(TcpContext& ctx, co
       delivered(s);
     });
   }
-  sent_.on_sack(seg.sack_blocks, seq_max(snd_una_, ack), snd_max_, [&](const SentSegment& s) {
+  sent_.on_sack(seg.sack_blocks, seq_max(snd_.una, ack), snd_.max, [&](const SentSegment& s) {
     if (!s.retransmitted && !sacked_once) sacked_once = s.xmit_ts;
     delivered(s);
   });
@@ -627,15 +608,15 @@ std::optional<wire::tcp::SackBlock> TcpSocket::rack_take_ack(TcpContext& ctx, co
   const auto dsack = dsack_block(seg.sack_blocks, ack);
   if (dsack) {
     ++ctx.counters.dsacks_received;
-    if (undo_ && undo_->retrans > 0 && undo_->from < dsack->right && dsack->left < recover_ &&
-        --undo_->retrans == 0) {
+    if (rec_.undo && rec_.undo->retrans > 0 && rec_.undo->from < dsack->right && dsack->left < rec_.recover &&
+        --rec_.undo->retrans == 0) {
       // Linux's DSACK undo: the window before the recovery comes back (never a smaller one).
       const CongestionControl now_cc = cc_;
-      cc_ = undo_->cc_before;
+      cc_ = rec_.undo->cc_before;
       if (now_cc.cwnd() > cc_.cwnd()) cc_.set_cwnd(now_cc.cwnd());
       ++ctx.counters.dsack_undos;
       ++ctx.counters.spurious_retransmits;
-      undo_.reset();
+      rec_.undo.reset();
     }
   }
   return dsack;
@@ -644,8 +625,8 @@ std::optional<wire::tcp::SackBlock> TcpSocket::rack_take_ack(TcpContext& ctx, co
 void TcpSocket::rack_after_ack(TcpContext& ctx, const Repr& seg, std::optional<wire::tcp::SackBlock> dsack,
                                bool una_advanced) {
   // Step 4: the reordering window learns from D-SACKs and forgets after 16 calm recoveries.
-  rack_.on_ack_done(dsack.has_value(), recovery_ended_, snd_una_, snd_max_);
-  recovery_ended_ = false;
+  rack_.on_ack_done(dsack.has_value(), rec_.ended, snd_.una, snd_.max);
+  rec_.ended = false;
   rack_detect_loss(ctx);
 
   // RFC 8985 §7.4: did the probe repair a loss? An ACK beyond the probe's end, without a D-SACK
@@ -658,8 +639,8 @@ void TcpSocket::rack_after_ack(TcpContext& ctx, const Repr& seg, std::optional<w
     } else if (ack > tlp_->end_seq) {
       tlp_.reset();
       ++ctx.counters.tlp_recoveries;
-      if (!in_recovery_) {
-        cc_.on_fast_retransmit(ctx.now, seq_len(snd_una_, snd_max_));
+      if (!rec_.in_recovery) {
+        cc_.on_fast_retransmit(ctx.now, seq_len(snd_.una, snd_.max));
         cc_.set_cwnd(std::max(cc_.ssthresh(), payload_cap()));
       }
     } else if (!una_advanced && seg.payload.empty() && !seg.flags.fin && sent_.sacked_segments() == 0) {
@@ -672,42 +653,33 @@ void TcpSocket::rack_after_ack(TcpContext& ctx, const Repr& seg, std::optional<w
 void TcpSocket::rack_detect_loss(TcpContext& ctx) {
   // Step 5. Outside recovery, with nothing SACKed, every segment sent before the latest one
   // delivered is already cumulatively ACKed: nothing to judge (the common case costs nothing).
-  reo_at_.reset();
-  if (!in_recovery_ && sent_.sacked_segments() == 0) return;
-  const Duration reo_wnd = rack_.reo_wnd(in_recovery_, sent_.sacked_segments(), dupthresh_, rtt_.srtt());
+  timers_.reordering.reset();
+  if (!rec_.in_recovery && sent_.sacked_segments() == 0) return;
+  const Duration reo_wnd = rack_.reo_wnd(rec_.in_recovery, sent_.sacked_segments(), rec_.dupthresh, rtt_.srtt());
   const Rack::Detection d = rack_.detect_loss(sent_, ctx.now, reo_wnd);
   ctx.counters.rack_lost += d.newly_lost;
-  if (d.timeout) reo_at_ = ctx.now + *d.timeout;
-  if (d.newly_lost > 0 && !in_recovery_) {
+  if (d.timeout) timers_.reordering = ctx.now + *d.timeout;
+  if (d.newly_lost > 0 && !rec_.in_recovery) {
     enter_fast_recovery(ctx);
     // RFC 6675 §5 (4.3): the first lost segment goes at once, whatever the pipe says.
-    retransmit_first_ = true;
-    retransmit_cause_ = tcp_event::RetransmitCause::RackLoss;
+    rec_.retransmit(tcp_event::RetransmitCause::RackLoss);
   }
 }
 
+// RFC 9293 §3.10.7.4 fifth: the window update (the SND.WL1/SND.WL2 rule is in tcp_sender.cpp).
 void TcpSocket::update_send_window(TcpContext& ctx, const Repr& seg) {
-  const SeqNum ack = *seg.ack;
-  if (!ack.in_range(snd_una_, snd_max_ + 1)) return;  // SND.UNA =< SEG.ACK =< SND.NXT
-  // "If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND,
-  // set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK." (the check keeps old segments from
-  // updating the window).
-  if (snd_wl1_ < seg.seq || (snd_wl1_ == seg.seq && snd_wl2_ <= ack)) {
-    const std::uint32_t wnd = static_cast<std::uint32_t>(seg.window_raw) << snd_wscale_;
-    if ((wnd == 0) != (snd_wnd_ == 0)) ctx.event(tcp_event::PeerWindow{id_, wnd});
-    snd_wnd_ = wnd;
-    snd_wl1_ = seg.seq;
-    snd_wl2_ = ack;
-    max_snd_wnd_ = std::max(max_snd_wnd_, wnd);
-    if (wnd > 0) persist_at_.reset();
-    if (wnd > 0 && probing_) {
-      // The window opened. The probes were not losses: forget their backoff (as Linux does in
-      // tcp_ack_probe), and send the probe byte again with the rest if it was not taken.
-      probing_ = false;
-      rtt_.reset_backoff();
-      rto_at_.reset();
-      if (snd_una_ < snd_nxt_) snd_nxt_ = snd_una_;
-    }
+  const std::uint32_t before = snd_.wnd;
+  if (!snd_.update_window(seg.seq, *seg.ack, seg.window_raw)) return;
+  const std::uint32_t wnd = snd_.wnd;
+  if ((wnd == 0) != (before == 0)) ctx.event(tcp_event::PeerWindow{id_, wnd});
+  if (wnd > 0) timers_.persist.reset();
+  if (wnd > 0 && probing_) {
+    // The window opened. The probes were not losses: forget their backoff (as Linux does in
+    // tcp_ack_probe), and send the probe byte again with the rest if it was not taken.
+    probing_ = false;
+    rtt_.reset_backoff();
+    timers_.rto.reset();
+    if (snd_.una < snd_.nxt) snd_.nxt = snd_.una;
   }
 }
 
@@ -752,7 +724,7 @@ void TcpSocket::process_text(TcpContext& ctx, const Repr& seg) {
     // full-sized segment, and never later than config.delayed_ack (< 500 ms).
     if (seg.payload.size() >= payload_cap()) ++full_segments_unacked_;
     if (full_segments_unacked_ >= 2) ack_now_ = true;
-    else if (!delayed_ack_at_) delayed_ack_at_ = ctx.now + config_.delayed_ack;
+    else if (!timers_.delayed_ack) timers_.delayed_ack = ctx.now + config_.delayed_ack;
   }
   if (rcv_.held_fin_due()) {
     rcv_.take_fin();
@@ -773,13 +745,13 @@ void TcpSocket::process_fin(TcpContext& ctx) {
       break;
     case TcpState::FinWait1:
       // "If our FIN has been ACKed ... enter TIME-WAIT ...; otherwise, enter the CLOSING state."
-      if (fin_acked_) enter_time_wait(ctx); else set_state(ctx, TcpState::Closing);
+      if (snd_.fin_acked) enter_time_wait(ctx); else set_state(ctx, TcpState::Closing);
       break;
     case TcpState::FinWait2:
       enter_time_wait(ctx);
       break;
     case TcpState::TimeWait:
-      time_wait_at_ = ctx.now + config_.time_wait;  // "Restart the 2 MSL time-wait timeout."
+      timers_.time_wait = ctx.now + config_.time_wait;  // "Restart the 2 MSL time-wait timeout."
       break;
     default:
       break;
@@ -803,12 +775,12 @@ void TcpSocket::enter_time_wait(TcpContext& ctx) {
   set_state(ctx, TcpState::TimeWait);
   // RFC 9293 §3.10.7.4: "Start the time-wait timer, turn off the other timers." 2*MSL is
   // configurable; the default 60 s is Linux's TCP_TIMEWAIT_LEN.
-  time_wait_at_ = ctx.now + config_.time_wait;
-  rto_at_.reset();
-  persist_at_.reset();
-  keepalive_at_.reset();
-  fin_wait2_at_.reset();
-  delayed_ack_at_.reset();
+  timers_.time_wait = ctx.now + config_.time_wait;
+  timers_.rto.reset();
+  timers_.persist.reset();
+  timers_.keepalive.reset();
+  timers_.fin_wait2.reset();
+  timers_.delayed_ack.reset();
 }
 
 }  // namespace stack::socket

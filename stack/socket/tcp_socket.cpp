@@ -109,9 +109,8 @@ std::string describe(const TcpEvent& e) {
 TcpSocket::TcpSocket(SocketId id, const TcpConfig& config)
     : id_(id),
       config_(config),
-      tx_(config.send_buffer),
+      snd_(config.send_buffer, config.nodelay),
       rcv_(config.recv_buffer, config.max_ooo_ranges),
-      nodelay_(config.nodelay),
       keepalive_(config.keepalive),
       rtt_(config.min_rto),
       cc_(config.congestion, 536) {}
@@ -122,7 +121,7 @@ void TcpSocket::set_state(TcpContext& ctx, TcpState to) {
   state_ = to;
   // RFC 1122 §4.2.3.6: with keepalive configured on (off by default, MUST-25) the idle timer
   // starts when the connection is established.
-  if (to == TcpState::Established && keepalive_ && !keepalive_at_) keepalive_at_ = ctx.now + config_.keepalive_idle;
+  if (to == TcpState::Established && keepalive_ && !timers_.keepalive) timers_.keepalive = ctx.now + config_.keepalive_idle;
   if (to == TcpState::Established) quickacks_left_ = config_.quick_acks;
   ctx.event(tcp_event::StateChanged{id_, from, to});
 }
@@ -139,9 +138,9 @@ void TcpSocket::open_active(TcpContext& ctx, TcpEndpoint local, TcpEndpoint remo
                             std::uint32_t ts_offset) {
   local_ = local;
   remote_ = remote;
-  iss_ = iss;
-  snd_una_ = snd_nxt_ = snd_max_ = iss;
-  recover_ = iss;  // RFC 6582 §3.2 step 1: "recover" starts at the ISS
+  snd_.iss = iss;
+  snd_.una = snd_.nxt = snd_.max = iss;
+  rec_.recover = iss;  // RFC 6582 §3.2 step 1: "recover" starts at the ISS
   ts_offset_ = ts_offset;
   rcv_.set_wscale(config_.window_scaling ? window_shift_for(std::max(config_.recv_buffer, config_.recv_buffer_max)) : 0);
   ++ctx.counters.active_opens;
@@ -155,12 +154,12 @@ void TcpSocket::take_syn_options(const Repr& syn) {
   // values to a floor so a peer cannot make us send 8-byte segments; cap at our own MTU.
   // (The floor never exceeds our own MSS: std::clamp with lo > hi is undefined.)
   const std::uint16_t ours = static_cast<std::uint16_t>(std::max<int>(config_.mtu, 68) - 40);
-  snd_mss_ = std::clamp<std::uint16_t>(syn.mss.value_or(536), std::min<std::uint16_t>(88, ours), ours);
+  snd_.mss = std::clamp<std::uint16_t>(syn.mss.value_or(536), std::min<std::uint16_t>(88, ours), ours);
   // RFC 7323 §2.2: scaling only when both SYNs carry the option; §2.3 clamp to 14.
   if (syn.window_scale && config_.window_scaling) {
-    snd_wscale_ = std::min(*syn.window_scale, wire::tcp::kMaxWindowScale);
+    snd_.wscale = std::min(*syn.window_scale, wire::tcp::kMaxWindowScale);
   } else {
-    snd_wscale_ = 0;
+    snd_.wscale = 0;
     rcv_.set_wscale(0);
   }
   sack_ok_ = syn.sack_permitted && config_.sack;
@@ -181,27 +180,27 @@ void TcpSocket::open_passive(TcpContext& ctx, TcpEndpoint local, TcpEndpoint rem
   // selected and a SYN segment sent of the form <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. SND.NXT is
   // set to ISS+1 and SND.UNA to ISS. The connection state should be changed to SYN-RECEIVED."
   rcv_.on_syn(syn.seq);
-  iss_ = iss;
-  snd_una_ = snd_nxt_ = snd_max_ = iss;
-  recover_ = iss;  // RFC 6582 §3.2 step 1: "recover" starts at the ISS
+  snd_.iss = iss;
+  snd_.una = snd_.nxt = snd_.max = iss;
+  rec_.recover = iss;  // RFC 6582 §3.2 step 1: "recover" starts at the ISS
   ts_offset_ = ts_offset;
   rcv_.set_wscale(config_.window_scaling ? window_shift_for(std::max(config_.recv_buffer, config_.recv_buffer_max)) : 0);
   take_syn_options(syn);
   ts_recent_age_ = ctx.now;
   // The window in a SYN is never scaled (RFC 7323 §2.2).
-  snd_wnd_ = syn.window_raw;
-  max_snd_wnd_ = snd_wnd_;
-  snd_wl1_ = syn.seq;
+  snd_.wnd = syn.window_raw;
+  snd_.max_wnd = snd_.wnd;
+  snd_.wl1 = syn.seq;
   set_state(ctx, TcpState::SynReceived);
 }
 
 void TcpSocket::release_handle(TcpContext& ctx) {
   user_released_ = true;
-  if (state_ == TcpState::FinWait2 && !fin_wait2_at_) fin_wait2_at_ = ctx.now + config_.fin_wait2_timeout;
+  if (state_ == TcpState::FinWait2 && !timers_.fin_wait2) timers_.fin_wait2 = ctx.now + config_.fin_wait2_timeout;
 }
 
 void TcpSocket::syn_ack_sent_as_cookie() {
-  snd_nxt_ = snd_max_ = iss_ + 1;
+  snd_.nxt = snd_.max = snd_.iss + 1;
   last_ack_sent_ = rcv_.nxt();
   // The cookie SYN-ACK advertised what a SYN-ACK from here advertises (unscaled, RFC 7323 §2.2):
   // that right edge is ours now, so data on the completing ACK is inside the window.
@@ -212,31 +211,19 @@ void TcpSocket::syn_ack_sent_as_cookie() {
 
 std::size_t TcpSocket::send(std::span<const std::byte> data) {
   // RFC 9293 §3.10.2: data may be queued in SYN-SENT/SYN-RECEIVED and in ESTABLISHED/CLOSE-WAIT.
-  if (fin_queued_) return 0;
+  if (snd_.fin_queued) return 0;
   switch (state_) {
     case TcpState::SynSent:
     case TcpState::SynReceived:
     case TcpState::Established:
     case TcpState::CloseWait: {
-      std::size_t n = tx_.push(data);
-      if (n < data.size() && grow_send_buffer()) n += tx_.push(data.subspan(n));
+      std::size_t n = snd_.buffer.push(data);
+      if (n < data.size() && snd_.grow(cc_.cwnd(), config_.send_buffer_max)) n += snd_.buffer.push(data.subspan(n));
       return n;
     }
     default:
       return 0;
   }
-}
-
-// The application has more to write than the send buffer holds. A buffer smaller than twice
-// the congestion window would let the window, not the application, run dry: the buffer grows to
-// twice the window (whole pages, up to the cap), as Linux sizes its send buffers.
-bool TcpSocket::grow_send_buffer() {
-  if (config_.send_buffer_max <= tx_.capacity()) return false;
-  std::size_t target = std::size_t{2} * cc_.cwnd();
-  target = std::min((target + 4095) / 4096 * 4096, config_.send_buffer_max);
-  if (target <= tx_.capacity()) return false;
-  tx_.grow(target);
-  return true;
 }
 
 std::size_t TcpSocket::recv(Instant now, std::span<std::byte> out) {
@@ -247,14 +234,14 @@ std::size_t TcpSocket::recv(Instant now, std::span<std::byte> out) {
   auto rtt = rtt_.srtt();
   if (!rtt) rtt = rcv_.rtt_estimate();
   if (rtt && config_.recv_buffer_max > config_.recv_buffer && rcv_.wscale() > 0)
-    rcv_.autotune(now, *rtt, snd_mss_, config_.recv_buffer_max);
+    rcv_.autotune(now, *rtt, snd_.mss, config_.recv_buffer_max);
   return n;
 }
 
 bool TcpSocket::readable() const { return !rcv_.empty() || rcv_.fin_received() || error_.has_value(); }
 
 bool TcpSocket::writable() const {
-  return !fin_queued_ && tx_.free() > 0 &&
+  return !snd_.fin_queued && snd_.buffer.free() > 0 &&
          (state_ == TcpState::Established || state_ == TcpState::CloseWait);
 }
 
@@ -267,16 +254,16 @@ void TcpSocket::shutdown(TcpContext& ctx) {
       break;
     case TcpState::SynReceived:
     case TcpState::Established:
-      if (!fin_queued_) {
-        fin_queued_ = true;
+      if (!snd_.fin_queued) {
+        snd_.fin_queued = true;
         if (!peer_closed_first_) we_closed_first_ = true;
         // SYN-RECEIVED: the FIN waits until the handshake completes (RFC 9293 §3.10.4).
         if (state_ == TcpState::Established) set_state(ctx, TcpState::FinWait1);
       }
       break;
     case TcpState::CloseWait:
-      if (!fin_queued_) {
-        fin_queued_ = true;
+      if (!snd_.fin_queued) {
+        snd_.fin_queued = true;
         set_state(ctx, TcpState::LastAck);
       }
       break;
@@ -294,7 +281,7 @@ void TcpSocket::abort(TcpContext& ctx) {
     case TcpState::FinWait1:
     case TcpState::FinWait2:
     case TcpState::CloseWait:
-      send_rst(ctx, snd_max_, "abort");
+      send_rst(ctx, snd_.max, "abort");
       break;
     default:
       break;
@@ -304,7 +291,7 @@ void TcpSocket::abort(TcpContext& ctx) {
 
 void TcpSocket::set_keepalive(TcpContext& ctx, bool on) {
   keepalive_ = on;
-  keepalive_at_ = on ? std::optional(ctx.now + config_.keepalive_idle) : std::nullopt;
+  timers_.keepalive = on ? std::optional(ctx.now + config_.keepalive_idle) : std::nullopt;
   keepalive_sent_ = 0;
 }
 
@@ -330,24 +317,17 @@ void TcpSocket::send_rst(TcpContext& ctx, SeqNum seq, const char* reason) {
 
 void TcpSocket::reset_connection(TcpContext& ctx, std::optional<TcpError> error) {
   if (error && !error_) error_ = error;
-  rto_at_.reset();
-  delayed_ack_at_.reset();
-  persist_at_.reset();
-  keepalive_at_.reset();
-  time_wait_at_.reset();
-  fin_wait2_at_.reset();
-  reo_at_.reset();
-  tlp_at_.reset();
+  timers_.cancel_all();
   tlp_due_ = false;
   ack_now_ = false;
-  retransmit_first_ = false;
+  rec_.retransmit_first = false;
   set_state(ctx, TcpState::Closed);
 }
 
 void TcpSocket::icmp_error(TcpContext& ctx, SeqNum seq, IcmpKind kind, std::uint16_t mtu) {
   // RFC 5927 §4.1: act only if the quoted sequence number is for data in flight,
   // SND.UNA <= SEQ < SND.NXT; otherwise it may be a blind attack.
-  if (!seq.in_range(snd_una_, seq_max(snd_max_, snd_una_ + 1))) {
+  if (!seq.in_range(snd_.una, seq_max(snd_.max, snd_.una + 1))) {
     ctx.drop(id_, TcpDrop::IcmpNotInWindow);
     return;
   }
@@ -356,7 +336,7 @@ void TcpSocket::icmp_error(TcpContext& ctx, SeqNum seq, IcmpKind kind, std::uint
       // RFC 1191 §6.2 (PMTUD): lower the MSS; the lost segment is resent by the next timeout.
       // RFC 5927 §7.2 limits the damage of a forged message: never below 536 + 40 here.
       const auto mss = static_cast<std::uint16_t>(std::max<int>(mtu, 576) - 40);
-      snd_mss_ = std::min(snd_mss_, mss);
+      snd_.mss = std::min(snd_.mss, mss);
       // Congestion control counts in segments of SMSS (RFC 5681 §3.1): tell it the new size.
       cc_.set_mss(payload_cap(), false);
       break;
@@ -380,19 +360,7 @@ void TcpSocket::icmp_error(TcpContext& ctx, SeqNum seq, IcmpKind kind, std::uint
 
 std::optional<Instant> TcpSocket::poll_at(Instant now) const {
   if (wants_dispatch()) return now;
-  std::optional<Instant> at;
-  auto take = [&](const std::optional<Instant>& t) {
-    if (t && (!at || *t < *at)) at = t;
-  };
-  take(rto_at_);
-  take(delayed_ack_at_);
-  take(persist_at_);
-  take(keepalive_at_);
-  take(time_wait_at_);
-  take(fin_wait2_at_);
-  take(reo_at_);
-  take(tlp_at_);
-  return at;
+  return timers_.earliest();
 }
 
 }  // namespace stack::socket

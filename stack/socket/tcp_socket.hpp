@@ -7,7 +7,11 @@
 //
 // The socket is driven by TcpLayer (tcp_layer.hpp), which owns demultiplexing, listeners, ISNs
 // and ports. Input lives in tcp_input.cpp (RFC 9293 "SEGMENT ARRIVES"), output and timers in
-// tcp_output.cpp, the user calls (SEND, RECEIVE, CLOSE, ABORT) in tcp_socket.cpp.
+// tcp_output.cpp, the user calls (SEND, RECEIVE, CLOSE, ABORT) in tcp_socket.cpp. The TCB's
+// parts, each with its own state and tests: tcp_sender.hpp (SND.*, the send buffer, SWS
+// avoidance and Nagle), tcp_receiver.hpp (RCV.*, reassembly, the advertised window),
+// tcp_timers.hpp, tcp_recovery.hpp (fast recovery, RFC 6675), tcp_sack.hpp (the scoreboard),
+// tcp_rack.hpp (RACK-TLP), tcp_congestion.hpp, tcp_rtt.hpp.
 #pragma once
 
 #include <cstddef>
@@ -24,8 +28,11 @@
 #include "stack/socket/tcp_congestion.hpp"
 #include "stack/socket/tcp_rack.hpp"
 #include "stack/socket/tcp_receiver.hpp"
+#include "stack/socket/tcp_recovery.hpp"
 #include "stack/socket/tcp_rtt.hpp"
 #include "stack/socket/tcp_sack.hpp"
+#include "stack/socket/tcp_sender.hpp"
+#include "stack/socket/tcp_timers.hpp"
 #include "stack/time.hpp"
 #include "stack/util/ring_buffer.hpp"
 #include "stack/wire/ip_address.hpp"
@@ -122,10 +129,7 @@ struct TcpCounters {
 // What happened, for the narrator (docs/architecture.md "Narration from events").
 namespace tcp_event {
 struct StateChanged { SocketId id; TcpState from; TcpState to; };
-// FastRetransmit: DupThresh duplicate ACKs or SACKed segments (RFC 5681, RFC 6675); RackLoss: a
-// segment sent after it was delivered and a round trip has passed (RFC 8985 §6.2);
-// TailLossProbe: the probe of RFC 8985 §7.3, not (yet) a loss.
-enum class RetransmitCause { Timeout, FastRetransmit, SackRecovery, PartialAck, RackLoss, TailLossProbe };
+// RetransmitCause: tcp_recovery.hpp.
 struct Retransmitted { SocketId id; SeqNum seq; std::uint32_t len; Duration rto; RetransmitCause cause; };
 struct WindowProbe { SocketId id; SeqNum seq; };
 struct PeerWindow { SocketId id; std::uint32_t window; };  // the peer's window became 0 or reopened
@@ -277,7 +281,7 @@ class TcpSocket {
   void shutdown(TcpContext& ctx);  // CLOSE in the RFC's sense: "no more data to send"
   void abort(TcpContext& ctx);     // ABORT: RST if synchronized, then CLOSED
   void forget(TcpContext& ctx) { reset_connection(ctx, std::nullopt); }  // CLOSED, no segment sent
-  void set_nodelay(bool on) { nodelay_ = on; }
+  void set_nodelay(bool on) { snd_.nodelay = on; }
   void set_keepalive(TcpContext& ctx, bool on);
 
   // --- observers ---
@@ -290,11 +294,11 @@ class TcpSocket {
   bool readable() const;                    // data to read, or EOF to report
   bool at_eof() const { return rcv_.fin_received() && rcv_.empty(); }
   bool writable() const;
-  std::size_t send_space() const { return tx_.free(); }
-  std::size_t send_queued() const { return tx_.size(); }  // written, not yet acknowledged
+  std::size_t send_space() const { return snd_.buffer.free(); }
+  std::size_t send_queued() const { return snd_.buffer.size(); }  // written, not yet acknowledged
   std::size_t recv_queued() const { return rcv_.queued(); }
   // Storage held for the send and receive rings (taken on the first byte, given back when empty).
-  bool send_buffer_allocated() const { return tx_.allocated(); }
+  bool send_buffer_allocated() const { return snd_.buffer.allocated(); }
   bool recv_buffer_allocated() const { return rcv_.buffer_allocated(); }
   // The application closed its handle (or never had one): nobody will read, write or close it
   // again, and the layer frees it once CLOSED (an "orphan" while it still closes).
@@ -304,32 +308,32 @@ class TcpSocket {
   // connection that was shut down earlier and reached FIN-WAIT-2 starts the orphan's FIN-WAIT-2
   // timeout now (it was not armed while someone held the handle).
   void release_handle(TcpContext& ctx);
-  bool fin_queued() const { return fin_queued_; }
+  bool fin_queued() const { return snd_.fin_queued; }
 
   // The RFC variables, for tests and the narrator (RFC 9293 §3.3.1).
-  SeqNum iss() const { return iss_; }
+  SeqNum iss() const { return snd_.iss; }
   SeqNum irs() const { return rcv_.irs(); }
-  SeqNum snd_una() const { return snd_una_; }
-  SeqNum snd_nxt() const { return snd_nxt_; }
-  SeqNum snd_max() const { return snd_max_; }
-  std::uint32_t snd_wnd() const { return snd_wnd_; }
+  SeqNum snd_una() const { return snd_.una; }
+  SeqNum snd_nxt() const { return snd_.nxt; }
+  SeqNum snd_max() const { return snd_.max; }
+  std::uint32_t snd_wnd() const { return snd_.wnd; }
   SeqNum rcv_nxt() const { return rcv_.nxt(); }
   std::uint32_t rcv_wnd() const { return rcv_.window(); }
-  std::uint16_t snd_mss() const { return snd_mss_; }
-  std::uint8_t snd_wscale() const { return snd_wscale_; }
+  std::uint16_t snd_mss() const { return snd_.mss; }
+  std::uint8_t snd_wscale() const { return snd_.wscale; }
   std::uint8_t rcv_wscale() const { return rcv_.wscale(); }
   bool sack_ok() const { return sack_ok_; }
   bool ts_ok() const { return ts_ok_; }
   Duration rto() const { return rtt_.rto(); }
   std::optional<Duration> srtt() const { return rtt_.srtt(); }
   const CongestionControl& congestion() const { return cc_; }
-  int dupthresh() const { return dupthresh_; }
-  bool in_recovery() const { return in_recovery_; }
-  std::optional<Instant> rto_at() const { return rto_at_; }
-  std::optional<Instant> tlp_at() const { return tlp_at_; }
+  int dupthresh() const { return rec_.dupthresh; }
+  bool in_recovery() const { return rec_.in_recovery; }
+  std::optional<Instant> rto_at() const { return timers_.rto; }
+  std::optional<Instant> tlp_at() const { return timers_.loss_probe; }
   const SentLog& sent_log() const { return sent_; }
   const Rack& rack() const { return rack_; }
-  std::optional<Instant> time_wait_at() const { return time_wait_at_; }
+  std::optional<Instant> time_wait_at() const { return timers_.time_wait; }
 
   // RFC 6191 §2 (RFC 9293 §3.10.7.4 MAY-2): may this SYN, arriving for the 4-tuple this socket
   // holds in TIME-WAIT, open a new incarnation? True when it is provably newer: a greater
@@ -367,7 +371,6 @@ class TcpSocket {
                       bool una_advanced);
   void rack_detect_loss(TcpContext& ctx);
   void reset_connection(TcpContext& ctx, std::optional<TcpError> error);
-  bool grow_send_buffer();  // tcp_socket.cpp
   void send_rst(TcpContext& ctx, SeqNum seq, const char* reason);
 
   // tcp_output.cpp
@@ -380,7 +383,7 @@ class TcpSocket {
                              std::uint32_t max_len, bool ack_only = false);
   bool wants_dispatch() const;
   std::optional<std::uint32_t> next_data_len() const;
-  SackScoreboard::LossRule loss_rule() const { return {dupthresh_, payload_cap()}; }
+  SackScoreboard::LossRule loss_rule() const { return rec_.loss_rule(payload_cap()); }
   std::uint32_t flight() const;
   std::uint32_t payload_cap() const;
   bool window_update_due() const;
@@ -389,13 +392,6 @@ class TcpSocket {
 
   // tcp_socket.cpp
   void set_state(TcpContext& ctx, TcpState to);
-  // Sequence number of the first byte in tx_: the SYN occupies ISS (RFC 9293 §3.4).
-  SeqNum tx_base() const { return syn_acked_ ? snd_una_ : iss_ + 1; }
-  SeqNum tx_end() const { return tx_base() + static_cast<std::uint32_t>(tx_.size()); }
-  SeqNum fin_seq() const { return tx_end(); }  // meaningful once fin_queued_
-  // The FIN is due next: queued, not acknowledged, and SND.NXT stands at its place (first send,
-  // or again after a timeout's go-back-N).
-  bool fin_pending() const { return fin_queued_ && !fin_acked_ && snd_nxt_ == tx_end(); }
   std::uint32_t ts_now(Instant now) const { return static_cast<std::uint32_t>(now.millis()) + ts_offset_; }
 
   SocketId id_;
@@ -407,14 +403,16 @@ class TcpSocket {
   std::optional<TcpError> error_;
   std::optional<TcpError> soft_error_;  // last ICMP soft error, reported if we later time out
 
-  // Send sequence variables (RFC 9293 §3.3.1). snd_max_ is the highest sequence number sent:
-  // after a timeout snd_nxt_ goes back to snd_una_ (go-back-N) while snd_max_ keeps "what the
-  // peer may legitimately acknowledge".
-  SeqNum iss_, snd_una_, snd_nxt_, snd_max_, snd_wl1_, snd_wl2_;
-  std::uint32_t snd_wnd_ = 0;
-  std::uint32_t max_snd_wnd_ = 0;  // largest window the peer offered (RFC 5961 §5.2, SWS)
-  std::uint16_t snd_mss_ = 536;    // RFC 9293 MUST-15: 536 when the peer sent no MSS
-  std::uint8_t snd_wscale_ = 0;
+  // The TCB in parts (RFC 9293 §3.3.1): the sending half (SND.*, the send buffer, the FIN we
+  // queue; tcp_sender.hpp), the receiving half (RCV.*, reassembly, the window we advertise, the
+  // SACK/D-SACK blocks we report, the peer's FIN; tcp_receiver.hpp), the timers
+  // (tcp_timers.hpp), loss recovery (tcp_recovery.hpp, with RACK-TLP below) and congestion
+  // control (tcp_congestion.hpp).
+  TcpSender snd_;
+  TcpReceiver rcv_;
+  TcpTimers timers_;
+  LossRecovery rec_;
+
   // Options negotiated in the handshake (RFC 7323 §2.2, §3.2; RFC 2018 §2).
   bool sack_ok_ = false;
   bool ts_ok_ = false;
@@ -423,26 +421,12 @@ class TcpSocket {
   Instant ts_recent_age_;
   SeqNum last_ack_sent_;
 
-  RingBuffer tx_;  // unacknowledged + unsent data, first byte at tx_base()
-  // The receiving half: RCV.NXT, IRS, the window we advertise, the receive buffer and its
-  // out-of-order store, the SACK/D-SACK blocks we report, the peer's FIN (tcp_receiver.hpp).
-  TcpReceiver rcv_;
-  bool syn_acked_ = false;
-  bool fin_queued_ = false;    // the user called CLOSE/shutdown: FIN follows the data
-  bool fin_acked_ = false;
   bool we_closed_first_ = false;
   bool peer_closed_first_ = false;
-  bool nodelay_ = false;
   bool keepalive_ = false;
   bool user_released_ = false;
 
-  // Timers: absolute deadlines (docs/architecture.md "Time and state").
-  std::optional<Instant> rto_at_;
-  std::optional<Instant> delayed_ack_at_;
-  std::optional<Instant> persist_at_;  // RFC 9293 §3.8.6.1 zero-window probe
-  std::optional<Instant> keepalive_at_;
-  std::optional<Instant> time_wait_at_;
-  std::optional<Instant> fin_wait2_at_;
+  // What the timers' expiries left to do, and their counts.
   int retries_ = 0;
   int keepalive_sent_ = 0;
   bool keepalive_probe_due_ = false;
@@ -467,42 +451,17 @@ class TcpSocket {
     return !ts_rtx_floor_ || static_cast<std::int32_t>(tsecr - *ts_rtx_floor_) >= 0;
   }
   CongestionControl cc_;
-  // Loss recovery: NewReno (RFC 6582) and SACK-based (RFC 6675).
-  int dupacks_ = 0;
-  // RFC 5681 §2 DupThresh, 3 to start with. Raised when a fast retransmit proves spurious
-  // (reordering, detected with timestamps per RFC 3522), as Linux raises tcp_reordering.
-  int dupthresh_ = 3;
-  bool in_recovery_ = false;
-  // RFC 3522 (Eifel detection) / RFC 4015 (Eifel response): what the congestion state was before
-  // the fast retransmit, and the TSval of the retransmission. An ACK for the retransmitted data
-  // echoing an older TSval was caused by the original: the retransmission was spurious.
-  struct SpuriousCheck { std::uint32_t ts_rtx; CongestionControl cc_before; };
-  std::optional<SpuriousCheck> spurious_check_;
-  SeqNum recover_;             // RFC 6582 "recover"
-  SeqNum high_rxt_;            // RFC 6675 HighRxt
-  bool retransmit_first_ = false;  // send the segment at SND.UNA now (fast retransmit, RTO, partial ACK)
-  tcp_event::RetransmitCause retransmit_cause_ = tcp_event::RetransmitCause::Timeout;
-  SackScoreboard scoreboard_;  // what the peer SACKed above SND.UNA (tcp_sack.hpp)
-  // The recovery was started by a retransmission timeout (RFC 8985 §6.3, RFC 5681 §3.1): cwnd
-  // grows by slow start, and its end does not set cwnd from ssthresh.
-  bool rto_recovery_ = false;
-  bool recovery_ended_ = false;  // by the ACK being processed (RACK's reo_wnd_persist counts them)
 
-  // RACK-TLP (RFC 8985, tcp_rack.hpp), when SACK was negotiated and config_.rack.
+  // RACK-TLP (RFC 8985, tcp_rack.hpp), when SACK was negotiated and config_.rack; its two
+  // timers are in timers_.
   bool rack_on() const { return sack_ok_ && config_.rack; }
   SentLog sent_;                   // every segment in flight, with its send time and marks
   Rack rack_;
-  std::optional<Instant> reo_at_;  // RACK's reordering timer (§6.2 step 5)
   std::optional<Duration> rack_rtt_sample_;  // from the log, for the ACK being processed
-  std::optional<Instant> tlp_at_;  // the probe timeout, PTO (§7.2)
   bool tlp_due_ = false;
   bool tlp_rearm_ = false;         // new data sent or new data ACKed: PTO starts again (§7.2)
   struct TlpEpisode { SeqNum end_seq; bool is_retrans; };
   std::optional<TlpEpisode> tlp_;  // TLP.end_seq and TLP.is_retrans (§7.1)
-  // RFC 3708 (and Linux's undo_retrans): the congestion state before a recovery, and how many of
-  // its retransmissions no D-SACK has yet shown to be needless. At zero, the recovery was spurious.
-  struct DsackUndo { CongestionControl cc_before; SeqNum from; int retrans = 0; };
-  std::optional<DsackUndo> undo_;
 };
 
 }  // namespace stack::socket
