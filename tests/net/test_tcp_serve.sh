@@ -31,6 +31,9 @@ printf '{"ok": true}\n' >"$www/data.json"
 head -c $((3 * 1024 * 1024 + 4321)) /dev/urandom >"$www/random.bin"
 ln -s random.bin "$www/alias.bin"
 ln -s /etc/passwd "$www/passwd"
+ln -s ../.. "$www/up"            # a relative symlink that climbs out of the root
+ln -s sub "$www/subalias"        # a symlinked directory inside it
+mkfifo "$www/pipe"               # opening it for reading would block a server that waits
 chmod -R a+rX "$www"
 
 base=http://10.77.0.74
@@ -57,10 +60,11 @@ expect_match "content type" "$out" "< Content-Type: application/json"
 cmp -s "$work/idx.html" "$www/index.html" || fail "index.html for / differs"
 pass "curl -v: two requests on one connection (\"Re-using existing connection\"), / serves index.html"
 
-status() { r curl -s --path-as-is -o /dev/null -w '%{http_code}' "$@"; }
+status() { r curl -s -m 10 --path-as-is -o /dev/null -w '%{http_code}' "$@"; }
 declare -A want=(
   [/nope]=404 [/passwd]=403 [/alias.bin]=200 [/noindex/]=403 [/sub]=301 [/sub/]=200
   [/../etc/passwd]=400 [/%2e%2e/%2e%2e/etc/passwd]=400 [/sub/../data.json]=200 [//etc/passwd]=404
+  [/up/etc/passwd]=403 [/subalias/]=200 [/pipe]=403
 )
 for path in "${!want[@]}"; do
   got=$(status "$base$path")
@@ -69,7 +73,7 @@ done
 got=$(status -X POST -d x "$base/"); [[ $got == 405 ]] || fail "POST: status $got, expected 405"
 hdrs=$(r curl -sI "$base/random.bin")
 expect_match "HEAD length" "$hdrs" "Content-Length: $(stat -c %s "$www/random.bin")"
-pass "statuses: 404, 403 (symlink out, no index), 400 (traversal), 301, 405, HEAD"
+pass "statuses: 404, 403 (symlinks out, absolute or climbing; no index; a FIFO, without blocking), 400 (traversal), 301, 405, HEAD"
 
 reply=$(printf 'GET /data.json HTTP/1.1\r\nHost: a\r\n\r\nGET /sub/ HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n' |
   r socat -t 5 - TCP:10.77.0.74:80)
