@@ -35,7 +35,7 @@ class DnsWalk {
 
   // A level-5 line, at the host's now; `frames`: the query's datagram and its reply, for citing.
   using Say = std::function<void(const std::string&, std::vector<appkit::FrameWant> frames)>;
-  // Turns the program's loop until `done` or `limit` (what main's run_until does).
+  // Turns the program's loop until `done` or `limit` (what Session::run_until does).
   using RunUntil = std::function<bool(const std::function<bool()>& done, stack::Duration limit)>;
 
   DnsWalk(appkit::Host& host, std::optional<std::string> root_hints, Say say);
