@@ -721,8 +721,10 @@ void TcpSocket::process_text(TcpContext& ctx, const Repr& seg) {
     ack_now_ = true;
   } else {
     // RFC 1122 §4.2.3.2 / RFC 5681 §4.2: delay the ACK, but ACK at least every second
-    // full-sized segment, and never later than config.delayed_ack (< 500 ms).
-    if (seg.payload.size() >= payload_cap()) ++full_segments_unacked_;
+    // full-sized segment, and never later than config.delayed_ack (< 500 ms). A super-frame the
+    // device joined (receive offload) counts as the segments it holds, so one of two or more
+    // is ACKed at once, as Linux ACKs what GRO joined.
+    full_segments_unacked_ += static_cast<int>(seg.payload.size() / payload_cap());
     if (full_segments_unacked_ >= 2) ack_now_ = true;
     else if (!timers_.delayed_ack) timers_.delayed_ack = ctx.now + config_.delayed_ack;
   }

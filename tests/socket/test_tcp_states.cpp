@@ -311,6 +311,23 @@ TEST_SUITE("socket/tcp states") {
     CHECK(h.expect_one().repr.ack == kRemoteSeq + 2921);
   }
 
+  TEST_CASE("ESTABLISHED: a super-frame of full-sized segments (receive offload) is ACKed at once, one of one segment is not") {
+    Harness h;
+    const SocketId id = establish_active(h);
+    const auto* s = h.layer.tcb(id);
+    const std::uint32_t full = s->snd_mss();
+    Repr d = h.from_peer(id);
+    d.ack = s->snd_nxt();
+    d.seq = kRemoteSeq + 1;
+    h.deliver(d, Bytes(full, std::byte{'x'}));  // one segment's worth: the ACK may wait
+    h.expect_silence();
+    h.at_ms(200);
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 1 + full);
+    d.seq = kRemoteSeq + 1 + full;
+    h.deliver(d, Bytes(3 * full, std::byte{'y'}));  // three joined by the device
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 1 + 4 * full);
+  }
+
   TEST_CASE("ESTABLISHED: out-of-order data is held and delivered in order; duplicate ACK at once (RFC 5681 §4.2)") {
     Harness h;
     const SocketId id = establish_active(h);
