@@ -95,22 +95,23 @@ std::string DnsResult::error_message() const {
 DnsResolver::DnsResolver(stack::iface::Interface& iface, DnsResolverOptions options, Clock clock)
     : iface_(iface), options_(std::move(options)), clock_(std::move(clock)), next_handle_(kFirstHandle) {}
 
-std::unique_ptr<DnsResolver> DnsResolver::create(stack::iface::Interface& iface, DnsResolverOptions options,
-                                                 Clock clock, std::string* error) {
+stack::Result<std::unique_ptr<DnsResolver>, DnsResolverError> DnsResolver::create(stack::iface::Interface& iface,
+                                                                                  DnsResolverOptions options,
+                                                                                  Clock clock) {
   std::unique_ptr<DnsResolver> r(new DnsResolver(iface, std::move(options), std::move(clock)));
-  if (!r->init(error)) return nullptr;
+  if (auto done = r->init(); !done) return stack::Err{done.error()};
   return r;
 }
 
-std::unique_ptr<DnsResolver> DnsResolver::create(Host& host, DnsResolverOptions options, std::string* error) {
-  return create(host.iface(), std::move(options), [] { return monotonic_now(); }, error);
+stack::Result<std::unique_ptr<DnsResolver>, DnsResolverError> DnsResolver::create(Host& host,
+                                                                                  DnsResolverOptions options) {
+  return create(host.iface(), std::move(options), [] { return monotonic_now(); });
 }
 
-bool DnsResolver::init(std::string* error) {
+stack::Result<void, DnsResolverError> DnsResolver::init() {
   std::call_once(g_library_once, [] { g_library_status = ares_library_init(ARES_LIB_INIT_ALL); });
   if (g_library_status != ARES_SUCCESS) {
-    if (error) *error = std::string("c-ares: ") + ares_strerror(g_library_status);
-    return false;
+    return stack::Err{DnsResolverError{std::string("c-ares: ") + ares_strerror(g_library_status)}};
   }
   // c-ares 1.18 (init_by_resolv_conf) skips /etc/resolv.conf only when every option that
   // ARES_CONFIG_CHECK looks at is set (lookups, nsort, nservers, ndomains, ndots, timeout, tries).
@@ -131,10 +132,7 @@ bool DnsResolver::init(std::string* error) {
                    ARES_OPT_NOROTATE | ARES_OPT_EDNSPSZ;
   ares_channel ch = nullptr;
   int rc = ares_init_options(&ch, &o, mask);
-  if (rc != ARES_SUCCESS) {
-    if (error) *error = std::string("c-ares init: ") + ares_strerror(rc);
-    return false;
-  }
+  if (rc != ARES_SUCCESS) return stack::Err{DnsResolverError{std::string("c-ares init: ") + ares_strerror(rc)}};
   channel_ = ch;
   // Stored by pointer, not copied (ares_init.c 1.18.1): static storage.
   static const ares_socket_functions kFuncs = {&DnsResolver::a_socket, &DnsResolver::a_close, &DnsResolver::a_connect,
@@ -148,11 +146,10 @@ bool DnsResolver::init(std::string* error) {
     }
     rc = ares_set_servers_ports_csv(ch, csv.c_str());
     if (rc != ARES_SUCCESS) {
-      if (error) *error = std::string("c-ares servers '") + csv + "': " + ares_strerror(rc);
-      return false;
+      return stack::Err{DnsResolverError{std::string("c-ares servers '") + csv + "': " + ares_strerror(rc)}};
     }
   }
-  return true;
+  return {};
 }
 
 DnsResolver::~DnsResolver() {

@@ -48,6 +48,7 @@
 #include "stack/iface/interface.hpp"
 #include "stack/time.hpp"
 #include "stack/util/bytes.hpp"
+#include "stack/util/result.hpp"
 #include "stack/wire/dns.hpp"
 #include "stack/wire/ip_address.hpp"
 
@@ -130,15 +131,20 @@ struct DnsResolverOptions {
   int max_cname_restarts = 8;      // RFC 1034 §5.3.3 restarts at a CNAME target
 };
 
+// Why a resolver could not be made: c-ares would not initialise or refused the server list.
+struct DnsResolverError {
+  std::string message;  // one line: "c-ares init: ..."
+};
+
 class DnsResolver {
  public:
   using Clock = std::function<stack::Instant()>;
   using Callback = std::function<void(const DnsResult&)>;
 
-  // nullptr with `error` set when c-ares cannot be initialised.
-  static std::unique_ptr<DnsResolver> create(stack::iface::Interface& iface, DnsResolverOptions options, Clock clock,
-                                             std::string* error = nullptr);
-  static std::unique_ptr<DnsResolver> create(Host& host, DnsResolverOptions options, std::string* error = nullptr);
+  // The error when c-ares cannot be initialised.
+  static stack::Result<std::unique_ptr<DnsResolver>, DnsResolverError> create(stack::iface::Interface& iface,
+                                                                             DnsResolverOptions options, Clock clock);
+  static stack::Result<std::unique_ptr<DnsResolver>, DnsResolverError> create(Host& host, DnsResolverOptions options);
   ~DnsResolver();
   DnsResolver(const DnsResolver&) = delete;
   DnsResolver& operator=(const DnsResolver&) = delete;
@@ -209,7 +215,7 @@ class DnsResolver {
   };
 
   DnsResolver(stack::iface::Interface& iface, DnsResolverOptions options, Clock clock);
-  bool init(std::string* error);
+  stack::Result<void, DnsResolverError> init();
   void start_query(Query& q);
   void handle(Finished& f);
   void complete(std::uint64_t id, DnsResult result);

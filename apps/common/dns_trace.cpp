@@ -27,13 +27,11 @@ std::vector<RootHint> builtin_root_hints() {
   return out;
 }
 
-std::optional<std::vector<RootHint>> parse_root_hints(std::string_view text, const std::string& source,
-                                                      std::string* error) {
+stack::Result<std::vector<RootHint>, RootHintsError> parse_root_hints(std::string_view text, const std::string& source) {
   std::vector<RootHint> out;
   std::size_t line_no = 0, start = 0;
-  auto fail = [&](const std::string& what) -> std::optional<std::vector<RootHint>> {
-    if (error) *error = source + ":" + std::to_string(line_no) + ": " + what;
-    return std::nullopt;
+  auto fail = [&](const std::string& what) -> stack::Result<std::vector<RootHint>, RootHintsError> {
+    return stack::Err{RootHintsError{source + ":" + std::to_string(line_no) + ": " + what}};
   };
   while (start < text.size()) {
     std::size_t nl = text.find('\n', start);
@@ -70,25 +68,16 @@ std::optional<std::vector<RootHint>> parse_root_hints(std::string_view text, con
     if (!addr) return fail("bad IPv4 address '" + std::string(tok.back()) + "'");
     out.push_back(RootHint{*name, *addr});
   }
-  if (out.empty()) {
-    if (error) *error = source + ": no root server with an IPv4 address";
-    return std::nullopt;
-  }
+  if (out.empty()) return stack::Err{RootHintsError{source + ": no root server with an IPv4 address"}};
   return out;
 }
 
-std::optional<std::vector<RootHint>> load_root_hints(const std::string& path, std::string* error) {
+stack::Result<std::vector<RootHint>, RootHintsError> load_root_hints(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (error) *error = "cannot read root hints " + path;
-    return std::nullopt;
-  }
+  if (!in) return stack::Err{RootHintsError{"cannot read root hints " + path}};
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (text.size() > 1024 * 1024) {
-    if (error) *error = path + ": larger than 1 MiB; not a root hints file";
-    return std::nullopt;
-  }
-  return parse_root_hints(text, path, error);
+  if (text.size() > 1024 * 1024) return stack::Err{RootHintsError{path + ": larger than 1 MiB; not a root hints file"}};
+  return parse_root_hints(text, path);
 }
 
 std::string TraceResult::error_message() const {

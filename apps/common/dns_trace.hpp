@@ -34,6 +34,7 @@
 #include "stack/time.hpp"
 #include "stack/util/bytes.hpp"
 #include "stack/util/random.hpp"
+#include "stack/util/result.hpp"
 #include "stack/wire/dns.hpp"
 
 namespace appkit {
@@ -47,10 +48,12 @@ struct RootHint {
 std::vector<RootHint> builtin_root_hints();
 // A hints file: "NAME ADDRESS" lines, or zone-file lines as in IANA's named.root
 // ("A.ROOT-SERVERS.NET. 3600000 A 198.41.0.4"; NS and AAAA lines are skipped). ';' and '#'
-// start comments. nullopt with `error` ("FILE:3: ...") when a line makes no sense or none is usable.
-std::optional<std::vector<RootHint>> parse_root_hints(std::string_view text, const std::string& source,
-                                                      std::string* error);
-std::optional<std::vector<RootHint>> load_root_hints(const std::string& path, std::string* error);
+// start comments. The error ("FILE:3: ...") when a line makes no sense or none is usable.
+struct RootHintsError {
+  std::string message;  // one line: "named.root:3: bad IPv4 address '1.2.3'"
+};
+stack::Result<std::vector<RootHint>, RootHintsError> parse_root_hints(std::string_view text, const std::string& source);
+stack::Result<std::vector<RootHint>, RootHintsError> load_root_hints(const std::string& path);
 
 // One query of the walk and what came back.
 struct TraceStep {

@@ -128,19 +128,15 @@ HostsFile HostsFile::parse(std::string_view text, std::string source) {
   return f;
 }
 
-std::optional<HostsFile> HostsFile::load(const std::string& path, std::string* error) {
+stack::Result<HostsFile, HostsFileError> HostsFile::load(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (error) *error = "cannot read " + path;
-    return std::nullopt;
-  }
+  if (!in) return stack::Err{HostsFileError{"cannot read " + path}};
   std::string text;
   char buf[65536];
   while (in.read(buf, sizeof buf) || in.gcount() > 0) {
     text.append(buf, static_cast<std::size_t>(in.gcount()));
     if (text.size() > kMaxFileBytes) {
-      if (error) *error = path + " is larger than 16 MiB; not a hosts file";
-      return std::nullopt;
+      return stack::Err{HostsFileError{path + " is larger than 16 MiB; not a hosts file"}};
     }
   }
   return parse(text, path);

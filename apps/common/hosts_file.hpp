@@ -19,6 +19,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "stack/util/result.hpp"
 #include "stack/wire/ip_address.hpp"
 
 namespace appkit {
@@ -27,6 +28,11 @@ struct HostsEntry {
   stack::wire::Ipv4Address address;
   std::vector<std::string> names;  // canonical name first, then aliases, as written
   std::size_t line = 0;
+};
+
+// Why a hosts file could not be loaded at all (a bad line is a warning, never this).
+struct HostsFileError {
+  std::string message;  // one line: "cannot read /etc/hosts"
 };
 
 struct HostsWarning {
@@ -38,8 +44,8 @@ class HostsFile {
  public:
   // `source` names the file in messages ("/etc/hosts").
   static HostsFile parse(std::string_view text, std::string source = "hosts");
-  // Reads and parses `path`; nullopt with `error` set when the file cannot be read.
-  static std::optional<HostsFile> load(const std::string& path, std::string* error = nullptr);
+  // Reads and parses `path`; the error when the file cannot be read or is too large.
+  static stack::Result<HostsFile, HostsFileError> load(const std::string& path);
 
   // Every IPv4 address listed for `name` (canonical or alias), in file order, without repeats.
   // One hash lookup: the index is built at parse time, so a file that lists thousands of

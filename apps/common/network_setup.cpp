@@ -23,8 +23,7 @@ std::optional<std::string> unreachable_reason(const stack::iface::Interface& ifa
 
 ResolvedHost resolve_host(Host& host, const NetOptions& options, const NetworkSetup& setup, const std::string& name) {
   if (auto a = stack::wire::Ipv4Address::parse(name)) return {a, "literal", {}};
-  std::string why;
-  if (auto hosts = HostsFile::load(options.hosts, &why)) {
+  if (auto hosts = HostsFile::load(options.hosts)) {
     const auto found = hosts->lookup(name);
     if (!found.empty()) return {found.front(), options.hosts, {}};
   }
@@ -37,9 +36,9 @@ ResolvedHost resolve_host(Host& host, const NetOptions& options, const NetworkSe
       return {std::nullopt, {}, "Could not resolve host: " + name + ": DNS server " + server.describe() + ": " + *reason};
     }
   }
-  std::string error;
-  auto resolver = DnsResolver::create(host, DnsResolverOptions{.servers = setup.dns_servers}, &error);
-  if (!resolver) return {std::nullopt, {}, "Could not resolve host: " + name + ": " + error};
+  auto created = DnsResolver::create(host, DnsResolverOptions{.servers = setup.dns_servers});
+  if (!created) return {std::nullopt, {}, "Could not resolve host: " + name + ": " + created.error().message};
+  std::unique_ptr<DnsResolver> resolver = std::move(*created);
   std::optional<DnsResult> result;
   resolver->resolve(name, [&](const DnsResult& r) { result = r; });
   while (!result) {

@@ -21,11 +21,10 @@ std::string ms(Duration d) {
 DnsWalk::DnsWalk(appkit::Host& host, std::optional<std::string> root_hints, Say say_line) : host_(host), say_(std::move(say_line)) {
   appkit::DnsTraceOptions to;
   if (root_hints) {
-    std::string why;
-    if (auto roots = appkit::load_root_hints(*root_hints, &why)) {
-      to.roots = *roots;
+    if (auto roots = appkit::load_root_hints(*root_hints)) {
+      to.roots = std::move(*roots);
     } else {
-      say("DNS walk: " + why + "; using the IANA root servers");
+      say("DNS walk: " + roots.error().message + "; using the IANA root servers");
     }
   }
   to.timeout_ms = kQueryTimeoutMs;

@@ -111,9 +111,8 @@ void add_wire_options(appkit::ArgParser& parser, Options& o) {
 // only the default /etc/hosts may be missing, and the narration says so.
 std::optional<int> check_hosts_file(const appkit::NetOptions& net) {
   if (net.hosts == appkit::NetOptions{}.hosts) return std::nullopt;
-  std::string error;
-  if (!appkit::HostsFile::load(net.hosts, &error)) {
-    std::fprintf(stderr, "minibrowser: --hosts: %s\n", error.c_str());
+  if (auto hosts = appkit::HostsFile::load(net.hosts); !hosts) {
+    std::fprintf(stderr, "minibrowser: --hosts: %s\n", hosts.error().message.c_str());
     return static_cast<int>(appkit::ExitCode::Usage);
   }
   return std::nullopt;

@@ -134,10 +134,9 @@ std::optional<Ipv4Address> Session::resolve(const std::string& name) {
 // The hosts file first (its lines are level 7); nothing when the name is not in it.
 std::optional<Ipv4Address> Session::from_hosts_file(const std::string& name) {
   const std::string& path = options_.net.hosts;
-  std::string error;
-  auto hosts = appkit::HostsFile::load(path, &error);
+  auto hosts = appkit::HostsFile::load(path);
   if (!hosts) {
-    say(7, "hosts file: " + error + "; asking DNS");
+    say(7, "hosts file: " + hosts.error().message + "; asking DNS");
     return std::nullopt;
   }
   auto hit = hosts->lookup(name);
@@ -177,13 +176,13 @@ bool Session::ensure_resolver() {
   if (resolver_) return true;
   appkit::DnsResolverOptions ro;
   ro.servers = setup_.dns_servers;
-  std::string why;
-  resolver_ = appkit::DnsResolver::create(host_, ro, &why);
-  if (!resolver_) {
-    std::fprintf(stderr, "minibrowser: DNS resolver: %s\n", why.c_str());
+  auto created = appkit::DnsResolver::create(host_, ro);
+  if (!created) {
+    std::fprintf(stderr, "minibrowser: DNS resolver: %s\n", created.error().message.c_str());
     resolve_code_ = static_cast<int>(ExitCode::Failure);
     return false;
   }
+  resolver_ = std::move(*created);
   resolver_->on_event = [this](const appkit::DnsEvent& e) { narration_.dns_event(e); };
   return true;
 }

@@ -260,14 +260,13 @@ int run_resolve(const std::vector<std::string>& args) {
   // 1. The hosts file (docs/levels.md step 4): when it answers, DNS is not asked. --trace shows
   //    the DNS walk itself, so it skips this step (as dig does).
   if (!trace && plain_a) {
-    std::string error;
-    auto hosts = appkit::HostsFile::load(net.hosts, &error);
+    auto hosts = appkit::HostsFile::load(net.hosts);
     if (!hosts) {
       if (net.hosts != kDefaultHosts) {
-        std::fprintf(stderr, "ustack resolve: --hosts: %s\n", error.c_str());
+        std::fprintf(stderr, "ustack resolve: --hosts: %s\n", hosts.error().message.c_str());
         return code(ExitCode::Usage);
       }
-      std::fprintf(stderr, "ustack resolve: warning: %s; asking DNS only\n", error.c_str());
+      std::fprintf(stderr, "ustack resolve: warning: %s; asking DNS only\n", hosts.error().message.c_str());
     } else {
       for (const auto& w : hosts->warnings()) {
         std::fprintf(stderr, "ustack resolve: warning: %s:%zu: %s\n", net.hosts.c_str(), w.line, w.text.c_str());
@@ -304,10 +303,9 @@ int run_resolve(const std::vector<std::string>& args) {
   }
   std::vector<appkit::RootHint> roots;
   if (trace && root_hints) {
-    std::string error;
-    auto loaded = appkit::load_root_hints(*root_hints, &error);
+    auto loaded = appkit::load_root_hints(*root_hints);
     if (!loaded) {
-      std::fprintf(stderr, "ustack resolve: --root-hints: %s\n", error.c_str());
+      std::fprintf(stderr, "ustack resolve: --root-hints: %s\n", loaded.error().message.c_str());
       return code(ExitCode::Usage);
     }
     roots = std::move(*loaded);
@@ -399,12 +397,12 @@ int run_resolve(const std::vector<std::string>& args) {
   options.servers = servers;
   options.timeout_ms = static_cast<int>(timeout_ms);
   options.tries = static_cast<int>(tries);
-  std::string error;
-  auto resolver = appkit::DnsResolver::create(host, options, &error);
-  if (!resolver) {
-    std::fprintf(stderr, "ustack resolve: %s\n", error.c_str());
+  auto created = appkit::DnsResolver::create(host, options);
+  if (!created) {
+    std::fprintf(stderr, "ustack resolve: %s\n", created.error().message.c_str());
     return code(ExitCode::Failure);
   }
+  std::unique_ptr<appkit::DnsResolver> resolver = std::move(*created);
   resolver->on_event = [talk](const appkit::DnsEvent& e) {
     if (!talk) return;
     if (e.kind == appkit::DnsEvent::Kind::Answer) return;  // printed below, dig-style

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cassert>
+#include <optional>
 #include <utility>
 #include <variant>
 
@@ -33,6 +34,22 @@ class [[nodiscard]] Result {
 
  private:
   std::variant<T, E> v_;
+};
+
+// Result<void, E>: an operation that gives nothing back but may fail (as std::expected<void, E>).
+// Success is `return {};`.
+template <class E>
+class [[nodiscard]] Result<void, E> {
+ public:
+  Result() = default;
+  Result(Err<E> e) : error_(std::move(e.error)) {}  // NOLINT: implicit on purpose
+
+  bool ok() const { return !error_.has_value(); }
+  explicit operator bool() const { return ok(); }
+  const E& error() const { assert(!ok()); return *error_; }
+
+ private:
+  std::optional<E> error_;
 };
 
 }  // namespace stack

@@ -27,9 +27,9 @@ struct Fixture {
     o.servers = std::move(servers);
     o.timeout_ms = timeout_ms;
     o.tries = tries;
-    std::string error;
-    resolver = DnsResolver::create(net.client(), o, [this] { return net.now(); }, &error);
-    REQUIRE_MESSAGE(resolver, error);
+    auto created = DnsResolver::create(net.client(), o, [this] { return net.now(); });
+    REQUIRE_MESSAGE(created.ok(), (created.ok() ? std::string() : created.error().message));
+    resolver = std::move(*created);
     resolver->on_event = [this](const appkit::DnsEvent& e) { events.push_back(e.text); };
   }
   DnsResult resolve(const std::string& name, stack::Duration limit = stack::Duration::from_secs(3)) {

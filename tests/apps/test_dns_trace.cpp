@@ -207,8 +207,7 @@ TEST_CASE("dns trace: a silent root server, then the next one; spoofed replies i
 }
 
 TEST_CASE("dns trace: root hints files, and the built-in IANA list") {
-  std::string error;
-  auto simple = appkit::parse_root_hints("# sandbox\na.root-servers.net 198.51.100.1\n", "hints", &error);
+  auto simple = appkit::parse_root_hints("# sandbox\na.root-servers.net 198.51.100.1\n", "hints");
   REQUIRE(simple);
   CHECK(simple->size() == 1);
   CHECK(simple->at(0).address == kRoot);
@@ -218,14 +217,19 @@ TEST_CASE("dns trace: root hints files, and the built-in IANA list") {
       "A.ROOT-SERVERS.NET.      3600000      A     198.41.0.4\n"
       "A.ROOT-SERVERS.NET.      3600000      AAAA  2001:503:ba3e::2:30\n"
       "B.ROOT-SERVERS.NET.      3600000 IN   A     170.247.170.2\n",
-      "named.root", &error);
+      "named.root");
   REQUIRE(named_root);
   CHECK(named_root->size() == 2);
   CHECK(named_root->at(1).name.describe() == "B.ROOT-SERVERS.NET.");
-  CHECK_FALSE(appkit::parse_root_hints("a.root-servers.net\n", "bad", &error));
-  CHECK(error == "bad:1: expected 'NAME ADDRESS'");
-  CHECK_FALSE(appkit::parse_root_hints("a.root 1.2.3\n", "bad", &error));
-  CHECK_FALSE(appkit::parse_root_hints("; nothing\n", "empty", &error));
+  auto one_field = appkit::parse_root_hints("a.root-servers.net\n", "bad");
+  REQUIRE_FALSE(one_field);
+  CHECK(one_field.error().message == "bad:1: expected 'NAME ADDRESS'");
+  auto bad_address = appkit::parse_root_hints("ns.example.test. A 192.0.2.1\na.root 1.2.3\n", "bad");
+  REQUIRE_FALSE(bad_address);
+  CHECK(bad_address.error().message == "bad:2: bad IPv4 address '1.2.3'");
+  auto none = appkit::parse_root_hints("; nothing\n", "empty");
+  REQUIRE_FALSE(none);
+  CHECK(none.error().message == "empty: no root server with an IPv4 address");
   CHECK(appkit::builtin_root_hints().size() == 13);
   CHECK(appkit::builtin_root_hints()[0].address == Ipv4Address::from_octets(198, 41, 0, 4));
 }

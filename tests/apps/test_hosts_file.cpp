@@ -105,14 +105,14 @@ TEST_CASE("hosts: load from a file, and a missing file") {
     std::ofstream out(path);
     out << "10.1.2.3 www.example.test\n";
   }
-  std::string error;
-  auto f = HostsFile::load(path, &error);
+  auto f = HostsFile::load(path);
   REQUIRE(f);
   CHECK(f->source() == path);
   CHECK(addrs(*f, "www.example.test") == "10.1.2.3");
   std::remove(path);
-  CHECK_FALSE(HostsFile::load(path, &error));
-  CHECK(error == std::string("cannot read ") + path);
+  auto missing = HostsFile::load(path);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().message == std::string("cannot read ") + path);
 }
 
 TEST_CASE("hosts: 65,536 addresses for one name come back in file order, repeats once (index built at parse time)") {

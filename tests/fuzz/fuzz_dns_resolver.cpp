@@ -48,9 +48,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const char* const names[] = {"www.domain.com", "alias.domain.com", "x.www.domain.com.", "203.0.113.80", "WWW.Domain.COM"};
   const std::string target = names[which % std::size(names)];
 
-  std::string error;
-  auto resolver = appkit::DnsResolver::create(ifc, options, [] { return appkit::monotonic_now(); }, &error);
-  trap_unless(resolver != nullptr);
+  auto created = appkit::DnsResolver::create(ifc, options, [] { return appkit::monotonic_now(); });
+  trap_unless(created.ok() && *created != nullptr);
+  const auto& resolver = *created;
   resolver->on_event = [](const appkit::DnsEvent& e) { (void)e.text; };
   int callbacks = 0;
   std::optional<appkit::DnsResult> result;
