@@ -1,6 +1,7 @@
 #include "apps/minibrowser/session.hpp"
 
 #include <cstdio>
+#include <memory>
 #include <utility>
 #include <variant>
 
@@ -192,9 +193,11 @@ std::optional<Ipv4Address> Session::ask_dns(const std::string& name) {
   say(5, "DNS: asking the resolver " + server.describe() + " (" +
              (options_.net.dns ? std::string("given with --dns") : std::string("learned from DHCP")) +
              "), which walks the hierarchy for us if it does not know");
-  std::optional<appkit::DnsResult> result;
-  resolver_->resolve(name, [&result](const appkit::DnsResult& r) { result = r; });
-  run_until([&result] { return result.has_value(); }, Duration::from_secs(30));
+  // Shared with the callback, which may run after the 30 s wait (a later stage's loop).
+  const auto answered = std::make_shared<std::optional<appkit::DnsResult>>();
+  resolver_->resolve(name, [answered](const appkit::DnsResult& r) { *answered = r; });
+  run_until([answered] { return answered->has_value(); }, Duration::from_secs(30));
+  const std::optional<appkit::DnsResult> result = *answered;
   if (!result && appkit::interrupted()) return std::nullopt;
   if (!result || !result->ok() || result->addresses.empty()) {
     // Level 5: where "no such name" comes from (the walk has no page to wait for here).
@@ -300,14 +303,16 @@ Session::Fetched Session::fetch_page() {
 }
 
 // One request through the pool (its headers narrated in full), waited for up to 120 s.
+// The result lives in a slot the callback shares: a response that completes after the wait gave
+// up writes there, never into this function's stack frame.
 std::optional<FetchResult> Session::request(const appkit::Url& url, Ipv4Address address) {
-  std::optional<FetchResult> got;
+  auto got = std::make_shared<std::optional<FetchResult>>();
   pool_->set_detailed(true);
-  pool_->fetch(url, address, redirects_.method(), [&got](FetchResult r) { got = std::move(r); },
+  pool_->fetch(url, address, redirects_.method(), [got](FetchResult r) { *got = std::move(r); },
                [this](const http::Response& resp) { return body_.sink_for(resp); });
   pool_->set_detailed(false);
-  run_until([&got] { return got.has_value(); }, Duration::from_secs(120));
-  return got;
+  run_until([got] { return got->has_value(); }, Duration::from_secs(120));
+  return std::move(*got);
 }
 
 // A fetch that ended without a response: one line on stderr, and its exit code.
@@ -342,36 +347,49 @@ bool Session::follow_refresh(const appkit::Url& url, const http::Response& resp)
   return true;
 }
 
-// Same-host subresources, in parallel through the pool (level 6: the pool is really used).
+// Same-host subresources, in parallel through the pool (level 6: the pool is really used). The
+// tally is shared with the callbacks: one that completes after the 120 s wait (while the
+// connections close) counts there and says it came late, and writes to no dead stack frame.
 std::optional<int> Session::fetch_subresources(const std::vector<appkit::html::Subresource>& resources) {
   if (resources.empty()) return std::nullopt;
   say(4, "the page uses " + std::to_string(resources.size()) + " same-host subresources; fetching them through the pool");
-  std::size_t done = 0, bytes = 0, failed = 0;
+  struct Tally {
+    std::size_t done = 0, bytes = 0, failed = 0;
+    bool waiting = true;  // false once the summary below is said
+  };
+  const auto tally = std::make_shared<Tally>();
   const Instant start = host_.now();
   for (const auto& r : resources) {
     auto addr = resolve(r.url.host);
     if (!addr) {
-      ++done;
-      ++failed;
+      ++tally->done;
+      ++tally->failed;
       continue;
     }
-    pool_->fetch(r.url, *addr, http::Method::Get, [&, kind = r.kind](FetchResult fr) {
-      ++done;
+    pool_->fetch(r.url, *addr, http::Method::Get, [this, tally, kind = r.kind](FetchResult fr) {
+      ++tally->done;
+      const std::string late = tally->waiting ? "" : " (after the wait for the subresources had ended)";
       if (fr.response) {
-        bytes += fr.response->body_bytes;
+        tally->bytes += fr.response->body_bytes;
         say(6, std::string("  ") + appkit::html::describe(kind) + " " + fr.url.target() + " → " +
                    std::to_string(fr.response->status) + ", " + std::to_string(fr.response->body_bytes) +
-                   " bytes on connection #" + std::to_string(fr.connection) + (fr.reused ? " (reused)" : " (new)"));
+                   " bytes on connection #" + std::to_string(fr.connection) + (fr.reused ? " (reused)" : " (new)") + late);
       } else {
-        ++failed;
-        say(4, "  " + fr.url.target() + ": " + fr.error);
+        ++tally->failed;
+        say(4, "  " + fr.url.target() + ": " + fr.error + late);
       }
     });
   }
-  run_until([&] { return done == resources.size(); }, Duration::from_secs(120));
+  constexpr Duration kWait = Duration::from_secs(120);
+  run_until([&resources, tally] { return tally->done == resources.size(); }, kWait);
+  tally->waiting = false;
   if (appkit::interrupted()) return stop_interrupted();
-  say(4, "subresources: " + std::to_string(done - failed) + " of " + std::to_string(resources.size()) + ", " +
-             std::to_string(bytes) + " bytes in " + ms(host_.now() - start));
+  const std::size_t pending = resources.size() - tally->done;
+  say(4, "subresources: " + std::to_string(tally->done - tally->failed) + " of " + std::to_string(resources.size()) + ", " +
+             std::to_string(tally->bytes) + " bytes in " + ms(host_.now() - start) +
+             (pending ? "; " + std::to_string(pending) + " not complete after " + std::to_string(kWait.secs()) +
+                            " s: the page is shown without waiting longer"
+                      : std::string()));
   const std::string limit = std::to_string(options_.max_per_host);
   say(6, "pool: " + std::to_string(pool_->connections_opened()) + " connection(s) opened, at most " +
              std::to_string(pool_->max_concurrent()) + " at once (limit " + limit + " per host), " +
