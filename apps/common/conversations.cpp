@@ -229,6 +229,7 @@ struct Direction {
   std::uint64_t next = 0;  // bytes delivered so far (the next expected offset after ISN + 1)
   std::map<std::uint64_t, std::vector<std::byte>> out_of_order;
   std::size_t out_of_order_bytes = 0;
+  bool syn = false;  // this side's SYN was seen
   bool fin = false;
   std::uint32_t fin_seq = 0;  // the FIN's own sequence number
   std::uint64_t fin_frame = 0;
@@ -552,7 +553,11 @@ class Analyzer {
     }
     s.len = static_cast<std::uint32_t>(data.size());
 
+    // A retransmission (TcpConnection::Retransmission): counted once per segment.
+    bool again = false;
     if (syn) {
+      again = me.syn && me.have_isn && me.isn == seq;
+      me.syn = true;
       if (!me.have_isn || me.isn != seq) {
         me.have_isn = true;
         me.isn = seq;
@@ -595,9 +600,9 @@ class Analyzer {
       const std::int64_t at = static_cast<std::int64_t>(me.next) + delta;
       const std::int64_t end = at + static_cast<std::int64_t>(data.size());
       if (end <= static_cast<std::int64_t>(me.next)) {
-        ++c.retransmissions;
+        again = true;
       } else if (at <= static_cast<std::int64_t>(me.next)) {
-        if (at < static_cast<std::int64_t>(me.next)) ++c.retransmissions;
+        if (at < static_cast<std::int64_t>(me.next)) again = true;
         deliver(st, c, from_client, data.subspan(static_cast<std::size_t>(static_cast<std::int64_t>(me.next) - at)), f.number, d.time_us);
         drain(st, c, from_client, f.number, d.time_us);
       } else if (me.out_of_order.size() < 1024 && me.out_of_order_bytes < (8u << 20)) {
@@ -606,6 +611,15 @@ class Analyzer {
           me.out_of_order_bytes += data.size() - slot.size();
           slot.assign(data.begin(), data.end());
         }
+      }
+    }
+    if (fin && me.fin && data.empty() && seq == me.fin_seq) again = true;
+    if (again) {
+      ++c.retransmissions;
+      ++(from_client ? c.retransmissions_by_client : c.retransmissions_by_server);
+      if (c.retransmitted.size() < 64) {
+        c.retransmitted.push_back({f.number, d.time_us, from_client,
+                                   syn ? (ack ? "the SYN+ACK" : "the SYN") : !data.empty() ? "data" : "the FIN"});
       }
     }
     if (fin && !me.fin) {

@@ -118,6 +118,17 @@ struct TcpConnection {
   bool client_sack = false, server_sack = false;
   std::uint64_t bytes_to_server = 0, bytes_to_client = 0;  // payload, each byte once
   std::uint64_t segments = 0, retransmissions = 0;
+  // A retransmission, as the capture shows it: a segment whose data starts before the bytes this
+  // side had already sent in order (all or part of it seen before), or a SYN or a FIN (without
+  // data) seen before. `retransmissions` counts them all; the list keeps the first 64.
+  struct Retransmission {
+    std::uint64_t frame = 0;
+    std::int64_t time_us = 0;
+    bool from_client = false;
+    std::string what;  // "data", "the SYN", "the SYN+ACK", "the FIN"
+  };
+  std::uint64_t retransmissions_by_client = 0, retransmissions_by_server = 0;
+  std::vector<Retransmission> retransmitted;
   bool tls = false;  // the client's first bytes are a TLS handshake record
   // With a key log (analyze()'s `keys`): what the ServerHello chose, whether the records were
   // opened, and if not, why (one line), with the frame where that became clear.

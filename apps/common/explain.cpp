@@ -257,6 +257,11 @@ std::vector<std::string> narrate(const Analysis& a, int level) {
       }
       L.add(6, s.time_us, s.frame, t);
     }
+    for (const auto& r : c.retransmitted) {
+      L.add(6, r.time_us, r.frame,
+            n + " " + (r.from_client ? "→" : "←") + " retransmission: the " + (r.from_client ? "client" : "server") +
+                (r.what == "data" ? " sends again data an earlier frame of the capture carried" : " sends " + r.what + " again"));
+    }
     if (c.tls) L.add(3, c.first_us, c.first_frame, n + ": the client's first bytes are a TLS handshake: what follows is encrypted");
     if (c.tls_hello_frame) {
       L.add(3, c.tls_hello_us, c.tls_hello_frame,
@@ -319,6 +324,30 @@ std::vector<std::string> narrate(const Analysis& a, int level) {
   return L.done(a.arrows);
 }
 
+// "1 segment by the client (frame 14), 2 by the server (frames 30, 31)": the frames as far as the
+// connection's list keeps them (its first 64).
+static std::string retransmission_counts(const analysis::TcpConnection& c) {
+  std::string out;
+  for (const bool client : {true, false}) {
+    const std::uint64_t n = client ? c.retransmissions_by_client : c.retransmissions_by_server;
+    if (n == 0) continue;
+    std::string frames;
+    std::size_t listed = 0;
+    for (const auto& r : c.retransmitted) {
+      if (r.from_client != client) continue;
+      if (listed == 8) {
+        frames += ", …";
+        break;
+      }
+      frames += (listed++ ? ", " : "") + std::to_string(r.frame);
+    }
+    if (!out.empty()) out += ", ";
+    out += std::to_string(n) + (out.empty() ? (n == 1 ? " segment" : " segments") : "") + " by the " +
+           (client ? "client" : "server") + (frames.empty() ? "" : (n == 1 ? " (frame " : " (frames ") + frames + ")");
+  }
+  return out;
+}
+
 std::vector<std::string> summary(const Analysis& a) {
   std::vector<std::string> out;
   if (a.tcp.empty()) return out;
@@ -337,11 +366,13 @@ std::vector<std::string> summary(const Analysis& a) {
   for (const auto& c : a.tcp) {
     char row[200];
     // Within the 100 columns of a level-6 line: "  #1 port 59705: 5 req, 937 B up, 50035 B down, …".
-    std::snprintf(row, sizeof row, "  #%d port %u: %zu req, %llu B up, %llu B down, first FIN: %s, %d-segment close%s",
+    std::snprintf(row, sizeof row, "  #%d port %u: %zu req, %llu B up, %llu B down, first FIN: %s, %d-segment close",
                   c.number, c.client_port, c.http.size(), static_cast<unsigned long long>(c.bytes_to_server),
                   static_cast<unsigned long long>(c.bytes_to_client), c.first_fin.empty() ? "none" : c.first_fin.c_str(),
-                  c.close_segments, c.retransmissions ? (", " + std::to_string(c.retransmissions) + " retransmitted").c_str() : "");
+                  c.close_segments);
     out.emplace_back(row);
+    // Which side sent each again, and in which frames: each has its own line above.
+    if (c.retransmissions) out.push_back("  #" + std::to_string(c.number) + " retransmitted: " + retransmission_counts(c));
   }
   // The steps' times, each from the frames that start and end it.
   std::string times;
@@ -627,7 +658,8 @@ std::string json_record(const Analysis& a) {
          ", \"tls_problem\": " + (c.tls_problem.empty() ? "null" : js(c.tls_problem)) +
          ", \"ttfb_us\": " + (c.ttfb_us >= 0 ? inum(c.ttfb_us) : "null") + ", \"bytes_to_server\": " + num(c.bytes_to_server) +
          ", \"bytes_to_client\": " + num(c.bytes_to_client) + ", \"segments\": " + num(c.segments) + ", \"retransmissions\": " +
-         num(c.retransmissions) + ", \"http\": [" + requests + "],\n     \"close\": {\"first_fin\": " +
+         num(c.retransmissions) + ", \"retransmissions_by_client\": " + num(c.retransmissions_by_client) +
+         ", \"retransmissions_by_server\": " + num(c.retransmissions_by_server) + ", \"http\": [" + requests + "],\n     \"close\": {\"first_fin\": " +
          (c.first_fin.empty() ? "null" : js(c.first_fin)) + ", \"kind\": " + (c.close_kind.empty() ? "null" : js(c.close_kind)) +
          ", \"segments\": " + std::to_string(c.close_segments) + ", \"frames\": [" + close_frames + "], \"time_wait\": " +
          (c.time_wait_from_frame ? js(c.first_fin) : "null") + ", \"time_wait_from_frame\": " + frame_or_null(c.time_wait_from_frame) +

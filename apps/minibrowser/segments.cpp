@@ -1,5 +1,7 @@
 #include "apps/minibrowser/segments.hpp"
 
+#include <algorithm>
+
 #include "stack/wire/describe.hpp"
 #include "stack/wire/ethernet.hpp"
 #include "stack/wire/ipv4.hpp"
@@ -66,6 +68,63 @@ std::optional<std::string> SegmentNarrator::retransmitted(const stack::socket::T
          " (" + s->second.kind + ", seq " + std::to_string(seq.raw) + ") " + ms(s->second.at - s->second.prev_at) + " after it";
 }
 
+SegmentNarrator::Repeat SegmentNarrator::track(Flow& flow, int dir, const stack::wire::tcp::Repr& seg, std::uint64_t frame,
+                                                Instant at) {
+  Stream& st = flow.stream[dir];
+  Repeat r;
+  if (seg.flags.syn) {
+    if (st.syn_frame && flow.isn[dir] && *flow.isn[dir] == seg.seq) {
+      r = {true, false, st.syn_frame, st.syn_at};
+    } else {
+      st.syn_frame = frame;
+      st.syn_at = at;
+      st.next = 0;
+      st.ahead.clear();
+    }
+  }
+  if (!flow.isn[dir]) return r;  // no SYN seen from this side: nothing to compare with
+  if (!seg.payload.empty()) {
+    // As the capture analysis counts: data that starts before the bytes already in order.
+    const auto rel = static_cast<std::uint32_t>((seg.flags.syn ? seg.seq + 1 : seg.seq) - (*flow.isn[dir] + 1));
+    const auto delta = static_cast<std::int32_t>(rel - static_cast<std::uint32_t>(st.next));
+    const std::int64_t begin = static_cast<std::int64_t>(st.next) + delta;
+    const std::int64_t end = begin + static_cast<std::int64_t>(seg.payload.size());
+    const auto next = static_cast<std::int64_t>(st.next);
+    if (begin < next) {
+      r.again = true;
+      r.in_part = end > next;
+      r.frame = 0;
+      for (const auto& d : flow.data[dir]) {
+        if (begin >= 0 && static_cast<std::uint64_t>(begin) >= d.begin && static_cast<std::uint64_t>(begin) < d.end) {
+          r.frame = d.frame;
+          r.at = d.at;
+          break;
+        }
+      }
+    }
+    if (begin <= next && end > next) {
+      st.next = static_cast<std::uint64_t>(end);
+      while (!st.ahead.empty() && st.ahead.begin()->first <= st.next) {
+        st.next = std::max(st.next, st.ahead.begin()->second);
+        st.ahead.erase(st.ahead.begin());
+      }
+    } else if (begin > next && st.ahead.size() < 1024) {
+      auto& e = st.ahead[static_cast<std::uint64_t>(begin)];
+      e = std::max(e, static_cast<std::uint64_t>(end));
+    }
+  }
+  if (seg.flags.fin) {
+    const auto fin_seq = seg.seq + static_cast<std::uint32_t>(seg.payload.size());
+    if (seg.payload.empty() && st.fin_frame && flow.fin_seq[dir] && *flow.fin_seq[dir] == fin_seq) {
+      r = {true, false, st.fin_frame, st.fin_at};
+    } else if (!st.fin_frame) {
+      st.fin_frame = frame;
+      st.fin_at = at;
+    }
+  }
+  return r;
+}
+
 std::vector<std::string> SegmentNarrator::on_frame(bool outgoing, Instant at, std::span<const std::byte> frame) {
   ++frame_number_;
   auto eth = stack::wire::ethernet::View::checked(frame);
@@ -85,7 +144,25 @@ std::vector<std::string> SegmentNarrator::on_frame(bool outgoing, Instant at, st
   const std::size_t budget = kColumns - kPrefix - columns(frame_tag);
   const std::string whose = outgoing ? "our" : "their";
   std::string what;
-  if (seg->flags.rst) {
+  // Before the flow's FIN and ISN records change: is this a segment sent again?
+  const Repeat repeat = track(flow, dir, *seg, frame_number_, at);
+  if (repeat.again && seg->flags.fin && flow.stream[dir].fin_frame == frame_number_) {
+    // Data sent again with a FIN that is new: the close goes on from this FIN.
+    flow.fin[dir] = flow.fin_unacked[dir] = true;
+    flow.fin_seq[dir] = seg->seq + static_cast<std::uint32_t>(seg->payload.size());
+  }
+  if (repeat.again && outgoing) {
+    // Ours: the stack's retransmission event says it, with its reason (retransmitted()).
+  } else if (repeat.again) {
+    const std::string kind = seg->flags.syn ? "SYN+ACK again: " : seg->flags.fin && seg->payload.empty() ? "FIN again: " : "";
+    const std::string part = repeat.in_part ? " (in part: the rest is new)" : "";
+    if (repeat.frame) {
+      what = kind + "retransmission of frame " + std::to_string(repeat.frame) + ", " + ms(at - repeat.at) + " after it" + part;
+      if (columns(what) > budget) what = kind + "retransmission of frame " + std::to_string(repeat.frame) + part;
+    } else {
+      what = kind + "retransmission of data we already had" + part;
+    }
+  } else if (seg->flags.rst) {
     what = outgoing ? "RST: we abort the connection" : "RST: the server aborts the connection";
   } else if (seg->flags.syn) {
     what = syn_gloss(seg->ack ? "SYN+ACK" : "SYN", whose, seg->seq.raw, *seg, budget);
@@ -118,9 +195,9 @@ std::vector<std::string> SegmentNarrator::on_frame(bool outgoing, Instant at, st
   // Where each data byte travelled, for the TLS narration (the handshake is in the first few
   // segments, so only the first ones of each direction are kept).
   if (seg->flags.syn) flow.isn[dir] = seg->seq;
-  if (!seg->payload.empty() && flow.isn[dir] && flow.data[dir].size() < 256) {
+  if (!seg->payload.empty() && flow.isn[dir] && flow.data[dir].size() < 256 && (!repeat.again || repeat.in_part)) {
     const auto begin = static_cast<std::uint64_t>(static_cast<std::uint32_t>(seg->seq - (*flow.isn[dir] + 1)));
-    flow.data[dir].push_back({begin, begin + seg->payload.size(), frame_number_});
+    flow.data[dir].push_back({begin, begin + seg->payload.size(), frame_number_, at});
   }
   // Each outgoing segment that occupies sequence space is remembered with the transmission
   // before it, for retransmitted() (the SYN, the FIN, data: bounded, the oldest forgotten).

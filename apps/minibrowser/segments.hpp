@@ -1,6 +1,7 @@
 // The TCP segments worth showing at level 6 (docs/levels.md): the three-way handshake (SYN;
 // SYN+ACK; ACK) and the close (FIN; ACK; FIN; ACK — or three segments when a FIN rides on an ACK),
-// plus any RST. Each line names its frame number in the --pcap capture (the tracer sees frames in
+// plus any RST, and every segment the server sends again (a retransmission: data we already had,
+// a SYN+ACK or FIN seen before; ours are said by the stack's own event, with the reason). Each line names its frame number in the --pcap capture (the tracer sees frames in
 // the order the pcap does) and says in plain words what the segment carries, short enough for a
 // 100-column terminal ("SYN: our ISN 268684781, MSS 1460, SACK ok, window scale 2"); with -v the
 // tcpdump-format line follows it.
@@ -53,6 +54,17 @@ class SegmentNarrator {
   struct DataSegment {
     std::uint64_t begin, end;  // offsets in the direction's byte stream
     std::uint64_t frame;
+    stack::Instant at;
+  };
+  // What one direction has sent, as the capture shows it, to tell a retransmission: the bytes in
+  // order so far, the ranges beyond a gap, and its SYN and FIN. The rule is the capture analysis's
+  // (apps/common/conversations.hpp: TcpConnection::Retransmission), so that the level-6 summary
+  // counts exactly the retransmissions narrated.
+  struct Stream {
+    std::uint64_t next = 0;                        // offset after the bytes received in order
+    std::map<std::uint64_t, std::uint64_t> ahead;  // out of order: begin -> end (the first 1024)
+    std::uint64_t syn_frame = 0, fin_frame = 0;
+    stack::Instant syn_at, fin_at;
   };
   struct Flow {
     bool synack_in = false;
@@ -68,7 +80,17 @@ class SegmentNarrator {
     };
     std::map<std::uint32_t, Sent> sent;  // our segments by sequence number
     std::vector<DataSegment> data[2];
+    Stream stream[2];
   };
+  // Whether this segment repeats what its sender sent before (updating the stream), and if so
+  // the frame of the first transmission and its time (frame 0: not known).
+  struct Repeat {
+    bool again = false;
+    bool in_part = false;  // some of its data is new
+    std::uint64_t frame = 0;
+    stack::Instant at;
+  };
+  static Repeat track(Flow& flow, int dir, const stack::wire::tcp::Repr& seg, std::uint64_t frame, stack::Instant at);
 
   std::uint64_t frame_number_ = 0;
   bool verbose_ = false;

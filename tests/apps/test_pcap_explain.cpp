@@ -311,6 +311,50 @@ TEST_CASE("explain: a segment retransmitted is counted once in the bytes, once a
   CHECK(a.http.size() == 1);
 }
 
+TEST_CASE("explain: retransmissions by each side, the SYN and a FIN included, each with its frame and its own line") {
+  auto frames = exchange(true);
+  frames.insert(frames.begin() + 9, frames[8]);  // the client's FIN again
+  frames.insert(frames.begin() + 7, frames[6]);  // the response again
+  frames.insert(frames.begin() + 3, frames[2]);  // the SYN again
+  pcap::Capture cap;
+  const auto a = analyse(classic(frames), cap);
+  REQUIRE(a.tcp.size() == 1);
+  const auto& c = a.tcp[0];
+  CHECK(c.retransmissions == 3);
+  CHECK(c.retransmissions_by_client == 2);
+  CHECK(c.retransmissions_by_server == 1);
+  REQUIRE(c.retransmitted.size() == 3);
+  CHECK(c.retransmitted[0].frame == 4);
+  CHECK(c.retransmitted[0].what == "the SYN");
+  CHECK(c.retransmitted[1].frame == 9);
+  CHECK(!c.retransmitted[1].from_client);
+  CHECK(c.retransmitted[1].what == "data");
+  CHECK(c.retransmitted[2].frame == 12);
+  CHECK(c.retransmitted[2].what == "the FIN");
+  CHECK(c.bytes_to_client == kResponse.size());
+  CHECK(c.close_kind == "three-segment close");
+  const auto sum = appkit::explain::summary(a);
+  CHECK(std::find(sum.begin(), sum.end(), "  #1 retransmitted: 2 segments by the client (frames 4, 12), 1 by the server (frame 9)") !=
+        sum.end());
+  // Each one counted is also said, at level 6, with its frame.
+  std::size_t said = 0;
+  for (const auto& line : appkit::explain::narrate(a, 6)) {
+    if (line.find(" retransmission: the ") == std::string::npos) continue;
+    ++said;
+    CHECK((line.find("[frame 4] ") != std::string::npos || line.find("[frame 9] ") != std::string::npos ||
+           line.find("[frame 12] ") != std::string::npos));
+  }
+  CHECK(said == 3);
+}
+
+TEST_CASE("explain: no retransmission, no retransmission line") {
+  pcap::Capture cap;
+  const auto a = analyse(classic(exchange(false)), cap);
+  REQUIRE(a.tcp.size() == 1);
+  CHECK(a.tcp[0].retransmissions == 0);
+  for (const auto& line : appkit::explain::summary(a)) CHECK(line.find("retransmitted") == std::string::npos);
+}
+
 namespace {
 
 std::string as_text(const appkit::tlsdec::Bytes& b) { return std::string(b.begin(), b.end()); }
