@@ -86,6 +86,7 @@ void Page::show() {
   } else if (options_.head) {
     print_headers();
   } else if (options_.source && (!looks_binary(resp_.body) || !isatty(STDOUT_FILENO))) {
+    say_(1, typed() + " → its source as it came (--source): " + std::to_string(resp_.body.size()) + " bytes");
     std::fwrite(resp_.body.data(), 1, resp_.body.size(), stdout);
   } else if (options_.source || (!media_type_.empty() && !is_html(media_type_))) {
     print_not_html();
@@ -107,6 +108,7 @@ void Page::save() {
 }
 
 void Page::print_headers() const {
+  say_(1, typed() + " → the response's headers (--head): " + resp_.status_line());
   std::printf("%s\n", resp_.status_line().c_str());
   for (const auto& h : resp_.headers) std::printf("%s: %s\n", h.name.c_str(), h.value.c_str());
 }
@@ -117,9 +119,12 @@ void Page::print_not_html() const {
   const std::string& mt = media_type_;
   if (!options_.source && mt.rfind("text/", 0) == 0 && !looks_binary(resp_.body)) {
     say_(4, "not HTML (" + mt + "): shown as it is");
+    say_(1, typed() + " → " + mt + ", shown as it is: " + std::to_string(resp_.body.size()) + " bytes");
     std::fwrite(resp_.body.data(), 1, resp_.body.size(), stdout);
   } else {
     say_(4, "not text (" + (mt.empty() ? std::string("binary") : mt) + "): not shown; -o FILE saves it");
+    say_(1, typed() + " → " + (mt.empty() ? std::string("binary data") : mt) + ", " + std::to_string(resp_.body.size()) +
+                " bytes: not shown (-o FILE saves it)");
     std::printf("[%s, %zu bytes] (save it with -o FILE)\n", mt.empty() ? "binary data" : mt.c_str(), resp_.body.size());
   }
   std::fflush(stdout);
@@ -145,7 +150,7 @@ void Page::render() const {
   say_(4, "rendered \"" + rendered.title + "\": " + std::to_string(rendered.text.size()) + " bytes of text, " +
               std::to_string(rendered.links.size()) + " links" +
               (utf8_out ? std::string() : std::string(", written in the locale's ") + codeset));
-  say_(1, "you typed " + options_.url.to_string() + " → the page appears" +
+  say_(1, typed() + " → the page appears" +
               (rendered.title.empty() ? std::string() : ": \"" + rendered.title + "\""));
   say_(2, "the page appears:");
   const std::string text = utf8_out ? rendered.text : appkit::charset::from_utf8(rendered.text, codeset);

@@ -35,6 +35,8 @@ class Page {
   void print_headers() const;
   void print_not_html() const;
   void render() const;
+  // Level 1's one line begins with what the user typed.
+  std::string typed() const { return "you typed " + options_.url.to_string(); }
 
   const FetchResult& fetched_;
   const appkit::http::Response& resp_;
