@@ -429,8 +429,15 @@ std::optional<int> Session::close_connections() {
     run_until([this] { return pool_->all_closed(); }, linger);
   }
   if (appkit::interrupted()) return stop_interrupted();
+  // A response still arriving now (a subresource past its wait) leaves its connection idle
+  // later: that one is closed with a FIN too, when it gets there.
   pool_->close_all();
-  run_until([this] { return pool_->all_closed(); }, Duration::from_secs(5));
+  run_until(
+      [this] {
+        pool_->close_all();
+        return pool_->all_closed();
+      },
+      Duration::from_secs(5));
   if (appkit::interrupted()) return stop_interrupted();
   // A connection that failed in the last turn was aborted there: one more turn of the stack so
   // that its RST leaves before we exit (the server would hold the connection otherwise).

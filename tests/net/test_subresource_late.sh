@@ -93,3 +93,12 @@ last=$(tshark -r "$work/late.pcap" -Y 'tcp.srcport == 9031 && tcp.len == 1' -T f
 gap=$(awk -v a="$req" -v b="$last" 'BEGIN { printf "%.1f", b - a }')
 awk -v g="$gap" 'BEGIN { exit !(g > 120) }' || fail "the image's last byte came $gap s after its request: not after the 120 s wait"
 pass "the pcap: /slow.gif's last byte arrived $gap s after its request"
+
+# The connection that carried it is closed with our FIN once the response is in, not left open.
+closing=$(grep -nE 'pool: closing connection #1 \(the browser is done\)$' <<<"$n" | tail -1) ||
+  { printf '%s\n' "$n" >&2; fail "connection #1 was never closed"; }
+((${closing%%:*} > ${late%%:*})) || fail "connection #1 was closed before its late response was complete"
+fin=$(tshark -r "$work/late.pcap" -Y 'tcp.dstport == 9031 && tcp.flags.fin == 1' -T fields -e frame.time_epoch 2>/dev/null | head -1)
+[[ -n $fin ]] || fail "the pcap has no FIN of ours to port 9031"
+awk -v f="$fin" -v l="$last" 'BEGIN { exit !(f >= l) }' || fail "our FIN left before the image's last byte arrived"
+pass "after the late response, connection #1 is closed with our FIN, as the pcap shows"
