@@ -12,9 +12,14 @@ constexpr double kC = 0.4;
 // RFC 9438 §4.3: alpha_cubic = 3 * (1 - beta) / (1 + beta), the Reno-friendly increase.
 constexpr double kAlphaCubic = 3.0 * (1.0 - kBetaCubic) / (1.0 + kBetaCubic);
 
-// RFC 5681 §3.1 eq. 3: IW = min(4*SMSS, max(2*SMSS, 4380 bytes)).
-std::uint32_t initial_window(std::uint32_t smss) { return std::min(4 * smss, std::max(2 * smss, 4380u)); }
 }  // namespace
+
+std::uint32_t initial_window(std::uint32_t smss, std::uint32_t segments) {
+  // RFC 5681 §3.1 eq. 3: IW = min(4*SMSS, max(2*SMSS, 4380 bytes)).
+  if (segments == 0) return std::min(4 * smss, std::max(2 * smss, 4380u));
+  // RFC 6928 §2: IW = min(10*MSS, max(2*MSS, 14600)), generalised to N segments of SMSS.
+  return std::min(segments * smss, std::max(2 * smss, segments * 1460u));
+}
 
 const char* to_string(CongestionAlgorithm a) {
   switch (a) {
@@ -24,12 +29,12 @@ const char* to_string(CongestionAlgorithm a) {
   return "?";
 }
 
-CongestionControl::CongestionControl(CongestionAlgorithm algorithm, std::uint32_t smss)
-    : algorithm_(algorithm), smss_(smss), cwnd_(initial_window(smss)) {}
+CongestionControl::CongestionControl(CongestionAlgorithm algorithm, std::uint32_t smss, std::uint32_t iw_segments)
+    : algorithm_(algorithm), smss_(smss), iw_segments_(iw_segments), cwnd_(initial_window(smss, iw_segments)) {}
 
 void CongestionControl::set_mss(std::uint32_t smss, bool before_first_send) {
   smss_ = smss;
-  if (before_first_send) cwnd_ = initial_window(smss);
+  if (before_first_send) cwnd_ = initial_window(smss, iw_segments_);
 }
 
 void CongestionControl::on_ack(std::uint32_t bytes_acked, Instant now, std::optional<Duration> srtt) {

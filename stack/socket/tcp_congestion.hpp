@@ -15,9 +15,14 @@ namespace stack::socket {
 enum class CongestionAlgorithm { NewReno, Cubic };
 const char* to_string(CongestionAlgorithm a);
 
+// The initial window in bytes: RFC 5681 §3.1's (about 3 segments of 1460) when `segments` is 0,
+// else RFC 6928's rule for `segments` segments (10 there: about 14,600 bytes).
+std::uint32_t initial_window(std::uint32_t smss, std::uint32_t segments);
+
 class CongestionControl {
  public:
-  CongestionControl(CongestionAlgorithm algorithm, std::uint32_t smss);
+  // iw_segments: the initial window's size in segments (initial_window above; 0 for RFC 5681's).
+  CongestionControl(CongestionAlgorithm algorithm, std::uint32_t smss, std::uint32_t iw_segments = 0);
 
   std::uint32_t cwnd() const { return cwnd_; }
   std::uint32_t ssthresh() const { return ssthresh_; }
@@ -45,6 +50,7 @@ class CongestionControl {
 
   CongestionAlgorithm algorithm_;
   std::uint32_t smss_;
+  std::uint32_t iw_segments_;
   std::uint32_t cwnd_;
   std::uint32_t ssthresh_ = 0xffffffffu;  // RFC 5681 §3.1: "arbitrarily high"
   std::uint32_t bytes_acked_ca_ = 0;       // RFC 3465 byte counting in congestion avoidance

@@ -113,7 +113,7 @@ TcpSocket::TcpSocket(SocketId id, const TcpConfig& config)
       rcv_(config.recv_buffer, config.max_ooo_ranges),
       keepalive_(config.keepalive),
       rtt_(config.min_rto),
-      cc_(config.congestion, 536) {}
+      cc_(config.congestion, 536, config.initial_window_segments) {}
 
 void TcpSocket::set_state(TcpContext& ctx, TcpState to) {
   if (to == state_) return;

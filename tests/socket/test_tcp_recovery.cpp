@@ -35,6 +35,30 @@ std::string describe_all(const std::vector<Sent>& v) {
 }  // namespace
 
 TEST_SUITE("socket/tcp recovery") {
+  // ---- the initial window ----
+  TEST_CASE("the first flight is 10 segments by default (RFC 6928), 3 with RFC 5681's initial window") {
+    for (const std::uint32_t iw : {10u, 0u}) {
+      CAPTURE(iw);
+      auto c = data_config();
+      c.initial_window_segments = iw;
+      Harness h(c);
+      const SocketId id = open(h);
+      REQUIRE(*h.layer.send(id, Bytes(20 * kMss, std::byte{'x'})) == 20 * kMss);
+      const auto flight = h.collect();
+      // RFC 6928 §2: min(10*MSS, max(2*MSS, 14600)); RFC 5681 §3.1: min(4*SMSS, max(2*SMSS, 4380)).
+      CHECK(flight.size() == (iw == 10 ? 10u : 3u));
+      CHECK(h.layer.tcb(id)->congestion().cwnd() == (iw == 10 ? 10 * kMss : 3 * kMss));
+      for (const auto& s : flight) CHECK(s.payload.size() == kMss);
+    }
+    // The rules in bytes for other segment sizes: ten segments when they fit in 14,600 bytes,
+    // else 14,600 bytes, but never fewer than two segments (RFC 6928 §2).
+    CHECK(stack::socket::initial_window(536, 10) == 5360);
+    CHECK(stack::socket::initial_window(1460, 10) == 14600);
+    CHECK(stack::socket::initial_window(8960, 10) == 17920);  // jumbo frames: 2 segments
+    CHECK(stack::socket::initial_window(1460, 0) == 4380);
+    CHECK(stack::socket::initial_window(536, 0) == 2144);
+  }
+
   // ---- fast retransmit and NewReno (RFC 5681 §3.2, RFC 6582) ----
   TEST_CASE("ESTABLISHED: the third duplicate ACK triggers fast retransmit (RFC 5681 §3.2)") {
     Harness h(data_config());

@@ -23,6 +23,9 @@ inline TcpLayer::Config data_config(bool sack = false, bool timestamps = false) 
   c.sack = sack;
   c.timestamps = timestamps;
   c.nodelay = true;
+  // RFC 5681 §3.1's initial window (3 segments of 1460), so the pipes below fill as the RFC's
+  // examples do; the default (RFC 6928's 10) has its own test in test_tcp_recovery.cpp.
+  c.initial_window_segments = 0;
   return c;
 }
 
