@@ -347,6 +347,7 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
     if (!len) break;
     const std::uint32_t used = send_segment(ctx, scratch, emit, snd_.nxt, *len);
     if (used == 0) break;
+    if (snd_.nxt >= snd_.max) snd_.sent_new(std::min(used, *len), payload_cap());
     snd_.nxt += used;
   }
 

@@ -43,7 +43,12 @@ std::optional<std::uint32_t> TcpSender::next_segment_len(std::uint32_t cap, std:
   // RFC 1122 §4.2.3.4 (Nagle): "If there is unacknowledged data, then the sending TCP buffers
   // all user data ... until the outstanding data has been acknowledged or until the TCP can
   // send a full-sized segment." Not for retransmissions, not once the FIN is queued.
-  if (len < cap && len == waiting && nxt >= max && !nodelay && !fin_queued && una != max) return std::nullopt;
+  // DEVIATION(RFC 1122 §4.2.3.4): Minshall's variant (draft-minshall-nagle-01), as Linux and
+  // the BSDs use it: the partial segment is held only while an earlier *partial* segment is
+  // unacknowledged. The purpose stays (at most one small segment in flight), but the tail of
+  // a response goes with the full segments before it instead of one round trip after them.
+  if (len < cap && len == waiting && nxt >= max && !nodelay && !fin_queued && una != max && small_unacked())
+    return std::nullopt;
   return len;
 }
 

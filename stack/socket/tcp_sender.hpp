@@ -48,6 +48,8 @@ class TcpSender {
   bool fin_queued = false;      // the application called CLOSE: a FIN follows the data
   bool fin_acked = false;
   bool nodelay = false;         // Nagle off (TCP_NODELAY)
+  // The end of the last partial segment of new data sent (Minshall's variant of Nagle, below).
+  std::optional<SeqNum> small_end;
 
   // Sequence number of the buffer's first byte: the SYN occupies ISS (RFC 9293 §3.4).
   SeqNum buffer_start() const { return syn_acked ? una : iss + 1; }
@@ -71,6 +73,13 @@ class TcpSender {
   // what congestion control leaves (`cwnd_room`) and what the peer's window leaves, then held
   // back by sender SWS avoidance and Nagle. 0 means a FIN alone; nullopt, nothing.
   std::optional<std::uint32_t> next_segment_len(std::uint32_t cap, std::uint32_t cwnd_room) const;
+  // New data went out from SND.NXT: `len` bytes of at most `cap`. A partial segment is
+  // remembered until it is acknowledged (Nagle holds the next one meanwhile).
+  void sent_new(std::uint32_t len, std::uint32_t cap) {
+    if (len > 0 && len < cap) small_end = nxt + len;
+  }
+  // Is a partial segment sent earlier still unacknowledged?
+  bool small_unacked() const { return small_end && una < *small_end && *small_end <= max; }
 
   // The application has more to write than the buffer holds: grow it to twice the congestion
   // window (whole pages, at most `cap`), as Linux sizes its send buffers. False if it cannot.

@@ -124,8 +124,8 @@ TEST_CASE("tcp_sender: how much new data may go (SWS avoidance, Nagle, windows)"
        false, false, std::nullopt},
       {"the rest of the queue, however small, when nothing is in flight", 300, 10000, 10000, 0, 100000, false, false,
        300u},
-      {"Nagle holds a partial segment while data is unacknowledged", 1300, 10000, 10000, 1000, 100000, false, false,
-       std::nullopt},
+      {"Nagle (Minshall's variant): a partial segment after full ones goes", 1300, 10000, 10000, 1000, 100000, false,
+       false, 300u},
       {"TCP_NODELAY sends it", 1300, 10000, 10000, 1000, 100000, true, false, 300u},
       {"a queued FIN sends it", 1300, 10000, 10000, 1000, 100000, false, true, 300u},
       {"nothing unsent, no FIN", 1000, 10000, 10000, 1000, 100000, false, false, std::nullopt},
@@ -140,6 +140,30 @@ TEST_CASE("tcp_sender: how much new data may go (SWS avoidance, Nagle, windows)"
     s.fin_queued = c.fin;
     CHECK(s.next_segment_len(1000, c.cwnd_room) == c.len);
   }
+}
+
+TEST_CASE("tcp_sender: Nagle holds a partial segment while an earlier partial one is unacknowledged (Minshall's variant)") {
+  TcpSender s = established(300, 10000);
+  // The application wrote 300 bytes: they go at once (nothing in flight)...
+  REQUIRE(s.next_segment_len(1000, 100000) == 300u);
+  s.sent_new(300, 1000);
+  send(s, 300);
+  // ...the next 200 wait for the ACK of those (RFC 1122 §4.2.3.4)...
+  REQUIRE(s.buffer.push(std::vector<std::byte>(200, std::byte{0x62})) == 200);
+  CHECK(s.small_unacked());
+  CHECK(s.next_segment_len(1000, 100000) == std::nullopt);
+  // ...a part of it acknowledged is not enough...
+  s.una = s.una + 100;
+  s.buffer.consume(100);  // acknowledged bytes leave the buffer, as the socket's ACK processing does
+  CHECK(s.next_segment_len(1000, 100000) == std::nullopt);
+  // ...all of it is.
+  s.una = s.una + 200;
+  s.buffer.consume(200);
+  CHECK_FALSE(s.small_unacked());
+  CHECK(s.next_segment_len(1000, 100000) == 200u);
+  // A full segment sent is not remembered as small.
+  s.sent_new(1000, 1000);
+  CHECK_FALSE(s.small_unacked());
 }
 
 TEST_CASE("tcp_sender: a FIN alone waits for a window that is zero and nothing in flight") {
