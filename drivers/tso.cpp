@@ -11,7 +11,7 @@ namespace drivers {
 namespace {
 
 constexpr std::size_t kEthLen = 14;
-constexpr std::uint8_t kPsh = 0x08, kAck = 0x10;
+constexpr std::uint8_t kFin = 0x01, kPsh = 0x08, kAck = 0x10;
 constexpr std::uint8_t kVnetNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
 constexpr std::uint8_t kVnetGsoTcpv4 = 1;   // VIRTIO_NET_HDR_GSO_TCPV4
 
@@ -31,8 +31,9 @@ void put16le(std::span<std::byte> b, std::size_t at, std::uint16_t v) {
 }
 
 // Where the headers of a candidate frame are: an Ethernet frame carrying IPv4 without options
-// (IHL 5), not a fragment, carrying TCP with a payload and flags ACK or ACK+PSH. Anything else
-// is not data a segmentation offload could have produced.
+// (IHL 5), not a fragment, carrying TCP with a payload and flags ACK, optionally with PSH and FIN
+// (the kernel keeps those on the last piece only). Anything else is not data a segmentation
+// offload could have produced.
 struct Layout {
   std::size_t l4 = 0;       // TCP header offset in the frame
   std::size_t payload = 0;  // payload offset
@@ -52,7 +53,7 @@ bool parse(std::span<const std::byte> f, Layout& out) {
   const std::size_t thl = (static_cast<std::size_t>(f[l4 + 12]) >> 4) * 4;
   if (thl < 20 || 20 + thl >= total) return false;  // no payload: nothing to join
   const auto flags = static_cast<std::uint8_t>(f[l4 + 13]);
-  if ((flags & ~kPsh) != kAck) return false;        // ACK, optionally PSH; no SYN/FIN/RST/URG/ECE/CWR
+  if ((flags & ~(kPsh | kFin)) != kAck) return false;  // ACK, optionally PSH/FIN; no SYN/RST/URG/ECE/CWR
   if (be16(f, l4 + 18) != 0) return false;          // urgent pointer
   out.l4 = l4;
   out.payload = l4 + thl;
@@ -76,7 +77,7 @@ TsoBatch::Offer TsoBatch::offer(std::span<const std::byte> f) {
     gso_size_ = static_cast<std::uint16_t>(payload.size());
     last_ident_ = be16(f, kEthLen + 4);
     next_seq_ = be32(f, l.l4 + 4) + static_cast<std::uint32_t>(payload.size());
-    closed_ = (l.flags & kPsh) != 0;
+    closed_ = (l.flags & (kPsh | kFin)) != 0;
     return Offer::Joined;
   }
   const std::span<const std::byte> batch(buf_);
@@ -102,9 +103,10 @@ TsoBatch::Offer TsoBatch::offer(std::span<const std::byte> f) {
   ++segments_;
   last_ident_ = be16(f, kEthLen + 4);
   next_seq_ += static_cast<std::uint32_t>(payload.size());
-  // The last piece's flags are the super-frame's (the kernel puts PSH on the last piece only).
+  // The last piece's flags are the super-frame's (the kernel puts PSH and FIN on the last piece
+  // only): a response's last bytes and the FIN after them join the run before them.
   buf_[l4_ + 13] = f[l4_ + 13];
-  closed_ = payload.size() < gso_size_ || (l.flags & kPsh) != 0;
+  closed_ = payload.size() < gso_size_ || (l.flags & (kPsh | kFin)) != 0;
   return Offer::Joined;
 }
 

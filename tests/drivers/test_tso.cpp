@@ -157,7 +157,8 @@ TEST_SUITE("drivers/tso") {
         {"another timestamp", {.seq = 1100, .ident = 8, .tsval = 56}, TsoBatch::Offer::Mismatch},
         {"another connection", {.seq = 1100, .ident = 8, .src_port = 81}, TsoBatch::Offer::Mismatch},
         {"longer than the first", {.seq = 1100, .ident = 8, .len = 101}, TsoBatch::Offer::Mismatch},
-        {"a FIN", {.seq = 1100, .ident = 8, .flags = kAck | kFin}, TsoBatch::Offer::NotData},
+        {"data with a FIN: joins, as the last piece", {.seq = 1100, .ident = 8, .flags = kAck | kFin}, TsoBatch::Offer::Joined},
+        {"a FIN without data", {.seq = 1100, .ident = 8, .len = 0, .flags = kAck | kFin}, TsoBatch::Offer::NotData},
         {"a bare ACK", {.seq = 1100, .ident = 8, .len = 0}, TsoBatch::Offer::NotData},
     };
     for (const Row& r : rows) {
@@ -176,6 +177,26 @@ TEST_SUITE("drivers/tso") {
     b.clear();
     REQUIRE(b.offer(segment({.flags = kAck | kPsh})) == TsoBatch::Offer::Joined);
     CHECK(b.offer(segment({.seq = 1100, .ident = 8})) == TsoBatch::Offer::Mismatch);
+    b.clear();
+    REQUIRE(b.offer(segment({.flags = kAck | kFin})) == TsoBatch::Offer::Joined);
+    CHECK(b.offer(segment({.seq = 1100, .ident = 8})) == TsoBatch::Offer::Mismatch);  // nothing after a FIN
+  }
+
+  TEST_CASE("a response's last bytes with the FIN join the run before them; the cut puts FIN and PSH on the last piece only") {
+    std::vector<Bytes> frames;
+    for (int i = 0; i < 3; ++i)
+      frames.push_back(segment({.seq = 1000u + 100u * static_cast<unsigned>(i), .ident = static_cast<std::uint16_t>(7 + i)}));
+    frames.push_back(segment({.seq = 1300, .ident = 10, .len = 36, .flags = kAck | kPsh | kFin}));
+    TsoBatch b;
+    for (const Bytes& f : frames) CHECK(b.offer(f) == TsoBatch::Offer::Joined);
+    const TsoBatch::Out out = b.finish();
+    REQUIRE(out.gso);
+    const auto pieces = cut(out.frame, out.gso_size, out.hdr_len);
+    REQUIRE(pieces.size() == frames.size());
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+      CAPTURE(i);
+      CHECK(pieces[i] == frames[i]);
+    }
   }
 
   TEST_CASE("a batch stops below 64 KiB of IPv4 packet") {
