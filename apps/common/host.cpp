@@ -195,8 +195,16 @@ Host::~Host() = default;
 
 Instant Host::now() const { return monotonic_now(); }
 
+void Host::send_pending() {
+  current_ = std::max(current_, monotonic_now());
+  iface_->poll(current_);
+  device_->flush(current_);  // transmit offload: the round's segments leave now, joined where they can
+}
+
 bool Host::pump(Instant now) {
   current_ = now;
+  // What the application wrote in its turn, with the ACKs the last turn's frames called for.
+  if (ack_after_application_) send_pending();
   // Drain several frames per wake-up (a burst arrives together), but bounded so timers and
   // output still run under a flood.
   bool received = false;
@@ -210,6 +218,8 @@ bool Host::pump(Instant now) {
     received = true;
     iface_->receive(current_, std::span(rx_buffer_).first(*len));
   }
+  // Frames came in and the application asked to answer first: its turn comes before their output.
+  if (received && ack_after_application_) return true;
   iface_->poll(current_);
   device_->flush(current_);  // transmit offload: the round's segments leave now, joined where they can
   return received;

@@ -43,6 +43,15 @@ class Host {
   void step(std::optional<stack::Instant> app_deadline);
   // Sends what the stack has queued (an abort's RST) now, without waiting.
   void flush();
+  // A server's loop: what the frames of a turn call for (the ACK of a request) waits until the
+  // application has had its turn, so it rides on the answer the application writes — one frame
+  // instead of two (RFC 1122 §4.2.3.2: an ACK should go with data where it can; RFC 9293
+  // §3.8.6.3). It leaves at the start of the next step() or flush(), or with send_pending().
+  // Off by default: a loop that may stop turning right after a frame (a client that has what
+  // it wanted) would keep back that frame's ACK.
+  void set_ack_after_application(bool on) { ack_after_application_ = on; }
+  // Sends what the stack has queued, reading nothing.
+  void send_pending();
   // Turns the loop until `done()` or `deadline`; true when done() became true. Returns false at
   // once after SIGINT/SIGTERM (apps/common/interrupt.hpp).
   bool run_until(const std::function<bool()>& done, std::optional<stack::Instant> deadline);
@@ -84,6 +93,7 @@ class Host {
   std::vector<std::byte> rx_buffer_;
   stack::Instant current_;
   std::uint64_t frames_seen_ = 0;
+  bool ack_after_application_ = false;
 };
 
 }  // namespace appkit

@@ -815,6 +815,8 @@ int run_serve(const std::vector<std::string>& args) {
     return static_cast<int>(ExitCode::Failure);
   }
   auto& listener = std::get<appkit::TcpListener>(listening);
+  // A request's ACK goes out with the response to it, not on its own just before.
+  host.set_ack_after_application(true);
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
@@ -888,6 +890,7 @@ int run_serve(const std::vector<std::string>& args) {
         });
       },
       fin_deadline);
+  host.send_pending();  // the ACKs of the clients' last FINs
 
   const auto& s = server.stats;
   std::fprintf(stderr, "ustack serve: stopped; %llu connections, %llu requests (%llu on kept-alive connections), %llu body bytes\n",
