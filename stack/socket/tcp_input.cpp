@@ -61,6 +61,7 @@ void TcpSocket::process(TcpContext& ctx, const Repr& seg) {
     // RFC 2883 §4.1.1: a segment that is wholly old is reported as a D-SACK block.
     const auto len = static_cast<std::uint32_t>(seg.payload.size());
     if (sack_ok_ && len > 0 && seg.seq + len <= rcv_.nxt()) rcv_.report_duplicate(seg.seq, seg.seq + len);
+    if (len > 0 && seg.seq + len <= rcv_.nxt()) enter_quickack();
     if (state_ == TcpState::TimeWait && seg.flags.fin) {
       // "The only thing that can arrive in this state is a retransmission of the remote FIN.
       // Acknowledge it, and restart the 2 MSL timeout."
@@ -705,6 +706,7 @@ void TcpSocket::process_text(TcpContext& ctx, const Repr& seg) {
   }
   if (got.in_order > 0) rcv_.measure_rtt(ctx.now);  // for receive buffer auto-tuning
   if (got.duplicate && sack_ok_) ack_now_ = true;  // the D-SACK goes out at once (RFC 2883 §4.1.2)
+  if (got.duplicate) enter_quickack();
   if (user_released_) rcv_.discard_queued();  // nobody will read it: acknowledge and discard
 
   if (got.out_of_order || got.filled_gap) {
@@ -771,6 +773,18 @@ void TcpSocket::challenge_ack(TcpContext& ctx, const char* reason) {
   ack_now_ = true;
   ++ctx.counters.challenge_acks;
   ctx.event(tcp_event::ChallengeAck{id_, reason});
+}
+
+// Data that arrives twice means an ACK of ours was lost (or the sender timed out early): the
+// sender is waiting for feedback. The next segments are ACKed one by one, as Linux does (it counts
+// such segments as DelayedACKLost and enters its quickack mode): with a small window a single
+// delayed ACK covering the whole flight is all the sender would hear, and losing it costs a
+// timeout. RFC 5681 §4.2 and RFC 1122 §4.2.3.2 set only the bounds of delaying ("at least every
+// second full-sized segment", within 500 ms); ACKing every segment is within them. At most half
+// the receive window's worth of segments, as Linux bounds it, and config.quick_acks.
+void TcpSocket::enter_quickack() {
+  const std::uint32_t half_window = rcv_.window() / (2 * payload_cap());
+  quickacks_left_ = std::max(quickacks_left_, std::min(config_.quick_acks, std::max<std::uint32_t>(2, half_window)));
 }
 
 void TcpSocket::enter_time_wait(TcpContext& ctx) {

@@ -364,6 +364,7 @@ class TcpSocket {
   void take_syn_options(const Repr& syn);
   void challenge_ack(TcpContext& ctx, const char* reason);
   void enter_time_wait(TcpContext& ctx);
+  void enter_quickack();
   // RFC 6675 §5 (with RFC 5681 §3.2): start fast recovery, the loss found by DupThresh or RACK.
   void enter_fast_recovery(TcpContext& ctx);
   // RACK-TLP's part of one ACK (RFC 8985 §6.2 steps 1-3, D-SACK), before the cumulative ACK is

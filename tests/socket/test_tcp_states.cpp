@@ -296,6 +296,50 @@ TEST_SUITE("socket/tcp states") {
     CHECK(h.expect_one().repr.ack == kRemoteSeq + 41);
   }
 
+  TEST_CASE("ESTABLISHED: data received twice (our ACK was lost) puts the next segments back in quick-ACK, at most half the window's worth (RFC 5681 §4.2; Linux DelayedACKLost)") {
+    auto c = plain_config();
+    c.quick_acks = 3;
+    Harness h(c);
+    const SocketId id = establish_active(h);
+    // 8 KiB of window and 1460-byte segments: half the window is 2 segments, fewer than quick_acks.
+    REQUIRE(h.layer.tcb(id)->rcv_wnd() / (2 * 1460) == 2);
+    Repr d = h.from_peer(id);
+    d.ack = h.layer.tcb(id)->snd_nxt();
+    auto send = [&](std::uint32_t i) {  // the i-th 10-byte segment
+      d.seq = kRemoteSeq + 1 + i * 10;
+      h.deliver(d, Bytes(10, std::byte{'q'}));
+    };
+    for (std::uint32_t i = 0; i < 3; ++i) {  // the quick-ACKs of the connection's start
+      send(i);
+      CHECK(h.expect_one().repr.ack == kRemoteSeq + 11 + i * 10);
+    }
+    send(3);
+    h.expect_silence();  // delayed
+    h.at_ms(200);
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 41);
+    // The peer sends segment 0 again: our ACKs did not reach it. The duplicate is answered at
+    // once (RFC 9293 §3.10.7.4), and so are the next two segments, not only every second one.
+    send(0);
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 41);
+    send(4);
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 51);
+    send(5);
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 61);
+    send(6);
+    h.expect_silence();  // half the window's worth done: delayed again
+    h.at_ms(400);
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 71);
+    // The same for out-of-order data that arrives twice: segment 8 (7 missing), then 8 again.
+    send(8);
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 71);  // out of order: at once, as before
+    send(8);
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 71);
+    send(7);
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 91);  // fills the gap: at once, as before
+    send(9);
+    CHECK(h.expect_one().repr.ack == kRemoteSeq + 101);  // quick-ACK from the duplicate
+  }
+
   TEST_CASE("ESTABLISHED: every second full-sized segment is ACKed at once (RFC 5681 §4.2)") {
     Harness h;
     const SocketId id = establish_active(h);
