@@ -27,7 +27,8 @@ class TcpAssembler {
 
   // Records [offset, offset+len). Returns the sub-ranges that were not already held (the caller
   // copies only those: bytes already accepted win, docs/hostile-inputs.md #52), or nullopt when the
-  // range limit would be exceeded (nothing recorded).
+  // range limit would be exceeded (nothing recorded). A range at offset 0 is always recorded: the
+  // caller takes it at once with take_front(), which brings the count back within the limit.
   std::optional<std::vector<Range>> add(std::uint32_t offset, std::uint32_t len);
   // Removes and returns the length of the range starting at offset 0 (now in order), shifting
   // the others down by that length.

@@ -109,6 +109,14 @@ TEST_SUITE("socket/tcp_receiver") {
     for (std::uint32_t i = 0; i < 4; ++i) CHECK(r.accept(at(200 + 20 * i), bytes(200 + 20 * i, 5), false).stored);
     CHECK_FALSE(r.accept(at(400), bytes(400, 5), false).stored);
     CHECK(r.accept(at(205), bytes(205, 5), false).stored);  // joining an existing range still works
+    // With the four ranges held, a segment at RCV.NXT that joins none of them is still taken: it
+    // is in order, so it never needs a range of its own. Refused, nothing could ever move RCV.NXT
+    // (the 20 % loss simulation timed a connection out on it).
+    a = r.accept(at(150), bytes(150, 10), false);
+    CHECK(a.stored);
+    CHECK(a.in_order == 10);
+    CHECK(r.nxt() == at(160));
+    CHECK_FALSE(r.accept(at(420), bytes(420, 5), false).stored);  // out of order: the limit holds
   }
 
   TEST_CASE("the FIN: taken in sequence, held ahead of a gap, only the earliest believed") {
