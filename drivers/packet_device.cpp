@@ -34,7 +34,9 @@ std::string self_path() {
   return n > 0 ? std::string(buf.data(), static_cast<std::size_t>(n)) : std::string("PROGRAM");
 }
 
-PacketError error(PacketErrorKind kind, std::string message) { return PacketError{kind, std::move(message)}; }
+stack::Err<PacketError> error(PacketErrorKind kind, std::string message) {
+  return {PacketError{kind, std::move(message)}};
+}
 
 }  // namespace
 
@@ -57,7 +59,7 @@ PacketRxVerdict classify_packet_type(std::uint8_t sll_pkttype) {
   return sll_pkttype == PACKET_OUTGOING ? PacketRxVerdict::DropOutgoing : PacketRxVerdict::Accept;
 }
 
-std::variant<std::unique_ptr<PacketDevice>, PacketError> PacketDevice::open(const PacketOptions& options) {
+stack::Result<std::unique_ptr<PacketDevice>, PacketError> PacketDevice::open(const PacketOptions& options) {
   const std::string& name = options.name;
   if (name.empty() || name.size() >= IFNAMSIZ || name.find('/') != std::string::npos) {
     return error(PacketErrorKind::BadName, "bad interface name '" + name + "': 1 to " + std::to_string(IFNAMSIZ - 1) +

@@ -45,9 +45,9 @@
 #include <memory>
 #include <string>
 #include <utility>
-#include <variant>
 
 #include "drivers/fd_device.hpp"
+#include "stack/util/result.hpp"
 
 namespace drivers {
 
@@ -82,7 +82,7 @@ PacketRxVerdict classify_packet_type(std::uint8_t sll_pkttype);
 
 class PacketDevice final : public FdDevice {
  public:
-  static std::variant<std::unique_ptr<PacketDevice>, PacketError> open(const PacketOptions& options);
+  static stack::Result<std::unique_ptr<PacketDevice>, PacketError> open(const PacketOptions& options);
 
   // capabilities(), receive(), transmit(): FdDevice, around read_frame() and write_frame().
   Stats stats() const override;

@@ -59,14 +59,14 @@ WallClock wall_clock_from_epoch(std::int64_t unix_micros) {
   };
 }
 
-std::variant<std::unique_ptr<PcapFile>, PcapError> PcapFile::open(const std::string& path) {
+stack::Result<std::unique_ptr<PcapFile>, PcapError> PcapFile::open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     const int err = errno;
     std::string hint = err == EACCES ? " (pick a path you can write, e.g. /tmp/capture.pcap)"
                        : err == ENOENT ? " (the directory does not exist)"
                                        : "";
-    return PcapError{"cannot create capture file " + path + ": " + std::strerror(err) + hint};
+    return stack::Err{PcapError{"cannot create capture file " + path + ": " + std::strerror(err) + hint}};
   }
   std::array<std::byte, 24> header{};
   store_le32(header, 0, 0xa1b2c3d4);  // microsecond timestamps
@@ -80,7 +80,7 @@ std::variant<std::unique_ptr<PcapFile>, PcapError> PcapFile::open(const std::str
   if (!write_all(fd, &iov, 1)) {
     const int err = errno;
     ::close(fd);
-    return PcapError{"cannot write capture file " + path + ": " + std::strerror(err)};
+    return stack::Err{PcapError{"cannot write capture file " + path + ": " + std::strerror(err)}};
   }
   return std::unique_ptr<PcapFile>(new PcapFile(fd, path));
 }

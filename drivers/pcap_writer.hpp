@@ -23,9 +23,9 @@
 #include <memory>
 #include <string>
 #include <utility>
-#include <variant>
 
 #include "drivers/device.hpp"
+#include "stack/util/result.hpp"
 
 namespace drivers {
 
@@ -44,7 +44,7 @@ class PcapFile {
   static constexpr std::uint32_t kLinktypeEthernet = 1;
 
   // Creates (truncates) `path` and writes the file header.
-  static std::variant<std::unique_ptr<PcapFile>, PcapError> open(const std::string& path);
+  static stack::Result<std::unique_ptr<PcapFile>, PcapError> open(const std::string& path);
   ~PcapFile();
   PcapFile(const PcapFile&) = delete;
   PcapFile& operator=(const PcapFile&) = delete;

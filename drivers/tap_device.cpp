@@ -56,7 +56,7 @@ std::string create_hint(const std::string& name) {
          " mode tap user $USER'";
 }
 
-TapError error(TapErrorKind kind, std::string message) { return TapError{kind, std::move(message)}; }
+stack::Err<TapError> error(TapErrorKind kind, std::string message) { return {TapError{kind, std::move(message)}}; }
 
 }  // namespace
 
@@ -72,7 +72,7 @@ const char* to_string(TapErrorKind kind) {
   return "?";
 }
 
-std::variant<std::unique_ptr<TapDevice>, TapError> TapDevice::open(const TapOptions& options) {
+stack::Result<std::unique_ptr<TapDevice>, TapError> TapDevice::open(const TapOptions& options) {
   const std::string& name = options.name;
   if (name.empty() || name.size() >= IFNAMSIZ) {
     return error(TapErrorKind::Other, "bad interface name '" + name + "': 1 to " + std::to_string(IFNAMSIZ - 1) +

@@ -28,9 +28,9 @@
 #include <memory>
 #include <string>
 #include <utility>
-#include <variant>
 
 #include "drivers/fd_device.hpp"
+#include "stack/util/result.hpp"
 
 namespace drivers {
 
@@ -57,7 +57,7 @@ struct TapError {
 
 class TapDevice final : public FdDevice {
  public:
-  static std::variant<std::unique_ptr<TapDevice>, TapError> open(const TapOptions& options);
+  static stack::Result<std::unique_ptr<TapDevice>, TapError> open(const TapOptions& options);
 
   // capabilities(), receive(), transmit(): FdDevice, around read_frame() and write_frame().
   Stats stats() const override;

@@ -717,7 +717,7 @@ long DnsResolver::a_sendv(int fd, const iovec* iov, int iovcnt, void* self_ptr) 
     return static_cast<long>(*sent);
   }
   // UDP: never EAGAIN (c-ares 1.18 skips the server on any -1): the layer queues the datagram.
-  if (auto err = self->iface_.udp().send_to(s.udp, *s.peer, datagram)) {
+  if (!self->iface_.udp().send_to(s.udp, *s.peer, datagram)) {
     errno = ENOBUFS;
     return -1;
   }

@@ -688,33 +688,33 @@ std::string ladder_html(const Analysis& a, const std::string& title) {
          "</head>\n<body>\n" + svg + "</body></html>\n";
 }
 
-std::optional<std::string> write_outputs(const Analysis& a, const std::string& ladder_path, const std::string& json_path,
-                                         const std::string& title) {
+stack::Result<void, std::string> write_outputs(const Analysis& a, const std::string& ladder_path,
+                                               const std::string& json_path, const std::string& title) {
   if (!ladder_path.empty()) {
     const bool html = ladder_path.size() >= 5 && ladder_path.compare(ladder_path.size() - 5, 5, ".html") == 0;
-    if (auto e = write_file(ladder_path, html ? ladder_html(a, title) : ladder_svg(a, title))) return e;
+    if (auto w = write_file(ladder_path, html ? ladder_html(a, title) : ladder_svg(a, title)); !w) return w;
   }
   if (!json_path.empty()) {
-    if (auto e = write_file(json_path, json_record(a))) return e;
+    if (auto w = write_file(json_path, json_record(a)); !w) return w;
   }
-  return std::nullopt;
+  return {};
 }
 
-std::optional<std::string> write_outputs_from_pcap(const std::string& pcap_path, const std::string& ladder_path,
-                                                   const std::string& json_path, const std::string& title) {
+stack::Result<void, std::string> write_outputs_from_pcap(const std::string& pcap_path, const std::string& ladder_path,
+                                                         const std::string& json_path, const std::string& title) {
   std::vector<std::byte> storage;
   auto read = pcap::read_file(pcap_path, storage);
-  if (auto* err = std::get_if<pcap::ReadError>(&read)) return err->message;
-  return write_outputs(analysis::analyze(std::get<pcap::Capture>(read)), ladder_path, json_path, title);
+  if (!read) return stack::Err{read.error().message};
+  return write_outputs(analysis::analyze(*read), ladder_path, json_path, title);
 }
 
-std::optional<std::string> write_file(const std::string& path, const std::string& text) {
+stack::Result<void, std::string> write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return path + ": cannot write: " + std::strerror(errno);
+  if (!out) return stack::Err{path + ": cannot write: " + std::strerror(errno)};
   out << text;
   out.close();
-  if (!out) return path + ": write failed";
-  return std::nullopt;
+  if (!out) return stack::Err{path + ": write failed"};
+  return {};
 }
 
 }  // namespace appkit::explain

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "apps/common/conversations.hpp"
+#include "stack/util/result.hpp"
 
 namespace appkit::explain {
 
@@ -31,14 +32,14 @@ std::string ladder_html(const analysis::Analysis& a, const std::string& title);
 std::string json_record(const analysis::Analysis& a);
 
 // Writes `text` to `path` (created or truncated); the error is one line naming the file.
-std::optional<std::string> write_file(const std::string& path, const std::string& text);
+stack::Result<void, std::string> write_file(const std::string& path, const std::string& text);
 
 // Writes the ladder (SVG, or HTML when `ladder_path` ends in ".html") and the JSON record of an
 // analysis; an empty path skips that output. The error is one line.
-std::optional<std::string> write_outputs(const analysis::Analysis& a, const std::string& ladder_path,
-                                         const std::string& json_path, const std::string& title);
+stack::Result<void, std::string> write_outputs(const analysis::Analysis& a, const std::string& ladder_path,
+                                               const std::string& json_path, const std::string& title);
 // The same for a capture file on disk (the mini-browser's own --pcap, once it is complete).
-std::optional<std::string> write_outputs_from_pcap(const std::string& pcap_path, const std::string& ladder_path,
-                                                   const std::string& json_path, const std::string& title);
+stack::Result<void, std::string> write_outputs_from_pcap(const std::string& pcap_path, const std::string& ladder_path,
+                                                         const std::string& json_path, const std::string& title);
 
 }  // namespace appkit::explain

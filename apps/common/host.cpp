@@ -51,7 +51,7 @@ stack::wire::MacAddress Host::default_mac(const std::string& tap_name) {
            static_cast<std::uint8_t>(h)}};
 }
 
-std::variant<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& options) {
+stack::Result<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& options) {
   std::unique_ptr<Host> host(new Host());
 
   // Parse the static configuration before touching the device: a typo should not need root.
@@ -59,39 +59,39 @@ std::variant<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& opti
   std::optional<stack::wire::Ipv4Address> gateway;
   if (options.ip) {
     address = stack::wire::Ipv4Cidr::parse(*options.ip);
-    if (!address) return HostError{ExitCode::Usage, "bad --ip '" + *options.ip + "': expected ADDR/PREFIX, e.g. 10.77.0.50/24"};
+    if (!address) return stack::Err{HostError{ExitCode::Usage, "bad --ip '" + *options.ip + "': expected ADDR/PREFIX, e.g. 10.77.0.50/24"}};
   }
   if (options.gateway) {
     gateway = stack::wire::Ipv4Address::parse(*options.gateway);
-    if (!gateway) return HostError{ExitCode::Usage, "bad --gateway '" + *options.gateway + "': expected an IPv4 address"};
+    if (!gateway) return stack::Err{HostError{ExitCode::Usage, "bad --gateway '" + *options.gateway + "': expected an IPv4 address"}};
   }
   // RFC 1122 §3.3.1.1: the default gateway must be on a directly connected network; the kernel
   // refuses such a route too ("Nexthop has invalid gateway").
   if (address && gateway && !address->contains(*gateway)) {
-    return HostError{ExitCode::Usage, "--gateway " + gateway->describe() + " is outside --ip " + address->describe() +
-                                          ": give a router on that subnet (e.g. " +
-                                          stack::wire::Ipv4Address{address->network().value + 1}.describe() + ")"};
+    return stack::Err{HostError{ExitCode::Usage, "--gateway " + gateway->describe() + " is outside --ip " + address->describe() +
+                                                     ": give a router on that subnet (e.g. " +
+                                                     stack::wire::Ipv4Address{address->network().value + 1}.describe() + ")"}};
   }
   stack::wire::MacAddress mac = default_mac(options.tap);
   if (options.mac) {
     auto parsed = stack::wire::MacAddress::parse(*options.mac);
     if (!parsed || !parsed->is_unicast()) {
-      return HostError{ExitCode::Usage, "bad --mac '" + *options.mac + "': expected a unicast MAC like 02:00:00:00:00:01"};
+      return stack::Err{HostError{ExitCode::Usage, "bad --mac '" + *options.mac + "': expected a unicast MAC like 02:00:00:00:00:01"}};
     }
     mac = *parsed;
   }
 
   if (options.driver == LinkDriver::Packet) {
-    if (options.tap_given) return HostError{ExitCode::Usage, "--tap and --iface exclude each other: pick one link"};
+    if (options.tap_given) return stack::Err{HostError{ExitCode::Usage, "--tap and --iface exclude each other: pick one link"}};
     // The stack's own MAC (default_mac of the interface name, or --mac), never the interface's:
     // the kernel keeps its address on the same link.
     auto link = drivers::PacketDevice::open(drivers::PacketOptions{.name = options.tap, .vnet_hdr = options.offload});
-    if (auto* err = std::get_if<drivers::PacketError>(&link)) return HostError{ExitCode::Usage, err->message};
-    host->chain_.push_back(std::move(std::get<0>(link)));
+    if (!link) return stack::Err{HostError{ExitCode::Usage, link.error().message}};
+    host->chain_.push_back(std::move(*link));
   } else {
     auto tap = drivers::TapDevice::open(drivers::TapOptions{.name = options.tap, .create = options.create_tap, .vnet_hdr = options.offload});
-    if (auto* err = std::get_if<drivers::TapError>(&tap)) return HostError{ExitCode::Usage, err->message};
-    host->chain_.push_back(std::move(std::get<0>(tap)));
+    if (!tap) return stack::Err{HostError{ExitCode::Usage, tap.error().message}};
+    host->chain_.push_back(std::move(*tap));
   }
   host->device_ = host->chain_.back().get();
 
@@ -104,9 +104,9 @@ std::variant<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& opti
   }
   if (options.pcap) {
     auto file = drivers::PcapFile::open(*options.pcap);
-    if (auto* err = std::get_if<drivers::PcapError>(&file)) return HostError{ExitCode::Failure, err->message};
+    if (!file) return stack::Err{HostError{ExitCode::Failure, file.error().message}};
     // The pcap sits outermost: it records what the stack really sent and received (after faults).
-    auto writer = std::make_unique<drivers::PcapWriter>(*host->device_, std::move(std::get<0>(file)),
+    auto writer = std::make_unique<drivers::PcapWriter>(*host->device_, std::move(*file),
                                                         [](Instant at) { return wall_time(at); });
     host->device_ = writer.get();
     host->chain_.push_back(std::move(writer));
@@ -129,8 +129,8 @@ std::variant<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& opti
   // RFC 791 §3.2: every internet module must take a 68-byte datagram; below that (or above an
   // IPv4 total length) no MSS and no fragmentation plan makes sense. Checked once, here.
   if (caps.mtu < stack::iface::kMinMtu || caps.mtu > stack::iface::kMaxMtu) {
-    return HostError{ExitCode::Usage, options.tap + ": MTU " + std::to_string(caps.mtu) +
-                                          " is outside 68..65535; set it with `ip link set DEV mtu 1500`"};
+    return stack::Err{HostError{ExitCode::Usage, options.tap + ": MTU " + std::to_string(caps.mtu) +
+                                                     " is outside 68..65535; set it with `ip link set DEV mtu 1500`"}};
   }
   host->rx_buffer_.resize(caps.max_frame);
   stack::iface::InterfaceConfig config;
@@ -150,14 +150,14 @@ std::variant<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& opti
     // announcement rewrites the neighbours' entries, and a probe never sees the kernel's answer
     // (a packet socket does not receive what the kernel itself would reply to).
     if (kernel_owns(options.tap, address->address)) {
-      return HostError{ExitCode::Usage, address->address.describe() + " is the kernel's own address on " + options.tap +
-                                            ": give the stack an address of its own (--ip), or none for DHCP"};
+      return stack::Err{HostError{ExitCode::Usage, address->address.describe() + " is the kernel's own address on " + options.tap +
+                                                       ": give the stack an address of its own (--ip), or none for DHCP"}};
     }
   }
   if (address && options.acd) {
     if (auto owner = host->probe_address(address->address)) {
-      return HostError{ExitCode::Usage, address->address.describe() + " is already in use by " + owner->describe() +
-                                            " (it answered our RFC 5227 probe): pick a free --ip, or --no-acd to use it anyway"};
+      return stack::Err{HostError{ExitCode::Usage, address->address.describe() + " is already in use by " + owner->describe() +
+                                                       " (it answered our RFC 5227 probe): pick a free --ip, or --no-acd to use it anyway"}};
     }
   }
   if (address) host->iface_->set_address(host->current_, *address, gateway);

@@ -11,13 +11,13 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "apps/common/cli.hpp"
 #include "apps/common/subscribers.hpp"
 #include "drivers/device.hpp"
 #include "stack/iface/interface.hpp"
+#include "stack/util/result.hpp"
 
 namespace appkit {
 
@@ -30,7 +30,7 @@ class Host {
  public:
   // Opens the TAP device named by --tap (or the interface named by --iface), wraps it (--pcap,
   // --drop-chance/--corrupt-chance/--seed), and builds the interface. With --ip the address is configured at once (gratuitous ARP).
-  static std::variant<std::unique_ptr<Host>, HostError> open(const NetOptions& options);
+  static stack::Result<std::unique_ptr<Host>, HostError> open(const NetOptions& options);
   ~Host();
 
   stack::iface::Interface& iface() { return *iface_; }

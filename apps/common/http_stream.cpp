@@ -72,27 +72,27 @@ bool HttpStream::pump() {
   return true;
 }
 
-std::optional<HttpStreamError> HttpStream::handshake(std::optional<Instant> deadline) {
-  if (!tls_) return std::nullopt;
+stack::Result<void, HttpStreamError> HttpStream::handshake(std::optional<Instant> deadline) {
+  if (!tls_) return {};
   for (;;) {
     const auto status = tls_->handshake();
-    if (!pump()) return error_;
-    if (status == tls::HandshakeStatus::Done) return std::nullopt;
+    if (!pump()) return stack::Err{*error_};
+    if (status == tls::HandshakeStatus::Done) return {};
     if (status == tls::HandshakeStatus::Failed) {
       // The alert (if any) is on its way; the caller closes.
-      return HttpStreamError{tls_->failure()->code, tls_->failure()->message};
+      return stack::Err{HttpStreamError{tls_->failure()->code, tls_->failure()->message}};
     }
     if (tls_->bytes_in() == 0 && tcp_eof_) {
-      return HttpStreamError{ExitCode::SslConnect, "TLS handshake: the server closed the connection before the handshake was complete"};
+      return stack::Err{HttpStreamError{ExitCode::SslConnect, "TLS handshake: the server closed the connection before the handshake was complete"}};
     }
-    if (auto e = interrupt_error()) return e;
+    if (auto e = interrupt_error()) return stack::Err{*e};
     if (deadline && tcp_.host().now() >= *deadline) {
-      return HttpStreamError{ExitCode::TimedOut, "TLS handshake timed out after " +
-                                                     std::to_string(tls_->bytes_in()) + " bytes from the server", true};
+      return stack::Err{HttpStreamError{ExitCode::TimedOut, "TLS handshake timed out after " +
+                                                                std::to_string(tls_->bytes_in()) + " bytes from the server", true}};
     }
     // More ciphertext may already be in (pump took it): try again before sleeping.
     const auto again = tls_->handshake();
-    if (!pump()) return error_;
+    if (!pump()) return stack::Err{*error_};
     if (again != tls::HandshakeStatus::NeedMore) continue;
     tcp_.host().step(deadline);
   }

@@ -4,7 +4,7 @@
 // file descriptor and no thread.
 //
 //   auto s = appkit::HttpStream::open(std::move(tcp), tls_context, url);   // nullptr context: plain
-//   if (auto f = s.handshake(deadline)) { ...f->code (35, 60), f->message... }
+//   if (auto h = s.handshake(deadline); !h) { ...h.error().code (35, 60), h.error().message... }
 //   s.write_all(request, deadline); s.read(buf, deadline) ...; s.close(); s.wait_closed(...);
 #pragma once
 
@@ -16,6 +16,7 @@
 #include "apps/common/tcp_stream.hpp"
 #include "apps/common/tls.hpp"
 #include "apps/common/url.hpp"
+#include "stack/util/result.hpp"
 
 namespace appkit {
 
@@ -45,7 +46,7 @@ class HttpStream {
   HttpStream(TcpStream tcp, tls::Context* tls, const Url& url);
 
   // The TLS handshake (nothing for plain): turns the loop until done, a failure, or the deadline.
-  std::optional<HttpStreamError> handshake(std::optional<stack::Instant> deadline);
+  stack::Result<void, HttpStreamError> handshake(std::optional<stack::Instant> deadline);
   HttpIo read(std::span<std::byte> out, std::optional<stack::Instant> deadline);
   HttpIo write_all(std::span<const std::byte> data, std::optional<stack::Instant> deadline);
   // TLS: our close_notify first; then the FIN (TcpStream::close).

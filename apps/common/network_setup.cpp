@@ -53,44 +53,44 @@ ResolvedHost resolve_host(Host& host, const NetOptions& options, const NetworkSe
   return {result->addresses.front().address, "DNS, " + std::to_string(result->elapsed.micros() / 1000) + " ms", {}};
 }
 
-std::variant<NetworkSetup, HostError> setup_network(Host& host, const NetOptions& options, const Narrate& narrate,
-                                                    DhcpSetupOptions dhcp) {
+stack::Result<NetworkSetup, HostError> setup_network(Host& host, const NetOptions& options, const Narrate& narrate,
+                                                     DhcpSetupOptions dhcp) {
   NetworkSetup setup;
   if (options.dns) {
     auto dns = stack::wire::Ipv4Address::parse(*options.dns);
-    if (!dns) return HostError{ExitCode::Usage, "bad --dns '" + *options.dns + "': expected an IPv4 address"};
+    if (!dns) return stack::Err{HostError{ExitCode::Usage, "bad --dns '" + *options.dns + "': expected an IPv4 address"}};
     setup.dns_servers.push_back(*dns);
   }
   if (options.ip) return setup;  // Host::open configured the static address already
   dhcp.tap = options.tap;
   auto lease = acquire_address(host, dhcp, narrate ? narrate : Narrate([](const std::string&, bool) {}));
-  if (!lease && interrupted()) return HostError{static_cast<ExitCode>(interrupt_exit_code()), interrupt_description()};
+  if (!lease && interrupted()) return stack::Err{HostError{static_cast<ExitCode>(interrupt_exit_code()), interrupt_description()}};
   if (!lease) {
-    return HostError{ExitCode::Failure, "no DHCP lease on " + options.tap +
-                                            " within 30 s: is a DHCP server on the link? (sudo tools/sandbox up provides one)"};
+    return stack::Err{HostError{ExitCode::Failure, "no DHCP lease on " + options.tap +
+                                                       " within 30 s: is a DHCP server on the link? (sudo tools/sandbox up provides one)"}};
   }
   for (const auto& d : lease->dns_servers) setup.dns_servers.push_back(d);
   setup.lease = std::move(lease);
   return setup;
 }
 
-std::variant<ReadyHost, int> bring_up(const NetOptions& options, const std::string& program, bool quiet) {
+stack::Result<ReadyHost, int> bring_up(const NetOptions& options, const std::string& program, bool quiet) {
   auto opened = Host::open(options);
-  if (auto* err = std::get_if<HostError>(&opened)) {
-    std::fprintf(stderr, "%s: %s\n", program.c_str(), err->message.c_str());
-    return static_cast<int>(err->code);
+  if (!opened) {
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), opened.error().message.c_str());
+    return stack::Err{static_cast<int>(opened.error().code)};
   }
-  ReadyHost ready{std::move(std::get<0>(opened)), {}};
+  ReadyHost ready{std::move(*opened), {}};
   auto network = setup_network(*ready.host, options, [quiet](const std::string& text, bool eol) {
     if (quiet) return;
     std::fputs(text.c_str(), stderr);
     if (eol) std::fputc('\n', stderr);
   });
-  if (auto* err = std::get_if<HostError>(&network)) {
-    std::fprintf(stderr, "%s: %s\n", program.c_str(), err->message.c_str());
-    return static_cast<int>(err->code);
+  if (!network) {
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), network.error().message.c_str());
+    return stack::Err{static_cast<int>(network.error().code)};
   }
-  ready.network = std::move(std::get<NetworkSetup>(network));
+  ready.network = std::move(*network);
   return ready;
 }
 

@@ -9,6 +9,7 @@
 #include "apps/common/cli.hpp"
 #include "apps/common/dhcp_setup.hpp"
 #include "apps/common/host.hpp"
+#include "stack/util/result.hpp"
 
 namespace appkit {
 
@@ -20,17 +21,17 @@ struct NetworkSetup {
 // Returns the setup, or a one-line error (with the exit code to use). `narrate` receives DHCP's
 // progress ("DISCOVER → OFFER from 10.77.0.1 → REQUEST → ACK"); pass nullptr for silence.
 // `dhcp`: the DHCP client's choices (its `tap` is taken from `options`).
-std::variant<NetworkSetup, HostError> setup_network(Host& host, const NetOptions& options, const Narrate& narrate,
-                                                    DhcpSetupOptions dhcp = {});
+stack::Result<NetworkSetup, HostError> setup_network(Host& host, const NetOptions& options, const Narrate& narrate,
+                                                     DhcpSetupOptions dhcp = {});
 
 // What every subcommand does first: open the Host (TAP and decorators), then get an address.
-// On failure the one-line error is printed as "<program>: <message>" and the exit code returned.
+// On failure the one-line error is printed as "<program>: <message>" and the exit code is the error.
 // DHCP progress goes to stderr as it happens, unless `quiet` (ping -q).
 struct ReadyHost {
   std::unique_ptr<Host> host;
   NetworkSetup network;
 };
-std::variant<ReadyHost, int> bring_up(const NetOptions& options, const std::string& program, bool quiet = false);
+stack::Result<ReadyHost, int> bring_up(const NetOptions& options, const std::string& program, bool quiet = false);
 
 // Why nothing can be sent to `dst` from this host, or nothing when it can. The kernel answers
 // connect()/sendto() at once with ENETUNREACH ("Network is unreachable") when no route covers the

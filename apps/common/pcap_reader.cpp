@@ -33,6 +33,8 @@ std::uint16_t be16(std::span<const std::byte> b, std::size_t off) {
   return static_cast<std::uint16_t>(static_cast<unsigned>(b[off]) << 8 | static_cast<unsigned>(b[off + 1]));
 }
 
+stack::Err<ReadError> error(std::string message) { return {ReadError{std::move(message)}}; }
+
 std::array<std::uint8_t, 6> mac_at(std::span<const std::byte> b, std::size_t off) {
   std::array<std::uint8_t, 6> m{};
   for (std::size_t i = 0; i < 6; ++i) m[i] = static_cast<std::uint8_t>(b[off + i]);
@@ -105,7 +107,7 @@ std::int64_t to_micros(std::uint64_t ts, bool binary, unsigned exp) {
   return static_cast<std::int64_t>(std::min(v, kMaxMicros));
 }
 
-std::variant<Capture, ReadError> parse_classic(std::span<const std::byte> b) {
+stack::Result<Capture, ReadError> parse_classic(std::span<const std::byte> b) {
   // pcap-savefile(5): the magic, read in the writer's byte order, gives the order and the unit.
   Endian e;
   bool nanos = false;
@@ -117,9 +119,9 @@ std::variant<Capture, ReadError> parse_classic(std::span<const std::byte> b) {
     e.little = false;
     nanos = be == 0xa1b23c4d;
   }
-  if (b.size() < 24) return ReadError{"pcap file header cut short: " + std::to_string(b.size()) + " of 24 bytes"};
+  if (b.size() < 24) return error("pcap file header cut short: " + std::to_string(b.size()) + " of 24 bytes");
   const std::uint16_t major = e.u16(b, 4);
-  if (major != 2) return ReadError{"pcap version " + std::to_string(major) + "." + std::to_string(e.u16(b, 6)) + " (only 2.x exists)"};
+  if (major != 2) return error("pcap version " + std::to_string(major) + "." + std::to_string(e.u16(b, 6)) + " (only 2.x exists)");
   const std::uint32_t linktype = e.u32(b, 20) & 0xffff;  // the upper bits carry FCS information
   Capture cap;
   cap.format = "pcap";
@@ -127,23 +129,23 @@ std::variant<Capture, ReadError> parse_classic(std::span<const std::byte> b) {
   while (off < b.size()) {
     const std::uint64_t number = cap.frames.size() + cap.skipped_other_links + 1;
     if (b.size() - off < 16) {
-      return ReadError{"record " + std::to_string(number) + " header cut short " + at(off) + ": " +
-                       std::to_string(b.size() - off) + " of 16 bytes (the capture was cut off)"};
+      return error("record " + std::to_string(number) + " header cut short " + at(off) + ": " +
+                   std::to_string(b.size() - off) + " of 16 bytes (the capture was cut off)");
     }
     const std::uint32_t sec = e.u32(b, off), frac = e.u32(b, off + 4), incl = e.u32(b, off + 8),
                         orig = e.u32(b, off + 12);
     if (incl > kMaxRecordBytes) {
-      return ReadError{"record " + std::to_string(number) + " " + at(off) + " claims " + std::to_string(incl) +
-                       " captured bytes, more than the largest snaplen (" + std::to_string(kMaxRecordBytes) + ")"};
+      return error("record " + std::to_string(number) + " " + at(off) + " claims " + std::to_string(incl) +
+                   " captured bytes, more than the largest snaplen (" + std::to_string(kMaxRecordBytes) + ")");
     }
     if (frac >= (nanos ? 1000000000u : 1000000u)) {
-      return ReadError{"record " + std::to_string(number) + " " + at(off) + " has a fraction of a second out of range (" +
-                       std::to_string(frac) + ")"};
+      return error("record " + std::to_string(number) + " " + at(off) + " has a fraction of a second out of range (" +
+                   std::to_string(frac) + ")");
     }
     off += 16;
     if (b.size() - off < incl) {
-      return ReadError{"record " + std::to_string(number) + " " + at(off - 16) + " claims " + std::to_string(incl) +
-                       " bytes but only " + std::to_string(b.size() - off) + " remain (the capture was cut off)"};
+      return error("record " + std::to_string(number) + " " + at(off - 16) + " claims " + std::to_string(incl) +
+                   " bytes but only " + std::to_string(b.size() - off) + " remain (the capture was cut off)");
     }
     Frame f;
     f.number = number;
@@ -158,13 +160,13 @@ std::variant<Capture, ReadError> parse_classic(std::span<const std::byte> b) {
     }
   }
   if (cap.frames.empty() && cap.skipped_other_links > 0) {
-    return ReadError{"link type " + std::to_string(linktype) +
-                     " is not one we decode (Ethernet, raw IP, Linux cooked capture)"};
+    return error("link type " + std::to_string(linktype) +
+                 " is not one we decode (Ethernet, raw IP, Linux cooked capture)");
   }
   return cap;
 }
 
-std::variant<Capture, ReadError> parse_pcapng(std::span<const std::byte> b) {
+stack::Result<Capture, ReadError> parse_pcapng(std::span<const std::byte> b) {
   struct Interface {
     std::uint32_t linktype = 0;
     bool binary = false;
@@ -178,37 +180,37 @@ std::variant<Capture, ReadError> parse_pcapng(std::span<const std::byte> b) {
   std::uint64_t number = 0;
   while (off < b.size()) {
     if (b.size() - off < 12) {
-      return ReadError{"pcapng block " + at(off) + " cut short: " + std::to_string(b.size() - off) + " of 12 bytes"};
+      return error("pcapng block " + at(off) + " cut short: " + std::to_string(b.size() - off) + " of 12 bytes");
     }
     const std::uint32_t raw_type = Endian{true}.u32(b, off);
     if (raw_type == 0x0A0D0D0A) {  // Section Header Block: its byte-order magic sets the order
-      if (b.size() - off < 28) return ReadError{"pcapng section header " + at(off) + " cut short"};
+      if (b.size() - off < 28) return error("pcapng section header " + at(off) + " cut short");
       const std::uint32_t magic_le = Endian{true}.u32(b, off + 8);
       if (magic_le == 0x1A2B3C4D) {
         e.little = true;
       } else if (Endian{false}.u32(b, off + 8) == 0x1A2B3C4D) {
         e.little = false;
       } else {
-        return ReadError{"pcapng section header " + at(off) + " has no byte-order magic"};
+        return error("pcapng section header " + at(off) + " has no byte-order magic");
       }
-      if (e.u16(b, off + 12) != 1) return ReadError{"pcapng major version " + std::to_string(e.u16(b, off + 12)) + " (only 1 exists)"};
+      if (e.u16(b, off + 12) != 1) return error("pcapng major version " + std::to_string(e.u16(b, off + 12)) + " (only 1 exists)");
       interfaces.clear();  // interface numbers are per section
     } else if (off == 0) {
-      return ReadError{"pcapng file does not start with a section header"};
+      return error("pcapng file does not start with a section header");
     }
     const std::uint32_t type = e.u32(b, off), len = e.u32(b, off + 4);
     if (len < 12 || len % 4 != 0 || len > b.size() - off) {
-      return ReadError{"pcapng block " + at(off) + " has length " + std::to_string(len) +
-                       (len > b.size() - off ? " but only " + std::to_string(b.size() - off) + " bytes remain (the capture was cut off)"
-                                             : " (must be a multiple of 4, at least 12)")};
+      return error("pcapng block " + at(off) + " has length " + std::to_string(len) +
+                   (len > b.size() - off ? " but only " + std::to_string(b.size() - off) + " bytes remain (the capture was cut off)"
+                                         : " (must be a multiple of 4, at least 12)"));
     }
     if (e.u32(b, off + len - 4) != len) {
-      return ReadError{"pcapng block " + at(off) + ": its trailing length does not repeat the leading one"};
+      return error("pcapng block " + at(off) + ": its trailing length does not repeat the leading one");
     }
     const auto body = b.subspan(off + 8, len - 12);
     if (type == 1) {  // Interface Description Block
-      if (body.size() < 8) return ReadError{"pcapng interface description " + at(off) + " cut short"};
-      if (interfaces.size() >= 4096) return ReadError{"pcapng: more than 4096 interfaces in one section"};
+      if (body.size() < 8) return error("pcapng interface description " + at(off) + " cut short");
+      if (interfaces.size() >= 4096) return error("pcapng: more than 4096 interfaces in one section");
       Interface ifc;
       ifc.linktype = e.u16(body, 0);
       // Options: code, length, value padded to 4; if_tsresol (9) sets the timestamp unit.
@@ -217,13 +219,13 @@ std::variant<Capture, ReadError> parse_pcapng(std::span<const std::byte> b) {
         const std::uint16_t code = e.u16(body, o), olen = e.u16(body, o + 2);
         if (code == 0) break;
         const std::size_t padded = (std::size_t{olen} + 3) / 4 * 4;
-        if (body.size() - o - 4 < padded) return ReadError{"pcapng interface option " + at(off + 8 + o) + " runs past its block"};
+        if (body.size() - o - 4 < padded) return error("pcapng interface option " + at(off + 8 + o) + " runs past its block");
         if (code == 9 && olen == 1) {
           const auto v = static_cast<unsigned>(body[o + 4]);
           ifc.binary = (v & 0x80) != 0;
           ifc.exp = v & 0x7f;
           if ((ifc.binary && ifc.exp > 40) || (!ifc.binary && ifc.exp > 19)) {
-            return ReadError{"pcapng interface " + at(off) + " has a timestamp resolution out of range"};
+            return error("pcapng interface " + at(off) + " has a timestamp resolution out of range");
           }
         }
         o += 4 + padded;
@@ -235,25 +237,25 @@ std::variant<Capture, ReadError> parse_pcapng(std::span<const std::byte> b) {
       std::uint64_t ts = 0;
       std::size_t data_at = 0;
       if (type == 6 || type == 2) {
-        if (body.size() < 20) return ReadError{"pcapng packet block " + at(off) + " cut short"};
+        if (body.size() < 20) return error("pcapng packet block " + at(off) + " cut short");
         ifid = type == 6 ? e.u32(body, 0) : e.u16(body, 0);
         ts = std::uint64_t{e.u32(body, 4)} << 32 | e.u32(body, 8);
         caplen = e.u32(body, 12);
         orig = e.u32(body, 16);
         data_at = 20;
       } else {
-        if (body.size() < 4) return ReadError{"pcapng simple packet block " + at(off) + " cut short"};
+        if (body.size() < 4) return error("pcapng simple packet block " + at(off) + " cut short");
         orig = e.u32(body, 0);
         caplen = static_cast<std::uint32_t>(std::min<std::size_t>(orig, body.size() - 4));
         data_at = 4;
       }
       if (ifid >= interfaces.size()) {
-        return ReadError{"pcapng packet " + std::to_string(number) + " " + at(off) + " names interface " +
-                         std::to_string(ifid) + ", which no interface description block declared"};
+        return error("pcapng packet " + std::to_string(number) + " " + at(off) + " names interface " +
+                     std::to_string(ifid) + ", which no interface description block declared");
       }
       if (caplen > kMaxRecordBytes || caplen > body.size() - data_at) {
-        return ReadError{"pcapng packet " + std::to_string(number) + " " + at(off) + " claims " + std::to_string(caplen) +
-                         " captured bytes, more than its block holds"};
+        return error("pcapng packet " + std::to_string(number) + " " + at(off) + " claims " + std::to_string(caplen) +
+                     " captured bytes, more than its block holds");
       }
       const auto& ifc = interfaces[ifid];
       Frame f;
@@ -270,44 +272,44 @@ std::variant<Capture, ReadError> parse_pcapng(std::span<const std::byte> b) {
     off += len;
   }
   if (cap.frames.empty() && cap.skipped_other_links > 0) {
-    return ReadError{"no interface of a link type we decode (Ethernet, raw IP, Linux cooked capture)"};
+    return error("no interface of a link type we decode (Ethernet, raw IP, Linux cooked capture)");
   }
   return cap;
 }
 
 }  // namespace
 
-std::variant<Capture, ReadError> parse(std::span<const std::byte> bytes) {
-  if (bytes.size() < 4) return ReadError{"not a capture file: " + std::to_string(bytes.size()) + " bytes"};
+stack::Result<Capture, ReadError> parse(std::span<const std::byte> bytes) {
+  if (bytes.size() < 4) return error("not a capture file: " + std::to_string(bytes.size()) + " bytes");
   const std::uint32_t le = Endian{true}.u32(bytes, 0);
   const std::uint32_t be = Endian{false}.u32(bytes, 0);
   if (le == 0x0A0D0D0A) return parse_pcapng(bytes);
   for (const std::uint32_t m : {0xa1b2c3d4u, 0xa1b23c4du}) {
     if (le == m || be == m) return parse_classic(bytes);
   }
-  return ReadError{"not a pcap or pcapng file (magic 0x" + [&] {
+  return error("not a pcap or pcapng file (magic 0x" + [&] {
     char buf[9];
     std::snprintf(buf, sizeof buf, "%08x", be);
     return std::string(buf);
-  }() + ")"};
+  }() + ")");
 }
 
-std::variant<Capture, ReadError> read_file(const std::string& path, std::vector<std::byte>& storage) {
+stack::Result<Capture, ReadError> read_file(const std::string& path, std::vector<std::byte>& storage) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return ReadError{path + ": cannot open: " + std::strerror(errno)};
+  if (!in) return error(path + ": cannot open: " + std::strerror(errno));
   in.seekg(0, std::ios::end);
   const auto size = static_cast<std::streamoff>(in.tellg());
-  if (size < 0) return ReadError{path + ": cannot read (not a regular file?)"};
+  if (size < 0) return error(path + ": cannot read (not a regular file?)");
   if (static_cast<std::uint64_t>(size) > kMaxFileBytes) {
-    return ReadError{path + ": " + std::to_string(size) + " bytes, more than the 1 GiB this reads (cut it with editcap -r)"};
+    return error(path + ": " + std::to_string(size) + " bytes, more than the 1 GiB this reads (cut it with editcap -r)");
   }
   in.seekg(0);
   storage.resize(static_cast<std::size_t>(size));
   if (size > 0 && !in.read(reinterpret_cast<char*>(storage.data()), size)) {
-    return ReadError{path + ": read failed after " + std::to_string(in.gcount()) + " bytes"};
+    return error(path + ": read failed after " + std::to_string(in.gcount()) + " bytes");
   }
   auto r = parse(storage);
-  if (auto* err = std::get_if<ReadError>(&r)) err->message = path + ": " + err->message;
+  if (!r) return error(path + ": " + r.error().message);
   return r;
 }
 

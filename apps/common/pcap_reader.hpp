@@ -20,8 +20,9 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <variant>
 #include <vector>
+
+#include "stack/util/result.hpp"
 
 namespace appkit::pcap {
 
@@ -54,9 +55,9 @@ inline constexpr std::uint32_t kMaxRecordBytes = 262144;
 
 // Parses a whole capture held in `bytes`. The frames' spans point into `bytes`, which must outlive
 // the result.
-std::variant<Capture, ReadError> parse(std::span<const std::byte> bytes);
+stack::Result<Capture, ReadError> parse(std::span<const std::byte> bytes);
 
 // Reads `path` into `storage` and parses it; the error names the file.
-std::variant<Capture, ReadError> read_file(const std::string& path, std::vector<std::byte>& storage);
+stack::Result<Capture, ReadError> read_file(const std::string& path, std::vector<std::byte>& storage);
 
 }  // namespace appkit::pcap

@@ -112,20 +112,20 @@ TcpStream::~TcpStream() {
 
 stack::socket::TcpLayer& TcpStream::tcp() const { return host_->iface().tcp(); }
 
-std::variant<TcpStream, StreamFailure> TcpStream::start_connect(Host& host, stack::wire::Ipv4Address remote,
-                                                                std::uint16_t port) {
+stack::Result<TcpStream, StreamFailure> TcpStream::start_connect(Host& host, stack::wire::Ipv4Address remote,
+                                                                 std::uint16_t port) {
   auto& iface = host.iface();
   const Instant now = host.now();
   // No route, no address, or loopback: refused at once, as the kernel's connect() does (ENETUNREACH).
   if (auto reason = unreachable_reason(iface, remote)) {
-    return StreamFailure{StreamError::NoRoute, connect_message(remote, port, {}, *reason)};
+    return stack::Err{StreamFailure{StreamError::NoRoute, connect_message(remote, port, {}, *reason)}};
   }
   const auto hop = iface.next_hop(remote);
   auto id = iface.tcp().connect(iface.address()->address, remote, port, now);
   if (!id) {
     const bool bad = id.error() == stack::socket::ConnectError::InvalidAddress;
-    return StreamFailure{bad ? StreamError::NoRoute : StreamError::Local,
-                         connect_message(remote, port, {}, stack::socket::to_string(id.error()))};
+    return stack::Err{StreamFailure{bad ? StreamError::NoRoute : StreamError::Local,
+                                    connect_message(remote, port, {}, stack::socket::to_string(id.error()))}};
   }
   TcpStream s(host, *id);
   s.started_ = now;
@@ -161,11 +161,11 @@ bool TcpStream::connected() const {
   return open_ && st && *st != TcpState::SynSent && *st != TcpState::SynReceived && *st != TcpState::Closed;
 }
 
-std::variant<TcpStream, StreamFailure> TcpStream::connect(Host& host, stack::wire::Ipv4Address remote,
-                                                          std::uint16_t port, Instant deadline) {
+stack::Result<TcpStream, StreamFailure> TcpStream::connect(Host& host, stack::wire::Ipv4Address remote,
+                                                           std::uint16_t port, Instant deadline) {
   auto started = start_connect(host, remote, port);
-  if (auto* f = std::get_if<StreamFailure>(&started)) return std::move(*f);
-  auto& s = std::get<TcpStream>(started);
+  if (!started) return stack::Err{started.error()};
+  auto& s = *started;
   std::optional<StreamFailure> failure;
   const bool done = host.run_until(
       [&] {
@@ -177,17 +177,17 @@ std::variant<TcpStream, StreamFailure> TcpStream::connect(Host& host, stack::wir
   if (!done && interrupted()) {
     s.abort();
     host.flush();
-    return StreamFailure{StreamError::Interrupted,
-                         connect_message(remote, port, host.now() - s.started_, describe(StreamError::Interrupted))};
+    return stack::Err{StreamFailure{StreamError::Interrupted,
+                                    connect_message(remote, port, host.now() - s.started_, describe(StreamError::Interrupted))}};
   }
   if (!done) {
     s.abort();
-    return StreamFailure{StreamError::TimedOut,
-                         connect_message(remote, port, host.now() - s.started_, describe(StreamError::TimedOut))};
+    return stack::Err{StreamFailure{StreamError::TimedOut,
+                                    connect_message(remote, port, host.now() - s.started_, describe(StreamError::TimedOut))}};
   }
   if (failure) {
     s.abort();
-    return std::move(*failure);
+    return stack::Err{std::move(*failure)};
   }
   return std::move(s);
 }
@@ -326,10 +326,10 @@ std::size_t TcpStream::unacked() const {
 
 // --- TcpListener ----------------------------------------------------------------------------------
 
-std::variant<TcpListener, std::string> TcpListener::listen(Host& host, std::uint16_t port, std::size_t backlog,
-                                                           stack::wire::Ipv4Address local) {
+stack::Result<TcpListener, std::string> TcpListener::listen(Host& host, std::uint16_t port, std::size_t backlog,
+                                                            stack::wire::Ipv4Address local) {
   auto id = host.iface().tcp().listen(local, port, backlog);
-  if (!id) return "cannot listen on port " + std::to_string(port) + ": " + stack::socket::to_string(id.error());
+  if (!id) return stack::Err{"cannot listen on port " + std::to_string(port) + ": " + stack::socket::to_string(id.error())};
   return TcpListener(host, *id, port);
 }
 

@@ -14,8 +14,8 @@
 // deadline, and those block only by turning Host::step().
 //
 //   auto c = appkit::TcpStream::connect(host, addr, 80, host.now() + 10_s);
-//   if (auto* f = std::get_if<appkit::StreamFailure>(&c)) { fputs(f->message.c_str(), stderr); return exit_code(f->error); }
-//   auto& s = std::get<appkit::TcpStream>(c);
+//   if (!c) { fputs(c.error().message.c_str(), stderr); return exit_code(c.error().error); }
+//   auto& s = *c;
 //   s.write_all(request_bytes, deadline);       // IoStatus::Ok when all of it is queued
 //   for (;;) { auto r = s.read(buf, deadline); if (r.status != IoStatus::Ok) break; use(buf, r.bytes); }
 //   s.close(); s.wait_closed(host.now() + 1_s);  // let the FIN leave before the process exits
@@ -30,12 +30,12 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <variant>
 
 #include "apps/common/cli.hpp"
 #include "apps/common/host.hpp"
 #include "stack/socket/tcp_layer.hpp"
 #include "stack/time.hpp"
+#include "stack/util/result.hpp"
 #include "stack/wire/ip_address.hpp"
 
 namespace appkit {
@@ -76,11 +76,11 @@ class TcpStream {
   using SocketId = stack::socket::SocketId;
 
   // Active open that turns the loop until ESTABLISHED, a failure, or `deadline`.
-  static std::variant<TcpStream, StreamFailure> connect(Host& host, stack::wire::Ipv4Address remote, std::uint16_t port,
-                                                        stack::Instant deadline);
+  static stack::Result<TcpStream, StreamFailure> connect(Host& host, stack::wire::Ipv4Address remote, std::uint16_t port,
+                                                         stack::Instant deadline);
   // Active open that returns at once (SYN-SENT); check connect_status() after steps of the loop.
-  static std::variant<TcpStream, StreamFailure> start_connect(Host& host, stack::wire::Ipv4Address remote,
-                                                              std::uint16_t port);
+  static stack::Result<TcpStream, StreamFailure> start_connect(Host& host, stack::wire::Ipv4Address remote,
+                                                               std::uint16_t port);
   // Takes ownership of a connection from TcpListener::accept().
   static TcpStream adopt(Host& host, SocketId id);
 
@@ -154,8 +154,8 @@ class TcpStream {
 // not-yet-accepted connections; more SYNs are dropped, the client retries, RFC 9293 §3.10.7.2).
 class TcpListener {
  public:
-  static std::variant<TcpListener, std::string> listen(Host& host, std::uint16_t port, std::size_t backlog,
-                                                       stack::wire::Ipv4Address local = stack::wire::Ipv4Address::any());
+  static stack::Result<TcpListener, std::string> listen(Host& host, std::uint16_t port, std::size_t backlog,
+                                                        stack::wire::Ipv4Address local = stack::wire::Ipv4Address::any());
   TcpListener(TcpListener&& other) noexcept;
   TcpListener& operator=(TcpListener&& other) noexcept;
   TcpListener(const TcpListener&) = delete;

@@ -110,19 +110,19 @@ CertInfo describe_certificate(x509_st* cert) {
 
 // --- Context ---------------------------------------------------------------------------------------
 
-std::variant<std::unique_ptr<Context>, Failure> Context::create(const Config& config) {
+stack::Result<std::unique_ptr<Context>, Failure> Context::create(const Config& config) {
   std::unique_ptr<Context> c(new Context(config));
   c->ctx_ = SSL_CTX_new(TLS_client_method());
-  if (!c->ctx_) return Failure{ExitCode::Failure, "TLS: cannot create an OpenSSL context: " + openssl_error_text()};
+  if (!c->ctx_) return stack::Err{Failure{ExitCode::Failure, "TLS: cannot create an OpenSSL context: " + openssl_error_text()}};
   SSL_CTX_set_app_data(c->ctx_, c.get());
   // TLS 1.2 and 1.3 only (RFC 8996 deprecates 1.0 and 1.1).
   SSL_CTX_set_min_proto_version(c->ctx_, TLS1_2_VERSION);
   if (config.ca_file) {
     // curl --cacert: this file is the whole trust store.
     if (SSL_CTX_load_verify_locations(c->ctx_, config.ca_file->c_str(), nullptr) != 1) {
-      return Failure{ExitCode::SslCaCertBadFile,
-                     "error setting certificate file: " + *config.ca_file + " (" + openssl_error_text() +
-                         "): give a PEM file of CA certificates"};
+      return stack::Err{Failure{ExitCode::SslCaCertBadFile,
+                                "error setting certificate file: " + *config.ca_file + " (" + openssl_error_text() +
+                                    "): give a PEM file of CA certificates"}};
     }
     c->trust_ = "--cacert " + *config.ca_file;
   } else {
@@ -151,7 +151,7 @@ std::variant<std::unique_ptr<Context>, Failure> Context::create(const Config& co
   if (!keylog.empty()) {
     c->keylog_ = std::fopen(keylog.c_str(), "a");
     if (!c->keylog_) {
-      return Failure{ExitCode::Failure, "cannot write the TLS key log " + keylog + ": " + std::strerror(errno)};
+      return stack::Err{Failure{ExitCode::Failure, "cannot write the TLS key log " + keylog + ": " + std::strerror(errno)}};
     }
     c->keylog_path_ = keylog;
     SSL_CTX_set_keylog_callback(c->ctx_, &Context::keylog_cb);

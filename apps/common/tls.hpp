@@ -27,10 +27,10 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "apps/common/cli.hpp"
+#include "stack/util/result.hpp"
 
 // OpenSSL's types, declared so that users of this header need not include OpenSSL's.
 struct ssl_ctx_st;
@@ -87,7 +87,7 @@ const char* handshake_type_name(int type);  // "ClientHello", ...
 
 class Context {
  public:
-  static std::variant<std::unique_ptr<Context>, Failure> create(const Config& config);
+  static stack::Result<std::unique_ptr<Context>, Failure> create(const Config& config);
   ~Context();
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;

@@ -223,19 +223,18 @@ KeyLog parse_keylog(std::string_view text) {
   return log;
 }
 
-std::optional<std::string> read_keylog(const std::string& path, KeyLog& out) {
+stack::Result<KeyLog, std::string> read_keylog(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return path + ": cannot read the key log";
+  if (!in) return stack::Err{path + ": cannot read the key log"};
   // A key log holds a few lines per connection; 64 MiB is far more than any capture needs.
   constexpr std::size_t kMax = 64u << 20;
   std::string text;
   char buf[65536];
   while (in.read(buf, sizeof buf) || in.gcount() > 0) {
     text.append(buf, static_cast<std::size_t>(in.gcount()));
-    if (text.size() > kMax) return path + ": the key log is larger than 64 MiB";
+    if (text.size() > kMax) return stack::Err{path + ": the key log is larger than 64 MiB"};
   }
-  out = parse_keylog(text);
-  return std::nullopt;
+  return parse_keylog(text);
 }
 
 const Suite* find_suite(std::uint16_t id) {

@@ -27,6 +27,8 @@
 #include <string_view>
 #include <vector>
 
+#include "stack/util/result.hpp"
+
 namespace appkit::tlsdec {
 
 using Bytes = std::vector<std::uint8_t>;
@@ -54,7 +56,7 @@ struct KeyLog {
 
 KeyLog parse_keylog(std::string_view text);
 // Reads and parses `path`; the error is one line naming the file.
-std::optional<std::string> read_keylog(const std::string& path, KeyLog& out);
+stack::Result<KeyLog, std::string> read_keylog(const std::string& path);
 
 // ------------------------------------------------------------------------------------------------
 // Cipher suites and keys.

@@ -13,8 +13,8 @@ namespace minibrowser {
 
 CaptureFiles::~CaptureFiles() {
   if (!ladder_.empty() || !json_.empty()) {
-    if (auto e = appkit::explain::write_outputs_from_pcap(pcap_, ladder_, json_, title_)) {
-      std::fprintf(stderr, "minibrowser: --ladder/--json: %s\n", e->c_str());
+    if (auto w = appkit::explain::write_outputs_from_pcap(pcap_, ladder_, json_, title_); !w) {
+      std::fprintf(stderr, "minibrowser: --ladder/--json: %s\n", w.error().c_str());
     }
   }
   if (temporary_) std::remove(pcap_.c_str());
@@ -23,8 +23,8 @@ CaptureFiles::~CaptureFiles() {
 std::optional<int> CaptureFiles::prepare(Options& options) {
   for (const auto* out : {&options.ladder_path, &options.json_path}) {
     if (out->empty()) continue;
-    if (auto e = appkit::explain::write_file(*out, "")) {
-      std::fprintf(stderr, "minibrowser: %s\n", e->c_str());
+    if (auto w = appkit::explain::write_file(*out, ""); !w) {
+      std::fprintf(stderr, "minibrowser: %s\n", w.error().c_str());
       return static_cast<int>(appkit::ExitCode::WriteError);
     }
   }

@@ -11,7 +11,6 @@
 // narrator.* (what is told, and how), pool.*, dns_walk.*, segments.*, time_wait.*, body_output.*.
 #include <clocale>
 #include <cstdio>
-#include <variant>
 
 #include "apps/common/host.hpp"
 #include "apps/common/ring_pool.hpp"
@@ -28,10 +27,10 @@ int main(int argc, char** argv) {
   minibrowser::CaptureFiles capture;
   if (const auto rc = capture.prepare(options)) return *rc;
   auto opened = appkit::Host::open(options.net);
-  if (const auto* err = std::get_if<appkit::HostError>(&opened)) {
-    std::fprintf(stderr, "minibrowser: %s\n", err->message.c_str());
-    return static_cast<int>(err->code);
+  if (!opened) {
+    std::fprintf(stderr, "minibrowser: %s\n", opened.error().message.c_str());
+    return static_cast<int>(opened.error().code);
   }
-  minibrowser::Session session(*std::get<0>(opened), options, capture);
+  minibrowser::Session session(**opened, options, capture);
   return session.run();
 }

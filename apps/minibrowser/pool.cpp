@@ -231,8 +231,7 @@ void ConnectionPool::begin_close(Conn& c, const std::string& why) {
   if (c.tls && c.tls->established()) {
     // RFC 8446 §6.1: close_notify before the FIN, so the server knows nothing was cut off.
     c.tls->close();
-    std::string ignored;
-    flush_tls(c, ignored);
+    (void)flush_tls(c);
     say(6, "pool: closing connection #" + std::to_string(c.number) + " (" + why +
                "): TLS close_notify, then FIN, queued");
   } else {
@@ -243,20 +242,17 @@ void ConnectionPool::begin_close(Conn& c, const std::string& why) {
   c.since = host_.now();
 }
 
-bool ConnectionPool::flush_tls(Conn& c, std::string& error) {
-  if (!c.tls) return true;
+stack::Result<void, std::string> ConnectionPool::flush_tls(Conn& c) {
+  if (!c.tls) return {};
   auto& tcp = host_.iface().tcp();
   while (!c.tls->output().empty()) {
     auto sent = tcp.send(c.sock, c.tls->output());
-    if (!sent) {
-      error = std::string("connection lost while sending: ") + stack::socket::to_string(sent.error());
-      return false;
-    }
+    if (!sent) return stack::Err{std::string("connection lost while sending: ") + stack::socket::to_string(sent.error())};
     if (*sent == 0) break;  // the send buffer is full: the rest goes on a later turn
     c.tls->consume_output(*sent);
     c.last_io = host_.now();
   }
-  return true;
+  return {};
 }
 
 ConnectionPool::Received ConnectionPool::receive(Conn& c, std::span<std::byte> out) {
@@ -291,8 +287,7 @@ ConnectionPool::Received ConnectionPool::receive(Conn& c, std::span<std::byte> o
     }
   }
   const auto r = c.tls->read(out);
-  std::string send_error;
-  if (!flush_tls(c, send_error)) return {RecvKind::Error, 0, ExitCode::SendError, send_error};
+  if (auto flushed = flush_tls(c); !flushed) return {RecvKind::Error, 0, ExitCode::SendError, flushed.error()};
   switch (r.status) {
     case appkit::tls::ReadStatus::Ok: return {RecvKind::Data, r.bytes, ExitCode::Ok, {}};
     case appkit::tls::ReadStatus::Closed: return {RecvKind::Eof, 0, ExitCode::Ok, {}};
@@ -324,8 +319,7 @@ void ConnectionPool::pump_connection(Conn& c) {
           c.since = now;
           c.handshake_started = now;
           c.tls->handshake();  // the ClientHello
-          std::string error;
-          if (!flush_tls(c, error)) return fail(c, ExitCode::SslConnect, error);
+          if (auto flushed = flush_tls(c); !flushed) return fail(c, ExitCode::SslConnect, flushed.error());
           return;
         }
         c.state = ConnState::Idle;
@@ -348,8 +342,7 @@ void ConnectionPool::pump_connection(Conn& c) {
       const auto got = receive(c, std::span(none).first(0));  // moves ciphertext in (and out)
       if (got.kind == RecvKind::Error && !c.tls->failure()) return fail(c, got.code, got.error);
       const auto status = c.tls->handshake();
-      std::string error;
-      if (!flush_tls(c, error)) return fail(c, ExitCode::SslConnect, error);
+      if (auto flushed = flush_tls(c); !flushed) return fail(c, ExitCode::SslConnect, flushed.error());
       if (status == appkit::tls::HandshakeStatus::Failed) {
         // The alert is on its way; the exchange is over.
         return fail(c, c.tls->failure()->code, c.tls->failure()->message);
@@ -379,8 +372,7 @@ void ConnectionPool::pump_connection(Conn& c) {
     }
     case ConnState::Busy: {
       if (c.tls) {
-        std::string error;
-        if (!flush_tls(c, error)) return fail(c, ExitCode::SendError, error);
+        if (auto flushed = flush_tls(c); !flushed) return fail(c, ExitCode::SendError, flushed.error());
       }
       while (c.out_sent < c.out.size()) {
         auto sent = tcp.send(c.sock, std::as_bytes(std::span(c.out).subspan(c.out_sent)));

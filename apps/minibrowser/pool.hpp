@@ -26,6 +26,7 @@
 #include "apps/common/tls.hpp"
 #include "apps/common/url.hpp"
 #include "apps/minibrowser/time_wait.hpp"
+#include "stack/util/result.hpp"
 
 namespace minibrowser {
 
@@ -146,8 +147,8 @@ class ConnectionPool {
     std::string error;
   };
   Received receive(Conn& c, std::span<std::byte> out);
-  // Sends the TLS session's pending ciphertext; false (and `error`) when TCP refused.
-  bool flush_tls(Conn& c, std::string& error);
+  // Sends the TLS session's pending ciphertext; the error says why TCP refused.
+  stack::Result<void, std::string> flush_tls(Conn& c);
 
   void start_request(Conn& c, Request r);
   void pump_connection(Conn& c);

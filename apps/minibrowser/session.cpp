@@ -75,11 +75,11 @@ std::optional<int> Session::join_network() {
     narration_.cited(7, at, appkit::wants_of(e), "DHCP: " + line);
   };
   auto network = appkit::setup_network(host_, net, [this](const std::string& text, bool) { say(7, "DHCP: " + text); }, dhcp);
-  if (auto* err = std::get_if<appkit::HostError>(&network)) {
-    std::fprintf(stderr, "minibrowser: %s\n", err->message.c_str());
-    return static_cast<int>(err->code);
+  if (!network) {
+    std::fprintf(stderr, "minibrowser: %s\n", network.error().message.c_str());
+    return static_cast<int>(network.error().code);
   }
-  setup_ = std::get<appkit::NetworkSetup>(std::move(network));
+  setup_ = std::move(*network);
   if (const auto& lease = setup_.lease) {
     std::string dns;
     for (const auto& d : lease->dns_servers) dns += (dns.empty() ? "" : ", ") + d.describe();
@@ -231,11 +231,11 @@ void Session::say_route(Ipv4Address address) {
 bool Session::ensure_tls() {
   if (tls_context_) return true;
   auto created = appkit::tls::Context::create(options_.tls_config);
-  if (auto* f = std::get_if<appkit::tls::Failure>(&created)) {
-    tls_setup_error_ = *f;
+  if (!created) {
+    tls_setup_error_ = created.error();
     return false;
   }
-  tls_context_ = std::move(std::get<std::unique_ptr<appkit::tls::Context>>(created));
+  tls_context_ = std::move(*created);
   say(6, std::string("TLS: certificates are checked against ") + tls_context_->trust_description() +
              (options_.tls_config.verify ? "" : " — NOT ENFORCED (-k/--insecure)"));
   if (!tls_context_->keylog_path().empty()) {
@@ -410,8 +410,8 @@ int Session::finish(int exit_code) {
   if (options_.level >= 6 && !capture_.pcap().empty()) {
     std::vector<std::byte> storage;
     auto read = appkit::pcap::read_file(capture_.pcap(), storage);
-    if (auto* cap = std::get_if<appkit::pcap::Capture>(&read)) {
-      for (const auto& line : appkit::explain::summary(appkit::analysis::analyze(*cap))) say(6, line);
+    if (read) {
+      for (const auto& line : appkit::explain::summary(appkit::analysis::analyze(*read))) say(6, line);
     }
   }
   if (options_.net.stats) host_.print_stats(stderr);

@@ -105,11 +105,11 @@ int run_dhcp(const std::vector<std::string>& args) {
 
   appkit::install_interrupt_handlers();
   auto opened = appkit::Host::open(net);
-  if (auto* err = std::get_if<appkit::HostError>(&opened)) {
-    std::fprintf(stderr, "ustack dhcp: %s\n", err->message.c_str());
-    return static_cast<int>(err->code);
+  if (!opened) {
+    std::fprintf(stderr, "ustack dhcp: %s\n", opened.error().message.c_str());
+    return static_cast<int>(opened.error().code);
   }
-  auto& host = *std::get<0>(opened);
+  auto& host = **opened;
 
   if (release) {
     const bool ok = appkit::DhcpSession::release_stored(host, opts, print_fragment);

@@ -42,8 +42,8 @@ int run_echo(const std::vector<std::string>& args) {
   }
   appkit::install_interrupt_handlers();
   auto ready = appkit::bring_up(net, "ustack echo");
-  if (auto* code = std::get_if<int>(&ready)) return *code;
-  auto& host = *std::get<appkit::ReadyHost>(ready).host;
+  if (!ready) return ready.error();
+  auto& host = *ready->host;
   auto& iface = host.iface();
 
   std::optional<stack::socket::UdpLayer::SocketId> udp;
@@ -84,7 +84,7 @@ int run_echo(const std::vector<std::string>& args) {
     if (udp) {
       while (auto d = iface.udp().recv_from(*udp)) {
         // RFC 862: "send it back as an echo" — to the sender's address and port.
-        iface.udp().send_to(*udp, d->from, d->payload);
+        (void)iface.udp().send_to(*udp, d->from, d->payload);
         ++datagrams;
         if (verbose) std::printf("udp %s: %zu bytes\n", d->from.describe().c_str(), d->payload.size());
       }

@@ -44,18 +44,20 @@ int run_explain(const std::vector<std::string>& args) {
   const std::string& path = parsed.positional.front();
   std::vector<std::byte> storage;
   auto read = appkit::pcap::read_file(path, storage);
-  if (auto* err = std::get_if<appkit::pcap::ReadError>(&read)) {
-    std::fprintf(stderr, "ustack explain: %s\n", err->message.c_str());
+  if (!read) {
+    std::fprintf(stderr, "ustack explain: %s\n", read.error().message.c_str());
     return static_cast<int>(ExitCode::Failure);
   }
   appkit::tlsdec::KeyLog keys;
   if (!keylog.empty()) {
-    if (auto e = appkit::tlsdec::read_keylog(keylog, keys)) {
-      std::fprintf(stderr, "ustack explain: %s\n", e->c_str());
+    auto read_keys = appkit::tlsdec::read_keylog(keylog);
+    if (!read_keys) {
+      std::fprintf(stderr, "ustack explain: %s\n", read_keys.error().c_str());
       return static_cast<int>(ExitCode::Failure);
     }
+    keys = std::move(*read_keys);
   }
-  const auto a = appkit::analysis::analyze(std::get<appkit::pcap::Capture>(read), keylog.empty() ? nullptr : &keys);
+  const auto a = appkit::analysis::analyze(*read, keylog.empty() ? nullptr : &keys);
   std::printf("%s: %llu frames (%s)\n", path.c_str(), static_cast<unsigned long long>(a.frames), a.format.c_str());
   if (!keylog.empty()) {
     std::printf("key log %s: %llu secret(s) for %zu TLS session(s)", keylog.c_str(), static_cast<unsigned long long>(keys.used),
@@ -64,8 +66,8 @@ int run_explain(const std::vector<std::string>& args) {
     std::printf("\n");
   }
   for (const auto& line : appkit::explain::narrate(a, static_cast<int>(level))) std::printf("%s\n", line.c_str());
-  if (auto e = appkit::explain::write_outputs(a, ladder, json, "ladder of " + path)) {
-    std::fprintf(stderr, "ustack explain: %s\n", e->c_str());
+  if (auto w = appkit::explain::write_outputs(a, ladder, json, "ladder of " + path); !w) {
+    std::fprintf(stderr, "ustack explain: %s\n", w.error().c_str());
     return static_cast<int>(ExitCode::Failure);
   }
   return 0;

@@ -192,11 +192,11 @@ int run_upload(appkit::Host& host, const appkit::NetOptions& net, const appkit::
   Instant connect_deadline = start + o.connect_timeout;
   if (deadline) connect_deadline = std::min(connect_deadline, *deadline);
   auto connected = appkit::TcpStream::connect(host, *resolved.address, static_cast<std::uint16_t>(port), connect_deadline);
-  if (auto* f = std::get_if<appkit::StreamFailure>(&connected)) {
-    say.error(f->message);
-    return code(exit_code(f->error));
+  if (!connected) {
+    say.error(connected.error().message);
+    return code(exit_code(connected.error().error));
   }
-  auto& s = std::get<appkit::TcpStream>(connected);
+  auto& s = *connected;
   say.info("Connected to " + resolved.address->describe() + " port " + std::to_string(port) + " from " +
            s.local().addr.describe() + ":" + std::to_string(s.local().port));
   const Instant established = host.now();
@@ -378,22 +378,22 @@ int run_get(const std::vector<std::string>& args) {
 
   appkit::install_interrupt_handlers();
   auto opened = appkit::Host::open(net);
-  if (auto* err = std::get_if<appkit::HostError>(&opened)) {
-    say.error(err->message);
-    return code(err->code);
+  if (!opened) {
+    say.error(opened.error().message);
+    return code(opened.error().code);
   }
-  auto& host = *std::get<0>(opened);
+  auto& host = **opened;
   auto network = appkit::setup_network(host, net, [&](const std::string& text, bool eol) {
     if (o.verbose) {
       std::fputs(text.c_str(), stderr);
       if (eol) std::fputc('\n', stderr);
     }
   });
-  if (auto* err = std::get_if<appkit::HostError>(&network)) {
-    say.error(err->message);
-    return code(err->code);
+  if (!network) {
+    say.error(network.error().message);
+    return code(network.error().code);
   }
-  const auto& setup = std::get<appkit::NetworkSetup>(network);
+  const auto& setup = *network;
   const Instant start = host.now();
   const std::optional<Instant> deadline = o.max_time ? std::optional(start + *o.max_time) : std::nullopt;
   auto finish = [&](int rc) {
@@ -410,15 +410,13 @@ int run_get(const std::vector<std::string>& args) {
   // One TLS context for the whole run (created at the first https URL): its session cache lets
   // --repeat and redirects resume.
   std::unique_ptr<appkit::tls::Context> tls_context;
-  auto tls_for = [&](const appkit::Url& url, std::string& error) -> appkit::tls::Context* {
+  // Null for plain http; the error is the line to print.
+  auto tls_for = [&](const appkit::Url& url) -> stack::Result<appkit::tls::Context*, std::string> {
     if (!url.secure()) return nullptr;
     if (!tls_context) {
       auto created = appkit::tls::Context::create(o.tls);
-      if (auto* f = std::get_if<appkit::tls::Failure>(&created)) {
-        error = f->message;
-        return nullptr;
-      }
-      tls_context = std::move(std::get<std::unique_ptr<appkit::tls::Context>>(created));
+      if (!created) return stack::Err{created.error().message};
+      tls_context = std::move(*created);
       if (!tls_context->keylog_path().empty()) say.info("TLS key log: " + tls_context->keylog_path());
     }
     return tls_context.get();
@@ -480,18 +478,18 @@ int run_get(const std::vector<std::string>& args) {
         const Instant t0 = host.now();
         Instant connect_deadline = t0 + o.connect_timeout;
         if (deadline) connect_deadline = std::min(connect_deadline, *deadline);
-        std::string tls_error;
-        appkit::tls::Context* tls = tls_for(url, tls_error);
-        if (url.secure() && !tls) {
-          say.error(tls_error);
+        auto context = tls_for(url);
+        if (!context) {
+          say.error(context.error());
           return finish(code(ExitCode::SslCaCertBadFile));
         }
+        appkit::tls::Context* tls = *context;
         auto connected = appkit::TcpStream::connect(host, *resolved.address, url.port, connect_deadline);
-        if (auto* f = std::get_if<appkit::StreamFailure>(&connected)) {
-          say.error(f->message);
-          return finish(code(exit_code(f->error)));
+        if (!connected) {
+          say.error(connected.error().message);
+          return finish(code(exit_code(connected.error().error)));
         }
-        stream.emplace(std::move(std::get<appkit::TcpStream>(connected)), tls, url);
+        stream.emplace(std::move(*connected), tls, url);
         stream_origin = url;
         info.time_connect = since(host.now());
         ++info.num_connects;
@@ -504,10 +502,11 @@ int run_get(const std::vector<std::string>& args) {
                  " in " + std::to_string(connect_time.micros() / 1000) + " ms");
         if (tls) {
           const Instant h0 = host.now();
-          if (auto failed = stream->handshake(deadline)) {
-            say.error(failed->timed_out ? "Operation timed out during the TLS handshake with " + url.host
-                                        : failed->message);
-            if (failed->timed_out || failed->interrupted) {
+          if (auto shaken = stream->handshake(deadline); !shaken) {
+            const auto& failed = shaken.error();
+            say.error(failed.timed_out ? "Operation timed out during the TLS handshake with " + url.host
+                                       : failed.message);
+            if (failed.timed_out || failed.interrupted) {
               abandon();  // -m, SIGINT or SIGTERM: RST, as everywhere else
             } else {
               stream->tcp().close();
@@ -515,7 +514,7 @@ int run_get(const std::vector<std::string>& args) {
             }
             stream.reset();
             stream_origin.reset();
-            return finish(code(failed->code));
+            return finish(code(failed.code));
           }
           info.time_appconnect = since(host.now());
           const auto* t = stream->tls();

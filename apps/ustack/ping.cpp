@@ -81,10 +81,10 @@ int run_ping(const std::vector<std::string>& args) {
   const std::string& host_arg = parsed.positional[0];
 
   auto ready = appkit::bring_up(net, "ustack ping", quiet);
-  if (auto* code = std::get_if<int>(&ready)) return *code;
-  auto& host = *std::get<appkit::ReadyHost>(ready).host;
+  if (!ready) return ready.error();
+  auto& host = *ready->host;
   // A name as iputils resolves it (hosts file, then DNS): "ping: NAME: Name or service not known", exit 2.
-  const auto resolved = appkit::resolve_host(host, net, std::get<appkit::ReadyHost>(ready).network, host_arg);
+  const auto resolved = appkit::resolve_host(host, net, ready->network, host_arg);
   if (!resolved.address) {
     std::fprintf(stderr, "ustack ping: %s: %s\n", host_arg.c_str(), resolved.error.c_str());
     return static_cast<int>(ExitCode::Usage);

@@ -312,11 +312,11 @@ int run_resolve(const std::vector<std::string>& args) {
   }
 
   auto opened = appkit::Host::open(net);
-  if (auto* err = std::get_if<appkit::HostError>(&opened)) {
-    std::fprintf(stderr, "ustack resolve: %s\n", err->message.c_str());
+  if (!opened) {
+    std::fprintf(stderr, "ustack resolve: %s\n", opened.error().message.c_str());
     return code(ExitCode::Usage);
   }
-  auto& host = *std::get<0>(opened);
+  auto& host = **opened;
   {
     appkit::NetOptions setup_options = net;
     setup_options.dns.reset();  // parsed above (a list); setup_network takes one
@@ -325,11 +325,11 @@ int run_resolve(const std::vector<std::string>& args) {
       std::fputs(text.c_str(), talk);
       if (eol) std::fputc('\n', talk);
     });
-    if (auto* err = std::get_if<appkit::HostError>(&network)) {
-      std::fprintf(stderr, "ustack resolve: %s\n", err->message.c_str());
-      return code(err->code == ExitCode::Usage ? ExitCode::Usage : ExitCode::CannotResolve);
+    if (!network) {
+      std::fprintf(stderr, "ustack resolve: %s\n", network.error().message.c_str());
+      return code(network.error().code == ExitCode::Usage ? ExitCode::Usage : ExitCode::CannotResolve);
     }
-    for (const auto& d : std::get<appkit::NetworkSetup>(network).dns_servers) {
+    for (const auto& d : network->dns_servers) {
       bool seen = false;
       for (const auto& s2 : servers) seen = seen || s2 == d;
       if (!seen) servers.push_back(d);

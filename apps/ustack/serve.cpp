@@ -796,25 +796,25 @@ int run_serve(const std::vector<std::string>& args) {
   while (root.size() > 1 && root.back() == '/') root.pop_back();
 
   auto opened = appkit::Host::open(net);
-  if (auto* err = std::get_if<appkit::HostError>(&opened)) {
-    std::fprintf(stderr, "ustack serve: %s\n", err->message.c_str());
-    return static_cast<int>(err->code);
+  if (!opened) {
+    std::fprintf(stderr, "ustack serve: %s\n", opened.error().message.c_str());
+    return static_cast<int>(opened.error().code);
   }
-  auto& host = *std::get<0>(opened);
+  auto& host = **opened;
   auto network = appkit::setup_network(host, net, [](const std::string& text, bool eol) {
     std::fputs(text.c_str(), stderr);
     if (eol) std::fputc('\n', stderr);
   });
-  if (auto* err = std::get_if<appkit::HostError>(&network)) {
-    std::fprintf(stderr, "ustack serve: %s\n", err->message.c_str());
-    return static_cast<int>(err->code);
+  if (!network) {
+    std::fprintf(stderr, "ustack serve: %s\n", network.error().message.c_str());
+    return static_cast<int>(network.error().code);
   }
   auto listening = appkit::TcpListener::listen(host, static_cast<std::uint16_t>(port), backlog);
-  if (auto* err = std::get_if<std::string>(&listening)) {
-    std::fprintf(stderr, "ustack serve: %s\n", err->c_str());
+  if (!listening) {
+    std::fprintf(stderr, "ustack serve: %s\n", listening.error().c_str());
     return static_cast<int>(ExitCode::Failure);
   }
-  auto& listener = std::get<appkit::TcpListener>(listening);
+  auto& listener = *listening;
   // A request's ACK goes out with the response to it, not on its own just before.
   host.set_ack_after_application(true);
 

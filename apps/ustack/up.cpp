@@ -38,8 +38,8 @@ int run_up(const std::vector<std::string>& args) {
     return static_cast<int>(ExitCode::Usage);
   }
   auto ready = appkit::bring_up(net, "ustack up");
-  if (auto* code = std::get_if<int>(&ready)) return *code;
-  auto& host = *std::get<appkit::ReadyHost>(ready).host;
+  if (!ready) return ready.error();
+  auto& host = *ready->host;
   if (verbose) {
     host.add_event_listener([](stack::Instant, const stack::Event& e) {
       std::printf("%s\n", stack::describe(e).c_str());

@@ -55,13 +55,13 @@ std::optional<UdpEndpoint> UdpLayer::local_endpoint(SocketId id) const {
   return it->second.local;
 }
 
-std::optional<UdpError> UdpLayer::send_to(SocketId id, UdpEndpoint to, std::span<const std::byte> payload,
-                                          std::optional<wire::Ipv4Address> source) {
-  if (!sockets_.count(id)) return UdpError::BadSocket;
-  if (payload.size() > 65535 - 20 - 8) return UdpError::TooBig;
-  if (tx_.size() >= config_.tx_queue_datagrams) return UdpError::SendQueueFull;
+Result<void, UdpError> UdpLayer::send_to(SocketId id, UdpEndpoint to, std::span<const std::byte> payload,
+                                         std::optional<wire::Ipv4Address> source) {
+  if (!sockets_.count(id)) return Err{UdpError::BadSocket};
+  if (payload.size() > 65535 - 20 - 8) return Err{UdpError::TooBig};
+  if (tx_.size() >= config_.tx_queue_datagrams) return Err{UdpError::SendQueueFull};
   tx_.push_back(Pending{id, source, to, Bytes(payload.begin(), payload.end())});
-  return std::nullopt;
+  return {};
 }
 
 std::optional<UdpDatagram> UdpLayer::recv_from(SocketId id) {

@@ -77,8 +77,8 @@ class UdpLayer {
   std::optional<UdpEndpoint> local_endpoint(SocketId id) const;
   // Broadcast destinations are allowed (DHCP). `source` overrides the source address (DHCP sends
   // from 0.0.0.0 before it has an address); otherwise the interface fills in its own.
-  std::optional<UdpError> send_to(SocketId id, UdpEndpoint to, std::span<const std::byte> payload,
-                                  std::optional<wire::Ipv4Address> source = std::nullopt);
+  Result<void, UdpError> send_to(SocketId id, UdpEndpoint to, std::span<const std::byte> payload,
+                                 std::optional<wire::Ipv4Address> source = std::nullopt);
   std::optional<UdpDatagram> recv_from(SocketId id);
   bool readable(SocketId id) const;
   std::optional<UdpSocketError> take_error(SocketId id);

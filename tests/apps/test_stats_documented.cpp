@@ -73,8 +73,8 @@ std::set<std::string> counters_in_code() {
   drivers::FaultInjector faults(link.end_a(), drivers::FaultConfig::symmetric(0.1, 0.1, 1));
   const auto path = std::filesystem::temp_directory_path() / "ustack-stats-documented.pcap";
   auto file = drivers::PcapFile::open(path.string());
-  REQUIRE(std::holds_alternative<std::unique_ptr<drivers::PcapFile>>(file));
-  drivers::PcapWriter pcap(faults, std::move(std::get<std::unique_ptr<drivers::PcapFile>>(file)),
+  REQUIRE(file.ok());
+  drivers::PcapWriter pcap(faults, std::move(*file),
                            drivers::wall_clock_from_epoch(0));
   for (const auto& [name, value] : pcap.stats()) {
     if (!inner.count(name)) names.insert("DEV." + name);

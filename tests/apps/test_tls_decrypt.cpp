@@ -371,10 +371,9 @@ TEST_CASE("tls decrypt: key log lines that are wrong are counted and skipped") {
   REQUIRE(log.by_client_random.size() == 1);
   CHECK(log.by_client_random.begin()->second.master == Bytes(48, 0xbb));
   CHECK(log.by_client_random.begin()->second.server_traffic0 == Bytes(32, 0xcc));
-  tlsdec::KeyLog missing;
-  const auto err = tlsdec::read_keylog("/nonexistent/keys.log", missing);
-  REQUIRE(err);
-  CHECK(*err == "/nonexistent/keys.log: cannot read the key log");
+  const auto missing = tlsdec::read_keylog("/nonexistent/keys.log");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error() == "/nonexistent/keys.log: cannot read the key log");
 }
 
 TEST_CASE("tls decrypt: hostile streams (cut, garbled, random, oversized) are one problem line, never a crash") {

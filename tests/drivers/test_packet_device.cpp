@@ -131,16 +131,16 @@ bool veth_pair(Probe& p, bool up = true) {
 
 std::unique_ptr<PacketDevice> open_packet(Probe& p, const PacketOptions& o) {
   auto r = PacketDevice::open(o);
-  if (auto* e = std::get_if<PacketError>(&r)) {
-    p.fail("open " + o.name + ": " + e->message);
+  if (!r) {
+    p.fail("open " + o.name + ": " + r.error().message);
     return nullptr;
   }
-  return std::move(std::get<std::unique_ptr<PacketDevice>>(r));
+  return std::move(*r);
 }
 
 void expect_error(Probe& p, const PacketOptions& o, PacketErrorKind kind, const std::string& must_say) {
   auto r = PacketDevice::open(o);
-  const auto* e = std::get_if<PacketError>(&r);
+  const auto* e = r ? nullptr : &r.error();
   if (!e) {
     p.fail("open '" + o.name + "' succeeded, expected " + drivers::to_string(kind));
     return;
@@ -242,8 +242,8 @@ TEST_SUITE("drivers/packet_device") {
     appkit::NetOptions net;
     REQUIRE_FALSE(parse(net, {"--iface", "nosuch-if9", "--ip", "10.1.2.3/24"}).error.has_value());
     auto opened = appkit::Host::open(net);
-    const auto* err = std::get_if<appkit::HostError>(&opened);
-    REQUIRE(err != nullptr);
+    REQUIRE_FALSE(opened.ok());
+    const auto* err = &opened.error();
     CHECK(err->code == appkit::ExitCode::Usage);
     CHECK(err->message.find("no interface named nosuch-if9") != std::string::npos);
     CHECK(err->message.find('\n') == std::string::npos);

@@ -12,11 +12,11 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data), size);
   const auto r = appkit::pcap::parse(bytes);
-  if (const auto* err = std::get_if<appkit::pcap::ReadError>(&r)) {
-    if (err->message.empty() || err->message.find('\n') != std::string::npos) std::abort();
+  if (!r) {
+    if (r.error().message.empty() || r.error().message.find('\n') != std::string::npos) std::abort();
     return 0;
   }
-  const auto& cap = std::get<appkit::pcap::Capture>(r);
+  const auto& cap = *r;
   for (const auto& f : cap.frames) {
     if (f.link.data() < bytes.data() || f.link.data() + f.link.size() > bytes.data() + bytes.size()) std::abort();
     if (!f.network.empty() && (f.network.data() < f.link.data() || f.network.data() + f.network.size() > f.link.data() + f.link.size())) std::abort();

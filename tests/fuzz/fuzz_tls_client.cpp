@@ -24,8 +24,8 @@ appkit::tls::Context& context(bool verify) {
     config.verify = verify;
     config.resume = false;  // no state carried from one input to the next
     auto created = appkit::tls::Context::create(config);
-    if (!std::holds_alternative<std::unique_ptr<appkit::tls::Context>>(created)) std::abort();
-    slot = std::move(std::get<std::unique_ptr<appkit::tls::Context>>(created));
+    if (!created) std::abort();
+    slot = std::move(*created);
   }
   return *slot;
 }

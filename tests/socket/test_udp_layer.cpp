@@ -102,8 +102,8 @@ TEST_SUITE("socket/udp") {
     auto id = udp.bind(40000);
     REQUIRE(id.ok());
     const Bytes q1 = to_bytes("q1"), q2 = to_bytes("q2");
-    CHECK_FALSE(udp.send_to(*id, {kServer, 53}, q1).has_value());
-    CHECK_FALSE(udp.send_to(*id, {kServer, 53}, q2).has_value());
+    CHECK(udp.send_to(*id, {kServer, 53}, q1).ok());
+    CHECK(udp.send_to(*id, {kServer, 53}, q2).ok());
     std::vector<Bytes> seen;
     udp.dispatch([&](const UdpLayer::Outgoing& out) {
       CHECK(out.from.port == 40000);
