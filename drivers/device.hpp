@@ -31,7 +31,7 @@ struct Capabilities {
                                       // (virtio-net GSO from the kernel; checksums completed)
 };
 
-// Counters a driver keeps ("rx_frames", "tx_dropped_queue_full", ...), in a stable order, for
+// Counters a driver keeps ("rx_frames", "tx_held", ...), in a stable order, for
 // --stats. Decorators append their own after the wrapped device's, with a prefix ("fault.").
 using Stats = std::vector<std::pair<std::string, std::uint64_t>>;
 
@@ -50,12 +50,21 @@ class Device {
   // or nullopt when none is queued. Never blocks.
   virtual std::optional<std::size_t> receive(stack::Instant now, std::span<std::byte> out) = 0;
 
-  // Hands one complete frame to the medium; false means it was dropped (queue full, fault).
+  // Hands one complete frame to the medium; false means it was dropped (a fault, a link that is
+  // down, a full backlog). A full queue is not a drop: see tx_blocked().
   virtual bool transmit(stack::Instant now, std::span<const std::byte> frame) = 0;
   // A device with transmit offload (capabilities().tso) may hold frames handed to transmit()
   // to join them into one super-frame; flush() sends whatever it holds. The loop calls it after
   // every round of output, so nothing waits longer than that round. Decorators pass it on.
   virtual void flush(stack::Instant /*now*/) {}
+  // Back-pressure: true while the medium has refused a write because its queue is full and the
+  // device holds the refused frames (in order) to write them again. Each flush() tries them
+  // again first. Meanwhile the loop tells the stack the link is busy (it sends no new data) and
+  // waits for writable_fd() to become writable (POLLOUT) or for poll_at(). Decorators pass it on.
+  virtual bool tx_blocked() const { return false; }
+  // A descriptor whose POLLOUT means the held frames may go now, or -1 (nothing held, or a
+  // queue that no descriptor reports on: then poll_at() names when to try again).
+  virtual int writable_fd() const { return -1; }
 
   // For the event loop: a file descriptor that becomes readable when receive() has work, or -1
   // for in-process devices (those report their next delivery through poll_at()).

@@ -86,7 +86,9 @@ class FaultInjector final : public Device {
   // it; a frame held back for delay or reordering counts as accepted.
   bool transmit(stack::Instant now, std::span<const std::byte> frame) override;
   void flush(stack::Instant now) override;  // due delayed frames first, then the wrapped device's
+  bool tx_blocked() const override { return inner_->tx_blocked(); }
   int readable_fd() const override { return inner_->readable_fd(); }
+  int writable_fd() const override { return inner_->writable_fd(); }
   std::optional<stack::Instant> poll_at() const override;
   Stats stats() const override;  // the wrapped device's, then "fault.rx_dropped", ...
 

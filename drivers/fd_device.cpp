@@ -91,20 +91,25 @@ std::optional<std::size_t> FdDevice::accept(std::size_t n, std::span<const std::
   return len;
 }
 
-bool FdDevice::transmit(stack::Instant, std::span<const std::byte> frame) {
+bool FdDevice::transmit(stack::Instant now, std::span<const std::byte> frame) {
+  now_ = now;
   std::array<std::byte, kMaxVnetHdrLen> hdr_buf{};
   const std::span<std::byte> hdr = std::span(hdr_buf).first(vnet_hdr_len_);
-  if (!vnet_hdr()) return write_one(hdr, frame, 1);
+  if (!vnet_hdr()) return write_one(hdr, frame, 1, false);
   auto offer = tso_.offer(frame);
   if (offer == TsoBatch::Offer::Joined) return true;  // sent with its batch, by flush() at the latest
   send_batch();
   if (offer == TsoBatch::Offer::Mismatch && tso_.offer(frame) == TsoBatch::Offer::Joined) return true;
   // A zeroed virtio-net header: no checksum to complete, no segmentation (virtio spec §5.1.6:
   // flags 0, gso_type VIRTIO_NET_HDR_GSO_NONE).
-  return write_one(hdr, frame, 1);
+  return write_one(hdr, frame, 1, false);
 }
 
-void FdDevice::flush(stack::Instant) { send_batch(); }
+void FdDevice::flush(stack::Instant now) {
+  now_ = now;
+  drain_backlog();
+  send_batch();
+}
 
 void FdDevice::send_batch() {
   if (tso_.empty()) return;
@@ -113,23 +118,70 @@ void FdDevice::send_batch() {
   std::array<std::byte, kMaxVnetHdrLen> hdr_buf{};
   const std::span<std::byte> hdr = std::span(hdr_buf).first(vnet_hdr_len_);
   TsoBatch::write_vnet_header(out, hdr);
-  if (write_one(hdr, out.frame, segments) && out.gso) {
-    ++tx_gso_.frames;
-    tx_gso_.segments += segments;
-  }
+  write_one(hdr, out.frame, segments, out.gso);
   tso_.clear();
 }
 
-bool FdDevice::write_one(std::span<std::byte> hdr, std::span<const std::byte> frame, std::size_t wire_frames) {
+bool FdDevice::write_one(std::span<std::byte> hdr, std::span<const std::byte> frame, std::size_t wire_frames, bool gso) {
+  // Behind a backlog a frame waits its turn: the wire keeps the order the stack sent in.
+  if (!backlog_.empty()) return hold(hdr, frame, wire_frames, gso);
+  switch (write_now(hdr, frame)) {
+    case WriteResult::Sent: sent(wire_frames, gso); return true;
+    case WriteResult::Full: return hold(hdr, frame, wire_frames, gso);
+    case WriteResult::Failed: return false;
+  }
+  return false;
+}
+
+FdDevice::WriteResult FdDevice::write_now(std::span<std::byte> hdr, std::span<const std::byte> frame) {
   FrameIov io = FrameIov::for_send(hdr, frame);
   for (;;) {
-    if (write_frame(io) >= 0) break;  // tun and packet sockets take a frame whole or not at all
+    if (write_frame(io) >= 0) return WriteResult::Sent;  // tun and packet sockets take a frame whole or not at all
     if (errno == EINTR) continue;
+    if (queue_full(errno)) {
+      full_errno_ = errno;
+      retry_at_ = now_ + kRetryPause;
+      return WriteResult::Full;
+    }
     count_tx_drop(errno);
+    return WriteResult::Failed;
+  }
+}
+
+void FdDevice::sent(std::size_t wire_frames, bool gso) {
+  tx_frames_ += wire_frames;
+  if (gso) {
+    ++tx_gso_.frames;
+    tx_gso_.segments += wire_frames;
+  }
+}
+
+bool FdDevice::hold(std::span<const std::byte> hdr, std::span<const std::byte> frame, std::size_t wire_frames, bool gso) {
+  if (backlog_.size() >= kMaxBacklogFrames || backlog_bytes_ + frame.size() > kMaxBacklogBytes) {
+    ++tx_backlog_.dropped_full;
     return false;
   }
-  tx_frames_ += wire_frames;
+  backlog_.push_back(Held{{hdr.begin(), hdr.end()}, {frame.begin(), frame.end()}, wire_frames, gso});
+  backlog_bytes_ += frame.size();
+  ++tx_backlog_.held;
+  tx_backlog_.max_frames = std::max<std::uint64_t>(tx_backlog_.max_frames, backlog_.size());
   return true;
+}
+
+std::optional<stack::Instant> FdDevice::poll_at() const {
+  if (!backlog_.empty() && full_errno_ == ENOBUFS) return retry_at_;
+  return std::nullopt;
+}
+
+void FdDevice::drain_backlog() {
+  while (!backlog_.empty()) {
+    Held& h = backlog_.front();
+    const WriteResult r = write_now(h.hdr, h.frame);
+    if (r == WriteResult::Full) return;  // still full: the next flush() tries again
+    if (r == WriteResult::Sent) sent(h.wire_frames, h.gso);
+    backlog_bytes_ -= h.frame.size();
+    backlog_.pop_front();
+  }
 }
 
 }  // namespace drivers

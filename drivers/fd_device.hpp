@@ -19,10 +19,13 @@
 
 #include <array>
 #include <cstddef>
+#include <cerrno>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "drivers/device.hpp"
 #include "drivers/tso.hpp"
@@ -41,7 +44,12 @@ class FdDevice : public Device {
   std::optional<std::size_t> receive(stack::Instant now, std::span<std::byte> out) final;
   bool transmit(stack::Instant now, std::span<const std::byte> frame) final;
   void flush(stack::Instant now) final;
+  bool tx_blocked() const final { return !backlog_.empty(); }
   int readable_fd() const override { return fd_; }
+  // EAGAIN: the descriptor's own buffer was full, and POLLOUT says when it has room. ENOBUFS:
+  // the queue behind it (a qdisc) was, which POLLOUT does not report: try again after a pause.
+  int writable_fd() const final { return !backlog_.empty() && full_errno_ != ENOBUFS ? fd_ : -1; }
+  std::optional<stack::Instant> poll_at() const final;
 
   bool vnet_hdr() const { return vnet_hdr_len_ != 0; }
 
@@ -51,6 +59,14 @@ class FdDevice : public Device {
   // The longest virtio-net header a driver uses: virtio_net_hdr_v1 (12 bytes, tun); packet
   // sockets use the 10-byte virtio_net_hdr.
   static constexpr std::size_t kMaxVnetHdrLen = 12;
+
+  // Back-pressure. A write refused because the medium's queue is full (EAGAIN, ENOBUFS: a packet
+  // socket's send buffer, or a qdisc that is full) loses nothing: the frame waits here, in
+  // order, with every frame handed over after it, and each flush() writes them again until one
+  // is refused. Bounded: a frame that finds the backlog full is dropped and counted. The stack
+  // sends no new data meanwhile (tx_blocked()), so what reaches it is one round's output.
+  static constexpr std::size_t kMaxBacklogFrames = 1024;
+  static constexpr std::size_t kMaxBacklogBytes = 8u << 20;
 
  protected:
   // Takes ownership of `fd`. vnet_hdr_len: 0 when the descriptor carries no virtio-net header.
@@ -87,8 +103,11 @@ class FdDevice : public Device {
   virtual RawRead read_frame(FrameIov& io) = 0;
   // One non-blocking write of one frame from `io`: bytes written, or -1 with errno set.
   virtual ssize_t write_frame(FrameIov& io) = 0;
-  // Counts a failed write by its errno (EINTR was retried already): queue full, link down, ...
+  // Counts a failed write by its errno (EINTR was retried already, a full queue was held):
+  // link down, a frame the medium rejects, ...
   virtual void count_tx_drop(int err) = 0;
+
+  static bool queue_full(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
 
   int fd() const { return fd_; }
 
@@ -109,14 +128,40 @@ class FdDevice : public Device {
     std::uint64_t segments = 0;  // tx_gso_segments: the wire segments they carried
   };
   TxGsoCounters tx_gso_;
+  struct TxBacklogCounters {
+    std::uint64_t held = 0;          // tx_held: frames kept to retry: refused (queue full), or behind one that was
+    std::uint64_t dropped_full = 0;  // tx_dropped_backlog_full: refused with the backlog full
+    std::uint64_t max_frames = 0;    // tx_backlog_max: the most frames the backlog ever held
+  };
+  TxBacklogCounters tx_backlog_;
 
  private:
   // Checks the frame of `n` bytes (header included) that just arrived in `hdr` and `out`: its
   // length without the header, or nullopt when it is dropped (counted).
   std::optional<std::size_t> accept(std::size_t n, std::span<const std::byte> hdr, std::span<std::byte> out);
-  // One write of `frame` behind the virtio-net header `hdr` (retried on EINTR); false: dropped.
-  bool write_one(std::span<std::byte> hdr, std::span<const std::byte> frame, std::size_t wire_frames);
+  // One write of `frame` behind the virtio-net header `hdr` (retried on EINTR), or held in the
+  // backlog when the queue is full or the backlog is not empty; false: dropped.
+  bool write_one(std::span<std::byte> hdr, std::span<const std::byte> frame, std::size_t wire_frames, bool gso);
+  // One write system call: Sent, Full (EAGAIN, ENOBUFS) or Failed (counted by count_tx_drop).
+  enum class WriteResult { Sent, Full, Failed };
+  WriteResult write_now(std::span<std::byte> hdr, std::span<const std::byte> frame);
+  void sent(std::size_t wire_frames, bool gso);
+  bool hold(std::span<const std::byte> hdr, std::span<const std::byte> frame, std::size_t wire_frames, bool gso);
+  void drain_backlog();
   void send_batch();
+
+  struct Held {
+    std::vector<std::byte> hdr;    // the virtio-net header (empty without one)
+    std::vector<std::byte> frame;  // the frame, or a super-frame
+    std::size_t wire_frames;       // the wire segments it carries
+    bool gso;
+  };
+  std::deque<Held> backlog_;
+  std::size_t backlog_bytes_ = 0;
+  int full_errno_ = 0;        // why the last write was refused (EAGAIN, ENOBUFS)
+  stack::Instant now_;        // the time of the current transmit() or flush()
+  stack::Instant retry_at_;   // after ENOBUFS: when flush() should try the backlog again
+  static constexpr stack::Duration kRetryPause = stack::Duration::from_millis(1);
 
   int fd_;
   std::string name_;

@@ -172,9 +172,7 @@ ssize_t PacketDevice::write_frame(FrameIov& io) {
 }
 
 void PacketDevice::count_tx_drop(int err) {
-  if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
-    ++counters_.tx_dropped_queue_full;
-  } else if (err == ENETDOWN || err == ENXIO) {
+  if (err == ENETDOWN || err == ENXIO) {
     ++counters_.tx_dropped_down;
   } else {
     ++counters_.tx_dropped_error;
@@ -199,7 +197,9 @@ Stats PacketDevice::stats() const {
       {"rx_csum_completed", rx_.csum_completed},
       {"rx_gso_frames", rx_.gso_frames},
       {"rx_kernel_drops", counters_.rx_kernel_drops},
-      {"tx_dropped_queue_full", counters_.tx_dropped_queue_full},
+      {"tx_held", tx_backlog_.held},
+      {"tx_dropped_backlog_full", tx_backlog_.dropped_full},
+      {"tx_backlog_max", tx_backlog_.max_frames},
       {"tx_dropped_down", counters_.tx_dropped_down},
       {"tx_dropped_error", counters_.tx_dropped_error},
   };

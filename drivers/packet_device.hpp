@@ -110,7 +110,6 @@ class PacketDevice final : public FdDevice {
   struct Counters {
     std::uint64_t rx_dropped_outgoing = 0;      // our own / the kernel's transmissions looped back
     std::uint64_t rx_kernel_drops = 0;          // PACKET_STATISTICS tp_drops: socket queue overflow
-    std::uint64_t tx_dropped_queue_full = 0;    // sendmsg() said EAGAIN / ENOBUFS
     std::uint64_t tx_dropped_down = 0;          // the interface went down (ENETDOWN / ENXIO)
     std::uint64_t tx_dropped_error = 0;         // sendmsg() failed otherwise (EMSGSIZE, ...)
   };

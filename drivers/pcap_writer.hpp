@@ -80,7 +80,9 @@ class PcapWriter final : public Device {
   std::optional<std::size_t> receive(stack::Instant now, std::span<std::byte> out) override;
   bool transmit(stack::Instant now, std::span<const std::byte> frame) override;
   void flush(stack::Instant now) override { inner_->flush(now); }
+  bool tx_blocked() const override { return inner_->tx_blocked(); }
   int readable_fd() const override { return inner_->readable_fd(); }
+  int writable_fd() const override { return inner_->writable_fd(); }
   std::optional<stack::Instant> poll_at() const override { return inner_->poll_at(); }
   Stats stats() const override;  // the wrapped device's, then "pcap.records", "pcap.write_errors"
 

@@ -198,13 +198,7 @@ FdDevice::RawRead TapDevice::read_frame(FrameIov& io) {
 
 ssize_t TapDevice::write_frame(FrameIov& io) { return ::writev(fd(), io.iov(), static_cast<int>(io.iovlen())); }
 
-void TapDevice::count_tx_drop(int err) {
-  if (err == EAGAIN || err == EWOULDBLOCK) {
-    ++counters_.tx_dropped_queue_full;
-  } else {
-    ++counters_.tx_dropped_error;
-  }
-}
+void TapDevice::count_tx_drop(int) { ++counters_.tx_dropped_error; }
 
 Stats TapDevice::stats() const {
   return {
@@ -217,7 +211,9 @@ Stats TapDevice::stats() const {
       {"rx_errors", rx_.errors},
       {"rx_csum_completed", rx_.csum_completed},
       {"rx_gso_frames", rx_.gso_frames},
-      {"tx_dropped_queue_full", counters_.tx_dropped_queue_full},
+      {"tx_held", tx_backlog_.held},
+      {"tx_dropped_backlog_full", tx_backlog_.dropped_full},
+      {"tx_backlog_max", tx_backlog_.max_frames},
       {"tx_dropped_error", counters_.tx_dropped_error},
       {"link_wait_ms", counters_.link_wait_ms},
   };

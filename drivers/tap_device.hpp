@@ -80,7 +80,6 @@ class TapDevice final : public FdDevice {
 
   struct Counters {
     std::uint64_t link_wait_ms = 0;           // open(): waited this long for the kernel to activate the link
-    std::uint64_t tx_dropped_queue_full = 0;  // write() said EAGAIN
     std::uint64_t tx_dropped_error = 0;       // write() failed otherwise (interface down: EIO)
   } counters_;  // and FdDevice's rx_ and tx_frames_
 };

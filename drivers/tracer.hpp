@@ -34,7 +34,9 @@ class Tracer final : public Device {
     return inner_->transmit(now, frame);
   }
   void flush(stack::Instant now) override { inner_->flush(now); }
+  bool tx_blocked() const override { return inner_->tx_blocked(); }
   int readable_fd() const override { return inner_->readable_fd(); }
+  int writable_fd() const override { return inner_->writable_fd(); }
   std::optional<stack::Instant> poll_at() const override { return inner_->poll_at(); }
   Stats stats() const override { return inner_->stats(); }
 

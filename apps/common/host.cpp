@@ -197,8 +197,17 @@ Instant Host::now() const { return monotonic_now(); }
 
 void Host::send_pending() {
   current_ = std::max(current_, monotonic_now());
+  output();
+}
+
+void Host::output() {
+  // Back-pressure (drivers/device.hpp, tx_blocked()): what the device holds from an earlier
+  // round goes first; while some is still refused, the stack sends no new data.
+  if (device_->tx_blocked()) device_->flush(current_);
+  iface_->set_link_busy(device_->tx_blocked());
   iface_->poll(current_);
   device_->flush(current_);  // transmit offload: the round's segments leave now, joined where they can
+  iface_->set_link_busy(device_->tx_blocked());
 }
 
 bool Host::pump(Instant now) {
@@ -220,8 +229,7 @@ bool Host::pump(Instant now) {
   }
   // Frames came in and the application asked to answer first: its turn comes before their output.
   if (received && ack_after_application_) return true;
-  iface_->poll(current_);
-  device_->flush(current_);  // transmit offload: the round's segments leave now, joined where they can
+  output();
   return received;
 }
 
@@ -243,9 +251,11 @@ void Host::step(std::optional<Instant> app_deadline) {
                      ? 0
                      : static_cast<int>(std::min<std::int64_t>((wait.micros() + 999) / 1000, 24 * 3600 * 1000));
   }
-  pollfd pfd{device_->readable_fd(), POLLIN, 0};
-  if (pfd.fd >= 0) {
-    const int rc = ::poll(&pfd, 1, timeout_ms);
+  // A device holding refused frames also wakes us when it can take them (POLLOUT).
+  pollfd pfds[2] = {{device_->readable_fd(), POLLIN, 0}, {device_->writable_fd(), POLLOUT, 0}};
+  const nfds_t nfds = pfds[1].fd >= 0 ? 2 : 1;
+  if (pfds[0].fd >= 0) {
+    const int rc = ::poll(pfds, nfds, timeout_ms);
     if (rc < 0 && errno != EINTR) return;
   } else if (timeout_ms > 0) {
     usleep(static_cast<useconds_t>(timeout_ms) * 1000);

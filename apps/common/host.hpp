@@ -83,6 +83,7 @@ class Host {
   // nothing when nobody did.
   std::optional<stack::wire::MacAddress> probe_address(stack::wire::Ipv4Address ip);
   bool pump(stack::Instant now);  // true when frames were received
+  void output();                  // the stack's output of this turn, and the device's backlog
 
   std::vector<std::unique_ptr<drivers::Device>> chain_;  // innermost (TAP) first
   drivers::Device* device_ = nullptr;                    // outermost decorator

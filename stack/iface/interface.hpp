@@ -79,6 +79,9 @@ class Interface {
   void receive(Instant now, std::span<const std::byte> frame);
   void poll(Instant now);
   std::optional<Instant> poll_at(Instant now) const;
+  // Back-pressure: the device holds frames it could not write (its queue is full); TCP sends no
+  // data until this is cleared (socket::TcpLayer::set_link_busy).
+  void set_link_busy(bool busy) { tcp_->set_link_busy(busy); }
 
   // --- the layers above ---
   socket::UdpLayer& udp() { return udp_; }

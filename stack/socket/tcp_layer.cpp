@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 
 namespace stack::socket {
 
@@ -65,7 +66,7 @@ TcpLayer::Config TcpLayer::validated(Config c) {
 
 TcpContext TcpLayer::context(Instant now) {
   last_now_ = now;
-  return TcpContext{now, config_, counters_, on_event, rst_queue_};
+  return TcpContext{now, config_, counters_, on_event, rst_queue_, link_busy_};
 }
 
 TcpSocket* TcpLayer::find(SocketId id) {
@@ -701,7 +702,10 @@ std::optional<Instant> TcpLayer::poll_at() const {
   // The front of the order is the earliest expiry (or a stale entry, which only wakes us early).
   if (!time_wait_order_.empty()) at = time_wait_order_.front().first;
   refresh_timers();
-  if (!timers_.empty() && (!at || timers_.begin()->first < *at)) at = timers_.begin()->first;
+  // With the link busy, a connection due at or before the last turn is one that holds its
+  // output for the link (its timers were handled in that turn): the device wakes the loop.
+  const auto next = link_busy_ ? timers_.upper_bound({last_now_, std::numeric_limits<SocketId>::max()}) : timers_.begin();
+  if (next != timers_.end() && (!at || next->first < *at)) at = next->first;
   return at;
 }
 
@@ -888,6 +892,8 @@ std::vector<std::pair<std::string, std::uint64_t>> TcpLayer::stats() const {
       {"tcp.tlp_recoveries", counters_.tlp_recoveries},
       {"tcp.dsacks_received", counters_.dsacks_received},
       {"tcp.dsack_undos", counters_.dsack_undos},
+      {"tcp.link_busy_holds", counters_.link_busy_holds},
+      {"tcp.rto_held", counters_.rto_held},
       {"tcp.rst_sent", counters_.rst_sent},
       {"tcp.rst_received", counters_.rst_received},
       {"tcp.time_wait_reused", counters_.time_wait_reused},

@@ -103,6 +103,12 @@ class TcpLayer {
                           std::uint16_t remote_port, SeqNum seq, IcmpKind kind, std::uint16_t mtu = 0);
   void dispatch(Instant now, const std::function<void(const Outgoing&)>& emit);
   std::optional<Instant> poll_at() const;
+  // Back-pressure from the device (drivers/device.hpp, tx_blocked()): while the link is busy,
+  // connections send no data, retransmissions or probes (ACKs still go) and hold their
+  // retransmission timeouts, and poll_at() does not name a connection that waits only for the
+  // link (the device's writability wakes the loop instead); when it clears, they go on at once.
+  void set_link_busy(bool busy) { link_busy_ = busy; }
+  bool link_busy() const { return link_busy_; }
 
   // --- sockets ---
   Result<SocketId, ConnectError> connect(wire::Ipv4Address local, wire::Ipv4Address remote, std::uint16_t remote_port,
@@ -205,6 +211,7 @@ class TcpLayer {
   std::map<ConnKey, TimeWaitRecord> time_wait_;
   std::deque<std::pair<Instant, ConnKey>> time_wait_order_;
   std::deque<TcpOutgoing> rst_queue_;
+  bool link_busy_ = false;
   std::vector<std::byte> scratch_;
   std::array<std::uint16_t, 16> port_table_{};  // RFC 6056 §3.3.4 table[]
   SocketId next_id_ = 1;

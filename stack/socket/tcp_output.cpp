@@ -95,7 +95,17 @@ void TcpSocket::on_timers(TcpContext& ctx) {
     tlp_due_ = true;
     timers_.rto = now + rtt_.rto();
   }
-  if (timers_.rto && now >= *timers_.rto) on_retransmit_timeout(ctx);
+  if (timers_.rto && now >= *timers_.rto) {
+    if (ctx.link_busy) {
+      // Back-pressure: the device under us holds frames it could not write yet, so what this
+      // timer covers may not have left the host, let alone been lost on the path. The timeout
+      // waits one more RTO (nothing resent, no backoff) instead of firing.
+      timers_.rto = now + rtt_.rto();
+      ++ctx.counters.rto_held;
+    } else {
+      on_retransmit_timeout(ctx);
+    }
+  }
   if (timers_.persist && now >= *timers_.persist) {
     timers_.persist.reset();
     // An orphan (the application closed, RFC 9293 §3.10.4) that makes no progress is not kept
@@ -295,8 +305,16 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
     return;
   }
 
+  // Back-pressure: while the device's queue is full (TcpContext::link_busy), data,
+  // retransmissions and probes wait for it to drain, as Linux's TCP stops when the queue
+  // discipline refuses a segment; the ACKs below still go. The turn after it drains sends them.
+  const bool hold = ctx.link_busy;
+  if (hold && data_state(state_) && (rec_.retransmit_first || window_probe_due_ || tlp_due_ || next_data_len())) {
+    ++ctx.counters.link_busy_holds;
+  }
+
   // Bounded loop: each pass sends one segment or stops.
-  for (int budget = 0; budget < 4096 && data_state(state_); ++budget) {
+  for (int budget = 0; !hold && budget < 4096 && data_state(state_); ++budget) {
     const std::uint32_t cap = payload_cap();
     if (rec_.retransmit_first) {
       // Fast retransmit (RFC 5681 §3.2 step 3), partial ACK (RFC 6582 §3.2 step 5) or timeout:
@@ -351,7 +369,7 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
     snd_.nxt += used;
   }
 
-  if (window_probe_due_) {
+  if (window_probe_due_ && !hold) {
     window_probe_due_ = false;
     if (snd_.wnd == 0 && snd_.nxt == snd_.una && (snd_.nxt < snd_.buffer_end() || snd_.fin_pending())) {
       // RFC 9293 §3.8.6.1: "The sending TCP must regularly retransmit to the receiving TCP even
@@ -378,7 +396,7 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
       }
     }
   }
-  if (tlp_due_) {
+  if (tlp_due_ && !hold) {
     tlp_due_ = false;
     send_loss_probe(ctx, scratch, emit);
   }

@@ -123,6 +123,8 @@ struct TcpCounters {
   std::uint64_t tlp_recoveries = 0;        // losses a probe repaired: the original was lost (§7.4)
   std::uint64_t dsacks_received = 0;       // ACKs whose first SACK block was a D-SACK (RFC 2883)
   std::uint64_t dsack_undos = 0;           // recoveries undone: every retransmission D-SACKed (RFC 3708)
+  std::uint64_t link_busy_holds = 0;       // turns a connection held its data: the device's queue was full
+  std::uint64_t rto_held = 0;              // timeouts held back: what they cover had not left this host
   std::array<std::uint64_t, kTcpDropCount> drops{};
 };
 
@@ -216,6 +218,9 @@ struct TcpContext {
   TcpCounters& counters;
   const std::function<void(const TcpEvent&)>& on_event;
   std::deque<TcpOutgoing>& rst_queue;  // one-off RSTs not tied to the socket's own sequence space
+  // The device under us holds frames it could not write yet (its queue is full): send no data
+  // and hold the retransmission timer until it drains (TcpLayer::set_link_busy).
+  bool link_busy = false;
 
   void event(const TcpEvent& e) const {
     if (on_event) on_event(e);
