@@ -49,6 +49,11 @@ Existing probe_interface(const std::string& name) {
   return Existing::Tap;
 }
 
+// The command that makes a persistent multi-queue TAP (ip-tuntap(8)).
+std::string multi_queue_hint(const std::string& name) {
+  return "'sudo ip link del " + name + "' and 'sudo ip tuntap add dev " + name + " mode tap multi_queue user $USER'";
+}
+
 // tools/sandbox makes tap0 unless USTACK_TAP names another device.
 std::string create_hint(const std::string& name) {
   const std::string sandbox = name == "tap0" ? "sudo tools/sandbox up" : "sudo USTACK_TAP=" + name + " tools/sandbox up";
@@ -114,8 +119,17 @@ stack::Result<std::unique_ptr<TapDevice>, TapError> TapDevice::open(const TapOpt
 
   struct ifreq ifr = make_ifreq(name);
   // IFF_NO_PI: without it every frame carries a 4-byte packet-information prefix.
-  ifr.ifr_flags = static_cast<short>(IFF_TAP | IFF_NO_PI | (options.vnet_hdr ? IFF_VNET_HDR : 0));
-  if (::ioctl(fd.fd, TUNSETIFF, &ifr) < 0) {
+  ifr.ifr_flags = static_cast<short>(IFF_TAP | IFF_NO_PI | (options.vnet_hdr ? IFF_VNET_HDR : 0) |
+                                     (options.multi_queue ? IFF_MULTI_QUEUE : 0));
+  int rc = ::ioctl(fd.fd, TUNSETIFF, &ifr);
+  if (rc < 0 && errno == EINVAL && existing == Existing::Tap && !options.multi_queue) {
+    // A persistent TAP made with multi_queue takes only IFF_MULTI_QUEUE attachments: one queue of
+    // it serves a single-queue user just as well (all its traffic comes to the one queue attached).
+    ifr = make_ifreq(name);
+    ifr.ifr_flags = static_cast<short>(IFF_TAP | IFF_NO_PI | (options.vnet_hdr ? IFF_VNET_HDR : 0) | IFF_MULTI_QUEUE);
+    rc = ::ioctl(fd.fd, TUNSETIFF, &ifr);
+  }
+  if (rc < 0) {
     const int err = errno;
     if (err == EPERM && existing == Existing::None) {
       return error(TapErrorKind::NoSuchDevice,
@@ -127,6 +141,11 @@ stack::Result<std::unique_ptr<TapDevice>, TapError> TapDevice::open(const TapOpt
     if (err == EBUSY) {
       return error(TapErrorKind::Busy, name + " is busy: another program is attached (IFF_MULTI_QUEUE off); "
                                               "stop it or use another device");
+    }
+    // tun_set_iff() refuses an existing TAP whose IFF_MULTI_QUEUE differs from ours (EINVAL).
+    if (err == EINVAL && existing == Existing::Tap && options.multi_queue) {
+      return error(TapErrorKind::NotTap, name + " was made without multi_queue, which several queues need: recreate "
+                                                "it with " + multi_queue_hint(name));
     }
     if (err == EINVAL) {
       return error(TapErrorKind::NotTap, "the kernel refused " + name + " as a TAP (EINVAL): it exists with other "
@@ -188,6 +207,25 @@ stack::Result<std::unique_ptr<TapDevice>, TapError> TapDevice::open(const TapOpt
       new TapDevice(fd.release(), actual, mtu, existing == Existing::None, options.vnet_hdr));
   dev->counters_.link_wait_ms = link_wait_ms;
   return dev;
+}
+
+stack::Result<std::vector<std::unique_ptr<TapDevice>>, TapError> TapDevice::open_queues(TapOptions options,
+                                                                                       std::size_t queues) {
+  if (queues == 0 || queues > kMaxQueues) {
+    return error(TapErrorKind::Other, "bad number of queues " + std::to_string(queues) + ": 1 to " +
+                                          std::to_string(kMaxQueues));
+  }
+  options.multi_queue = true;
+  std::vector<std::unique_ptr<TapDevice>> out;
+  for (std::size_t q = 0; q < queues; ++q) {
+    auto dev = open(options);
+    if (!dev) return stack::Err<TapError>{std::move(dev.error())};
+    // The first queue may have created the device: the others attach to it.
+    options.create = false;
+    if (!options.name.empty() && options.name.find('%') != std::string::npos) options.name = (*dev)->name();
+    out.push_back(std::move(*dev));
+  }
+  return out;
 }
 
 FdDevice::RawRead TapDevice::read_frame(FrameIov& io) {

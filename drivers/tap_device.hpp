@@ -22,12 +22,23 @@
 // of full-sized segments of one connection into a TCP super-frame the kernel segments back into
 // the same wire segments (transmit offload, drivers/tso.hpp; capabilities().tso), and sends
 // every other frame behind a zeroed header.
+//
+// Multi-queue (TapOptions::multi_queue, open_queues(); tuntap.rst "Multiqueue tuntap interface"):
+// with IFF_MULTI_QUEUE every TUNSETIFF on a fresh /dev/net/tun descriptor attaches one more queue
+// to the same device, each descriptor a TapDevice of its own. The kernel picks the queue of a frame
+// it sends us by the flow's symmetric hash, and remembers for each flow the queue we last wrote it
+// on (the tun driver's automatic queue selection), so a connection answered from queue k keeps
+// arriving on queue k. A persistent TAP made without `multi_queue` refuses IFF_MULTI_QUEUE
+// (EINVAL): the error says how to make one that takes it. The other way round, a single-queue
+// open() of a TAP made with `multi_queue` attaches as its one queue. Offloads are set on every
+// queue (the header size and offload flags belong to the device, so every queue sees the same).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "drivers/fd_device.hpp"
 #include "stack/util/result.hpp"
@@ -38,6 +49,7 @@ struct TapOptions {
   std::string name = "tap0";  // also a kernel pattern like "ustk%d" when creating
   bool create = true;         // create a non-persistent TAP when none exists (needs CAP_NET_ADMIN)
   bool vnet_hdr = false;      // virtio-net header + receive offloads (see above)
+  bool multi_queue = false;   // IFF_MULTI_QUEUE: this descriptor is one queue of several (see above)
 };
 
 enum class TapErrorKind {
@@ -58,6 +70,12 @@ struct TapError {
 class TapDevice final : public FdDevice {
  public:
   static stack::Result<std::unique_ptr<TapDevice>, TapError> open(const TapOptions& options);
+  // `queues` (1..kMaxQueues) descriptors of one multi-queue TAP, queue 0 first; the device is
+  // created by the first when it does not exist and options.create allows it.
+  static stack::Result<std::vector<std::unique_ptr<TapDevice>>, TapError> open_queues(TapOptions options,
+                                                                                      std::size_t queues);
+  // The tun driver's limit (MAX_TAP_QUEUES in the kernel's if_tun.h history: 256).
+  static constexpr std::size_t kMaxQueues = 256;
 
   // capabilities(), receive(), transmit(): FdDevice, around read_frame() and write_frame().
   Stats stats() const override;

@@ -52,6 +52,11 @@ stack::wire::MacAddress Host::default_mac(const std::string& tap_name) {
 }
 
 stack::Result<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& options) {
+  return open(options, nullptr);
+}
+
+stack::Result<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& options,
+                                                           std::unique_ptr<drivers::Device> opened_link) {
   std::unique_ptr<Host> host(new Host());
 
   // Parse the static configuration before touching the device: a typo should not need root.
@@ -81,7 +86,9 @@ stack::Result<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& opt
     mac = *parsed;
   }
 
-  if (options.driver == LinkDriver::Packet) {
+  if (opened_link) {
+    host->chain_.push_back(std::move(opened_link));
+  } else if (options.driver == LinkDriver::Packet) {
     if (options.tap_given) return stack::Err{HostError{ExitCode::Usage, "--tap and --iface exclude each other: pick one link"}};
     // The stack's own MAC (default_mac of the interface name, or --mac), never the interface's:
     // the kernel keeps its address on the same link.
@@ -251,12 +258,17 @@ void Host::step(std::optional<Instant> app_deadline) {
                      ? 0
                      : static_cast<int>(std::min<std::int64_t>((wait.micros() + 999) / 1000, 24 * 3600 * 1000));
   }
-  // A device holding refused frames also wakes us when it can take them (POLLOUT).
-  pollfd pfds[2] = {{device_->readable_fd(), POLLIN, 0}, {device_->writable_fd(), POLLOUT, 0}};
-  const nfds_t nfds = pfds[1].fd >= 0 ? 2 : 1;
+  // A device holding refused frames also wakes us when it can take them (POLLOUT); the wake
+  // descriptor (set_wake_fd) when another thread has something for us.
+  pollfd pfds[3] = {{device_->readable_fd(), POLLIN, 0}, {device_->writable_fd(), POLLOUT, 0}, {wake_fd_, POLLIN, 0}};
+  const nfds_t nfds = 3;  // poll(2) ignores entries whose fd is negative
   if (pfds[0].fd >= 0) {
     const int rc = ::poll(pfds, nfds, timeout_ms);
     if (rc < 0 && errno != EINTR) return;
+    if (rc > 0 && (pfds[2].revents & POLLIN)) {
+      std::uint64_t count = 0;
+      (void)!::read(wake_fd_, &count, sizeof count);  // an eventfd: the count is of no interest
+    }
   } else if (timeout_ms > 0) {
     usleep(static_cast<useconds_t>(timeout_ms) * 1000);
   }
@@ -274,18 +286,22 @@ bool Host::run_until(const std::function<bool()>& done, std::optional<Instant> d
   return true;
 }
 
-void Host::print_stats(std::FILE* out) const {
-  std::fprintf(out, "--- statistics ---\n");
+std::vector<std::pair<std::string, std::uint64_t>> Host::counters() const {
+  std::vector<std::pair<std::string, std::uint64_t>> out;
   // Decorators report their inner device's counters with their own, so the outermost has them all.
-  for (const auto& [name, value] : device_->stats()) {
-    std::fprintf(out, "%-40s %llu\n", (device_->name() + "." + name).c_str(), static_cast<unsigned long long>(value));
-  }
-  for (const auto& [name, value] : iface_->stats()) {
-    std::fprintf(out, "%-40s %llu\n", name.c_str(), static_cast<unsigned long long>(value));
-  }
+  for (const auto& [name, value] : device_->stats()) out.emplace_back(device_->name() + "." + name, value);
+  for (const auto& [name, value] : iface_->stats()) out.emplace_back(name, value);
   // Callbacks still listening to the stack's events: constant over a run however many
   // connections it opened (each connecting stream leaves when its handshake is decided).
-  std::fprintf(out, "%-40s %llu\n", "host.event_listeners", static_cast<unsigned long long>(listeners_.size()));
+  out.emplace_back("host.event_listeners", static_cast<std::uint64_t>(listeners_.size()));
+  return out;
+}
+
+void Host::print_stats(std::FILE* out) const {
+  std::fprintf(out, "--- statistics ---\n");
+  for (const auto& [name, value] : counters()) {
+    std::fprintf(out, "%-40s %llu\n", name.c_str(), static_cast<unsigned long long>(value));
+  }
 }
 
 }  // namespace appkit

@@ -31,6 +31,10 @@ class Host {
   // Opens the TAP device named by --tap (or the interface named by --iface), wraps it (--pcap,
   // --drop-chance/--corrupt-chance/--seed), and builds the interface. With --ip the address is configured at once (gratuitous ARP).
   static stack::Result<std::unique_ptr<Host>, HostError> open(const NetOptions& options);
+  // The same around a link opened by the caller (one queue of a multi-queue TAP,
+  // drivers/tap_device.hpp open_queues()) instead of the one --tap/--iface names.
+  static stack::Result<std::unique_ptr<Host>, HostError> open(const NetOptions& options,
+                                                              std::unique_ptr<drivers::Device> link);
   ~Host();
 
   stack::iface::Interface& iface() { return *iface_; }
@@ -41,6 +45,9 @@ class Host {
   // in, return at once (the application looks at its sockets before anyone sleeps); otherwise
   // wait until a frame arrives or the earliest deadline (the stack's or `app_deadline`) passes.
   void step(std::optional<stack::Instant> app_deadline);
+  // A descriptor (an eventfd) that also ends step()'s wait when readable; step() drains it. One
+  // stack per thread uses it to be woken by another (a stop, a neighbour learnt elsewhere).
+  void set_wake_fd(int fd) { wake_fd_ = fd; }
   // Sends what the stack has queued (an abort's RST) now, without waiting.
   void flush();
   // A server's loop: what the frames of a turn call for (the ACK of a request) waits until the
@@ -72,6 +79,8 @@ class Host {
   const std::string& tap_name() const { return tap_name_; }
   // --stats: every counter of the device chain and the stack.
   void print_stats(std::FILE* out) const;
+  // The same counters, as print_stats prints them after its "--- statistics ---" line.
+  std::vector<std::pair<std::string, std::uint64_t>> counters() const;
 
   // A stable locally administered MAC for a TAP (or --iface) name: 02:75:73 ("us") + 3 bytes of
   // a hash of the name and the user id, so restarts keep their ARP entries and DHCP leases.
@@ -95,6 +104,7 @@ class Host {
   stack::Instant current_;
   std::uint64_t frames_seen_ = 0;
   bool ack_after_application_ = false;
+  int wake_fd_ = -1;
 };
 
 }  // namespace appkit

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <new>
 
 // AddressSanitizer does not see inside a pool: a free block is poisoned by hand, so a ring that
@@ -121,9 +122,52 @@ RingPool::Stats RingPool::stats() const {
   return stats_;
 }
 
-RingPool& install_ring_pool() {
-  static RingPool* pool = [] {
-    auto* p = new RingPool;
+namespace {
+std::atomic<std::uint64_t> g_next_pools_id{1};
+}  // namespace
+
+ThreadRingPools::ThreadRingPools() : id_(g_next_pools_id.fetch_add(1, std::memory_order_relaxed)) {}
+
+ThreadRingPools::~ThreadRingPools() {
+  for (RingPool* p : pools_) delete p;
+}
+
+RingPool& ThreadRingPools::mine() {
+  // This thread's pool of each instance (the programs have one instance; tests make more).
+  thread_local std::vector<std::pair<std::uint64_t, RingPool*>> mine;
+  for (const auto& [id, pool] : mine) {
+    if (id == id_) return *pool;
+  }
+  auto* pool = new RingPool;  // owned by pools_
+  {
+    std::lock_guard lock(mu_);
+    pools_.push_back(pool);
+  }
+  mine.emplace_back(id_, pool);
+  return *pool;
+}
+
+RingPool::Stats ThreadRingPools::stats() const {
+  std::lock_guard lock(mu_);
+  RingPool::Stats sum;
+  for (const RingPool* p : pools_) {
+    const RingPool::Stats s = p->stats();
+    sum.blocks_in_use += s.blocks_in_use;
+    sum.free_resident_bytes += s.free_resident_bytes;
+    sum.mapped_bytes += s.mapped_bytes;
+    sum.returned += s.returned;
+  }
+  return sum;
+}
+
+std::size_t ThreadRingPools::pools() const {
+  std::lock_guard lock(mu_);
+  return pools_.size();
+}
+
+ThreadRingPools& install_ring_pool() {
+  static ThreadRingPools* pool = [] {
+    auto* p = new ThreadRingPools;
     stack::set_ring_allocator(p);
     return p;
   }();

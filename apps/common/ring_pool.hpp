@@ -8,6 +8,12 @@
 // each, the most recently freed taken first; larger rings get a mapping of their own, unmapped
 // when freed. The pooled sizes' mappings are never unmapped: what stays is address space, not
 // memory. One mutex: a ring may be freed on another thread than the one that took it.
+//
+// Per thread (ThreadRingPools, what install_ring_pool() installs): every thread takes its blocks
+// from a pool of its own, so stacks running one per thread (`ustack serve --queues N`) share no
+// free list and never wait on each other's mutex. A block goes back to the pool of the thread
+// that frees it (a block is only memory: any pool can hand it out again). The resident budget
+// is per pool, so per thread.
 #pragma once
 
 #include <array>
@@ -56,8 +62,31 @@ class RingPool final : public stack::RingAllocator {
   Stats stats_;
 };
 
-// The process's pool, installed as the ring allocator on the first call (and never destroyed:
-// rings may outlive any static object). The programs call it first thing in main().
-RingPool& install_ring_pool();
+// One RingPool per thread, created on a thread's first block and kept (reachable from here, never
+// destroyed: a ring may outlive its thread's objects, and its block's pool must stay).
+class ThreadRingPools final : public stack::RingAllocator {
+ public:
+  ThreadRingPools();
+  ~ThreadRingPools() override;  // frees the pools (the installed one is never destroyed)
+  ThreadRingPools(const ThreadRingPools&) = delete;
+  ThreadRingPools& operator=(const ThreadRingPools&) = delete;
+  std::byte* acquire(std::size_t size) override { return mine().acquire(size); }
+  void release(std::byte* block, std::size_t size, std::size_t touched) override {
+    mine().release(block, size, touched);
+  }
+  // Every thread's counters, summed.
+  RingPool::Stats stats() const;
+  std::size_t pools() const;
+
+ private:
+  RingPool& mine();
+  std::uint64_t id_;       // which instance a thread's cached pool belongs to
+  mutable std::mutex mu_;  // guards pools_ only (taken once per thread, and by stats())
+  std::vector<RingPool*> pools_;
+};
+
+// The process's per-thread pools, installed as the ring allocator on the first call (and never
+// destroyed: rings may outlive any static object). The programs call it first thing in main().
+ThreadRingPools& install_ring_pool();
 
 }  // namespace appkit

@@ -34,6 +34,15 @@
 //     prints its progress; a load test reads the TIME-WAIT records and live sockets this way.
 //   - --time-wait SECONDS shortens TIME-WAIT (2·MSL, 60 s by default as Linux) so a test can watch
 //     every record expire; RFC 9293 §3.4.2 wants 2·MSL, so it is for tests on a private link.
+//   - --queues N (default 1): N queues of a multi-queue TAP (drivers/tap_device.hpp), one thread
+//     and one whole stack per queue — its own Host, ARP cache, TCP layer, listener, timers and
+//     ring pool (apps/common/ring_pool.hpp), shared-nothing: the kernel spreads the connections
+//     over the queues by flow hash and keeps each on the queue that answers it. The stacks share
+//     the address and MAC, as one host. What they exchange is messages: the neighbours one of them
+//     learns by ARP (an ARP frame reaches one queue only), handed to the others
+//     (apps/common/queues.hpp NeighbourBoard), and the signals. Needs a static --ip (no DHCP) and
+//     a TAP (not --iface); --pcap FILE writes one file per queue (FILE.q0.pcap, ...). --stats adds
+//     the queues' counters up, then says how many connections and requests each queue served.
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
@@ -41,8 +50,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/eventfd.h>
+
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <csignal>
@@ -56,14 +68,17 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "apps/common/cli.hpp"
 #include "apps/common/host.hpp"
 #include "apps/common/network_setup.hpp"
+#include "apps/common/queues.hpp"
 #include "apps/common/tcp_stream.hpp"
 #include "apps/common/version.hpp"
 #include "apps/ustack/commands.hpp"
+#include "drivers/tap_device.hpp"
 
 namespace ustack_cli {
 
@@ -74,12 +89,32 @@ using appkit::IoStatus;
 using stack::Duration;
 using stack::Instant;
 
-// The signal that stopped us (SIGINT 2, SIGTERM 15), or 1 when --for ran out.
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int sig) { g_stop = sig; }
-// SIGUSR1: print the counters at the next turn of the loop.
-volatile std::sig_atomic_t g_print_stats = 0;
-void on_usr1(int) { g_print_stats = 1; }
+// The signal that stopped us (SIGINT 2, SIGTERM 15), or 1 when --for ran out. Atomics (lock-free,
+// so usable in a handler): every queue's thread reads them.
+std::atomic<int> g_stop{0};
+static_assert(std::atomic<int>::is_always_lock_free);
+// SIGUSR1: print the counters at the next turn of the loop (each queue's loop compares the count
+// with the last it answered).
+std::atomic<unsigned> g_print_stats{0};
+// With several queues, a signal reaches one thread: the handler wakes every queue's loop through
+// its eventfd (write(2) is async-signal-safe).
+std::array<int, drivers::TapDevice::kMaxQueues> g_wake_fds{};
+std::atomic<std::size_t> g_wake_count{0};
+void wake_all() {
+  const std::size_t n = g_wake_count.load();
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t one = 1;
+    (void)!::write(g_wake_fds[i], &one, sizeof one);
+  }
+}
+void on_signal(int sig) {
+  g_stop.store(sig);
+  wake_all();
+}
+void on_usr1(int) {
+  g_print_stats.fetch_add(1);
+  wake_all();
+}
 
 constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
 constexpr std::size_t kMaxTargetBytes = 8 * 1024;
@@ -636,7 +671,7 @@ class Server {
       c.in.erase(0, now_in);
       c.discard -= now_in;
     }
-    const bool keep_alive = r.keep_alive && !g_stop;
+    const bool keep_alive = r.keep_alive && g_stop.load() == 0;
     if (r.method != "GET" && r.method != "HEAD") {
       respond_error(c, r, 405, keep_alive, "Allow: GET, HEAD\r\n");
       return;
@@ -734,114 +769,97 @@ class Server {
   bool quiet_;
 };
 
-// The --stats block: the server's counters, then every counter of the stack (README "--stats").
-void print_stats(const Stats& s, std::size_t open, appkit::Host& host) {
-  std::printf("--- server ---\n");
-  std::printf("%-40s %llu\n", "serve.connections_accepted", static_cast<unsigned long long>(s.accepted));
-  std::printf("%-40s %zu\n", "serve.connections_open", open);
-  std::printf("%-40s %zu\n", "serve.max_concurrent", s.max_concurrent);
-  std::printf("%-40s %llu\n", "serve.requests", static_cast<unsigned long long>(s.requests));
-  std::printf("%-40s %llu\n", "serve.requests_reusing_connection", static_cast<unsigned long long>(s.reused));
-  for (const auto& [status, n] : s.by_status) {
-    std::printf("%-40s %llu\n", ("serve.status_" + std::to_string(status)).c_str(), static_cast<unsigned long long>(n));
-  }
-  std::printf("%-40s %llu\n", "serve.body_bytes", static_cast<unsigned long long>(s.body_bytes));
-  std::printf("%-40s %llu\n", "serve.closed_idle", static_cast<unsigned long long>(s.idle_closed));
-  std::printf("%-40s %llu\n", "serve.aborted_stalled", static_cast<unsigned long long>(s.stalled_aborted));
-  std::printf("%-40s %llu\n", "serve.closed_by_peer", static_cast<unsigned long long>(s.peer_closed));
-  std::printf("%-40s %llu\n", "serve.connection_errors", static_cast<unsigned long long>(s.errors));
-  host.print_stats(stdout);
+// The server's counters (the "--- server ---" block without its title line).
+void print_server_counters(std::FILE* out, const Stats& s, std::size_t open) {
+  auto line = [out](const std::string& name, unsigned long long v) { std::fprintf(out, "%-40s %llu\n", name.c_str(), v); };
+  line("serve.connections_accepted", s.accepted);
+  line("serve.connections_open", open);
+  line("serve.max_concurrent", s.max_concurrent);
+  line("serve.requests", s.requests);
+  line("serve.requests_reusing_connection", s.reused);
+  for (const auto& [status, n] : s.by_status) line("serve.status_" + std::to_string(status), n);
+  line("serve.body_bytes", s.body_bytes);
+  line("serve.closed_idle", s.idle_closed);
+  line("serve.aborted_stalled", s.stalled_aborted);
+  line("serve.closed_by_peer", s.peer_closed);
+  line("serve.connection_errors", s.errors);
 }
 
-}  // namespace
+// The --stats block: the server's counters, then every counter of the stack (README "--stats").
+void print_stats(std::FILE* out, const Stats& s, std::size_t open, appkit::Host& host) {
+  std::fprintf(out, "--- server ---\n");
+  print_server_counters(out, s, open);
+  host.print_stats(out);
+}
 
-int run_serve(const std::vector<std::string>& args) {
-  appkit::NetOptions net;
-  std::uint64_t port = 80;
-  std::uint64_t backlog = 512;
-  std::uint64_t max_conns = 16384;
-  std::uint64_t idle_seconds = 15;
-  std::uint64_t for_seconds = 0;
+// Everything one queue's stack is: built on the main thread, then run by its own thread alone.
+struct Queue {
+  std::size_t index = 0;
+  std::unique_ptr<appkit::Host> host;
+  std::optional<appkit::TcpListener> listener;
+  int wake_fd = -1;
+  // After the run:
+  Stats stats;
+  std::uint64_t arp_seeds_sent = 0;      // neighbours this queue learnt and handed to the others
+  std::uint64_t arp_seeds_received = 0;  // neighbours the others handed to this queue
+};
+
+struct ServeConfig {
+  std::string root;
+  std::string root_real;
+  Duration idle;
   bool quiet = false;
-  appkit::ArgParser parser("ustack serve", "ustack serve [options] [--port 80] DIR");
-  parser.set_summary("a static HTTP/1.1 file server on the user-space stack");
-  parser.option("--port", "N", "TCP port to listen on (default 80)",
-                [&](const std::string& v) { return appkit::parse_u64(v, port) && port > 0 && port < 65536; });
-  parser.option("--backlog", "N", "connections in handshake or waiting to be accepted (default 512)",
-                [&](const std::string& v) { return appkit::parse_u64(v, backlog) && backlog > 0; });
-  parser.option("--max-connections", "N", "connections served at once; more wait in the backlog (default 16384)",
-                [&](const std::string& v) { return appkit::parse_u64(v, max_conns) && max_conns > 0; });
-  parser.option("--idle-timeout", "SECONDS", "close a connection idle this long (default 15)",
-                [&](const std::string& v) { return appkit::parse_u64(v, idle_seconds) && idle_seconds > 0; });
-  parser.option("--for", "SECONDS", "serve this long, then stop as on SIGTERM (default: until signalled)",
-                [&](const std::string& v) { return appkit::parse_u64(v, for_seconds); });
-  parser.option("--time-wait", "SECONDS",
-                "TIME-WAIT of the connections we close first (default 60, 2*MSL as Linux; shorter only for tests)",
-                [&](const std::string& v) { return appkit::parse_u64(v, net.time_wait_seconds) && net.time_wait_seconds > 0; });
-  parser.flag("-q", "no access log", [&] { quiet = true; });
-  parser.add_net_options(net);
-  const auto parsed = parser.parse(args);
-  if (const auto rc = parser.early_exit(parsed)) return *rc;
-  if (parsed.error || parsed.positional.size() != 1) {
-    std::fprintf(stderr, "ustack serve: %s\n", parsed.error ? parsed.error->c_str() : "give exactly one DIR to serve");
-    return static_cast<int>(ExitCode::Usage);
-  }
-  std::string root = parsed.positional[0];
-  char root_real[PATH_MAX];
-  struct stat st {};
-  if (!::realpath(root.c_str(), root_real) || ::stat(root_real, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    std::fprintf(stderr, "ustack serve: %s is not a readable directory\n", root.c_str());
-    return static_cast<int>(ExitCode::Usage);
-  }
-  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  std::uint64_t max_conns = 0;
+  std::uint64_t for_seconds = 0;
+  std::size_t queues = 1;
+};
 
-  auto opened = appkit::Host::open(net);
-  if (!opened) {
-    std::fprintf(stderr, "ustack serve: %s\n", opened.error().message.c_str());
-    return static_cast<int>(opened.error().code);
+// One queue's loop: accept, serve, stop on a signal or --for, close with FINs. Runs on the main
+// thread with one queue, on a thread of its own with several; touches nothing of another queue's
+// but the board (messages).
+void serve_queue(Queue& q, const ServeConfig& cfg, appkit::NeighbourBoard* board) {
+  appkit::Host& host = *q.host;
+  appkit::TcpListener& listener = *q.listener;
+  const appkit::Neighbour us{host.iface().address()->address, host.iface().mac()};
+  bool seeding = false;  // receiving a post: not to be posted again
+  if (board) {
+    // A neighbour this stack learns from an ARP frame addressed to it (RFC 826: "Am I the target
+    // protocol address?" — the only case that adds an entry): the other queues cannot see that
+    // frame, so they get it by post.
+    host.iface().arp_observer = [&](Instant, const stack::wire::arp::Repr& a) {
+      if (seeding || a.target_ip != us.ip || a.sender_ip == us.ip || a.sender_ip.is_unspecified()) return;
+      board->post(q.index, appkit::Neighbour{a.sender_ip, a.sender_mac});
+      ++q.arp_seeds_sent;
+    };
   }
-  auto& host = **opened;
-  auto network = appkit::setup_network(host, net, [](const std::string& text, bool eol) {
-    std::fputs(text.c_str(), stderr);
-    if (eol) std::fputc('\n', stderr);
-  });
-  if (!network) {
-    std::fprintf(stderr, "ustack serve: %s\n", network.error().message.c_str());
-    return static_cast<int>(network.error().code);
-  }
-  auto listening = appkit::TcpListener::listen(host, static_cast<std::uint16_t>(port), backlog);
-  if (!listening) {
-    std::fprintf(stderr, "ustack serve: %s\n", listening.error().c_str());
-    return static_cast<int>(ExitCode::Failure);
-  }
-  auto& listener = *listening;
-  // A request's ACK goes out with the response to it, not on its own just before.
-  host.set_ack_after_application(true);
+  auto take_posts = [&] {
+    if (!board) return;
+    const auto posts = board->take(q.index);
+    if (posts.empty()) return;
+    seeding = true;
+    for (const auto& n : posts) {
+      const auto frame = appkit::arp_seed_frame(n, us);
+      host.iface().receive(host.now(), frame);
+      ++q.arp_seeds_received;
+    }
+    seeding = false;
+    host.send_pending();  // what waited for that neighbour's MAC leaves now
+  };
+  unsigned stats_seen = g_print_stats.load();
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  std::signal(SIGUSR1, on_usr1);
-  // The per-connection buffers (the socket's two 64 KiB rings, our file-read chunk of up to 64 KiB) live
-  // only while a response is in flight. Served from the heap, their pages stay resident after
-  // free() and the heap's high-water mark only ever grows; from mmap (glibc's threshold, 128 KiB
-  // by default, lowered to their size) they go back to the system when freed, so the process's
-  // RSS follows the connections it holds now. glibc's malloc only (mallopt(3)).
-  ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(kChunk));
-  std::signal(SIGPIPE, SIG_IGN);
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  std::printf("ustack serve: http://%s:%llu/ -> %s (keep-alive, idle timeout %llu s)\n",
-              host.iface().address()->address.describe().c_str(), static_cast<unsigned long long>(port), root_real,
-              static_cast<unsigned long long>(idle_seconds));
-
-  Server server(host, root, root_real, Duration::from_secs(static_cast<std::int64_t>(idle_seconds)), quiet);
+  Server server(host, cfg.root, cfg.root_real, cfg.idle, cfg.quiet);
   std::list<Conn> conns;
   const Instant start = host.now();
-  const Instant until = start + Duration::from_secs(static_cast<std::int64_t>(for_seconds));
+  const Instant until = start + Duration::from_secs(static_cast<std::int64_t>(cfg.for_seconds));
   std::optional<Instant> stop_deadline;  // grace for the responses in flight
   for (;;) {
+    take_posts();
     const Instant now = host.now();
-    if (!g_stop && for_seconds && now >= until) g_stop = 1;
-    const bool stopping = g_stop != 0;
+    if (cfg.for_seconds && now >= until) {
+      int none = 0;
+      g_stop.compare_exchange_strong(none, 1);
+    }
+    const bool stopping = g_stop.load() != 0;
     if (stopping && !stop_deadline) {
       stop_deadline = now + Duration::from_secs(5);
       // Stop accepting: take what already completed its handshake (to close it with a FIN),
@@ -852,16 +870,31 @@ int run_serve(const std::vector<std::string>& args) {
       }
       listener.close();
     }
-    while (!stopping && conns.size() < max_conns) {
+    while (!stopping && conns.size() < cfg.max_conns) {
       auto s = listener.accept();
       if (!s) break;
       ++server.stats.accepted;
       conns.emplace_back(std::move(*s), now);
     }
     server.stats.max_concurrent = std::max(server.stats.max_concurrent, conns.size());
-    if (g_print_stats) {
-      g_print_stats = 0;
-      print_stats(server.stats, conns.size(), host);
+    if (const unsigned asked = g_print_stats.load(); asked != stats_seen) {
+      stats_seen = asked;
+      if (cfg.queues == 1) {
+        print_stats(stdout, server.stats, conns.size(), host);
+      } else {
+        // One block per queue, written whole (one fputs: stdio locks the stream for it), so the
+        // queues' blocks do not interleave.
+        char* text = nullptr;
+        std::size_t len = 0;
+        if (std::FILE* mem = ::open_memstream(&text, &len)) {
+          std::fprintf(mem, "--- queue %zu ---\n", q.index);
+          print_stats(mem, server.stats, conns.size(), host);
+          std::fclose(mem);
+          std::fputs(text, stdout);
+          std::fflush(stdout);
+        }
+        std::free(text);
+      }
     }
     const auto idle_at = server.service(conns, stopping);
     if (stopping && (conns.empty() || now >= *stop_deadline)) break;
@@ -880,6 +913,7 @@ int run_serve(const std::vector<std::string>& args) {
   const Instant fin_deadline = host.now() + Duration::from_secs(2);
   host.run_until(
       [&] {
+        take_posts();
         auto& tcp = host.iface().tcp();
         // Any connection of ours still waiting for the ACK of its FIN (or still sending)?
         return std::none_of(closing.begin(), closing.end(), [&](auto id) {
@@ -891,15 +925,226 @@ int run_serve(const std::vector<std::string>& args) {
       },
       fin_deadline);
   host.send_pending();  // the ACKs of the clients' last FINs
+  host.iface().arp_observer = nullptr;
+  q.stats = server.stats;
+}
 
-  const auto& s = server.stats;
-  std::fprintf(stderr, "ustack serve: stopped; %llu connections, %llu requests (%llu on kept-alive connections), %llu body bytes\n",
+// Several queues' server counters as one (max_concurrent: the most any one queue held at once).
+Stats sum_stats(const std::vector<Queue>& queues) {
+  Stats sum;
+  for (const auto& q : queues) {
+    const Stats& s = q.stats;
+    sum.accepted += s.accepted;
+    sum.requests += s.requests;
+    sum.reused += s.reused;
+    for (const auto& [status, n] : s.by_status) sum.by_status[status] += n;
+    sum.body_bytes += s.body_bytes;
+    sum.idle_closed += s.idle_closed;
+    sum.stalled_aborted += s.stalled_aborted;
+    sum.peer_closed += s.peer_closed;
+    sum.errors += s.errors;
+    sum.max_concurrent = std::max(sum.max_concurrent, s.max_concurrent);
+  }
+  return sum;
+}
+
+}  // namespace
+
+int run_serve(const std::vector<std::string>& args) {
+  appkit::NetOptions net;
+  std::uint64_t port = 80;
+  std::uint64_t backlog = 512;
+  std::uint64_t max_conns = 16384;
+  std::uint64_t idle_seconds = 15;
+  std::uint64_t for_seconds = 0;
+  std::size_t queues = 1;
+  bool quiet = false;
+  appkit::ArgParser parser("ustack serve", "ustack serve [options] [--port 80] DIR");
+  parser.set_summary("a static HTTP/1.1 file server on the user-space stack");
+  parser.option("--port", "N", "TCP port to listen on (default 80)",
+                [&](const std::string& v) { return appkit::parse_u64(v, port) && port > 0 && port < 65536; });
+  parser.option("--backlog", "N", "connections in handshake or waiting to be accepted (default 512)",
+                [&](const std::string& v) { return appkit::parse_u64(v, backlog) && backlog > 0; });
+  parser.option("--max-connections", "N", "connections served at once; more wait in the backlog (default 16384)",
+                [&](const std::string& v) { return appkit::parse_u64(v, max_conns) && max_conns > 0; });
+  parser.option("--idle-timeout", "SECONDS", "close a connection idle this long (default 15)",
+                [&](const std::string& v) { return appkit::parse_u64(v, idle_seconds) && idle_seconds > 0; });
+  parser.option("--for", "SECONDS", "serve this long, then stop as on SIGTERM (default: until signalled)",
+                [&](const std::string& v) { return appkit::parse_u64(v, for_seconds); });
+  parser.option("--time-wait", "SECONDS",
+                "TIME-WAIT of the connections we close first (default 60, 2*MSL as Linux; shorter only for tests)",
+                [&](const std::string& v) { return appkit::parse_u64(v, net.time_wait_seconds) && net.time_wait_seconds > 0; });
+  parser.option("--queues", "N",
+                "queues of a multi-queue TAP, one thread and one stack each (default 1; needs --ip and a TAP made "
+                "with multi_queue; --pcap writes FILE.qK per queue)",
+                [&](const std::string& v) { return appkit::parse_queue_count(v, queues); });
+  parser.flag("-q", "no access log", [&] { quiet = true; });
+  parser.add_net_options(net);
+  const auto parsed = parser.parse(args);
+  if (const auto rc = parser.early_exit(parsed)) return *rc;
+  if (parsed.error || parsed.positional.size() != 1) {
+    std::fprintf(stderr, "ustack serve: %s\n", parsed.error ? parsed.error->c_str() : "give exactly one DIR to serve");
+    return static_cast<int>(ExitCode::Usage);
+  }
+  if (queues > 1 && !net.ip) {
+    std::fprintf(stderr, "ustack serve: --queues %zu needs a static --ip (and --gateway): one DHCP lease cannot be "
+                         "shared by several stacks\n", queues);
+    return static_cast<int>(ExitCode::Usage);
+  }
+  if (queues > 1 && net.driver != appkit::LinkDriver::Tap) {
+    std::fprintf(stderr, "ustack serve: --queues needs a multi-queue TAP (--tap), not --iface\n");
+    return static_cast<int>(ExitCode::Usage);
+  }
+  std::string root = parsed.positional[0];
+  char root_real[PATH_MAX];
+  struct stat st {};
+  if (!::realpath(root.c_str(), root_real) || ::stat(root_real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    std::fprintf(stderr, "ustack serve: %s is not a readable directory\n", root.c_str());
+    return static_cast<int>(ExitCode::Usage);
+  }
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+
+  std::vector<Queue> qs(queues);
+  if (queues == 1) {
+    auto opened = appkit::Host::open(net);
+    if (!opened) {
+      std::fprintf(stderr, "ustack serve: %s\n", opened.error().message.c_str());
+      return static_cast<int>(opened.error().code);
+    }
+    qs[0].host = std::move(*opened);
+  } else {
+    auto links = drivers::TapDevice::open_queues(
+        drivers::TapOptions{.name = net.tap, .create = net.create_tap, .vnet_hdr = net.offload}, queues);
+    if (!links) {
+      std::fprintf(stderr, "ustack serve: %s\n", links.error().message.c_str());
+      return static_cast<int>(ExitCode::Usage);
+    }
+    for (std::size_t k = 0; k < queues; ++k) {
+      appkit::NetOptions mine = net;
+      if (net.pcap) mine.pcap = appkit::per_queue_path(*net.pcap, k);
+      mine.seed = net.seed + k;  // the fault injector's: each queue its own sequence
+      // One address probe (RFC 5227) is enough for one host: the first queue's.
+      if (k > 0) mine.acd = false;
+      auto opened = appkit::Host::open(mine, std::move((*links)[k]));
+      if (!opened) {
+        std::fprintf(stderr, "ustack serve: %s\n", opened.error().message.c_str());
+        return static_cast<int>(opened.error().code);
+      }
+      qs[k].host = std::move(*opened);
+      qs[k].index = k;
+      qs[k].wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+      if (qs[k].wake_fd < 0) {
+        std::fprintf(stderr, "ustack serve: eventfd: %s\n", std::strerror(errno));
+        return static_cast<int>(ExitCode::Failure);
+      }
+      qs[k].host->set_wake_fd(qs[k].wake_fd);
+      g_wake_fds[k] = qs[k].wake_fd;
+    }
+  }
+  for (auto& q : qs) {
+    auto network = appkit::setup_network(*q.host, net, [](const std::string& text, bool eol) {
+      std::fputs(text.c_str(), stderr);
+      if (eol) std::fputc('\n', stderr);
+    });
+    if (!network) {
+      std::fprintf(stderr, "ustack serve: %s\n", network.error().message.c_str());
+      return static_cast<int>(network.error().code);
+    }
+    auto listening = appkit::TcpListener::listen(*q.host, static_cast<std::uint16_t>(port), backlog);
+    if (!listening) {
+      std::fprintf(stderr, "ustack serve: %s\n", listening.error().c_str());
+      return static_cast<int>(ExitCode::Failure);
+    }
+    q.listener.emplace(std::move(*listening));
+    // A request's ACK goes out with the response to it, not on its own just before.
+    q.host->set_ack_after_application(true);
+  }
+
+  g_wake_count.store(queues > 1 ? queues : 0);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGUSR1, on_usr1);
+  // The per-connection buffers (the socket's two 64 KiB rings, our file-read chunk of up to 64 KiB) live
+  // only while a response is in flight. Served from the heap, their pages stay resident after
+  // free() and the heap's high-water mark only ever grows; from mmap (glibc's threshold, 128 KiB
+  // by default, lowered to their size) they go back to the system when freed, so the process's
+  // RSS follows the connections it holds now. glibc's malloc only (mallopt(3)).
+  ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(kChunk));
+  std::signal(SIGPIPE, SIG_IGN);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  auto& host0 = *qs[0].host;
+  std::printf("ustack serve: http://%s:%llu/ -> %s (keep-alive, idle timeout %llu s)%s\n",
+              host0.iface().address()->address.describe().c_str(), static_cast<unsigned long long>(port), root_real,
+              static_cast<unsigned long long>(idle_seconds),
+              queues > 1 ? (", " + std::to_string(queues) + " queues of " + host0.tap_name() + ", one thread each").c_str()
+                         : "");
+
+  const ServeConfig cfg{.root = root,
+                        .root_real = root_real,
+                        .idle = Duration::from_secs(static_cast<std::int64_t>(idle_seconds)),
+                        .quiet = quiet,
+                        .max_conns = max_conns,
+                        .for_seconds = for_seconds,
+                        .queues = queues};
+  if (queues == 1) {
+    serve_queue(qs[0], cfg, nullptr);
+  } else {
+    std::vector<int> fds;
+    for (const auto& q : qs) fds.push_back(q.wake_fd);
+    appkit::NeighbourBoard board(fds);
+    std::vector<std::thread> threads;
+    threads.reserve(queues);
+    for (auto& q : qs) threads.emplace_back([&q, &cfg, &board] { serve_queue(q, cfg, &board); });
+    for (auto& t : threads) t.join();
+  }
+  g_wake_count.store(0);
+
+  const Stats s = sum_stats(qs);
+  std::fprintf(stderr, "ustack serve: stopped; %llu connections, %llu requests (%llu on kept-alive connections), %llu body bytes",
                static_cast<unsigned long long>(s.accepted), static_cast<unsigned long long>(s.requests),
                static_cast<unsigned long long>(s.reused), static_cast<unsigned long long>(s.body_bytes));
-  if (net.stats) print_stats(s, conns.size(), host);
+  if (queues > 1) {
+    std::fprintf(stderr, "; connections by queue:");
+    for (const auto& q : qs) std::fprintf(stderr, " %llu", static_cast<unsigned long long>(q.stats.accepted));
+  }
+  std::fprintf(stderr, "\n");
+  if (net.stats) {
+    if (queues == 1) {
+      print_stats(stdout, s, 0, host0);
+    } else {
+      std::printf("--- server ---\n");
+      print_server_counters(stdout, s, 0);
+      std::printf("%-40s %zu\n", "serve.queues", queues);
+      // serve.queueK.NAME: what queue K did (README "--stats"; the unit test reads these names).
+      auto queue_counter = [](std::size_t k, const char* name, std::uint64_t v) {
+        char full[96];
+        std::snprintf(full, sizeof full, "serve.queue%zu.%s", k, name);
+        std::printf("%-40s %llu\n", full, static_cast<unsigned long long>(v));
+      };
+      for (const auto& q : qs) {
+        queue_counter(q.index, "connections_accepted", q.stats.accepted);
+        queue_counter(q.index, "requests", q.stats.requests);
+        queue_counter(q.index, "arp_seeds_sent", q.arp_seeds_sent);
+        queue_counter(q.index, "arp_seeds_received", q.arp_seeds_received);
+      }
+      // The stacks' counters, every queue's added up (high-water marks: the largest).
+      appkit::CounterSum sum;
+      for (const auto& q : qs) sum.add(q.host->counters());
+      std::printf("--- statistics ---\n");
+      for (const auto& [name, value] : sum.counters()) {
+        std::printf("%-40s %llu\n", name.c_str(), static_cast<unsigned long long>(value));
+      }
+    }
+  }
+  for (auto& q : qs) {
+    q.listener.reset();
+    q.host.reset();
+    if (q.wake_fd >= 0) ::close(q.wake_fd);
+  }
   // Stopped by a signal: 128 + its number, as a shell reports it (and as the other programs do);
   // --for running out is a normal end.
-  return g_stop > 1 ? 128 + g_stop : 0;
+  const int stop = g_stop.load();
+  return stop > 1 ? 128 + stop : 0;
 }
 
 }  // namespace ustack_cli

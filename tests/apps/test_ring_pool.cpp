@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <thread>
 #include <vector>
 
 #include "apps/common/ring_pool.hpp"
@@ -143,5 +144,29 @@ TEST_SUITE("apps/ring_pool") {
     older.consume(10);
     older.release();  // back to operator delete[], not to the pool
     CHECK(pool.stats().blocks_in_use == 0);
+  }
+
+  TEST_CASE("one pool per thread: two threads take blocks from pools of their own") {
+    appkit::ThreadRingPools pools;
+    std::byte* a = pools.acquire(4096);
+    CHECK(pools.pools() == 1);
+    std::byte* b = nullptr;
+    std::thread([&] {
+      b = pools.acquire(4096);
+      CHECK(pools.pools() == 2);
+      pools.release(b, 4096, 4096);
+    }).join();
+    CHECK(pools.pools() == 2);
+    // The other thread's free block is not in this thread's free list: a fresh block here.
+    std::byte* c = pools.acquire(4096);
+    CHECK(c != b);
+    CHECK(pools.stats().blocks_in_use == 2);
+    pools.release(a, 4096, 4096);
+    pools.release(c, 4096, 4096);
+    CHECK(pools.stats().blocks_in_use == 0);
+    // This thread's freed block comes back to this thread first.
+    CHECK(pools.acquire(4096) == c);
+    pools.release(c, 4096, 0);
+    CHECK(pools.pools() == 2);
   }
 }

@@ -98,6 +98,9 @@ std::set<std::string> counters_in_code() {
   literals(names, "apps/common/host.cpp", "\"host.", "\"", 1, [](const std::string& n) { return "host." + n; });
   literals(names, "apps/ustack/serve.cpp", "\"serve.", "\"", 11,
            [](const std::string& n) { return "serve." + n + (n.back() == '_' ? "NNN" : ""); });
+  // ustack serve --queues N: serve.queueK.NAME for each queue K.
+  literals(names, "apps/ustack/serve.cpp", "queue_counter(q.index, \"", "\"", 4,
+           [](const std::string& n) { return "serve.queueK." + n; });
   literals(names, "apps/ustack/resolve.cpp", "{\"dns.", "\", ", 8, [](const std::string& n) { return "dns." + n; });
   return names;
 }
