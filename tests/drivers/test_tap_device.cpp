@@ -451,6 +451,117 @@ TEST_SUITE("drivers/tap_device") {
     });
   }
 
+  TEST_CASE("a multi-queue TAP: offloads on every queue, flows spread over the queues, a flow follows our answer") {
+    in_namespaces([](Probe& p) {
+      auto opened = TapDevice::open_queues({.name = "mq0", .vnet_hdr = true}, 2);
+      if (!opened) {
+        p.fail("open_queues: " + opened.error().message);
+        return;
+      }
+      auto& qs = *opened;
+      p.check(qs.size() == 2 && qs[0]->created() && !qs[1]->created(), "two queues, the first created the device");
+      if (!kernel_side_up(p, "mq0")) return;
+      if (!sh(p, "ip neigh replace 10.99.0.2 lladdr 02:00:00:00:00:02 dev mq0 nud permanent")) return;
+      // 32 flows from the kernel (UDP from ports 41000..41031 to our port 9): the kernel picks each
+      // one's queue by its hash, so both queues see some (all on one: odds 2^-31).
+      std::vector<int> socks;
+      auto send_from = [&](std::size_t i) {
+        struct sockaddr_in to{};
+        to.sin_family = AF_INET;
+        to.sin_port = htons(9);
+        to.sin_addr.s_addr = htonl(test::kOurIp.value);
+        const char msg[] = "which queue";
+        p.check(::sendto(socks[i], msg, sizeof msg, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) == sizeof msg,
+                "sendto");
+      };
+      for (std::uint16_t i = 0; i < 32; ++i) {
+        const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in from{};
+        from.sin_family = AF_INET;
+        from.sin_port = htons(static_cast<std::uint16_t>(41000 + i));
+        from.sin_addr.s_addr = htonl(test::kKernelIp.value);
+        p.check(::bind(s, reinterpret_cast<const sockaddr*>(&from), sizeof from) == 0, "bind");
+        socks.push_back(s);
+      }
+      auto is_udp = [](std::span<const std::byte> f) {
+        return f.size() >= 42 && stack::load_be16(f, 12) == 0x0800 && stack::load_u8(f, 23) == 17;
+      };
+      // Every queued UDP frame of both queues: source port -> queue; each checksum completed.
+      auto collect = [&](std::size_t expect) {
+        std::vector<int> queue_of(32, -1);
+        std::size_t got = 0;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+        while (got < expect && std::chrono::steady_clock::now() < deadline) {
+          for (std::size_t q = 0; q < 2; ++q) {
+            if (auto f = await(*qs[q], 20, is_udp)) {
+              p.check(test::udp_checksum_valid(*f), "queue " + std::to_string(q) + ": the UDP checksum verifies");
+              const int port = stack::load_be16(*f, 34) - 41000;
+              if (port >= 0 && port < 32) queue_of[static_cast<std::size_t>(port)] = static_cast<int>(q);
+              ++got;
+            }
+          }
+        }
+        p.check(got == expect, "received " + std::to_string(got) + " of " + std::to_string(expect) + " datagrams");
+        return queue_of;
+      };
+      for (std::size_t i = 0; i < 32; ++i) send_from(i);
+      const auto first = collect(32);
+      const auto on = [&](int q) { return std::count(first.begin(), first.end(), q); };
+      p.check(on(0) > 0 && on(1) > 0, "both queues receive flows: " + std::to_string(on(0)) + " and " +
+                                          std::to_string(on(1)));
+      p.info("multi-queue: 32 flows, " + std::to_string(on(0)) + " on queue 0 and " + std::to_string(on(1)) + " on queue 1");
+      for (std::size_t q = 0; q < 2; ++q) {
+        for (const auto& [name, value] : qs[q]->stats()) {
+          if (name == "rx_csum_completed") {
+            p.check(value >= 1, "queue " + std::to_string(q) + ": rx_csum_completed " + std::to_string(value));
+          }
+        }
+      }
+      // Answer one flow of each queue from the other queue: the kernel then sends that flow there.
+      std::vector<std::size_t> moved;
+      for (int q = 0; q < 2; ++q) {
+        const auto it = std::find(first.begin(), first.end(), q);
+        if (it == first.end()) return;
+        const auto i = static_cast<std::size_t>(it - first.begin());
+        stack::Bytes f;
+        test::put_ethernet(f, stack::wire::MacAddress::broadcast(), test::kOurMac, 0x0800);  // an L2 broadcast: the kernel takes it
+        test::put_ipv4(f, test::kOurIp, test::kKernelIp, 17, 8 + 4);
+        stack::store_be16(f, 34, 9);
+        stack::store_be16(f, 36, static_cast<std::uint16_t>(41000 + i));
+        stack::store_be16(f, 38, 12);
+        stack::store_be16(f, 40, 0);  // no UDP checksum (RFC 768: all zero, allowed over IPv4)
+        p.check(qs[static_cast<std::size_t>(1 - q)]->transmit(Instant{}, f), "transmit the answer");
+        moved.push_back(i);
+      }
+      for (std::size_t q = 0; q < 2; ++q) qs[q]->flush(Instant{});
+      for (const std::size_t i : moved) send_from(i);
+      const auto second = collect(2);
+      for (const std::size_t i : moved) {
+        p.check(second[i] == 1 - first[i], "flow from port " + std::to_string(41000 + i) + ": first on queue " +
+                                               std::to_string(first[i]) + ", after our answer from queue " +
+                                               std::to_string(1 - first[i]) + " on queue " + std::to_string(second[i]));
+      }
+      for (const int s : socks) ::close(s);
+    });
+  }
+
+  TEST_CASE("a persistent TAP made without multi_queue refuses several queues, saying how to make one") {
+    in_namespaces([](Probe& p) {
+      if (!sh(p, "ip tuntap add dev sq0 mode tap")) return;
+      auto r = TapDevice::open_queues({.name = "sq0", .create = false}, 2);
+      if (r) {
+        p.fail("open_queues on a single-queue TAP succeeded");
+        return;
+      }
+      p.check(r.error().message.find("ip tuntap add dev sq0 mode tap multi_queue user") != std::string::npos,
+              "message: " + r.error().message);
+      // The other way round: one queue of a multi_queue TAP opens as a single-queue user.
+      if (!sh(p, "ip tuntap add dev mq1 mode tap multi_queue")) return;
+      auto one = open_tap(p, {.name = "mq1", .create = false});
+      p.check(one != nullptr, "a single-queue open of a multi_queue TAP");
+    });
+  }
+
   TEST_CASE("with vnet_hdr, kernel TCP arrives as checksummed GSO super-frames larger than the MTU") {
     in_namespaces([](Probe& p) {
       auto tap = open_tap(p, {.name = "gso0", .vnet_hdr = true});
