@@ -12,13 +12,18 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "drivers/linux_net.hpp"
+#include "stack/util/bytes.hpp"
+#include "stack/wire/checksum.hpp"
+#include "stack/wire/ip_address.hpp"
 
 namespace drivers {
 
@@ -107,9 +112,22 @@ stack::Result<std::unique_ptr<PacketDevice>, PacketError> PacketDevice::open(con
     }
     return error(PacketErrorKind::Other, "cannot open an AF_PACKET socket: " + std::string(std::strerror(err)));
   }
+  // A receive queue for bursts of super-frames. The default (net.core.rmem_default, 208 KiB on
+  // most systems) holds about three 64 KiB super-frames; the kernel drops what does not fit
+  // (rx_kernel_drops) and the peer's TCP has to send it again. SO_RCVBUFFORCE (CAP_NET_ADMIN, as
+  // root has) may pass net.core.rmem_max; without it, SO_RCVBUF gets what rmem_max allows
+  // (socket(7)). The kernel doubles the value for its bookkeeping.
+  constexpr int kRcvBuf = 4 << 20;
+  if (::setsockopt(fd.fd, SOL_SOCKET, SO_RCVBUFFORCE, &kRcvBuf, sizeof kRcvBuf) != 0) {
+    (void)::setsockopt(fd.fd, SOL_SOCKET, SO_RCVBUF, &kRcvBuf, sizeof kRcvBuf);
+  }
   const int one = 1;
   if (options.vnet_hdr && ::setsockopt(fd.fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) != 0) {
     return error(PacketErrorKind::Other, "cannot enable PACKET_VNET_HDR on " + name + ": " + std::strerror(errno));
+  }
+  // Without the virtio-net header, the only word on partial checksums (see packet_device.hpp).
+  if (!options.vnet_hdr && ::setsockopt(fd.fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) != 0) {
+    return error(PacketErrorKind::Other, "cannot enable PACKET_AUXDATA on " + name + ": " + std::strerror(errno));
   }
   // Linux 4.20+; older kernels answer ENOPROTOOPT and receive() filters by sll_pkttype instead.
   const bool ignore_outgoing = options.kernel_ignore_outgoing &&
@@ -144,7 +162,108 @@ stack::Result<std::unique_ptr<PacketDevice>, PacketError> PacketDevice::open(con
       new PacketDevice(fd.release(), name, static_cast<int>(ifindex), mtu, options.vnet_hdr, ignore_outgoing));
 }
 
+namespace {
+
+constexpr std::size_t kEth = 14;
+constexpr std::uint16_t kEtherIpv4 = 0x0800;
+constexpr std::uint8_t kTcpFin = 0x01, kTcpPsh = 0x08, kTcpCwr = 0x80;
+
+// The IPv4 and L4 header offsets of an Ethernet/IPv4 frame that is whole (total length within
+// the frame) and not a fragment; nullopt otherwise.
+struct Ipv4Frame {
+  std::size_t l4;
+  std::size_t total;  // kEth + the IPv4 total length
+  std::uint8_t protocol;
+};
+std::optional<Ipv4Frame> ipv4_frame(std::span<const std::byte> f) {
+  if (f.size() < kEth + 20 || stack::load_be16(f, 12) != kEtherIpv4) return std::nullopt;
+  const std::uint8_t vihl = stack::load_u8(f, kEth);
+  const std::size_t ihl = std::size_t{vihl & 0x0fu} * 4;
+  const std::size_t total = kEth + stack::load_be16(f, kEth + 2);
+  if ((vihl >> 4) != 4 || ihl < 20 || total < kEth + ihl || total > f.size()) return std::nullopt;
+  if ((stack::load_be16(f, kEth + 6) & 0x3fff) != 0) return std::nullopt;  // MF or an offset: a fragment
+  return Ipv4Frame{kEth + ihl, total, stack::load_u8(f, kEth + 9)};
+}
+
+// Completes the partial TCP or UDP checksum of an IPv4 frame (the field holds the pseudo-header
+// sum, CHECKSUM_PARTIAL): the field is at 16 (TCP) or 6 (UDP) from the L4 header.
+bool complete_partial(std::span<std::byte> f) {
+  const auto ip = ipv4_frame(f);
+  if (!ip) return false;
+  std::size_t offset = 0;
+  if (ip->protocol == static_cast<std::uint8_t>(stack::wire::IpProtocol::Tcp)) {
+    offset = 16;
+  } else if (ip->protocol == static_cast<std::uint8_t>(stack::wire::IpProtocol::Udp)) {
+    offset = 6;
+  } else {
+    return false;
+  }
+  const auto frame = f.first(ip->total);
+  if (!linux_net::complete_checksum(frame, static_cast<std::uint16_t>(ip->l4), static_cast<std::uint16_t>(offset))) {
+    return false;
+  }
+  // UDP: a computed 0 is sent as all ones (RFC 768); 0 would mean "no checksum".
+  if (offset == 6 && stack::load_be16(frame, ip->l4 + 6) == 0) stack::store_be16(frame, ip->l4 + 6, 0xffff);
+  return true;
+}
+
+}  // namespace
+
+bool SuperFrameCutter::load(std::span<const std::byte> frame, std::size_t mtu) {
+  next_ = payload_len_ = 0;
+  const auto ip = ipv4_frame(frame);
+  if (!ip || ip->protocol != static_cast<std::uint8_t>(stack::wire::IpProtocol::Tcp)) return false;
+  const std::size_t l4 = ip->l4;
+  if (ip->total < l4 + 20) return false;
+  const std::size_t thl = static_cast<std::size_t>(stack::load_u8(frame, l4 + 12) >> 4) * 4;
+  if (thl < 20 || ip->total < l4 + thl) return false;
+  const std::size_t headers = l4 - kEth + thl;
+  if (mtu <= headers) return false;
+  frame_.assign(frame.begin(), frame.begin() + static_cast<std::ptrdiff_t>(ip->total));
+  l4_ = l4;
+  payload_ = l4 + thl;
+  payload_len_ = ip->total - payload_;
+  piece_ = mtu - headers;
+  ident_ = stack::load_be16(frame_, kEth + 4);
+  index_ = 0;
+  return payload_len_ > 0;
+}
+
+std::size_t SuperFrameCutter::next(std::span<std::byte> out) {
+  if (!pending()) return 0;
+  const std::size_t len = std::min(piece_, payload_len_ - next_);
+  const std::size_t size = payload_ + len;
+  if (out.size() < size) return 0;
+  const bool first = next_ == 0;
+  const bool last = next_ + len == payload_len_;
+  std::copy_n(frame_.begin(), payload_, out.begin());
+  std::copy_n(frame_.begin() + static_cast<std::ptrdiff_t>(payload_ + next_), len, out.begin() + static_cast<std::ptrdiff_t>(payload_));
+  const auto f = out.first(size);
+  // IPv4: total length, identification, header checksum.
+  stack::store_be16(f, kEth + 2, static_cast<std::uint16_t>(size - kEth));
+  stack::store_be16(f, kEth + 4, static_cast<std::uint16_t>(ident_ + index_));
+  stack::store_be16(f, kEth + 10, 0);
+  stack::store_be16(f, kEth + 10, stack::wire::internet_checksum(f.subspan(kEth, l4_ - kEth)));
+  // TCP: sequence number, flags, checksum over the pseudo-header and the piece.
+  const std::uint32_t seq = stack::load_be32(frame_, l4_ + 4) + static_cast<std::uint32_t>(next_);
+  stack::store_be32(f, l4_ + 4, seq);
+  std::uint8_t flags = stack::load_u8(f, l4_ + 13);
+  if (!first) flags = static_cast<std::uint8_t>(flags & ~kTcpCwr);
+  if (!last) flags = static_cast<std::uint8_t>(flags & ~(kTcpFin | kTcpPsh));
+  stack::store_u8(f, l4_ + 13, flags);
+  stack::store_be16(f, l4_ + 16, 0);
+  stack::wire::ChecksumAccumulator sum;
+  sum.add_pseudo_header(stack::wire::load_ipv4(f, kEth + 12), stack::wire::load_ipv4(f, kEth + 16),
+                        stack::wire::IpProtocol::Tcp, static_cast<std::uint16_t>(size - l4_));
+  sum.add(f.subspan(l4_));
+  stack::store_be16(f, l4_ + 16, sum.finish());
+  next_ += len;
+  ++index_;
+  return size;
+}
+
 FdDevice::RawRead PacketDevice::read_frame(FrameIov& io) {
+  if (!vnet_hdr()) return read_plain(io);
   struct sockaddr_ll from;  // filled in by recvmsg(): sll_pkttype says where the frame came from
   std::memset(&from, 0, sizeof from);
   struct msghdr msg;
@@ -161,6 +280,71 @@ FdDevice::RawRead PacketDevice::read_frame(FrameIov& io) {
     return {n, true};
   }
   return {n};
+}
+
+FdDevice::RawRead PacketDevice::read_plain(FrameIov& io) {
+  // Without a header the scatter list is {frame, spill byte} (FdDevice::FrameIov).
+  const std::span<std::byte> out(static_cast<std::byte*>(io.iov()[0].iov_base), io.iov()[0].iov_len);
+  if (cutter_.pending()) {
+    const std::size_t n = cutter_.next(out);
+    if (n == 0) {
+      cutter_.drop();
+      ++rx_.dropped_too_big;
+      return {0, true};
+    }
+    return {static_cast<ssize_t>(n)};
+  }
+  // What does not fit the caller's buffer runs on into overflow_ (a super-frame, up to 64 KiB).
+  std::array<struct iovec, 2> iov{{{out.data(), out.size()}, {overflow_.data(), overflow_.size()}}};
+  struct sockaddr_ll from;
+  std::memset(&from, 0, sizeof from);
+  // The control buffer for one struct tpacket_auxdata (cmsg(3)), aligned for struct cmsghdr.
+  alignas(struct cmsghdr) std::array<char, CMSG_SPACE(sizeof(struct tpacket_auxdata))> control{};
+  struct msghdr msg;
+  std::memset(&msg, 0, sizeof msg);
+  msg.msg_name = &from;
+  msg.msg_namelen = sizeof from;
+  msg.msg_iov = iov.data();
+  msg.msg_iovlen = iov.size();
+  msg.msg_control = control.data();
+  msg.msg_controllen = control.size();
+  const ssize_t n = ::recvmsg(fd(), &msg, MSG_TRUNC | MSG_DONTWAIT);
+  if (n < 0) return {n};
+  if (classify_packet_type(from.sll_pkttype) == PacketRxVerdict::DropOutgoing) {
+    ++counters_.rx_dropped_outgoing;
+    return {n, true};
+  }
+  std::uint32_t status = 0;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA &&
+        c->cmsg_len >= CMSG_LEN(sizeof(struct tpacket_auxdata))) {
+      struct tpacket_auxdata aux;
+      std::memcpy(&aux, CMSG_DATA(c), sizeof aux);  // CMSG_DATA need not be aligned for the struct
+      status = aux.tp_status;
+    }
+  }
+  const auto len = static_cast<std::size_t>(n);
+  if (len <= out.size()) {
+    // A partial checksum we cannot complete (not TCP/UDP over IPv4) goes up as it is.
+    if ((status & TP_STATUS_CSUMNOTREADY) != 0 && complete_partial(out.first(len))) ++rx_.csum_completed;
+    return {n};
+  }
+  // Longer than the caller's buffer. A TCP super-frame whose checksum the kernel left to us or
+  // verified, and whose pieces fit the buffer, is cut; anything else is dropped.
+  const std::size_t wire = capabilities().mtu + kEth;
+  const bool vouched = (status & (TP_STATUS_CSUMNOTREADY | TP_STATUS_CSUM_VALID)) != 0;
+  if (vouched && len > wire && out.size() >= wire && len <= out.size() + overflow_.size() &&
+      (msg.msg_flags & MSG_CTRUNC) == 0) {
+    super_.assign(out.begin(), out.end());
+    super_.insert(super_.end(), overflow_.begin(), overflow_.begin() + static_cast<std::ptrdiff_t>(len - out.size()));
+    if (cutter_.load(super_, capabilities().mtu)) {
+      ++counters_.rx_gso_cut;
+      const std::size_t piece = cutter_.next(out);
+      return {static_cast<ssize_t>(piece), piece == 0};
+    }
+  }
+  ++rx_.dropped_too_big;
+  return {n, true};
 }
 
 ssize_t PacketDevice::write_frame(FrameIov& io) {
@@ -196,6 +380,7 @@ Stats PacketDevice::stats() const {
       {"rx_errors", rx_.errors},
       {"rx_csum_completed", rx_.csum_completed},
       {"rx_gso_frames", rx_.gso_frames},
+      {"rx_gso_cut", counters_.rx_gso_cut},
       {"rx_kernel_drops", counters_.rx_kernel_drops},
       {"tx_held", tx_backlog_.held},
       {"tx_dropped_backlog_full", tx_backlog_.dropped_full},

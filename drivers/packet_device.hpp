@@ -24,9 +24,17 @@
 // that says where the checksum is to be completed and whether the frame is a super-frame:
 // receive() completes such checksums in software (so the stack never drops a valid frame for a
 // "bad checksum") and hands super-frames up whole (capabilities(): rx_gso, max_frame 65549), like
-// TapDevice with IFF_VNET_HDR. Without vnet_hdr, frames longer than mtu + 14 are dropped
-// (rx_dropped_too_big) and partial checksums reach the stack as they are: only for interfaces
-// with offloads off (ethtool -K IFACE rx off tx off gro off tso off gso off on the peer).
+// TapDevice with IFF_VNET_HDR.
+//
+// Without vnet_hdr (--no-offload) the kernel still hands over what its peer sent: partial
+// checksums and super-frames. Nothing in the frame says so; PACKET_AUXDATA does (packet(7): a
+// struct tpacket_auxdata with each recvmsg(), tp_status TP_STATUS_CSUMNOTREADY for a partial
+// checksum, TP_STATUS_CSUM_VALID for one the kernel verified). receive() then completes a partial
+// TCP or UDP checksum of an IPv4 frame itself (the checksum field follows from the headers:
+// RFC 9293 §3.1, RFC 768), counted in rx_csum_completed, so the pcap and the stack see a correct
+// frame; and it cuts a TCP super-frame into wire-sized segments (SuperFrameCutter below, counted
+// in rx_gso_cut), so the stack still gets one wire-sized frame per receive(). Frames longer than
+// mtu + 14 that are not such a super-frame are dropped (rx_dropped_too_big).
 //
 // A limitation of AF_PACKET itself: frames we transmit go out of the interface, never into the
 // local kernel's stack, and the kernel's frames go out too; so the stack cannot talk to the
@@ -44,7 +52,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <span>
 #include <utility>
+#include <vector>
 
 #include "drivers/fd_device.hpp"
 #include "stack/util/result.hpp"
@@ -80,6 +90,34 @@ struct PacketError {
 enum class PacketRxVerdict { Accept, DropOutgoing };
 PacketRxVerdict classify_packet_type(std::uint8_t sll_pkttype);
 
+// Cuts an Ethernet/IPv4/TCP super-frame (one the kernel received or made with segmentation
+// offload, longer than the link's MTU) into segments of at most `mtu` bytes of IPv4, the way a
+// kernel's TCP segmentation does (tcp_gso_segment, inet_gso_segment in Linux): every piece gets
+// the same headers and options, the sequence number advanced by the payload before it, the IPv4
+// identification advanced by one per piece, CWR on the first piece only, FIN and PSH on the last
+// piece only; each piece's IPv4 and TCP checksums computed afresh. The payload per piece is what
+// fits the MTU (mtu - IPv4 header - TCP header): the peer's own segment size is not known
+// without the virtio-net header, and any cut of a TCP stream is a valid one. Pure (no system
+// calls): unit-tested on its own.
+class SuperFrameCutter {
+ public:
+  // Takes a copy of `frame`; false (nothing pending) when it is not IPv4/TCP with sane lengths,
+  // or carries no payload to cut.
+  bool load(std::span<const std::byte> frame, std::size_t mtu);
+  bool pending() const { return next_ < payload_len_; }
+  // Writes the next piece into `out`: its length, or 0 when nothing is pending or `out` is too
+  // small for a piece.
+  std::size_t next(std::span<std::byte> out);
+  // Forgets the rest (a caller whose buffer is too small for a piece).
+  void drop() { next_ = payload_len_ = 0; }
+
+ private:
+  std::vector<std::byte> frame_;
+  std::size_t l4_ = 0, payload_ = 0, payload_len_ = 0, piece_ = 0, next_ = 0;
+  std::uint16_t ident_ = 0;
+  std::uint16_t index_ = 0;
+};
+
 class PacketDevice final : public FdDevice {
  public:
   static stack::Result<std::unique_ptr<PacketDevice>, PacketError> open(const PacketOptions& options);
@@ -98,9 +136,13 @@ class PacketDevice final : public FdDevice {
  private:
   PacketDevice(int fd, std::string name, int ifindex, std::size_t mtu, bool vnet_hdr, bool ignore_outgoing)
       : FdDevice(fd, std::move(name), mtu, vnet_hdr ? kVnetHdrLen : 0), ifindex_(ifindex),
-        ignore_outgoing_(ignore_outgoing) {}
+        ignore_outgoing_(ignore_outgoing) {
+    if (!vnet_hdr) overflow_.resize(kMaxGsoFrame);
+  }
 
   RawRead read_frame(FrameIov& io) override;
+  // Without the virtio-net header: PACKET_AUXDATA says what the frame needs (see above).
+  RawRead read_plain(FrameIov& io);
   ssize_t write_frame(FrameIov& io) override;
   void count_tx_drop(int err) override;
 
@@ -112,7 +154,13 @@ class PacketDevice final : public FdDevice {
     std::uint64_t rx_kernel_drops = 0;          // PACKET_STATISTICS tp_drops: socket queue overflow
     std::uint64_t tx_dropped_down = 0;          // the interface went down (ENETDOWN / ENXIO)
     std::uint64_t tx_dropped_error = 0;         // sendmsg() failed otherwise (EMSGSIZE, ...)
+    std::uint64_t rx_gso_cut = 0;               // super-frames cut into wire-sized segments (no vnet_hdr)
   };
+  // Without vnet_hdr: where the part of a frame beyond the caller's buffer lands (a super-frame),
+  // the super-frame whole, and its pieces still to hand up.
+  std::vector<std::byte> overflow_;
+  std::vector<std::byte> super_;
+  SuperFrameCutter cutter_;
   mutable Counters counters_;  // and FdDevice's rx_ and tx_frames_; rx_kernel_drops is read (and
                                // reset by the kernel) in stats()
 };
