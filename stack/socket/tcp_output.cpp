@@ -259,9 +259,14 @@ std::uint32_t TcpSocket::send_segment(TcpContext& ctx, std::vector<std::byte>& s
     const auto options = static_cast<std::uint32_t>(r.header_len() - wire::tcp::kMinHeaderLen);
     const std::uint32_t room = snd_.mss > options ? snd_.mss - options : 1;
     data_len = std::min({max_len, available, room});
-    scratch.resize(data_len);
-    data_len = static_cast<std::uint32_t>(snd_.buffer.peek(offset, scratch));
-    r.payload = std::span<const std::byte>(scratch.data(), data_len);
+    // The payload is read in place from the send ring when it lies in one piece there (the
+    // frame is built before the ring changes again); only a run that wraps is copied out.
+    r.payload = snd_.buffer.contiguous(offset, data_len);
+    if (r.payload.size() < data_len) {
+      scratch.resize(data_len);
+      data_len = static_cast<std::uint32_t>(snd_.buffer.peek(offset, scratch));
+      r.payload = std::span<const std::byte>(scratch.data(), data_len);
+    }
     // The FIN follows the last byte of data (RFC 9293 §3.10.4).
     if (snd_.fin_queued && !snd_.fin_acked && seq + data_len == snd_.buffer_end() && data_state(state_)) r.flags.fin = true;
     if (data_len > 0 && seq + data_len == snd_.buffer_end()) r.flags.psh = true;

@@ -93,6 +93,14 @@ class RingBuffer {
     copy_out(wrap(head_ + offset), out.first(n));
     return n;
   }
+  // The readable bytes from `offset` on, up to `max` of them, where they lie in the storage:
+  // at most up to the end of the storage (a run that wraps comes back shorter than asked). For
+  // a reader that can use the bytes in place instead of copying them out.
+  std::span<const std::byte> contiguous(std::size_t offset, std::size_t max) const {
+    if (offset >= len_) return {};
+    const std::size_t pos = wrap(head_ + offset);
+    return {block_.data + pos, std::min({max, len_ - offset, cap_ - pos})};
+  }
   // Drops `n` readable bytes from the front.
   void consume(std::size_t n) {
     n = std::min(n, len_);

@@ -2,6 +2,7 @@
 // std::deque model across every wrap-around position.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <deque>
 #include <vector>
 
@@ -34,6 +35,24 @@ TEST_SUITE("util/ring_buffer") {
       CHECK(r.pop(sink) == 8);
       CHECK(sink == bytes(8, 100));
       CHECK(r.empty());
+    }
+  }
+
+  TEST_CASE("contiguous() shows readable bytes in place, cut short only at the end of the storage") {
+    for (std::size_t start = 0; start < 8; ++start) {
+      CAPTURE(start);
+      RingBuffer r(8);
+      REQUIRE(r.push(bytes(start, 0)) == start);
+      r.consume(start);
+      REQUIRE(r.push(bytes(6, 50)) == 6);
+      for (std::size_t offset = 0; offset <= 6; ++offset) {
+        CAPTURE(offset);
+        const auto piece = r.contiguous(offset, 4);
+        const std::size_t to_end = 8 - (start + offset) % 8;
+        CHECK(piece.size() == std::min({std::size_t{4}, 6 - offset, to_end}));
+        for (std::size_t i = 0; i < piece.size(); ++i) CHECK(piece[i] == static_cast<std::byte>(50 + offset + i));
+      }
+      CHECK(r.contiguous(6, 4).empty());  // nothing readable there
     }
   }
 
