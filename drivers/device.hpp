@@ -49,6 +49,11 @@ class Device {
   // Copies one received frame into `out` (sized capabilities().max_frame); returns its length,
   // or nullopt when none is queued. Never blocks.
   virtual std::optional<std::size_t> receive(stack::Instant now, std::span<std::byte> out) = 0;
+  // True when the kernel vouched for the TCP/UDP checksum of the frame the last receive()
+  // returned: it came with virtio-net NEEDS_CSUM (a frame that never left the machine; the driver
+  // completed the field) or DATA_VALID (the kernel verified it). The stack then skips its own
+  // pass over the bytes. A decorator that may alter frames answers false.
+  virtual bool rx_checksum_vouched() const { return false; }
 
   // Hands one complete frame to the medium; false means it was dropped (a fault, a link that is
   // down, a full backlog). A full queue is not a drop: see tx_blocked().

@@ -78,6 +78,7 @@ std::optional<std::size_t> FdDevice::accept(std::size_t n, std::span<const std::
     ++rx_.dropped_too_big;
     return std::nullopt;
   }
+  rx_vouched_ = false;
   if (!hdr.empty()) {
     const auto v = linux_net::apply_vnet_header(hdr, out.first(len));
     if (!v.ok) {
@@ -86,6 +87,7 @@ std::optional<std::size_t> FdDevice::accept(std::size_t n, std::span<const std::
     }
     rx_.csum_completed += v.checksum_completed;
     rx_.gso_frames += v.gso;
+    rx_vouched_ = v.checksum_vouched;
   }
   ++rx_.frames;
   return len;

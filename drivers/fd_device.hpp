@@ -45,6 +45,7 @@ class FdDevice : public Device {
   bool transmit(stack::Instant now, std::span<const std::byte> frame) final;
   void flush(stack::Instant now) final;
   bool tx_blocked() const final { return !backlog_.empty(); }
+  bool rx_checksum_vouched() const final { return rx_vouched_; }
   int readable_fd() const override { return fd_; }
   // EAGAIN: the descriptor's own buffer was full, and POLLOUT says when it has room. ENOBUFS:
   // the queue behind it (a qdisc) was, which POLLOUT does not report: try again after a pause.
@@ -122,6 +123,7 @@ class FdDevice : public Device {
     std::uint64_t gso_frames = 0;            // rx_gso_frames: super-frames handed up whole
   };
   RxCounters rx_;
+  bool rx_vouched_ = false;  // rx_checksum_vouched() of the last frame receive() returned
   std::uint64_t tx_frames_ = 0;  // tx_frames: wire frames sent (a super-frame counts its segments)
   struct TxGsoCounters {
     std::uint64_t frames = 0;    // tx_gso_frames: super-frames the kernel segmented for us

@@ -40,6 +40,7 @@ bool complete_checksum(std::span<std::byte> frame, std::uint16_t csum_start, std
 struct VnetRx {
   bool ok = true;                 // false: checksum offsets outside the frame (drop it)
   bool checksum_completed = false;
+  bool checksum_vouched = false;  // completed here, or DATA_VALID: the kernel vouches for it
   bool gso = false;               // a TCP super-frame, handed up whole
 };
 VnetRx apply_vnet_header(std::span<const std::byte> hdr, std::span<std::byte> frame);

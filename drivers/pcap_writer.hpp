@@ -81,6 +81,7 @@ class PcapWriter final : public Device {
   bool transmit(stack::Instant now, std::span<const std::byte> frame) override;
   void flush(stack::Instant now) override { inner_->flush(now); }
   bool tx_blocked() const override { return inner_->tx_blocked(); }
+  bool rx_checksum_vouched() const override { return inner_->rx_checksum_vouched(); }
   int readable_fd() const override { return inner_->readable_fd(); }
   int writable_fd() const override { return inner_->writable_fd(); }
   std::optional<stack::Instant> poll_at() const override { return inner_->poll_at(); }

@@ -23,6 +23,7 @@ class Tracer final : public Device {
 
   Capabilities capabilities() const override { return inner_->capabilities(); }
   std::string name() const override { return inner_->name(); }
+  bool rx_checksum_vouched() const override { return inner_->rx_checksum_vouched(); }
   std::optional<std::size_t> receive(stack::Instant now, std::span<std::byte> out) override {
     auto n = inner_->receive(now, out);
     if (n) callback_(Direction::Rx, now, std::span<const std::byte>(out.first(*n)));

@@ -232,7 +232,7 @@ bool Host::pump(Instant now) {
     auto len = device_->receive(current_, rx_buffer_);
     if (!len) break;
     received = true;
-    iface_->receive(current_, std::span(rx_buffer_).first(*len));
+    iface_->receive(current_, std::span(rx_buffer_).first(*len), device_->rx_checksum_vouched());
   }
   // Frames came in and the application asked to answer first: its turn comes before their output.
   if (received && ack_after_application_) return true;

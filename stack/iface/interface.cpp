@@ -72,7 +72,7 @@ void Interface::drop(Instant now, DropReason reason, std::string detail) {
   emit(now, event::Dropped{reason, std::move(detail)});
 }
 
-void Interface::receive(Instant now, std::span<const std::byte> frame) {
+void Interface::receive(Instant now, std::span<const std::byte> frame, bool checksum_vouched) {
   ++frames_in_;
   auto eth = ethernet::View::checked(frame);
   if (!eth) return drop(now, DropReason::FrameTooShort);
@@ -81,7 +81,7 @@ void Interface::receive(Instant now, std::span<const std::byte> frame) {
   if (dst != config_.mac && !dst.is_broadcast()) return drop(now, DropReason::NotForUs);
   switch (eth->ethertype()) {
     case wire::EtherType::Arp: return process_arp(now, eth->payload());
-    case wire::EtherType::Ipv4: return process_ipv4(now, eth->payload(), dst.is_broadcast());
+    case wire::EtherType::Ipv4: return process_ipv4(now, eth->payload(), dst.is_broadcast(), checksum_vouched);
     default: return drop(now, DropReason::UnknownEthertype, wire::describe(eth->ethertype()));
   }
 }
@@ -145,7 +145,7 @@ void Interface::arp_learned(Instant now, Ipv4Address ip, const MacAddress& mac, 
 
 // --- IPv4 (RFC 791 §3.2; RFC 1122 §3.2.1) --------------------------------------------------------
 
-void Interface::process_ipv4(Instant now, std::span<const std::byte> packet, bool link_broadcast) {
+void Interface::process_ipv4(Instant now, std::span<const std::byte> packet, bool link_broadcast, bool checksum_vouched) {
   // checked() validates version, IHL and total length against the buffer; Ethernet padding
   // beyond total_len is excluded from the payload.
   auto view = ipv4::View::checked(packet);
@@ -194,20 +194,20 @@ void Interface::process_ipv4(Instant now, std::span<const std::byte> packet, boo
     quoted.payload_len = data.size();
     quoted.emit(hv);
     std::copy_n(data.begin(), raw.size() - ipv4::kMinHeaderLen, raw.begin() + ipv4::kMinHeaderLen);
-    return deliver_ipv4(now, whole, data, raw, to_broadcast);
+    return deliver_ipv4(now, whole, data, raw, to_broadcast);  // a vouch was for one fragment, not the whole
   }
-  deliver_ipv4(now, ip, view->payload(), packet.first(view->total_len()), to_broadcast);
+  deliver_ipv4(now, ip, view->payload(), packet.first(view->total_len()), to_broadcast, checksum_vouched);
 }
 
 void Interface::deliver_ipv4(Instant now, const ipv4::Repr& ip, std::span<const std::byte> payload,
-                             std::span<const std::byte> raw_packet, bool to_broadcast) {
+                             std::span<const std::byte> raw_packet, bool to_broadcast, bool checksum_vouched) {
   switch (ip.protocol) {
     case wire::IpProtocol::Icmp: return process_icmp(now, ip, payload, to_broadcast);
-    case wire::IpProtocol::Udp: return process_udp(now, ip, payload, raw_packet, to_broadcast);
+    case wire::IpProtocol::Udp: return process_udp(now, ip, payload, raw_packet, to_broadcast, checksum_vouched);
     case wire::IpProtocol::Tcp:
       // RFC 1122 §4.2.3.10: TCP MUST silently discard segments addressed to a broadcast address.
       if (to_broadcast || !is_our_address(ip.dst)) return drop(now, DropReason::Ipv4NotForUs, "TCP to " + ip.dst.describe());
-      return tcp_->process(now, ip.src, ip.dst, payload);
+      return tcp_->process(now, ip.src, ip.dst, payload, checksum_vouched);
     default:
       drop(now, DropReason::Ipv4UnknownProtocol, wire::describe(ip.protocol));
       // RFC 1122 §3.2.2.1: a host SHOULD generate Protocol Unreachable (never for broadcasts).
@@ -316,12 +316,13 @@ void Interface::process_icmp(Instant now, const ipv4::Repr& ip, std::span<const 
 // --- UDP (RFC 768; RFC 1122 §4.1) ---------------------------------------------------------------
 
 void Interface::process_udp(Instant now, const ipv4::Repr& ip, std::span<const std::byte> payload,
-                            std::span<const std::byte> raw_packet, bool to_broadcast) {
+                            std::span<const std::byte> raw_packet, bool to_broadcast, bool checksum_vouched) {
   auto view = udp::View::checked(payload);
   if (!view) return drop(now, DropReason::UdpMalformed);
   // RFC 1122 §4.1.3.4: if a datagram arrives with a non-zero checksum that is invalid, UDP MUST
-  // silently discard it. A zero checksum means the sender computed none (RFC 768).
-  if (!view->verify_checksum(ip.src, ip.dst)) return drop(now, DropReason::UdpBadChecksum);
+  // silently discard it. A zero checksum means the sender computed none (RFC 768). A checksum
+  // the kernel vouched for (see receive()) is not summed a second time.
+  if (!checksum_vouched && !view->verify_checksum(ip.src, ip.dst)) return drop(now, DropReason::UdpBadChecksum);
   switch (udp_.process(ip.src, ip.dst, view->src_port(), view->dst_port(), view->payload())) {
     case socket::UdpLayer::Delivery::Delivered: return;
     case socket::UdpLayer::Delivery::QueueFull: return drop(now, DropReason::UdpQueueFull);

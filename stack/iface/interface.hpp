@@ -76,7 +76,9 @@ class Interface {
   std::optional<wire::Ipv4Address> next_hop(wire::Ipv4Address dst) const;
 
   // --- the sans-I/O engine ---
-  void receive(Instant now, std::span<const std::byte> frame);
+  // `checksum_vouched`: the device vouches for the frame's TCP/UDP checksum (the kernel made or
+  // verified it; drivers::Device::rx_checksum_vouched), so the transport layer skips its pass.
+  void receive(Instant now, std::span<const std::byte> frame, bool checksum_vouched = false);
   void poll(Instant now);
   std::optional<Instant> poll_at(Instant now) const;
   // Back-pressure: the device holds frames it could not write (its queue is full); TCP sends no
@@ -103,12 +105,12 @@ class Interface {
  private:
   // Ingress, one function per protocol.
   void process_arp(Instant now, std::span<const std::byte> payload);
-  void process_ipv4(Instant now, std::span<const std::byte> packet, bool link_broadcast);
+  void process_ipv4(Instant now, std::span<const std::byte> packet, bool link_broadcast, bool checksum_vouched);
   void deliver_ipv4(Instant now, const wire::ipv4::Repr& ip, std::span<const std::byte> payload,
-                    std::span<const std::byte> raw_packet, bool to_broadcast);
+                    std::span<const std::byte> raw_packet, bool to_broadcast, bool checksum_vouched = false);
   void process_icmp(Instant now, const wire::ipv4::Repr& ip, std::span<const std::byte> payload, bool to_broadcast);
   void process_udp(Instant now, const wire::ipv4::Repr& ip, std::span<const std::byte> payload,
-                   std::span<const std::byte> raw_packet, bool to_broadcast);
+                   std::span<const std::byte> raw_packet, bool to_broadcast, bool checksum_vouched);
 
   // Egress.
   // Builds one IPv4 datagram (fragmenting it when it exceeds the MTU and DF is clear) and sends it.

@@ -98,7 +98,10 @@ class TcpLayer {
   TcpLayer& operator=(const TcpLayer&) = delete;
 
   // --- packets ---
-  void process(Instant now, wire::Ipv4Address src, wire::Ipv4Address dst, std::span<const std::byte> segment);
+  // `checksum_vouched`: the device vouched for the checksum (the kernel made or verified it), so
+  // it is not summed again here.
+  void process(Instant now, wire::Ipv4Address src, wire::Ipv4Address dst, std::span<const std::byte> segment,
+               bool checksum_vouched = false);
   void process_icmp_error(Instant now, wire::Ipv4Address local, wire::Ipv4Address remote, std::uint16_t local_port,
                           std::uint16_t remote_port, SeqNum seq, IcmpKind kind, std::uint16_t mtu = 0);
   void dispatch(Instant now, const std::function<void(const Outgoing&)>& emit);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <functional>
@@ -374,6 +375,31 @@ TEST_SUITE("drivers/tap_device") {
     CHECK_FALSE(drivers::linux_net::complete_checksum(f, 34, 12));
     CHECK_FALSE(drivers::linux_net::complete_checksum(f, 200, 6));
     CHECK(f == before);
+  }
+
+  TEST_CASE("the kernel vouches for a checksum with NEEDS_CSUM (completed here) or DATA_VALID, never without a flag") {
+    stack::Bytes f;
+    test::put_ethernet(f, test::kOurMac, test::MacAddress{{2, 0, 0, 0, 0, 1}}, 0x0800);
+    test::put_ipv4(f, test::kKernelIp, test::kOurIp, 17, 8 + 5);
+    stack::store_be16(f, 34, 9);
+    stack::store_be16(f, 36, 9);
+    stack::store_be16(f, 38, 13);
+    const stack::Bytes before = f;
+    std::array<std::byte, 10> hdr{};
+    auto r = drivers::linux_net::apply_vnet_header(hdr, f);
+    CHECK(r.ok);
+    CHECK_FALSE(r.checksum_vouched);  // no flag: the stack must sum the bytes itself
+    hdr[0] = std::byte{2};            // VIRTIO_NET_HDR_F_DATA_VALID: verified by the kernel
+    r = drivers::linux_net::apply_vnet_header(hdr, f);
+    CHECK(r.checksum_vouched);
+    CHECK_FALSE(r.checksum_completed);
+    CHECK(f == before);  // nothing to complete
+    hdr[0] = std::byte{1};  // VIRTIO_NET_HDR_F_NEEDS_CSUM, csum_start 34, csum_offset 6
+    hdr[6] = std::byte{34};
+    hdr[8] = std::byte{6};
+    r = drivers::linux_net::apply_vnet_header(hdr, f);
+    CHECK(r.checksum_completed);
+    CHECK(r.checksum_vouched);
   }
 
   TEST_CASE("a frame longer than the receive buffer is dropped and counted, never handed up cut") {

@@ -49,6 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   trap_unless(r.gso == (gso_type != 0));
   trap_unless(r.checksum_completed == needs_csum);
+  trap_unless(r.checksum_vouched == (needs_csum || (flags & 2) != 0));  // NEEDS_CSUM or DATA_VALID
   if (!needs_csum) {
     trap_unless(frame == before);
     return 0;
