@@ -70,6 +70,7 @@ void FaultInjector::apply(Direction d, stack::Instant now, std::span<const std::
     if (dice.roll(s.corrupt)) {
       dice.flip_random_bit(bytes);
       ++c.corrupted;
+      if (d == Direction::Tx) tx_corrupted_.insert(order_);
     }
     stack::Instant release = now + s.delay;
     if (dice.roll(s.reorder)) {
@@ -85,7 +86,14 @@ bool FaultInjector::release_due_tx(stack::Instant now) {
   bool all_ok = true;
   while (!tx_held_.empty() && tx_held_.begin()->first.first <= now) {
     auto node = tx_held_.extract(tx_held_.begin());
-    if (inner_->transmit(now, node.mapped())) {
+    // A corrupted frame must reach the wire with the checksums it had when it was damaged, so
+    // the receiver finds the damage: whatever a transmit offload holds goes first, and the frame
+    // leaves on its own (a batch of one is written as it is, with no checksum to complete).
+    const bool corrupted = tx_corrupted_.erase(node.key().second) > 0;
+    if (corrupted) inner_->flush(now);
+    const bool sent = inner_->transmit(now, node.mapped());
+    if (corrupted) inner_->flush(now);
+    if (sent) {
       ++tx_counters_.passed;
     } else {
       ++tx_dropped_by_inner_;

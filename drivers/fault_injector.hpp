@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <utility>
 
 #include "drivers/device.hpp"
@@ -118,6 +119,10 @@ class FaultInjector final : public Device {
   FaultDice tx_dice_;
   Held rx_held_;
   Held tx_held_;
+  // The held transmissions (by arrival order) that were corrupted. A device with transmit
+  // offload must not join one into a super-frame: the kernel would compute the checksums of the
+  // pieces afresh over the damaged bytes and the receiver could not tell. It goes out alone.
+  std::set<std::uint64_t> tx_corrupted_;
   std::uint64_t order_ = 0;
   stack::Bytes scratch_;
   Counters rx_counters_;

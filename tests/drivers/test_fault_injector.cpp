@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "drivers/fault_injector.hpp"
@@ -250,6 +251,40 @@ TEST_SUITE("drivers/fault_injector") {
     auto it = std::find_if(s.begin(), s.end(), [](const auto& p) { return p.first == "fault.tx_dropped"; });
     REQUIRE(it != s.end());
     CHECK(it->second == 1);
+  }
+
+  TEST_CASE("a corrupted transmission goes out alone: what a transmit offload holds is flushed before and after it") {
+    // A device that joins frames into super-frames (drivers/tso.hpp) would have the kernel
+    // compute fresh checksums over a corrupted frame's damaged bytes; flushed around it, the frame
+    // is a batch of one and leaves with the checksums it was damaged under.
+    struct Recorder final : drivers::Device {
+      std::vector<std::string>* log;
+      explicit Recorder(std::vector<std::string>* l) : log(l) {}
+      drivers::Capabilities capabilities() const override { return {}; }
+      std::string name() const override { return "recorder"; }
+      std::optional<std::size_t> receive(Instant, std::span<std::byte>) override { return std::nullopt; }
+      bool transmit(Instant, std::span<const std::byte>) override {
+        log->push_back("tx");  // (a flipped bit may fall in the frame's number)
+        return true;
+      }
+      void flush(Instant) override { log->push_back("flush"); }
+    };
+    for (const double corrupt : {0.0, 1.0}) {
+      CAPTURE(corrupt);
+      std::vector<std::string> log;
+      Recorder inner(&log);
+      FaultConfig fc;
+      fc.tx.corrupt = corrupt;
+      fc.tx.drop = 1e-12;  // a fault configured, so every frame takes the path that applies faults
+      FaultInjector f(inner, fc);
+      for (std::uint32_t i = 0; i < 3; ++i) REQUIRE(f.transmit(t0, test::numbered_frame(i, 80)));
+      if (corrupt == 0.0) {
+        CHECK(log == std::vector<std::string>{"tx", "tx", "tx"});  // untouched frames may be joined
+      } else {
+        CHECK(log == std::vector<std::string>{"flush", "tx", "flush", "flush", "tx", "flush", "flush", "tx", "flush"});
+        CHECK(f.counters(Direction::Tx).corrupted == 3);
+      }
+    }
   }
 
   TEST_CASE("an owning injector keeps the wrapped device alive") {

@@ -28,10 +28,9 @@
 # than our injector corrupted). --faults: our fault
 # injector drops 1 %, corrupts 0.1 % and reorders 1 % of the frames each way (fixed seed, so a
 # failure replays); it must have dropped and corrupted something, and the retransmission counters
-# are reported. --loss: the same without the corruption, for uploads with transmit offload: there a
-# segment the injector corrupted joins a super-frame (drivers/tso.hpp) whose checksums the kernel
-# computes afresh over the corrupted bytes, so the damage reaches the peer undetected and the
-# SHA-256 differs (the batch does not check the checksums of the segments it joins). --wire-check (af_packet, offload, upload): tcpdump on bk1 takes every frame
+# are reported; with transmit offload a frame the injector corrupted leaves alone, never joined into a
+# super-frame whose checksums the kernel would compute afresh over the damaged bytes (an upload's
+# SHA-256 would then differ). --loss: the same without the corruption. --wire-check (af_packet, offload, upload): tcpdump on bk1 takes every frame
 # the kernel put on the wire and tshark reads them: every data segment from us at most the MSS
 # of our SYN and at most 1514 bytes, every IPv4 and TCP checksum good, no retransmission; the
 # segments equal, one for one (sequence number, length, IPv4 identification, flags), those our

@@ -24,6 +24,7 @@ USTACK_PACKAGES=(
   apache2-utils                               # ab: the load tests against ustack serve (tests/net/test_tcp_serve_load.sh)
   python3                                     # hand-made peers on the wire (tools/sandbox.d/*.py)
   tcpdump tshark                              # reading our pcap files back
+  ethtool                                     # offloads off on the AF_PACKET test veths (tests/net/bulk_transfer.sh)
   vagrant                                     # `vagrant validate -p` of the Vagrantfile (tests/net/test_vagrant_validate.sh)
   w3m                                         # the renderer held to `w3m -dump` on real pages (tests/net/test_real_pages.sh; python3 counts the words)
   chromium-headless-shell                     # Debian's Chromium without a display: renders the ladder diagram (tests/net/test_explain.sh)
