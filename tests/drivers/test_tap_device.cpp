@@ -226,6 +226,24 @@ std::string micros(std::vector<double>& v) {
 
 }  // namespace
 
+namespace {
+// A UDP datagram 10.99.0.1:9 -> 10.99.0.2:9 "hello", checksum field holding only the folded
+// pseudo-header sum, the way the kernel hands CHECKSUM_PARTIAL frames over (NEEDS_CSUM).
+stack::Bytes partial_udp_hello() {
+  stack::Bytes f;
+  test::put_ethernet(f, test::kOurMac, test::MacAddress{{2, 0, 0, 0, 0, 1}}, 0x0800);
+  test::put_ipv4(f, test::kKernelIp, test::kOurIp, 17, 8 + 5);
+  stack::store_be16(f, 34, 9);
+  stack::store_be16(f, 36, 9);
+  stack::store_be16(f, 38, 13);
+  for (std::size_t i = 0; i < 5; ++i) f[42 + i] = static_cast<std::byte>("hello"[i]);
+  stack::wire::ChecksumAccumulator pseudo;
+  pseudo.add_pseudo_header(test::kKernelIp, test::kOurIp, stack::wire::IpProtocol::Udp, 13);
+  stack::store_be16(f, 40, static_cast<std::uint16_t>(~pseudo.finish()));
+  return f;
+}
+}  // namespace
+
 TEST_SUITE("drivers/tap_device") {
   TEST_CASE("a created TAP gets a real ARP reply and ICMP echo reply from the kernel") {
     in_namespaces([](Probe& p) {
@@ -355,18 +373,7 @@ TEST_SUITE("drivers/tap_device") {
   }
 
   TEST_CASE("complete_checksum fills in a partial UDP checksum from the pseudo-header sum") {
-    // A UDP datagram 10.99.0.1:9 -> 10.99.0.2:9 "hello", checksum field holding only the folded
-    // pseudo-header sum, the way the kernel hands CHECKSUM_PARTIAL frames over (NEEDS_CSUM).
-    stack::Bytes f;
-    test::put_ethernet(f, test::kOurMac, test::MacAddress{{2, 0, 0, 0, 0, 1}}, 0x0800);
-    test::put_ipv4(f, test::kKernelIp, test::kOurIp, 17, 8 + 5);
-    stack::store_be16(f, 34, 9);
-    stack::store_be16(f, 36, 9);
-    stack::store_be16(f, 38, 13);
-    for (std::size_t i = 0; i < 5; ++i) f[42 + i] = static_cast<std::byte>("hello"[i]);
-    stack::wire::ChecksumAccumulator pseudo;
-    pseudo.add_pseudo_header(test::kKernelIp, test::kOurIp, stack::wire::IpProtocol::Udp, 13);
-    stack::store_be16(f, 40, static_cast<std::uint16_t>(~pseudo.finish()));
+    stack::Bytes f = partial_udp_hello();
     CHECK_FALSE(test::udp_checksum_valid(f));
     REQUIRE(drivers::linux_net::complete_checksum(f, 34, 6));
     CHECK(test::udp_checksum_valid(f));
@@ -378,12 +385,7 @@ TEST_SUITE("drivers/tap_device") {
   }
 
   TEST_CASE("the kernel vouches for a checksum with NEEDS_CSUM (completed here) or DATA_VALID, never without a flag") {
-    stack::Bytes f;
-    test::put_ethernet(f, test::kOurMac, test::MacAddress{{2, 0, 0, 0, 0, 1}}, 0x0800);
-    test::put_ipv4(f, test::kKernelIp, test::kOurIp, 17, 8 + 5);
-    stack::store_be16(f, 34, 9);
-    stack::store_be16(f, 36, 9);
-    stack::store_be16(f, 38, 13);
+    stack::Bytes f = partial_udp_hello();
     const stack::Bytes before = f;
     std::array<std::byte, 10> hdr{};
     auto r = drivers::linux_net::apply_vnet_header(hdr, f);

@@ -24,6 +24,20 @@ Bytes pattern(std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::byte>(i * 7 + 3);
   return b;
 }
+// A SYN from 40000 to port 80 (where the tests listen to nothing), its checksum made for src/dst.
+Bytes syn_to_closed_port(Ipv4Address src, Ipv4Address dst) {
+  namespace tcp = stack::wire::tcp;
+  tcp::Repr syn;
+  syn.src_port = 40000;
+  syn.dst_port = 80;
+  syn.seq = tcp::SeqNum{1000};
+  syn.flags.syn = true;
+  syn.window_raw = 1024;
+  Bytes b(syn.buffer_len());
+  auto v = tcp::ViewMut::unchecked(b);
+  syn.emit(v, src, dst);
+  return b;
+}
 }  // namespace
 
 TEST_SUITE("iface/arp") {
@@ -380,22 +394,10 @@ TEST_SUITE("iface/ipv4") {
   }
 
   TEST_CASE("TCP from 0.0.0.0 or to a broadcast address gets no RST and no state (docs/hostile-inputs.md #16, #17)") {
-    namespace tcp = stack::wire::tcp;
     IfaceHarness h;
     h.configure();
     h.learn_router();
-    tcp::Repr syn;
-    syn.src_port = 40000;
-    syn.dst_port = 80;  // nobody listens: a legitimate SYN gets a RST
-    syn.seq = tcp::SeqNum{1000};
-    syn.flags.syn = true;
-    syn.window_raw = 1024;
-    auto segment = [&](Ipv4Address src, Ipv4Address dst) {
-      Bytes b(syn.buffer_len());
-      auto v = tcp::ViewMut::unchecked(b);
-      syn.emit(v, src, dst);
-      return b;
-    };
+    const auto segment = syn_to_closed_port;  // nobody listens: a legitimate SYN gets a RST
     ipv4::Repr from_nobody = ip_from_router(IpProtocol::Tcp);
     from_nobody.src = Ipv4Address::any();
     h.deliver_ip(at_ms(0), from_nobody, segment(Ipv4Address::any(), kOurIp));
@@ -413,19 +415,10 @@ TEST_SUITE("iface/ipv4") {
   }
 
   TEST_CASE("a TCP checksum is verified unless the device vouched for it (virtio-net NEEDS_CSUM or DATA_VALID)") {
-    namespace tcp = stack::wire::tcp;
     IfaceHarness h;
     h.configure();
     h.learn_router();
-    tcp::Repr syn;
-    syn.src_port = 40000;
-    syn.dst_port = 80;  // nobody listens: a SYN TCP takes in is answered with a RST
-    syn.seq = tcp::SeqNum{1000};
-    syn.flags.syn = true;
-    syn.window_raw = 1024;
-    Bytes seg(syn.buffer_len());
-    auto v = tcp::ViewMut::unchecked(seg);
-    syn.emit(v, kRouterIp, kOurIp);
+    Bytes seg = syn_to_closed_port(kRouterIp, kOurIp);  // nobody listens: a SYN TCP takes in is answered with a RST
     seg[16] ^= std::byte{0x5a};  // the checksum field: the bytes no longer sum to it
     const Bytes frame = eth_frame(kRouterMac, kOurMac, stack::wire::EtherType::Ipv4,
                                   ipv4_packet(ip_from_router(IpProtocol::Tcp), seg));
