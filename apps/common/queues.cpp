@@ -69,7 +69,10 @@ bool CounterSum::is_maximum(const std::string& name) {
 }
 
 void CounterSum::add(const std::vector<std::pair<std::string, std::uint64_t>>& counters) {
-  for (const auto& [name, value] : counters) {
+  for (const auto& counter : counters) {
+    // (Not a structured binding: clang 14 does not let a lambda capture one.)
+    const std::string& name = counter.first;
+    const std::uint64_t value = counter.second;
     auto it = std::find_if(sum_.begin(), sum_.end(), [&](const auto& p) { return p.first == name; });
     if (it == sum_.end()) {
       sum_.emplace_back(name, value);
