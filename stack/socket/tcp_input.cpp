@@ -428,11 +428,9 @@ void TcpSocket::process_new_ack(TcpContext& ctx, const Repr& seg, std::uint32_t 
   const SeqNum base = snd_.buffer_start();
   const SeqNum end_of_data = snd_.buffer_end();
   if (base < ack) snd_.buffer.consume(std::min<std::size_t>(seq_len(base, ack), snd_.buffer.size()));
-  // Everything sent is acknowledged: the send buffer's storage goes back a moment later unless
-  // the application writes again first. An idle connection holds no send-buffer memory, and a
-  // bulk sender whose buffer drained between two of its writes (a whole window acknowledged in
-  // one burst of ACKs) keeps its pages instead of faulting them in again.
-  if (snd_.buffer.empty() && snd_.buffer.allocated()) timers_.send_release = ctx.now + kSendBufferLinger;
+  // Everything sent is acknowledged: an idle connection holds no send-buffer memory. (A bulk
+  // sender keeps it: its buffer never drains while the application keeps writing.)
+  if (snd_.buffer.empty()) snd_.buffer.release();
   if (snd_.fin_queued && ack == end_of_data + 1) snd_.fin_acked = true;
   snd_.syn_acked = true;
   snd_.una = ack;

@@ -106,10 +106,6 @@ void TcpSocket::on_timers(TcpContext& ctx) {
       on_retransmit_timeout(ctx);
     }
   }
-  if (timers_.send_release && now >= *timers_.send_release) {
-    timers_.send_release.reset();
-    if (snd_.buffer.empty()) snd_.buffer.release();  // the application did not write again
-  }
   if (timers_.persist && now >= *timers_.persist) {
     timers_.persist.reset();
     // An orphan (the application closed, RFC 9293 §3.10.4) that makes no progress is not kept

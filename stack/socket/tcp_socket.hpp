@@ -306,8 +306,7 @@ class TcpSocket {
   std::size_t send_space() const { return snd_.buffer.free(); }
   std::size_t send_queued() const { return snd_.buffer.size(); }  // written, not yet acknowledged
   std::size_t recv_queued() const { return rcv_.queued(); }
-  // Storage held for the send and receive rings (taken on the first byte, given back when empty;
-  // the send ring kSendBufferLinger after it drained).
+  // Storage held for the send and receive rings (taken on the first byte, given back when empty).
   bool send_buffer_allocated() const { return snd_.buffer.allocated(); }
   bool recv_buffer_allocated() const { return rcv_.buffer_allocated(); }
   // The application closed its handle (or never had one): nobody will read, write or close it

@@ -13,11 +13,6 @@
 
 namespace stack::socket {
 
-// How long a drained send buffer keeps its storage for the application's next write before it
-// goes back to the ring allocator: longer than a busy sender's pause between two writes, short
-// enough that an idle keep-alive connection holds no buffer.
-inline constexpr Duration kSendBufferLinger = Duration::from_millis(200);
-
 struct TcpTimers {
   std::optional<Instant> rto;          // retransmission (RFC 6298)
   std::optional<Instant> delayed_ack;  // an ACK held back (RFC 1122 §4.2.3.2)
@@ -27,13 +22,11 @@ struct TcpTimers {
   std::optional<Instant> fin_wait2;    // an orphan's FIN-WAIT-2 bound (Linux's tcp_fin_timeout)
   std::optional<Instant> reordering;   // RACK's reordering window (RFC 8985 §6.2 step 5)
   std::optional<Instant> loss_probe;   // TLP's probe timeout, PTO (RFC 8985 §7.2)
-  std::optional<Instant> send_release; // give the drained send buffer's storage back (not an RFC timer)
 
   // The deadline that comes first, if any is armed.
   std::optional<Instant> earliest() const {
     std::optional<Instant> at;
-    for (const auto* t : {&rto, &delayed_ack, &persist, &keepalive, &time_wait, &fin_wait2, &reordering, &loss_probe,
-                          &send_release})
+    for (const auto* t : {&rto, &delayed_ack, &persist, &keepalive, &time_wait, &fin_wait2, &reordering, &loss_probe})
       if (*t && (!at || **t < *at)) at = *t;
     return at;
   }
