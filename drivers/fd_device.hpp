@@ -65,7 +65,8 @@ class FdDevice : public Device {
   // socket's send buffer, or a qdisc that is full) loses nothing: the frame waits here, in
   // order, with every frame handed over after it, and each flush() writes them again until one
   // is refused. Bounded: a frame that finds the backlog full is dropped and counted. The stack
-  // sends no new data meanwhile (tx_blocked()), so what reaches it is one round's output.
+  // sends no new data meanwhile (tx_blocked()), checked after every frame it hands over, so what
+  // reaches the backlog is the rest of one TSO batch and the bare ACKs of one round.
   static constexpr std::size_t kMaxBacklogFrames = 1024;
   static constexpr std::size_t kMaxBacklogBytes = 8u << 20;
 

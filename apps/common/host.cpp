@@ -147,7 +147,12 @@ stack::Result<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& opt
   if (options.time_wait_seconds) config.tcp.time_wait = stack::Duration::from_secs(static_cast<std::int64_t>(options.time_wait_seconds));
   Host* raw = host.get();
   host->iface_ = std::make_unique<stack::iface::Interface>(
-      config, [raw](std::span<const std::byte> frame) { raw->device_->transmit(raw->current_, frame); });
+      config, [raw](std::span<const std::byte> frame) {
+        raw->device_->transmit(raw->current_, frame);
+        // Back-pressure within a round: once the device holds a refused frame, TCP stops its
+        // burst there instead of filling the device's bounded backlog past its end.
+        if (raw->device_->tx_blocked()) raw->iface_->set_link_busy(true);
+      });
   host->iface_->set_event_sink([raw](Instant at, const stack::Event& e) {
     raw->listeners_.notify(at, e);
   });

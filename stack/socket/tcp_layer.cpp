@@ -421,7 +421,8 @@ void TcpLayer::send_cookie(TcpContext& ctx, SocketId lid, wire::Ipv4Address src,
   TcpCounters quiet_counters;
   const std::function<void(const TcpEvent&)> quiet_events;
   std::deque<TcpOutgoing> quiet_queue;
-  TcpContext quiet{ctx.now, config_, quiet_counters, quiet_events, quiet_queue};
+  const bool quiet_link_busy = false;
+  TcpContext quiet{ctx.now, config_, quiet_counters, quiet_events, quiet_queue, quiet_link_busy};
   TcpSocket probe(0, config_);
   probe.open_passive(quiet, TcpEndpoint{dst, seg.dst_port}, TcpEndpoint{src, seg.src_port}, syn, cookie,
                      timestamp_offset(key), lid);

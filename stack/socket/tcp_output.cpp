@@ -313,13 +313,15 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
   // Back-pressure: while the device's queue is full (TcpContext::link_busy), data,
   // retransmissions and probes wait for it to drain, as Linux's TCP stops when the queue
   // discipline refuses a segment; the ACKs below still go. The turn after it drains sends them.
-  const bool hold = ctx.link_busy;
-  if (hold && data_state(state_) && (rec_.retransmit_first || window_probe_due_ || tlp_due_ || next_data_len())) {
-    ++ctx.counters.link_busy_holds;
-  }
+  // The flag is read live: when the device fills up during this burst, the burst stops there.
+  const auto holding = [&] {
+    return ctx.link_busy && data_state(state_) && (rec_.retransmit_first || window_probe_due_ || tlp_due_ || next_data_len());
+  };
+  const bool held_before = holding();
+  if (held_before) ++ctx.counters.link_busy_holds;
 
   // Bounded loop: each pass sends one segment or stops.
-  for (int budget = 0; !hold && budget < 4096 && data_state(state_); ++budget) {
+  for (int budget = 0; !ctx.link_busy && budget < 4096 && data_state(state_); ++budget) {
     const std::uint32_t cap = payload_cap();
     if (rec_.retransmit_first) {
       // Fast retransmit (RFC 5681 §3.2 step 3), partial ACK (RFC 6582 §3.2 step 5) or timeout:
@@ -373,7 +375,9 @@ void TcpSocket::dispatch(TcpContext& ctx, std::vector<std::byte>& scratch, const
     if (snd_.nxt >= snd_.max) snd_.sent_new(std::min(used, *len), payload_cap());
     snd_.nxt += used;
   }
+  if (!held_before && holding()) ++ctx.counters.link_busy_holds;  // the device filled up mid-burst
 
+  const bool hold = ctx.link_busy;
   if (window_probe_due_ && !hold) {
     window_probe_due_ = false;
     if (snd_.wnd == 0 && snd_.nxt == snd_.una && (snd_.nxt < snd_.buffer_end() || snd_.fin_pending())) {

@@ -219,8 +219,10 @@ struct TcpContext {
   const std::function<void(const TcpEvent&)>& on_event;
   std::deque<TcpOutgoing>& rst_queue;  // one-off RSTs not tied to the socket's own sequence space
   // The device under us holds frames it could not write yet (its queue is full): send no data
-  // and hold the retransmission timer until it drains (TcpLayer::set_link_busy).
-  bool link_busy = false;
+  // and hold the retransmission timer until it drains (TcpLayer::set_link_busy). A reference to
+  // the layer's flag, read live: the device may fill up in the middle of a socket's burst, and
+  // the burst stops there (the driver's backlog is bounded; a window's worth would overflow it).
+  const bool& link_busy;
 
   void event(const TcpEvent& e) const {
     if (on_event) on_event(e);

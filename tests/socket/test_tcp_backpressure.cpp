@@ -56,4 +56,26 @@ TEST_SUITE("socket/tcp back-pressure") {
     CHECK(again.repr.seq == d.repr.seq);
     CHECK(h.layer.counters().rto_expired == 1);
   }
+
+  TEST_CASE("the link filling up in the middle of a burst stops the burst there; the rest follows when it clears") {
+    // The device refuses a frame part-way through one dispatch (a qdisc filled up): the driver
+    // holds it, and a connection that went on writing its whole window would overflow the
+    // driver's bounded backlog. The flag is read after every segment.
+    Harness h(data_config());
+    const SocketId id = open(h);
+    h.layer.set_link_busy(false);
+    REQUIRE(*h.layer.send(id, Bytes(4 * kMss, std::byte{'x'})) == 4 * kMss);
+    std::vector<std::uint32_t> seqs;
+    h.layer.dispatch(h.now, [&](const TcpLayer::Outgoing& o) {
+      seqs.push_back(o.repr.seq.raw);
+      if (seqs.size() == 2) h.layer.set_link_busy(true);  // the second frame was refused and held
+    });
+    CHECK(seqs.size() == 2);
+    CHECK(h.layer.counters().link_busy_holds == 1);
+    h.expect_silence();
+    h.layer.set_link_busy(false);
+    const auto rest = h.collect();
+    REQUIRE_FALSE(rest.empty());
+    CHECK(rest.front().repr.seq.raw == seqs.back() + kMss);
+  }
 }
