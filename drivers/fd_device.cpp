@@ -80,12 +80,13 @@ std::optional<std::size_t> FdDevice::accept(std::size_t n, std::span<const std::
   }
   rx_vouched_ = false;
   if (!hdr.empty()) {
-    const auto v = linux_net::apply_vnet_header(hdr, out.first(len));
+    const auto v = linux_net::apply_vnet_header(hdr, out.first(len), complete_rx_checksums_);
     if (!v.ok) {
       ++rx_.dropped_bad_vnet_hdr;
       return std::nullopt;
     }
     rx_.csum_completed += v.checksum_completed;
+    rx_.csum_trusted += v.checksum_trusted;
     rx_.gso_frames += v.gso;
     rx_vouched_ = v.checksum_vouched;
   }
@@ -103,7 +104,8 @@ bool FdDevice::transmit(stack::Instant now, std::span<const std::byte> frame) {
   send_batch();
   if (offer == TsoBatch::Offer::Mismatch && tso_.offer(frame) == TsoBatch::Offer::Joined) return true;
   // A zeroed virtio-net header: no checksum to complete, no segmentation (virtio spec §5.1.6:
-  // flags 0, gso_type VIRTIO_NET_HDR_GSO_NONE).
+  // flags 0, gso_type VIRTIO_NET_HDR_GSO_NONE); or NEEDS_CSUM for a TCP checksum left partial.
+  if (tx_checksum_partial_) TsoBatch::write_partial_checksum_header(frame, hdr);
   return write_one(hdr, frame, 1, false);
 }
 
@@ -120,6 +122,7 @@ void FdDevice::send_batch() {
   std::array<std::byte, kMaxVnetHdrLen> hdr_buf{};
   const std::span<std::byte> hdr = std::span(hdr_buf).first(vnet_hdr_len_);
   TsoBatch::write_vnet_header(out, hdr);
+  if (!out.gso && tx_checksum_partial_) TsoBatch::write_partial_checksum_header(out.frame, hdr);
   write_one(hdr, out.frame, segments, out.gso);
   tso_.clear();
 }

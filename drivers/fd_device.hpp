@@ -53,6 +53,15 @@ class FdDevice : public Device {
   std::optional<stack::Instant> poll_at() const final;
 
   bool vnet_hdr() const { return vnet_hdr_len_ != 0; }
+  // Received frames whose checksum the kernel left partial (virtio-net NEEDS_CSUM): completed
+  // (summed) when on, the default; trusted as they are when off, for a chain where nothing
+  // above the driver reads the checksum field (no pcap, narration or fault injector).
+  void set_rx_checksum_completion(bool on) { complete_rx_checksums_ = on; }
+  // Transmit checksum offload (with a virtio-net header only): the stack leaves the TCP checksum
+  // of its frames partial (the pseudo-header sum), and every TCP frame goes out with NEEDS_CSUM
+  // for the kernel to complete. The caller switches the stack and the driver together.
+  void set_tx_checksum_partial(bool on) { tx_checksum_partial_ = on && vnet_hdr(); }
+  bool tx_checksum_partial() const { return tx_checksum_partial_; }
 
   // Largest frame the kernel hands over with receive offloads (tun TUN_F_TSO4, a packet socket
   // with PACKET_VNET_HDR behind GRO): a 64 KiB IPv4 packet plus Ethernet.
@@ -121,10 +130,13 @@ class FdDevice : public Device {
                                              // offsets outside the frame
     std::uint64_t errors = 0;                // rx_errors: the read failed other than with EAGAIN
     std::uint64_t csum_completed = 0;        // rx_csum_completed: partial checksums we completed
+    std::uint64_t csum_trusted = 0;          // rx_csum_trusted: partial checksums left partial, trusted
     std::uint64_t gso_frames = 0;            // rx_gso_frames: super-frames handed up whole
   };
   RxCounters rx_;
   bool rx_vouched_ = false;  // rx_checksum_vouched() of the last frame receive() returned
+  bool complete_rx_checksums_ = true;  // set_rx_checksum_completion()
+  bool tx_checksum_partial_ = false;   // set_tx_checksum_partial()
   std::uint64_t tx_frames_ = 0;  // tx_frames: wire frames sent (a super-frame counts its segments)
   struct TxGsoCounters {
     std::uint64_t frames = 0;    // tx_gso_frames: super-frames the kernel segmented for us

@@ -38,23 +38,35 @@ bool complete_checksum(std::span<std::byte> frame, std::uint16_t csum_start, std
   return true;
 }
 
-VnetRx apply_vnet_header(std::span<const std::byte> hdr, std::span<std::byte> frame) {
+VnetRx apply_vnet_header(std::span<const std::byte> hdr, std::span<std::byte> frame, bool complete_partial) {
   VnetRx r;
   const auto flags = static_cast<std::uint8_t>(hdr[kFlags]);
   const auto gso = static_cast<std::uint8_t>(static_cast<std::uint8_t>(hdr[kGsoType]) & ~kGsoEcn);
   if (flags & kNeedsCsum) {
     // The frame left a kernel with CHECKSUM_PARTIAL (tun and veth keep it so): the field holds
-    // the pseudo-header sum only. Complete it, or the stack would drop a valid frame.
-    if (!complete_checksum(frame, load_le16(hdr, kCsumStart), load_le16(hdr, kCsumOffset))) {
+    // the pseudo-header sum only. Complete it when something above the driver reads the field
+    // (a pcap, the narration, a fault injector whose corruption the checksum must catch);
+    // otherwise trust it, as Linux does for CHECKSUM_PARTIAL delivered locally: the bytes were
+    // made on this machine and never crossed a wire. The offsets are checked either way.
+    const std::uint16_t start = load_le16(hdr, kCsumStart);
+    const std::uint16_t offset = load_le16(hdr, kCsumOffset);
+    if (!complete_partial) {
+      if (start >= frame.size() || std::size_t{start} + offset + 2 > frame.size()) {
+        r.ok = false;
+        return r;
+      }
+      r.checksum_trusted = true;
+    } else if (!complete_checksum(frame, start, offset)) {
       r.ok = false;
       return r;
+    } else {
+      r.checksum_completed = true;
     }
-    r.checksum_completed = true;
   }
   // Either way the transport checksum needs no second look: a NEEDS_CSUM frame was made on this
-  // machine and its field is now what the bytes sum to; DATA_VALID means the kernel verified it
-  // (virtio spec §5.1.6.2.1, CHECKSUM_UNNECESSARY).
-  r.checksum_vouched = r.checksum_completed || (flags & kDataValid) != 0;
+  // machine (and its field, if completed, is now what the bytes sum to); DATA_VALID means the
+  // kernel verified it (virtio spec §5.1.6.2.1, CHECKSUM_UNNECESSARY).
+  r.checksum_vouched = r.checksum_completed || r.checksum_trusted || (flags & kDataValid) != 0;
   r.gso = gso != kGsoNone;
   return r;
 }

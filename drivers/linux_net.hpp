@@ -40,9 +40,13 @@ bool complete_checksum(std::span<std::byte> frame, std::uint16_t csum_start, std
 struct VnetRx {
   bool ok = true;                 // false: checksum offsets outside the frame (drop it)
   bool checksum_completed = false;
-  bool checksum_vouched = false;  // completed here, or DATA_VALID: the kernel vouches for it
+  bool checksum_trusted = false;  // NEEDS_CSUM left partial: nothing above reads the field
+  bool checksum_vouched = false;  // completed or trusted here, or DATA_VALID: the kernel vouches
   bool gso = false;               // a TCP super-frame, handed up whole
 };
-VnetRx apply_vnet_header(std::span<const std::byte> hdr, std::span<std::byte> frame);
+// `complete_partial`: whether a NEEDS_CSUM frame gets its checksum completed (summed) or is only
+// trusted, as Linux trusts CHECKSUM_PARTIAL on local delivery (its field then still holds the
+// pseudo-header sum: fine for the stack, which skips a vouched checksum, not for a pcap).
+VnetRx apply_vnet_header(std::span<const std::byte> hdr, std::span<std::byte> frame, bool complete_partial = true);
 
 }  // namespace drivers::linux_net

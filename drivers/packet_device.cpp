@@ -379,6 +379,7 @@ Stats PacketDevice::stats() const {
       {"rx_dropped_bad_vnet_hdr", rx_.dropped_bad_vnet_hdr},
       {"rx_errors", rx_.errors},
       {"rx_csum_completed", rx_.csum_completed},
+      {"rx_csum_trusted", rx_.csum_trusted},
       {"rx_gso_frames", rx_.gso_frames},
       {"rx_gso_cut", counters_.rx_gso_cut},
       {"rx_kernel_drops", counters_.rx_kernel_drops},

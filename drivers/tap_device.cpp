@@ -248,6 +248,7 @@ Stats TapDevice::stats() const {
       {"rx_dropped_bad_vnet_hdr", rx_.dropped_bad_vnet_hdr},
       {"rx_errors", rx_.errors},
       {"rx_csum_completed", rx_.csum_completed},
+      {"rx_csum_trusted", rx_.csum_trusted},
       {"rx_gso_frames", rx_.gso_frames},
       {"tx_held", tx_backlog_.held},
       {"tx_dropped_backlog_full", tx_backlog_.dropped_full},

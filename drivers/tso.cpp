@@ -140,6 +140,22 @@ void TsoBatch::clear() {
   closed_ = false;
 }
 
+bool TsoBatch::write_partial_checksum_header(std::span<const std::byte> f, std::span<std::byte> hdr) {
+  if (hdr.size() < 10 || f.size() < kEthLen + 20 || be16(f, 12) != 0x0800) return false;
+  const auto vihl = static_cast<std::uint8_t>(f[kEthLen]);
+  const std::size_t ihl = std::size_t{vihl & 0x0fu} * 4;
+  if ((vihl >> 4) != 4 || ihl < 20) return false;
+  const std::size_t total = be16(f, kEthLen + 2);
+  if (total < ihl + 20 || kEthLen + total > f.size()) return false;
+  if ((be16(f, kEthLen + 6) & 0x3fff) != 0) return false;            // a fragment (MF or offset)
+  if (static_cast<std::uint8_t>(f[kEthLen + 9]) != 6) return false;  // TCP
+  std::fill(hdr.begin(), hdr.end(), std::byte{0});
+  hdr[0] = static_cast<std::byte>(kVnetNeedsCsum);
+  put16le(hdr, 6, static_cast<std::uint16_t>(kEthLen + ihl));
+  put16le(hdr, 8, 16);
+  return true;
+}
+
 void TsoBatch::write_vnet_header(const Out& out, std::span<std::byte> hdr) {
   std::fill(hdr.begin(), hdr.end(), std::byte{0});
   if (!out.gso || hdr.size() < 10) return;

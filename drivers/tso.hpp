@@ -65,6 +65,11 @@ class TsoBatch {
   // Writes the virtio-net header for `out` into `hdr` (10 or 12 bytes, little-endian fields:
   // flags, gso_type, hdr_len, gso_size, csum_start, csum_offset; the rest zero).
   static void write_vnet_header(const Out& out, std::span<std::byte> hdr);
+  // For one frame sent whole whose TCP checksum the stack left partial (the field holds the
+  // pseudo-header sum, stack::wire::tcp::ChecksumMode::Partial): NEEDS_CSUM with csum_start at
+  // its TCP header and csum_offset 16, so the kernel completes it (or a local receiver trusts it).
+  // False, `hdr` untouched, for anything but an unfragmented IPv4 packet carrying TCP.
+  static bool write_partial_checksum_header(std::span<const std::byte> frame, std::span<std::byte> hdr);
 
  private:
   std::size_t max_frame_;

@@ -131,6 +131,9 @@ stack::Result<std::unique_ptr<Host>, HostError> Host::open(const NetOptions& opt
     host->chain_.push_back(std::move(tracer));
   }
   host->tap_name_ = options.tap;
+  host->link_ = dynamic_cast<drivers::FdDevice*>(host->chain_.front().get());
+  host->frames_recorded_or_altered_ = options.pcap.has_value() || options.drop_chance > 0 ||
+                                      options.corrupt_chance > 0 || options.reorder_chance > 0;
 
   const drivers::Capabilities caps = host->device_->capabilities();
   // RFC 791 §3.2: every internet module must take a 68-byte datagram; below that (or above an
@@ -217,6 +220,14 @@ void Host::output() {
   // round goes first; while some is still refused, the stack sends no new data.
   if (device_->tx_blocked()) device_->flush(current_);
   iface_->set_link_busy(device_->tx_blocked());
+  if (link_ && link_->vnet_hdr()) {
+    // Transmit checksum offload when nothing above the driver reads the checksum field (the
+    // pcap, the narration, a fault injector): the stack leaves TCP checksums partial and the
+    // kernel completes them, or a receiver on this machine trusts them, as with its own.
+    const bool partial = !frames_recorded_or_altered_ && frame_listeners_.size() == 0;
+    link_->set_tx_checksum_partial(partial);
+    iface_->set_tcp_checksum_partial(partial);
+  }
   iface_->poll(current_);
   device_->flush(current_);  // transmit offload: the round's segments leave now, joined where they can
   iface_->set_link_busy(device_->tx_blocked());
@@ -229,6 +240,9 @@ bool Host::pump(Instant now) {
   // Drain several frames per wake-up (a burst arrives together), but bounded so timers and
   // output still run under a flood.
   bool received = false;
+  // Partial checksums from the kernel are summed only when something reads the field: the pcap,
+  // the narration's frame listeners, or the stack after a fault injector may have corrupted it.
+  if (link_) link_->set_rx_checksum_completion(frames_recorded_or_altered_ || frame_listeners_.size() > 0);
   for (int i = 0; i < 256; ++i) {
     // Each frame is stamped when it is read (the pcap's time, and the narration's): the frames of
     // a burst drained in one wake-up did not all arrive at its start (a DNS reply read after the

@@ -19,6 +19,10 @@
 #include "stack/iface/interface.hpp"
 #include "stack/util/result.hpp"
 
+namespace drivers {
+class FdDevice;
+}
+
 namespace appkit {
 
 struct HostError {
@@ -95,6 +99,8 @@ class Host {
   void output();                  // the stack's output of this turn, and the device's backlog
 
   std::vector<std::unique_ptr<drivers::Device>> chain_;  // innermost (TAP) first
+  drivers::FdDevice* link_ = nullptr;                    // chain_.front() when it is a TAP or packet socket
+  bool frames_recorded_or_altered_ = false;              // a pcap or a fault injector in the chain
   drivers::Device* device_ = nullptr;                    // outermost decorator
   std::unique_ptr<stack::iface::Interface> iface_;
   EventSubscribers listeners_;

@@ -509,7 +509,7 @@ void Interface::poll(Instant now) {
                   .dont_frag = true};
     send_ipv4(now, ip, [&](std::span<std::byte> payload) {
       auto view = wire::tcp::ViewMut::unchecked(payload);
-      out.repr.emit(view, out.src, out.dst);
+      out.repr.emit(view, out.src, out.dst, tcp_checksum_partial_ ? wire::tcp::ChecksumMode::Partial : wire::tcp::ChecksumMode::Full);
     });
   });
   udp_.dispatch([&](const socket::UdpLayer::Outgoing& out) {

@@ -84,6 +84,9 @@ class Interface {
   // Back-pressure: the device holds frames it could not write (its queue is full); TCP sends no
   // data until this is cleared (socket::TcpLayer::set_link_busy).
   void set_link_busy(bool busy) { tcp_->set_link_busy(busy); }
+  // Transmit checksum offload: TCP segments leave with only the pseudo-header sum in their
+  // checksum field, for the device to complete (the app switches the device with it).
+  void set_tcp_checksum_partial(bool partial) { tcp_checksum_partial_ = partial; }
 
   // --- the layers above ---
   socket::UdpLayer& udp() { return udp_; }
@@ -151,6 +154,7 @@ class Interface {
   socket::IcmpEchoLayer icmp_;
   std::unique_ptr<socket::TcpLayer> tcp_;  // not movable: its sockets keep a reference to its config
   DropCounters drops_;
+  bool tcp_checksum_partial_ = false;  // set_tcp_checksum_partial()
   std::uint64_t frames_in_ = 0;
   std::uint64_t frames_out_ = 0;
   std::uint64_t echo_requests_answered_ = 0;

@@ -15,6 +15,12 @@ std::uint16_t segment_checksum(std::span<const std::byte> segment, Ipv4Address s
   return sum.finish();
 }
 
+std::uint16_t pseudo_header_sum(Ipv4Address src, Ipv4Address dst, std::size_t len) {
+  ChecksumAccumulator sum;
+  sum.add_pseudo_header(src, dst, IpProtocol::Tcp, static_cast<std::uint16_t>(len));
+  return static_cast<std::uint16_t>(~sum.finish());
+}
+
 namespace {
 
 constexpr std::size_t kMaxOptionsLen = kMaxHeaderLen - kMinHeaderLen;  // 40
@@ -128,7 +134,7 @@ std::size_t Repr::header_len() const {
   return kMinHeaderLen + encode_options(*this, opts);
 }
 
-void Repr::emit(ViewMut& p, Ipv4Address src, Ipv4Address dst) const {
+void Repr::emit(ViewMut& p, Ipv4Address src, Ipv4Address dst, ChecksumMode mode) const {
   OptionBytes opts;
   const std::size_t opts_len = encode_options(*this, opts);
   const std::size_t hlen = kMinHeaderLen + opts_len;
@@ -151,7 +157,8 @@ void Repr::emit(ViewMut& p, Ipv4Address src, Ipv4Address dst) const {
   auto out = p.bytes();
   std::copy_n(opts.begin(), opts_len, out.begin() + static_cast<std::ptrdiff_t>(kMinHeaderLen));
   std::copy(payload.begin(), payload.end(), out.begin() + static_cast<std::ptrdiff_t>(hlen));
-  p.fill_checksum(src, dst);
+  if (mode == ChecksumMode::Partial) p.fill_partial_checksum(src, dst);
+  else p.fill_checksum(src, dst);
 }
 
 std::string describe_flags(const Repr& r) {

@@ -159,6 +159,10 @@ class Packet {
   void set_urgent_pointer(std::uint16_t v) requires(!std::is_const_v<Byte>) { store_be16(buf_, field::urgent, v); }
   // Computes and stores the checksum over the whole buffer (header + payload).
   void fill_checksum(Ipv4Address src, Ipv4Address dst) requires(!std::is_const_v<Byte>);
+  // Stores only the folded pseudo-header sum, not complemented (Linux's CHECKSUM_PARTIAL): whoever
+  // completes it sums the segment from the TCP header on, this field included, and stores the
+  // complement (virtio-net NEEDS_CSUM with csum_offset 16).
+  void fill_partial_checksum(Ipv4Address src, Ipv4Address dst) requires(!std::is_const_v<Byte>);
 
  private:
   explicit Packet(std::span<Byte> buf) : buf_(buf) {}
@@ -169,6 +173,9 @@ using ViewMut = Packet<std::byte>;
 
 // The checksum of `segment` under the IPv4 pseudo-header (0 when it verifies).
 std::uint16_t segment_checksum(std::span<const std::byte> segment, Ipv4Address src, Ipv4Address dst);
+// The folded IPv4 pseudo-header sum of a TCP segment of `len` bytes, not complemented: the value
+// a partial checksum field holds (CHECKSUM_PARTIAL).
+std::uint16_t pseudo_header_sum(Ipv4Address src, Ipv4Address dst, std::size_t len);
 
 template <class Byte>
 bool Packet<Byte>::verify_checksum(Ipv4Address src, Ipv4Address dst) const {
@@ -179,6 +186,14 @@ void Packet<Byte>::fill_checksum(Ipv4Address src, Ipv4Address dst) requires(!std
   set_checksum(0);
   set_checksum(segment_checksum(buf_, src, dst));
 }
+template <class Byte>
+void Packet<Byte>::fill_partial_checksum(Ipv4Address src, Ipv4Address dst) requires(!std::is_const_v<Byte>) {
+  set_checksum(pseudo_header_sum(src, dst, buf_.size()));
+}
+
+// Whether emit() sums the whole segment (Full) or leaves the checksum partial for a device that
+// completes it (Partial: transmit checksum offload; see fill_partial_checksum).
+enum class ChecksumMode { Full, Partial };
 
 // One SACK block (RFC 2018 §3): the peer holds [left, right).
 struct SackBlock {
@@ -226,8 +241,9 @@ struct Repr {
   }
   std::size_t header_len() const;                              // 20 + options, padded to 4
   std::size_t buffer_len() const { return header_len() + payload.size(); }
-  // Writes header, options and payload and fills the checksum. `packet` is buffer_len() bytes.
-  void emit(ViewMut& packet, Ipv4Address src, Ipv4Address dst) const;
+  // Writes header, options and payload and fills the checksum (or, Partial, only the
+  // pseudo-header sum). `packet` is buffer_len() bytes.
+  void emit(ViewMut& packet, Ipv4Address src, Ipv4Address dst, ChecksumMode mode = ChecksumMode::Full) const;
   // tcpdump -n style: "Flags [S.], seq 0, ack 1, win 64240, options [mss 1460,...], length 0".
   std::string describe() const;
 

@@ -399,6 +399,15 @@ TEST_SUITE("drivers/tap_device") {
     hdr[0] = std::byte{1};  // VIRTIO_NET_HDR_F_NEEDS_CSUM, csum_start 34, csum_offset 6
     hdr[6] = std::byte{34};
     hdr[8] = std::byte{6};
+    stack::Bytes trusted = f;
+    r = drivers::linux_net::apply_vnet_header(hdr, trusted, false);  // nothing above reads the field
+    CHECK(r.checksum_trusted);
+    CHECK_FALSE(r.checksum_completed);
+    CHECK(r.checksum_vouched);
+    CHECK(trusted == before);  // left partial
+    hdr[6] = std::byte{200};   // csum_start past the frame: dropped in either mode
+    CHECK_FALSE(drivers::linux_net::apply_vnet_header(hdr, trusted, false).ok);
+    hdr[6] = std::byte{34};
     r = drivers::linux_net::apply_vnet_header(hdr, f);
     CHECK(r.checksum_completed);
     CHECK(r.checksum_vouched);

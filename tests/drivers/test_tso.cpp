@@ -147,6 +147,31 @@ TEST_SUITE("drivers/tso") {
     for (auto x : hdr) CHECK(x == std::byte{0});
   }
 
+  TEST_CASE("a whole TCP frame with its checksum left partial gets NEEDS_CSUM at its TCP header; other frames none") {
+    std::array<std::byte, 10> hdr;
+    hdr.fill(std::byte{0xee});
+    REQUIRE(TsoBatch::write_partial_checksum_header(segment({}), hdr));
+    CHECK(hdr[0] == std::byte{1});  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+    CHECK(hdr[1] == std::byte{0});  // no segmentation
+    CHECK(hdr[6] == std::byte{34});  // csum_start: 14 + 20
+    CHECK(hdr[7] == std::byte{0});
+    CHECK(hdr[8] == std::byte{16});  // csum_offset: the TCP checksum field
+    Bytes ack = segment({.len = 0});  // a bare ACK too: every TCP frame of the stack is partial
+    CHECK(TsoBatch::write_partial_checksum_header(ack, hdr));
+    Bytes udp = segment({});
+    udp[23] = std::byte{17};
+    hdr.fill(std::byte{0xee});
+    CHECK_FALSE(TsoBatch::write_partial_checksum_header(udp, hdr));
+    CHECK(hdr[0] == std::byte{0xee});  // untouched
+    Bytes fragment = segment({});
+    fragment[20] = std::byte{0x20};  // MF
+    CHECK_FALSE(TsoBatch::write_partial_checksum_header(fragment, hdr));
+    Bytes arp = segment({});
+    arp[12] = std::byte{0x08};
+    arp[13] = std::byte{0x06};
+    CHECK_FALSE(TsoBatch::write_partial_checksum_header(arp, hdr));
+  }
+
   TEST_CASE("what may not join: each rule, table-driven") {
     struct Row { const char* what; Seg next; TsoBatch::Offer expect; };
     const Row rows[] = {

@@ -11,7 +11,8 @@
 //   - a completed checksum changes only the two bytes at csum_start + csum_offset, and with an even
 //     csum_offset (every real one: TCP 16, UDP 6) the receiver's check then passes: [csum_start,
 //     end) with the stored value plus the pseudo-header sum the field held sums to all ones (RFC 1071);
-//   - gso is reported exactly when gso_type (without the ECN bit) is not NONE.
+//   - gso is reported exactly when gso_type (without the ECN bit) is not NONE;
+//   - trusting instead of completing (complete_partial false) gives the same verdict and writes nothing.
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -36,6 +37,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::vector<std::byte> before = frame;
 
   const auto r = drivers::linux_net::apply_vnet_header(hdr, frame);
+  // Trusted instead of completed (nothing above the driver reads the field): the same verdict on
+  // the offsets, and the frame is never written.
+  std::vector<std::byte> trusted_frame = before;
+  const auto t = drivers::linux_net::apply_vnet_header(hdr, trusted_frame, false);
+  trap_unless(t.ok == r.ok && trusted_frame == before && !t.checksum_completed);
+  trap_unless(!t.ok || (t.checksum_trusted == r.checksum_completed && t.checksum_vouched == r.checksum_vouched));
 
   const auto flags = static_cast<std::uint8_t>(hdr[0]);
   const auto gso_type = static_cast<std::uint8_t>(static_cast<std::uint8_t>(hdr[1]) & 0x7f);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "stack/util/siphash.hpp"
+#include "stack/wire/checksum.hpp"
 #include "stack/wire/tcp.hpp"
 #include "support/bytes.hpp"
 
@@ -101,6 +102,24 @@ TEST_SUITE("wire/tcp") {
     CHECK(emit(parse_ok(kSyn), kClient, kServer) == kSyn);
     CHECK(emit(parse_ok(kSynAck), kServer, kClient) == kSynAck);
     CHECK(emit(parse_ok(kData), kClient, kServer) == kData);
+  }
+
+  TEST_CASE("a partial checksum (transmit offload) holds the pseudo-header sum; completing it gives the captured checksum") {
+    const Repr data = parse_ok(kData);
+    Bytes out(data.buffer_len());
+    auto view = ViewMut::unchecked(out);
+    data.emit(view, kClient, kServer, ChecksumMode::Partial);
+    CHECK_FALSE(View::unchecked(out).verify_checksum(kClient, kServer));
+    // What the field holds: the folded pseudo-header sum, not complemented.
+    ChecksumAccumulator pseudo;
+    pseudo.add_pseudo_header(kClient, kServer, IpProtocol::Tcp, static_cast<std::uint16_t>(out.size()));
+    CHECK(load_be16(out, 16) == static_cast<std::uint16_t>(~pseudo.finish()));
+    // The device's completion (virtio-net NEEDS_CSUM): sum from the TCP header on, field included,
+    // store the complement. The result is the segment the capture holds, byte for byte.
+    ChecksumAccumulator rest;
+    rest.add(out);
+    store_be16(out, 16, rest.finish());
+    CHECK(out == kData);
   }
 
   TEST_CASE("options round trip: SACK blocks, MSS only, window scale only") {
