@@ -212,7 +212,19 @@ note "tcp: retransmitted $(tcp retransmitted), fast_retransmits $(tcp fast_retra
 
 # --- what the kernel put on the wire -------------------------------------------------------------------
 if ((wire_check)); then
-  sleep 0.5
+  # tcpdump may lag behind the wire on a busy machine, and frames still in its socket buffer at
+  # SIGINT are neither written nor counted as dropped: stop it once its file (written per packet,
+  # -U) has not grown for a second, 30 s at most.
+  last_size=-1
+  for _ in $(seq 60); do
+    size=$(stat -c %s "$work/wire.pcap" 2>/dev/null || echo 0)
+    if [[ $size == "$last_size" ]]; then
+      sleep 0.5
+      [[ $(stat -c %s "$work/wire.pcap" 2>/dev/null || echo 0) == "$size" ]] && break
+    fi
+    last_size=$size
+    sleep 0.5
+  done
   kill -INT "$cap_pid"
   wait "$cap_pid" || true
   cap_pid=""
